@@ -1,0 +1,7 @@
+"""`python -m tuitrack`."""
+
+import sys
+
+from tuitrack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""The `tuitrack` command: `tuitrack [STORE]` opens the app; `tuitrack ls|show ...` are its
+scriptable twins. Exit codes: 0 done, 1 a run or experiment was not found, 2 bad usage or a STORE
+that is not a store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tuitrack.cli import ls, show
+from tuitrack.store import StoreError
+
+COMMANDS = {"ls": ls, "show": show}
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuitrack",
+        description="Browse and tidy MLflow experiment runs in the terminal.",
+        epilog="Commands: " + ", ".join(f"{name} ({m.HELP})" for name, m in COMMANDS.items())
+        + ". 'tuitrack COMMAND --help' for each.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_parser(sub.add_parser(name, help=module.HELP, description=module.HELP))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+        parser.print_usage(sys.stderr)
+        print("tuitrack: the browser is not built yet; use 'tuitrack ls STORE'", file=sys.stderr)
+        return EXIT_USAGE
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except StoreError as exc:
+        print(f"tuitrack: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `tuitrack ls ... | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130

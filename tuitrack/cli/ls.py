@@ -1,0 +1,67 @@
+"""`tuitrack ls STORE`: one row per run, or a JSON list of runs for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+
+from tuitrack.cli.run_json import run_object
+from tuitrack.cli.table import print_table
+from tuitrack.formatting import format_duration, format_timestamp
+from tuitrack.store import open_store
+from tuitrack.store.forked import default_workers
+from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
+
+HELP = "list runs"
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE", help="an mlruns folder")
+    parser.add_argument("--all", "-a", action="store_true", help="include deleted runs and experiments")
+    parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list of runs; non-finite metric values are the strings "
+        '"NaN", "Infinity" and "-Infinity"',
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.store, workers=default_workers())
+    try:
+        experiments = select_experiments(store, args.experiment, include_deleted=args.all)
+    except ExperimentNotFound as exc:
+        print(f"tuitrack: {exc}", file=sys.stderr)
+        return 1
+    rows = list_runs(store, experiments, include_deleted=args.all)
+    for experiment in experiments:
+        for problem in experiment.problems:
+            print(f"warning: experiment {experiment.experiment_id}: {problem}", file=sys.stderr)
+    if args.json:
+        # json.dumps uses the C encoder; json.dump to a stream does not.
+        sys.stdout.write(json.dumps([run_object(r, e) for e, r in rows], ensure_ascii=False, allow_nan=False))
+        sys.stdout.write("\n")
+        return 0
+    width = shutil.get_terminal_size((120, 24)).columns
+    table = [
+        (
+            ("!" if r.problems else "") + r.run_id[:8],
+            e.name or e.experiment_id,
+            ("  " if r.parent_run_id else "") + r.run_name,
+            (r.status.name if r.status else "?") + (" (deleted)" if r.is_deleted else ""),
+            format_timestamp(r.start_time)[:16],
+            format_duration(r.duration_ms),
+        )
+        for e, r in rows
+    ]
+    print_table(("RUN", "EXPERIMENT", "NAME", "STATUS", "STARTED", "DURATION"), table, width, flex=2)
+    broken = sum(1 for _, r in rows if r.problems)
+    if broken:
+        print(
+            f"{broken} run(s) marked ! have problems: 'tuitrack show {args.store} RUN' explains",
+            file=sys.stderr,
+        )
+    return 0

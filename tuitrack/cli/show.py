@@ -1,0 +1,94 @@
+"""`tuitrack show STORE RUN_ID`: one run in full, with every metric's history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+
+from tuitrack.cli.run_json import run_with_histories
+from tuitrack.cli.table import print_table
+from tuitrack.formatting import format_age, format_duration, format_timestamp, format_value
+from tuitrack.model import SOURCE_NAME_TAG, summarize
+from tuitrack.store import RunNotFound, open_store
+from tuitrack.store.base import problems_after_full_read
+
+HELP = "show one run with its params, tags and metric histories"
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE", help="an mlruns folder")
+    parser.add_argument("run_id", metavar="RUN_ID", help="a run id, or an unambiguous prefix of one")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run as JSON, each metric as a list of {step, timestamp, value}",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    try:
+        found = store.find_run(args.run_id)
+    except RunNotFound as exc:
+        print(f"tuitrack: {exc}", file=sys.stderr)
+        return 1
+    experiment = next(
+        (e for e in store.experiments(include_deleted=True) if e.experiment_id == found.experiment_id),
+        None,
+    )
+    histories = [store.metric_history(found, key) for key in sorted(found.metrics)]
+    if args.json:
+        obj = run_with_histories(found, experiment, histories)
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False, allow_nan=False))
+        sys.stdout.write("\n")
+        return 0
+    width = shutil.get_terminal_size((120, 24)).columns
+    exp_label = f"{experiment.name} ({experiment.experiment_id})" if experiment else found.experiment_id
+    overview = [
+        ("Run", found.run_id),
+        ("Name", found.run_name or "-"),
+        ("Experiment", exp_label),
+        ("Status", found.status.name if found.status else "unknown"),
+        ("Lifecycle", found.lifecycle_stage.value),
+        ("Started", f"{format_timestamp(found.start_time)} ({format_age(found.start_time)})"),
+        ("Ended", format_timestamp(found.end_time)),
+        ("Duration", format_duration(found.duration_ms)),
+        ("User", found.user_id or "-"),
+        ("Source", found.tags.get(SOURCE_NAME_TAG, "-")),
+        ("Parent", found.parent_run_id or "-"),
+        ("Artifacts", found.artifact_uri or "-"),
+    ]
+    for label, value in overview:
+        print(f"{label:<11}{value}")
+    if found.note:
+        print("Note")
+        for line in found.note.splitlines():
+            print(f"  {line}")
+    for title, values in (("Params", found.params), ("Tags", found.tags)):
+        print(f"\n{title}")
+        print_table(("  KEY", "VALUE"), [("  " + k, v) for k, v in sorted(values.items())], width, 1)
+    print("\nMetrics")
+    rows = []
+    for history in histories:
+        summary = summarize(history.points)
+        if summary is None:
+            continue
+        rows.append(
+            (
+                "  " + history.key,
+                format_value(summary.latest.value),
+                str(summary.latest.step),
+                f"{format_value(summary.min_value)} @{summary.min_step}",
+                f"{format_value(summary.max_value)} @{summary.max_step}",
+                str(summary.count),
+            )
+        )
+    print_table(("  KEY", "LAST", "STEP", "MIN", "MAX", "POINTS"), rows, width, 0)
+    problems = problems_after_full_read(found, histories)
+    if problems:
+        print("\nProblems")
+        for problem in problems:
+            print(f"  {problem}")
+    return 0

@@ -1,0 +1,172 @@
+"""Plain data that every layer of tuitrack shares: experiments, runs, metrics, problems.
+
+Nothing here knows about files, YAML or Textual. Stores build these objects; the CLI and the app
+only read them. Field names follow MLflow's entities so that a reader who knows MLflow knows these.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+PARENT_RUN_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
+NOTE_TAG = "mlflow.note.content"
+USER_TAG = "mlflow.user"
+SOURCE_NAME_TAG = "mlflow.source.name"
+
+
+class RunStatus(enum.Enum):
+    """A run's status. The values are the integers MLflow stores in a run's meta.yaml."""
+
+    RUNNING = 1
+    SCHEDULED = 2
+    FINISHED = 3
+    FAILED = 4
+    KILLED = 5
+
+    @classmethod
+    def from_stored(cls, value: object) -> RunStatus | None:
+        """The status for a stored value (an int 1-5), or None when the value is not one."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return cls(value)
+            except ValueError:
+                return None
+        return None
+
+    @property
+    def is_terminated(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+class Lifecycle(enum.Enum):
+    """Soft-delete state of a run or experiment, as MLflow names it."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class MetricPoint(NamedTuple):
+    """One logged metric value. A tuple so that millions of them stay cheap."""
+
+    timestamp: int
+    value: float
+    step: int
+
+    def sort_key(self) -> tuple[int, int, float]:
+        """MLflow's order for "latest": by step, then timestamp, then value."""
+        return (self.step, self.timestamp, self.value)
+
+
+def latest_point(points: list[MetricPoint]) -> MetricPoint | None:
+    """The point MLflow reports as a metric's value: max by (step, timestamp, value).
+
+    NaN compares false against everything in Python, so `max` keeps whichever NaN-valued point it
+    met first among equal (step, timestamp) pairs, exactly as MLflow's own `max(key=...)` does.
+    """
+    if not points:
+        return None
+    return max(points, key=MetricPoint.sort_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with a stored run or experiment, said so that a user can act on it."""
+
+    where: str  # path relative to the store root, e.g. "1234/abcd/meta.yaml"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(slots=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    lifecycle_stage: Lifecycle = Lifecycle.ACTIVE
+    artifact_location: str | None = None
+    creation_time: int | None = None
+    last_update_time: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.lifecycle_stage is Lifecycle.DELETED
+
+
+@dataclass(slots=True)
+class Run:
+    """A run as listed: its meta, params, tags and the latest value of each metric.
+
+    `status` and `start_time` are None only for a run whose meta.yaml could not be read; such a run
+    always carries a Problem saying why.
+    """
+
+    run_id: str
+    experiment_id: str
+    run_name: str = ""
+    status: RunStatus | None = None
+    lifecycle_stage: Lifecycle = Lifecycle.ACTIVE
+    start_time: int | None = None
+    end_time: int | None = None
+    deleted_time: int | None = None
+    user_id: str = ""
+    artifact_uri: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, MetricPoint] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def parent_run_id(self) -> str | None:
+        return self.tags.get(PARENT_RUN_TAG) or None
+
+    @property
+    def note(self) -> str | None:
+        return self.tags.get(NOTE_TAG)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.lifecycle_stage is Lifecycle.DELETED
+
+    @property
+    def duration_ms(self) -> int | None:
+        """Wall time from start to end; None while the run has no end time."""
+        if self.start_time is None or self.end_time is None:
+            return None
+        return self.end_time - self.start_time
+
+
+def is_finite(value: float) -> bool:
+    return not (math.isnan(value) or math.isinf(value))
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSummary:
+    """What a run's detail shows for one metric: the latest point, extremes and their steps."""
+
+    latest: MetricPoint
+    count: int
+    min_value: float
+    min_step: int
+    max_value: float
+    max_step: int
+
+
+def summarize(points: list[MetricPoint]) -> MetricSummary | None:
+    """Summary of a full history; NaN values are ignored for min and max (NaN if all are NaN)."""
+    latest = latest_point(points)
+    if latest is None:
+        return None
+    finite = [p for p in points if not math.isnan(p.value)]
+    if not finite:
+        nan = float("nan")
+        return MetricSummary(latest, len(points), nan, latest.step, nan, latest.step)
+    low = min(finite, key=lambda p: p.value)
+    high = max(finite, key=lambda p: p.value)
+    return MetricSummary(latest, len(points), low.value, low.step, high.value, high.step)

@@ -1,0 +1,92 @@
+"""The interface every store format implements, and the errors it may raise.
+
+tuitrack reads MLflow's `mlruns` folders today; SQLite `mlflow.db`, tracking servers and other
+trackers' folders come later behind the same interface. Methods never raise for one bad run or
+experiment: that run or experiment carries `problems` instead. They raise `StoreError` only when the
+store as a whole cannot be read.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuitrack.model import Experiment, MetricPoint, Problem, Run
+
+
+class StoreError(Exception):
+    """The store cannot be opened or read at all. The message is meant for the user as is."""
+
+
+class RunNotFound(StoreError):
+    pass
+
+
+@dataclass(slots=True)
+class MetricHistory:
+    """All points of one metric of one run, in the order they were logged.
+
+    `cursor` is the store's private bookmark (for the file store, a byte offset) that lets
+    `Store.read_new_points` parse only what was appended since.
+    """
+
+    run_id: str
+    key: str
+    where: str = ""  # the metric's place in the store, for problems
+    points: list[MetricPoint] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    cursor: Any = None
+
+
+def problems_after_full_read(run: Run, histories: list[MetricHistory]) -> list[Problem]:
+    """A run's problems once some metrics were read in full: those reads know each bad line, so
+    they replace what the listing's tail reads said about the same files."""
+    read = {h.where for h in histories}
+    kept = [p for p in run.problems if p.where not in read]
+    return kept + [p for h in histories for p in h.problems]
+
+
+class Store(abc.ABC):
+    """A place where runs live. `location` is what the user typed to open it."""
+
+    location: str
+
+    @abc.abstractmethod
+    def experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        """Every experiment, deleted ones (MLflow's `.trash`) only when asked."""
+
+    @abc.abstractmethod
+    def runs(
+        self, experiment: Experiment, include_deleted: bool = False, with_data: bool = True
+    ) -> list[Run]:
+        """The runs of one experiment, with params, tags and latest metrics when `with_data`.
+
+        Without data, a run has only what its meta holds: fast enough for a first paint.
+        """
+
+    def all_runs(
+        self, experiments: list[Experiment], include_deleted: bool = False, with_data: bool = True
+    ) -> list[tuple[Experiment, Run]]:
+        """The runs of several experiments; a store may read them all at once, faster."""
+        return [(e, r) for e in experiments for r in self.runs(e, include_deleted, with_data)]
+
+    @abc.abstractmethod
+    def load_data(self, run: Run) -> None:
+        """Fill in `run.params`, `run.tags` and `run.metrics` (latest values) in place."""
+
+    @abc.abstractmethod
+    def find_run(self, run_id: str) -> Run:
+        """A run with data by id (or unambiguous id prefix). Raises RunNotFound."""
+
+    @abc.abstractmethod
+    def metric_history(self, run: Run, key: str) -> MetricHistory:
+        """Every point of one metric. Problems (bad lines, unreadable file) are in the result."""
+
+    @abc.abstractmethod
+    def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
+        """Extend `history` with the points appended since it was read; returns only those.
+
+        If the metric was rewritten from scratch, `history.points` is replaced and all of it
+        returned.
+        """

@@ -1,0 +1,37 @@
+"""Listing runs across experiments: what `ls`, `prune` and the app's first load share."""
+
+from __future__ import annotations
+
+from tuitrack.model import Experiment, Run
+from tuitrack.store.base import Store, StoreError
+
+
+class ExperimentNotFound(StoreError):
+    pass
+
+
+def select_experiments(
+    store: Store, name_or_id: str | None = None, include_deleted: bool = False
+) -> list[Experiment]:
+    """All experiments, or the one whose id (first) or name is `name_or_id`."""
+    experiments = store.experiments(include_deleted=True)
+    if name_or_id is None:
+        return [e for e in experiments if include_deleted or not e.is_deleted]
+    for matches in (
+        [e for e in experiments if e.experiment_id == name_or_id],
+        [e for e in experiments if e.name == name_or_id],
+    ):
+        if matches:
+            return matches
+    names = ", ".join(sorted(repr(e.name or e.experiment_id) for e in experiments)[:10])
+    raise ExperimentNotFound(f"no experiment named or numbered {name_or_id!r} (there are: {names})")
+
+
+def list_runs(
+    store: Store, experiments: list[Experiment], include_deleted: bool = False
+) -> list[tuple[Experiment, Run]]:
+    """Every run of `experiments` with its data, newest first within each experiment."""
+    order = {id(e): i for i, e in enumerate(experiments)}
+    pairs = store.all_runs(experiments, include_deleted=include_deleted)
+    pairs.sort(key=lambda pair: (-order[id(pair[0])], pair[1].start_time or 0, pair[1].run_id), reverse=True)
+    return pairs

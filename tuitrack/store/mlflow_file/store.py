@@ -1,0 +1,410 @@
+"""MLflow's file store (`mlruns/`), read exactly as MLflow 3.x reads it, only faster and never failing.
+
+Layout (see shared/reference/mlflow-file-store.md): `<root>/<experiment_id>/meta.yaml`, deleted
+experiments under `<root>/.trash/`, runs as `<experiment>/<run_id>/` with `meta.yaml`, `params/`,
+`tags/` and append-only `metrics/` files. Where MLflow would raise for one bad file (and so fail the
+whole search), this reader records a Problem on the run or experiment and goes on.
+
+A run's id and experiment id are those of its folders: that is where its data is. When meta.yaml
+says otherwise, the run carries a problem saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import time
+from typing import Any
+
+from tuitrack.model import (
+    RUN_NAME_TAG,
+    Experiment,
+    Lifecycle,
+    MetricPoint,
+    Problem,
+    Run,
+    RunStatus,
+)
+from tuitrack.store.base import MetricHistory, RunNotFound, Store
+from tuitrack.store.forked import map_chunks
+from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
+from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
+from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
+
+TRASH = ".trash"
+# Folders that are not experiments at the root, and not runs inside an experiment (MLflow's names).
+RESERVED_ROOT_FOLDERS = frozenset({TRASH, "models"})
+RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
+META = "meta.yaml"
+# MLflow rewrites meta.yaml in place (truncate, then write), so a reader may see it empty for a
+# moment. Like MLflow, read it again after a short wait before calling it broken.
+EMPTY_META_RETRIES = (0.05, 0.1)
+
+
+class _Meta:
+    """The outcome of reading one meta.yaml: its fields, or why there are none."""
+
+    __slots__ = ("fields", "problem", "missing")
+
+    def __init__(self, fields: dict[str, Any] | None, problem: str | None = None, missing: bool = False):
+        self.fields = fields
+        self.problem = problem
+        self.missing = missing
+
+
+def read_meta(path: str) -> _Meta:
+    for delay in (*EMPTY_META_RETRIES, None):
+        try:
+            data = read_bytes(path)
+        except FileNotFoundError:
+            return _Meta(None, "meta.yaml is missing", missing=True)
+        except IsADirectoryError:
+            return _Meta(None, "meta.yaml is a folder, not a file")
+        except OSError as exc:
+            return _Meta(None, f"cannot read meta.yaml ({reason(exc)})")
+        try:
+            fields = load_meta(data)
+        except MetaYamlError as exc:
+            return _Meta(None, f"meta.yaml is unreadable: {exc}")
+        if fields is not None:
+            return _Meta(fields)
+        if delay is not None:
+            time.sleep(delay)
+    return _Meta(None, "meta.yaml is empty (a writer may have been rewriting it)")
+
+
+def _int_or_none(fields: dict[str, Any], key: str, problems: list[str]) -> int | None:
+    value = fields.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    problems.append(f"{key} is {value!r}, not a time in milliseconds")
+    return None
+
+
+def _lifecycle(fields: dict[str, Any], problems: list[str]) -> Lifecycle:
+    stage = fields.get("lifecycle_stage")
+    if stage is None:
+        return Lifecycle.ACTIVE  # old stores omit it; MLflow reads that as active
+    try:
+        return Lifecycle(stage)
+    except ValueError:
+        problems.append(f"lifecycle_stage is {stage!r}; expected 'active' or 'deleted'")
+        return Lifecycle.ACTIVE
+
+
+class MlflowFileStore(Store):
+    """Reads an `mlruns` folder. Holds no cache of run data: callers (the live index) do."""
+
+    def __init__(self, root: str | os.PathLike[str], location: str | None = None, workers: int = 1):
+        self.root = os.path.abspath(root)
+        self.location = location if location is not None else str(root)
+        self.workers = workers  # > 1 forks processes for big listings: only for the CLI
+
+    # -- paths --------------------------------------------------------------------------------
+
+    def _rel(self, path: str) -> str:
+        """`path` relative to the store root (paths here are all built from the root)."""
+        prefix = self.root + os.sep
+        return path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, self.root)
+
+    def experiment_dir(self, experiment_id: str) -> str:
+        """The folder of an experiment: at the root, or in `.trash` once deleted."""
+        active = os.path.join(self.root, experiment_id)
+        if os.path.isdir(active):
+            return active
+        trashed = os.path.join(self.root, TRASH, experiment_id)
+        return trashed if os.path.isdir(trashed) else active
+
+    def run_dir(self, run: Run) -> str:
+        return os.path.join(self.experiment_dir(run.experiment_id), run.run_id)
+
+    # -- experiments ----------------------------------------------------------------------------
+
+    def experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        found = [self._read_experiment(path, name, False) for name, path in self._subfolders(self.root)]
+        if include_deleted:
+            trash = os.path.join(self.root, TRASH)
+            found += [self._read_experiment(p, n, True) for n, p in self._subfolders(trash)]
+        return [e for e in found if e is not None]
+
+    def _subfolders(self, folder: str) -> list[tuple[str, str]]:
+        """Experiment candidates: sub-folders that are not reserved and not hidden."""
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return []
+        out = []
+        for entry in entries:
+            if entry.name in RESERVED_ROOT_FOLDERS or entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    out.append((entry.name, entry.path))
+            except OSError:
+                out.append((entry.name, entry.path))  # e.g. a symlink loop: reported when read
+        out.sort()
+        return out
+
+    def _read_experiment(self, path: str, folder: str, trashed: bool) -> Experiment | None:
+        meta = read_meta(os.path.join(path, META))
+        where = self._rel(os.path.join(path, META))
+        if meta.fields is None:
+            exp = Experiment(experiment_id=folder, name="")
+            note = " (MLflow ignores this experiment)" if meta.missing else ""
+            exp.problems.append(Problem(where, meta.problem + note))
+            if trashed:
+                exp.lifecycle_stage = Lifecycle.DELETED
+            return exp
+        fields = meta.fields
+        issues: list[str] = []
+        stored_id = fields.get("experiment_id")
+        if stored_id is not None and str(stored_id) != folder:
+            issues.append(
+                f"experiment_id is {str(stored_id)!r} but the folder is {folder!r} "
+                "(MLflow ignores this experiment)"
+            )
+        exp = Experiment(
+            experiment_id=folder,
+            name=str(fields.get("name") or ""),
+            lifecycle_stage=Lifecycle.DELETED if trashed else _lifecycle(fields, issues),
+            artifact_location=fields.get("artifact_location"),
+            creation_time=_int_or_none(fields, "creation_time", issues),
+            last_update_time=_int_or_none(fields, "last_update_time", issues),
+        )
+        exp.problems.extend(Problem(where, m) for m in issues)
+        exp.tags = self._read_values(path, "tags", self._rel(path), exp.problems)
+        return exp
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def runs(
+        self, experiment: Experiment, include_deleted: bool = False, with_data: bool = True
+    ) -> list[Run]:
+        return [run for _, run in self.all_runs([experiment], include_deleted, with_data)]
+
+    def all_runs(
+        self, experiments: list[Experiment], include_deleted: bool = False, with_data: bool = True
+    ) -> list[tuple[Experiment, Run]]:
+        # One flat list of run folders, so that forked workers share the work evenly.
+        folders = [(i, name, path) for i, e in enumerate(experiments) for name, path in self._run_folders(e)]
+
+        def read(chunk: list[tuple[int, str, str]]) -> list[tuple[int, Run | Problem]]:
+            # Experiment problems travel back beside the runs, so this works in a forked worker.
+            out: list[tuple[int, Run | Problem]] = []
+            for index, name, path in chunk:
+                result = self._read_run(experiments[index], path, name)
+                if isinstance(result, Run):
+                    if result.is_deleted and not include_deleted:
+                        continue
+                    if with_data:
+                        self._load_data_at(result, path)
+                out.append((index, result))
+            return out
+
+        runs = []
+        for index, item in map_chunks(read, folders, self.workers):
+            if isinstance(item, Problem):
+                experiments[index].problems.append(item)
+            else:
+                runs.append((experiments[index], item))
+        return runs
+
+    def _run_folders(self, experiment: Experiment) -> list[tuple[str, str]]:
+        """(name, path) of every run candidate: sub-folders that are not reserved."""
+        exp_dir = self.experiment_dir(experiment.experiment_id)
+        try:
+            entries = list(os.scandir(exp_dir))
+        except OSError as exc:
+            experiment.problems.append(Problem(self._rel(exp_dir), f"cannot list runs ({reason(exc)})"))
+            return []
+        folders = []
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name in RESERVED_EXPERIMENT_FOLDERS or entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    folders.append((entry.name, entry.path))
+            except OSError as exc:
+                experiment.problems.append(Problem(self._rel(entry.path), f"{reason(exc)}; skipped"))
+        return folders
+
+    def _read_run(self, experiment: Experiment, path: str, folder: str) -> Run | Problem:
+        """The run in `path`, or, for a folder without meta.yaml, a problem for its experiment."""
+        meta = read_meta(os.path.join(path, META))
+        where = self._rel(os.path.join(path, META))
+        if meta.missing:
+            # MLflow skips such folders silently (a run being created has no meta.yaml yet).
+            return Problem(self._rel(path), "folder has no meta.yaml; not a run (MLflow skips it)")
+        run = Run(run_id=folder, experiment_id=experiment.experiment_id)
+        if experiment.is_deleted:
+            run.lifecycle_stage = Lifecycle.DELETED
+        if meta.fields is None:
+            run.problems.append(Problem(where, meta.problem or "unreadable"))
+            return run
+        issues = self._apply_run_meta(run, meta.fields, folder, experiment.experiment_id)
+        run.problems.extend(Problem(where, m) for m in issues)
+        return run
+
+    @staticmethod
+    def _apply_run_meta(run: Run, fields: dict[str, Any], folder: str, experiment_id: str) -> list[str]:
+        issues: list[str] = []
+        stored_id = fields.get("run_id")
+        if stored_id is None and fields.get("run_uuid") is not None:
+            stored_id = fields["run_uuid"]
+            issues.append("has run_uuid but no run_id (MLflow 3 cannot read this run)")
+        if stored_id is None:
+            issues.append("run_id is missing (MLflow cannot read this run)")
+        elif str(stored_id) != folder:
+            issues.append(f"run_id is {str(stored_id)!r} but the folder is {folder!r}")
+        stored_exp = fields.get("experiment_id")
+        if stored_exp is not None and str(stored_exp) != experiment_id:
+            issues.append(
+                f"experiment_id is {str(stored_exp)!r} but the run is in experiment folder "
+                f"{experiment_id!r} (MLflow skips this run)"
+            )
+        status = fields.get("status", RunStatus.RUNNING.value)
+        run.status = RunStatus.from_stored(status)
+        if run.status is None:
+            if isinstance(status, str) and status.upper() in RunStatus.__members__:
+                run.status = RunStatus[status.upper()]
+                issues.append(f"status is the string {status!r}, not a number (MLflow 3 cannot read it)")
+            else:
+                issues.append(f"status is {status!r}; expected a number from 1 to 5")
+        if run.lifecycle_stage is not Lifecycle.DELETED:
+            run.lifecycle_stage = _lifecycle(fields, issues)
+        if fields.get("start_time") is None:
+            issues.append("start_time is missing (MLflow cannot read this run)")
+        run.start_time = _int_or_none(fields, "start_time", issues)
+        run.end_time = _int_or_none(fields, "end_time", issues)
+        run.deleted_time = _int_or_none(fields, "deleted_time", issues)
+        user = fields.get("user_id")
+        if user is None:
+            issues.append("user_id is missing (MLflow cannot read this run)")
+        run.user_id = "" if user is None else str(user)
+        name = fields.get("run_name")
+        run.run_name = "" if name is None else str(name)
+        uri = fields.get("artifact_uri")
+        run.artifact_uri = None if uri is None else str(uri)
+        return issues
+
+    def load_data(self, run: Run) -> None:
+        self._load_data_at(run, self.run_dir(run))
+
+    def _load_data_at(self, run: Run, path: str) -> None:
+        rel = self._rel(path)
+        run.params = self._read_values(path, "params", rel, run.problems)
+        run.tags = self._read_values(path, "tags", rel, run.problems)
+        run.metrics = self._read_latest_metrics(path, rel, run.problems)
+        if not run.run_name:
+            run.run_name = run.tags.get(RUN_NAME_TAG, "")
+
+    @staticmethod
+    def _read_values(parent: str, kind: str, rel: str, problems: list[Problem]) -> dict[str, str]:
+        """Every `<parent>/<kind>/<key>` file's text: params, run tags or experiment tags."""
+        values: dict[str, str] = {}
+        bad: list[tuple[str, str]] = []
+        for key, path in walk_keys(os.path.join(parent, kind), bad):
+            try:
+                data = read_bytes(path)
+            except OSError as exc:
+                bad.append((key, f"cannot read ({reason(exc)})"))
+                continue
+            try:
+                values[key] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                values[key] = data.decode("utf-8", "replace")
+                bad.append((key, "not UTF-8 text; shown with replacement characters"))
+        problems.extend(Problem(posixpath.join(rel, kind, key).rstrip("/"), msg) for key, msg in bad)
+        return values
+
+    @staticmethod
+    def _read_latest_metrics(parent: str, rel: str, problems: list[Problem]) -> dict[str, MetricPoint]:
+        metrics: dict[str, MetricPoint] = {}
+        bad: list[tuple[str, str]] = []
+        for key, path in walk_keys(os.path.join(parent, "metrics"), bad):
+            try:
+                latest = read_latest(path)
+            except OSError as exc:
+                bad.append((key, f"cannot read ({reason(exc)})"))
+                continue
+            if latest.empty:
+                bad.append((key, "file is empty"))
+            bad.extend((key, error) for error in latest.errors)
+            if latest.point is not None:
+                metrics[key] = latest.point
+        problems.extend(Problem(posixpath.join(rel, "metrics", key).rstrip("/"), msg) for key, msg in bad)
+        return metrics
+
+    # -- single runs and histories -------------------------------------------------------------
+
+    def find_run(self, run_id: str) -> Run:
+        if not _valid_folder_name(run_id) or run_id in RESERVED_EXPERIMENT_FOLDERS:
+            raise RunNotFound(f"{run_id!r} is not a run id")
+        folders = [
+            (exp, self.experiment_dir(exp.experiment_id))
+            for exp in self.experiments(include_deleted=True)
+        ]
+        matches = [(exp, d, run_id) for exp, d in folders if os.path.isdir(os.path.join(d, run_id))]
+        if not matches and len(run_id) >= 4:  # an unambiguous prefix, as git takes for commits
+            for exp, exp_dir in folders:
+                try:
+                    names = os.listdir(exp_dir)
+                except OSError:
+                    continue
+                matches += [
+                    (exp, exp_dir, name)
+                    for name in names
+                    if name.startswith(run_id) and name not in RESERVED_EXPERIMENT_FOLDERS
+                ]
+        if len(matches) > 1:
+            shown = ", ".join(name for _, _, name in matches[:5])
+            raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {shown}")
+        for exp, exp_dir, name in matches:
+            path = os.path.join(exp_dir, name)
+            run = self._read_run(exp, path, name)
+            if isinstance(run, Run):
+                self._load_data_at(run, path)
+                return run
+        raise RunNotFound(f"no run {run_id!r} in {self.location}")
+
+    def metric_history(self, run: Run, key: str) -> MetricHistory:
+        run_dir = self.run_dir(run)
+        where = posixpath.join(self._rel(run_dir), "metrics", key)
+        history = MetricHistory(run_id=run.run_id, key=key, where=where)
+        if not _valid_key(key):
+            history.problems.append(Problem(where, "not a valid metric key"))
+            return history
+        history.cursor = MetricCursor(os.path.join(run_dir, "metrics", key))
+        self.read_new_points(history)
+        return history
+
+    def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
+        cursor: MetricCursor | None = history.cursor
+        if cursor is None:
+            return []
+        try:
+            new = cursor.read_new()
+        except OSError as exc:
+            history.problems.append(Problem(history.where, f"cannot read ({reason(exc)})"))
+            return []
+        if new.reset:
+            history.points = []
+            history.problems = []
+        history.points.extend(new.points)
+        history.problems.extend(Problem(history.where, e) for e in new.errors)
+        return new.points
+
+
+def _valid_folder_name(name: str) -> bool:
+    return bool(name) and "/" not in name and name not in (".", "..") and "\x00" not in name
+
+
+def _valid_key(key: str) -> bool:
+    """A metric/param/tag key that stays inside its folder (MLflow's path check)."""
+    return (
+        bool(key)
+        and "\x00" not in key
+        and posixpath.normpath(key) == key
+        and not key.startswith(("/", ".."))
+        and key != "."
+    )
