@@ -22,3 +22,18 @@ def reference_store(reference_store_master, tmp_path) -> tuple[Path, Ids]:
     root = tmp_path / "mlruns"
     shutil.copytree(master, root, symlinks=True)
     return root, ids
+
+
+import os  # noqa: E402
+import time  # noqa: E402
+
+# Times in tables and snapshots are local times: make them the same everywhere.
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+SAMPLE = Path(__file__).parent.parent / "sample_runs" / "mlruns"
+FIXED_NOW = 1_795_435_200.0  # 2026-11-23 12:00 UTC, seconds
+
+
+def fixed_clock() -> float:
+    return FIXED_NOW

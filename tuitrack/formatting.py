@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 
+from tuitrack.model import SOURCE_NAME_TAG, Experiment, Run
+
 
 def format_timestamp(ms: int | None) -> str:
     """Local wall time, to the second: `2026-11-23 20:09:49`."""
@@ -73,3 +75,22 @@ def format_bytes(size: int) -> str:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def run_overview(run: Run, experiment: Experiment | None, now_ms: int | None = None) -> list[tuple[str, str]]:
+    """(label, value) rows that say what a run is: the top of `show` and of the detail pane."""
+    experiment_label = f"{experiment.name} ({experiment.experiment_id})" if experiment else run.experiment_id
+    status = run.status.name if run.status else "unknown"
+    return [
+        ("Name", run.run_name or "-"),
+        ("Run id", run.run_id),
+        ("Status", status + ("  (deleted)" if run.is_deleted else "")),
+        ("Experiment", experiment_label),
+        ("Started", f"{format_timestamp(run.start_time)}  {format_age(run.start_time, now_ms)}"),
+        ("Ended", format_timestamp(run.end_time)),
+        ("Duration", format_duration(run.duration_ms)),
+        ("User", run.user_id or "-"),
+        ("Source", run.tags.get(SOURCE_NAME_TAG, "-")),
+        ("Parent", run.parent_run_id or "-"),
+        ("Artifacts", run.artifact_uri or "-"),
+    ]

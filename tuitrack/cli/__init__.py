@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tuitrack.cli import ls, show
+from tuitrack.cli import browse, ls, show
 from tuitrack.store import StoreError
 
 COMMANDS = {"ls": ls, "show": show}
@@ -31,10 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
-        parser.print_usage(sys.stderr)
-        print("tuitrack: the browser is not built yet; use 'tuitrack ls STORE'", file=sys.stderr)
-        return EXIT_USAGE
+    if not argv or argv[0] not in COMMANDS:
+        # No command: open the app (`tuitrack`, `tuitrack STORE`, `tuitrack --help`).
+        epilog = parser.epilog
+        return browse.run(browse.build_parser(epilog).parse_args(argv))
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)

@@ -9,8 +9,8 @@ import sys
 
 from tuitrack.cli.run_json import run_with_histories
 from tuitrack.cli.table import print_table
-from tuitrack.formatting import format_age, format_duration, format_timestamp, format_value
-from tuitrack.model import SOURCE_NAME_TAG, summarize
+from tuitrack.formatting import format_value, run_overview
+from tuitrack.model import summarize
 from tuitrack.store import RunNotFound, open_store
 from tuitrack.store.base import problems_after_full_read
 
@@ -45,22 +45,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     width = shutil.get_terminal_size((120, 24)).columns
-    exp_label = f"{experiment.name} ({experiment.experiment_id})" if experiment else found.experiment_id
-    overview = [
-        ("Run", found.run_id),
-        ("Name", found.run_name or "-"),
-        ("Experiment", exp_label),
-        ("Status", found.status.name if found.status else "unknown"),
-        ("Lifecycle", found.lifecycle_stage.value),
-        ("Started", f"{format_timestamp(found.start_time)} ({format_age(found.start_time)})"),
-        ("Ended", format_timestamp(found.end_time)),
-        ("Duration", format_duration(found.duration_ms)),
-        ("User", found.user_id or "-"),
-        ("Source", found.tags.get(SOURCE_NAME_TAG, "-")),
-        ("Parent", found.parent_run_id or "-"),
-        ("Artifacts", found.artifact_uri or "-"),
-    ]
-    for label, value in overview:
+    for label, value in run_overview(found, experiment):
         print(f"{label:<11}{value}")
     if found.note:
         print("Note")

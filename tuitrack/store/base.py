@@ -62,7 +62,8 @@ class Store(abc.ABC):
     ) -> list[Run]:
         """The runs of one experiment, with params, tags and latest metrics when `with_data`.
 
-        Without data, a run has only what its meta holds: fast enough for a first paint.
+        Without data, a run has its meta and the tags that say what it is (its parent run and,
+        when the meta has none, its name): fast enough for a first paint.
         """
 
     def all_runs(
@@ -78,6 +79,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def find_run(self, run_id: str) -> Run:
         """A run with data by id (or unambiguous id prefix). Raises RunNotFound."""
+
+    def disk_usage(self, run: Run) -> int | None:
+        """Bytes the run takes on disk (artifacts inside the store included); None if unknown."""
+        return None
 
     @abc.abstractmethod
     def metric_history(self, run: Run, key: str) -> MetricHistory:

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from tuitrack.model import (
+    PARENT_RUN_TAG,
     RUN_NAME_TAG,
     Experiment,
     Lifecycle,
@@ -243,6 +244,14 @@ class MlflowFileStore(Store):
             return run
         issues = self._apply_run_meta(run, meta.fields, folder, experiment.experiment_id)
         run.problems.extend(Problem(where, m) for m in issues)
+        # Two tags belong to what a run is even before its data is read: its parent (the tree
+        # nests by it) and, for stores whose meta.yaml has no name, its name.
+        for tag in (PARENT_RUN_TAG, RUN_NAME_TAG) if not run.run_name else (PARENT_RUN_TAG,):
+            value = _read_text_or_none(os.path.join(path, "tags", tag))
+            if value is not None:
+                run.tags[tag] = value
+        if not run.run_name:
+            run.run_name = run.tags.get(RUN_NAME_TAG, "")
         return run
 
     @staticmethod
@@ -335,6 +344,25 @@ class MlflowFileStore(Store):
         problems.extend(Problem(posixpath.join(rel, "metrics", key).rstrip("/"), msg) for key, msg in bad)
         return metrics
 
+    def disk_usage(self, run: Run) -> int | None:
+        """Disk blocks used under the run folder, like `du`: symlinks are counted, not followed."""
+        total = 0
+        stack = [self.run_dir(run)]
+        try:
+            while stack:
+                with os.scandir(stack.pop()) as entries:
+                    for entry in entries:
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        total += st.st_blocks * 512
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+        except OSError:
+            return total or None
+        return total
+
     # -- single runs and histories -------------------------------------------------------------
 
     def find_run(self, run_id: str) -> Run:
@@ -393,6 +421,13 @@ class MlflowFileStore(Store):
         history.points.extend(new.points)
         history.problems.extend(Problem(history.where, e) for e in new.errors)
         return new.points
+
+
+def _read_text_or_none(path: str) -> str | None:
+    try:
+        return read_bytes(path).decode("utf-8", "replace")
+    except OSError:
+        return None
 
 
 def _valid_folder_name(name: str) -> bool:

@@ -1,0 +1,1 @@
+"""tuitrack's Textual CSS (*.tcss). Installed as the package `tuitrack.styles`."""

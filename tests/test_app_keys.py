@@ -1,0 +1,325 @@
+"""Every key binding of the app, pressed as a user would (Textual's Pilot), on the sample store."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, SelectionList
+
+from tests.app_helpers import make_app, settle
+from tuitrack.app.screens.columns import ColumnChooser
+from tuitrack.app.screens.help import HelpScreen
+from tuitrack.app.widgets.run_detail import RunDetail
+from tuitrack.app.widgets.run_tree import RunTree
+from tuitrack.app.widgets.runs_table import RunsTable
+
+
+def names(table: RunsTable) -> list[str]:
+    return [r.run_name for r in table.runs]
+
+
+async def open_app(size=(120, 40)):
+    app = make_app()
+    return app, app.run_test(size=size)
+
+
+async def goto_run(pilot, name: str) -> None:
+    """Move the tree cursor onto the run called `name`."""
+    screen = pilot.app.screen
+    run = next(r for r in screen.index.all_runs() if r.run_name == name)
+    await screen.select_run(run.run_id)
+    screen.query_one(RunTree).focus()
+    await settle(pilot)
+
+
+async def test_first_paint_shows_experiments_and_nested_runs():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        labels = [str(n.label) for n in tree.experiment_nodes.values()]
+        assert labels[0].startswith("Default") and any(l.startswith("mnist-cnn  6") for l in labels)
+        sweep = next(n for n in tree.run_nodes.values() if "lr-sweep" in str(n.label))
+        assert sorted(str(c.label).split()[1] for c in sweep.children) == ["lr=0.003", "lr=0.01", "lr=0.03", "lr=0.1"]
+        assert "bad-seed" not in " ".join(str(n.label) for n in tree.run_nodes.values())
+
+
+async def test_tree_vim_keys_move_and_fold():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        assert app.focused is tree
+        await pilot.press("j")
+        assert tree.cursor_node.data.kind == "run"
+        await pilot.press("k")
+        assert tree.cursor_node.data.kind == "experiment"
+        experiment = tree.cursor_node
+        await pilot.press("h")  # collapse
+        assert not experiment.is_expanded
+        await pilot.press("l")  # expand
+        assert experiment.is_expanded
+        await pilot.press("l")  # into the first child
+        assert tree.cursor_node.parent is experiment
+        await pilot.press("h")  # back to the parent
+        assert tree.cursor_node is experiment
+        await pilot.press("space")
+        assert not experiment.is_expanded
+        await pilot.press("G")
+        last = tree.cursor_line
+        await pilot.press("g")
+        assert tree.cursor_line == 0 and last > 0
+        await pilot.press("down", "up")
+        assert tree.cursor_line == 0
+
+
+async def test_tree_and_table_follow_each_other():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await goto_run(pilot, "lr-too-high")
+        table = screen.query_one(RunsTable)
+        assert table.highlighted_run.run_name == "lr-too-high"
+        assert set(names(table)) == {"overnight", "long-context", "lr-too-high", "warmup-ablation"}
+        assert screen.query_one(RunDetail).shown_run.run_name == "lr-too-high"
+        table.focus()
+        await pilot.press("j")
+        assert screen.query_one(RunTree).cursor_node.data.run_id == table.highlighted_run.run_id
+
+
+async def test_table_keys_sort_and_columns():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr=0.1")
+        table = app.screen.query_one(RunsTable)
+        table.focus()
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        await pilot.press("G")
+        assert table.cursor_row == len(table.runs) - 1
+        await pilot.press("pageup")
+        assert table.cursor_row == 0
+        await pilot.press("pagedown")
+        assert table.cursor_row == len(table.runs) - 1
+        await pilot.press("up", "down", "k", "j")
+        assert table.cursor_row == len(table.runs) - 1
+        # Move to the `lr` param column and sort by it: numbers, ascending, then descending.
+        lr = next(i for i, c in enumerate(table.columns) if c.key == "param:lr")
+        await pilot.press("g", *["l"] * lr)
+        assert table.cursor_column == lr
+        await pilot.press("s")
+        values = [r.params.get("lr") for r in table.runs]
+        assert values[:5] == ["0.003", "0.01", "0.01", "0.03", "0.1"] and values[-1] is None
+        await pilot.press("s")
+        assert [r.params.get("lr") for r in table.runs][:2] == ["0.1", "0.03"]
+        await pilot.press("s")
+        assert table.sort_key is None
+        await pilot.press("h", "left", "right")
+        assert table.cursor_column == lr - 1
+        # A metric column sorts descending first (biggest first).
+        metric = next(i for i, c in enumerate(table.columns) if c.key == "metric:val/acc")
+        table.cursor_column = metric
+        await pilot.press("s")
+        accs = [r.metrics["val/acc"].value for r in table.runs if "val/acc" in r.metrics]
+        assert accs == sorted(accs, reverse=True)
+        # The column chooser hides a column.
+        await pilot.press("C")
+        assert isinstance(app.screen, ColumnChooser)
+        assert app.focused is app.screen.query_one(SelectionList)
+        await pilot.press("space")  # the first column, Name, off
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "name" not in [c.key for c in table.columns]
+        await pilot.press("C")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ColumnChooser)
+
+
+async def test_enter_opens_detail_full_screen_and_escape_returns():
+    app, ctx = await open_app(size=(80, 24))
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr-too-high")
+        await pilot.press("enter")
+        detail = app.screen.query_one(RunDetail)
+        assert app.screen.maximized is detail and app.focused is detail
+        await pilot.press("j", "k", "G", "g")
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+        table = app.screen.query_one(RunsTable)
+        table.focus()
+        await pilot.press("enter")
+        assert app.screen.maximized is detail
+
+
+async def test_detail_shows_summaries_problems_and_disk():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr-too-high")
+        screen = app.screen
+        summaries, disk = screen._detail_cache[screen.selected_run_id]
+        assert summaries["loss"].count == 1800 and disk > 0
+        assert summaries["loss"].latest.step == 1799
+
+
+async def test_filter_narrows_as_you_type_and_escape_clears():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr=0.1")
+        await pilot.press("slash")
+        box = app.screen.query_one("#filter", Input)
+        assert box.display and app.focused is box
+        await pilot.press(*"adam")
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        assert set(names(table)) == {"lr=0.1", "lr=0.03", "lr=0.01", "lr=0.003"}
+        await pilot.press("space", *"lr=0.01")
+        await settle(pilot)
+        assert names(table) == ["lr=0.01"]
+        tree = app.screen.query_one(RunTree)
+        shown = {str(n.label).split("  ")[0][2:] for n in tree.run_nodes.values()}
+        assert "lr=0.01" in shown and "lr=0.1" not in shown
+        await pilot.press("enter")
+        assert app.focused is table
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not box.display and box.value == ""
+        assert len(table.runs) == 6
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("FAILED", {"lr-too-high"}),  # status
+    ("bob 4096", {"long-context"}),  # user and param value
+    ("keep=true", {"overnight"}),  # a tag
+    ("perplexity", {"overnight", "warmup-ablation"}),  # a metric key
+])
+async def test_filter_matches_status_user_params_tags_metrics(query, expected):
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "overnight")
+        await pilot.press("slash", *["space" if c == " " else c for c in query])
+        await settle(pilot)
+        assert set(names(app.screen.query_one(RunsTable))) == expected
+
+
+async def test_filter_by_run_id_prefix():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "overnight")
+        run_id = app.screen.selected_run_id
+        await pilot.press("slash", *run_id[:10])
+        await settle(pilot)
+        assert [r.run_id for r in app.screen.query_one(RunsTable).runs] == [run_id]
+
+
+async def test_toggle_deleted_shows_deleted_runs_and_trashed_experiments():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        assert not any("scratch" in str(n.label) for n in tree.experiment_nodes.values())
+        await pilot.press("full_stop")
+        await settle(pilot)
+        assert any("scratch" in str(n.label) for n in tree.experiment_nodes.values())
+        assert any("bad-seed" in str(n.label) for n in tree.run_nodes.values())
+        await pilot.press("full_stop")
+        await settle(pilot)
+        assert not any("bad-seed" in str(n.label) for n in tree.run_nodes.values())
+
+
+async def test_copy_run_id():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "overnight")
+        await pilot.press("y")
+        assert app.clipboard == app.screen.selected_run_id
+
+
+async def test_help_lists_every_binding():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(str(row) for _, bindings in app.screen.sections for row in bindings)
+        for _, bindings in app.help_sections():
+            for binding in bindings:
+                assert binding.action in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q")  # closes help, does not quit
+        assert not isinstance(app.screen, HelpScreen) and app.is_running
+
+
+async def test_tab_moves_between_panes_and_d_focuses_detail():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("tab")
+        assert app.focused is screen.query_one(RunsTable)
+        await pilot.press("tab")
+        assert app.focused is screen.query_one(RunDetail)
+        await pilot.press("shift+tab", "shift+tab")
+        assert app.focused is screen.query_one(RunTree)
+        await pilot.press("d")
+        assert app.focused is screen.query_one(RunDetail)
+
+
+async def test_reload_reads_the_store_again(reference_store):
+    root, ids = reference_store
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.screen.index.run(ids.runs["parent"]).run_name == "parent"
+        (root / ids.experiments["alpha"] / ids.runs["parent"] / "meta.yaml").write_text(
+            (root / ids.experiments["alpha"] / ids.runs["parent"] / "meta.yaml").read_text().replace("run_name: parent", "run_name: renamed")
+        )
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.screen.index.run(ids.runs["parent"]).run_name == "renamed"
+
+
+async def test_command_palette_jumps_to_a_run():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"go to run: long-context")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.query_one(RunDetail).shown_run.run_name == "long-context"
+
+
+async def test_problem_runs_are_marked_and_explained(reference_store):
+    root, ids = reference_store
+    (root / ids.experiments["alpha"] / ids.runs["failed"] / "metrics" / "x").write_bytes(b"1 1.0 0\ngarbage\n")
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        assert str(tree.run_nodes[ids.runs["failed"]].label).startswith("! failing")
+        await app.screen.select_run(ids.runs["failed"])
+        await settle(pilot)
+        detail = app.screen.query_one(RunDetail)
+        assert detail.shown_run.problems
+        rendered = app.screen.query_one("#detail-body").render()
+        assert "garbage" in str(rendered) or detail.shown_run.problems[0].message.startswith("line 2")
+
+
+async def test_q_quits():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        assert not app.is_running

@@ -1,0 +1,69 @@
+"""What users see: the main screen, the detail view and the help screen, at 80x24 and 120x40.
+
+Update after an intended change with `pytest tests/test_snapshots.py --snapshot-update`, and look
+at snapshot_report.html before committing the new SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app_helpers import settle
+from tests.conftest import SAMPLE, fixed_clock
+from tuitrack.app.app import TuitrackApp
+from tuitrack.store.mlflow_file import MlflowFileStore
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def sample_app() -> TuitrackApp:
+    # A relative location, so that the status bar reads the same wherever the repo is cloned.
+    return TuitrackApp(MlflowFileStore(SAMPLE, location="sample_runs/mlruns"), clock=fixed_clock)
+
+
+async def goto(pilot, name: str) -> None:
+    screen = pilot.app.screen
+    run = next(r for r in screen.index.all_runs() if r.run_name == name)
+    await screen.select_run(run.run_id)
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_main_screen(snap_compare, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await goto(pilot, "lr-too-high")
+
+    assert snap_compare(sample_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_detail_view(snap_compare, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await goto(pilot, "lr-too-high")
+        pilot.app.screen.action_open_detail()
+        await settle(pilot)
+
+    assert snap_compare(sample_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_screen(snap_compare, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(sample_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_filtered_with_deleted(snap_compare, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("full_stop")
+        await pilot.press("slash", *"lr=0.01")
+        await settle(pilot)
+
+    assert snap_compare(sample_app(), terminal_size=size, run_before=run_before)

@@ -1,0 +1,1 @@
+"""The Textual application. Everything that imports Textual lives here."""

@@ -1,0 +1,53 @@
+"""The tuitrack application: opens a store and shows the main screen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from tuitrack.app.commands import TuitrackCommands
+from tuitrack.app.screens.help import HelpScreen, HelpSections
+from tuitrack.app.screens.main import MainScreen
+from tuitrack.app.widgets.run_detail import RunDetail
+from tuitrack.app.widgets.run_tree import RunTree
+from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.live.index import RunIndex
+from tuitrack.store import Store
+
+STYLES = Path(str(files("tuitrack.styles") / "app.tcss"))
+
+
+class TuitrackApp(App):
+    TITLE = "tuitrack"
+    CSS_PATH = STYLES
+    COMMANDS = App.COMMANDS | {TuitrackCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+    ]
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.store = store
+        self.clock = clock
+        self.index = RunIndex(store)
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen(self.index, clock=self.clock))
+
+    def help_sections(self) -> HelpSections:
+        return [
+            ("Everywhere", list(self.BINDINGS) + list(MainScreen.BINDINGS)),
+            ("Tree (left)", list(RunTree.BINDINGS)),
+            ("Runs table", list(RunsTable.BINDINGS)),
+            ("Run detail", list(RunDetail.BINDINGS)),
+        ]
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.help_sections()))

@@ -1,0 +1,63 @@
+"""The command palette (ctrl+p): every action of the app, and a jump to any run or experiment."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+ACTIONS = [  # (title, help, action name on the main screen)
+    ("Filter runs", "Narrow runs by name, id, param, tag or metric text", "filter"),
+    ("Toggle deleted runs", "Show or hide deleted runs and trashed experiments", "toggle_deleted"),
+    ("Copy run id", "Copy the selected run's id to the clipboard (OSC 52)", "copy_run_id"),
+    ("Open run detail", "Show the selected run full screen", "open_detail"),
+    ("Choose columns", "Pick the runs table's columns", "choose_columns"),
+    ("Reload store", "Read the store again from disk", "reload"),
+    ("Help: keys", "Every key binding, grouped", "app.help"),
+]
+
+
+class TuitrackCommands(Provider):
+    def _main(self):
+        from tuitrack.app.screens.main import MainScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    def _commands(self):
+        main = self._main()
+        if main is None:
+            return
+        for title, help_text, action in ACTIONS:
+            target = self.app if action.startswith("app.") else main
+            name = action.removeprefix("app.")
+            yield title, help_text, partial(target.run_action, name)
+        for experiment in main.index.sorted_experiments():
+            yield (f"Go to experiment: {experiment.name or experiment.experiment_id}",
+                   f"id {experiment.experiment_id}",
+                   partial(self._go_experiment, main, experiment.experiment_id))
+        for run in main.index.all_runs():
+            if run.is_deleted and not main.show_deleted:
+                continue
+            yield (f"Go to run: {run.run_name or run.run_id[:8]}", f"id {run.run_id}",
+                   partial(main.select_run, run.run_id))
+
+    @staticmethod
+    def _go_experiment(main, experiment_id: str) -> None:
+        from tuitrack.app.widgets.run_tree import RunTree
+
+        main.query_one(RunTree).select_experiment(experiment_id)
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            if not title.startswith("Go to run"):
+                yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = max(matcher.match(title), matcher.match(help_text) * 0.8)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

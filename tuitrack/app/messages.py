@@ -1,0 +1,28 @@
+"""Messages from the loading worker thread to the screen (post_message is thread-safe)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class ExperimentsLoaded(Message):
+    pass
+
+
+class RunsLoaded(Message):
+    def __init__(self, experiment_id: str) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+
+
+class RunDataLoaded(Message):
+    def __init__(self, experiment_id: str, run_ids: list[str]) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+        self.run_ids = run_ids
+
+
+class LoadingDone(Message):
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds

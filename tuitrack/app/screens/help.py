@@ -1,0 +1,65 @@
+"""`?`: every key binding, grouped by where it works. Built from the bindings themselves, so it
+cannot fall out of date."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+# (title, bindings) pairs; filled in by the app, which knows its widgets.
+HelpSections = list[tuple[str, list[Binding]]]
+
+EXTRA = [  # keys Textual provides that users still need to know
+    ("Everywhere", "tab / shift+tab", "Next / previous pane"),
+    ("Everywhere", "ctrl+p", "Command palette: every action, and jump to any run"),
+]
+
+
+def key_label(app, binding: Binding) -> str:
+    """All the keys of a binding as the footer writes them: `j / ↓`, `/`, `.`."""
+    if binding.key_display:
+        return binding.key_display
+    keys = [k.strip() for k in binding.key.split(",")]
+    labels = [app.get_key_display(Binding(k, binding.action)) for k in keys]
+    return " / ".join(dict.fromkeys(labels))
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        & > VerticalScroll {
+            width: 76; max-width: 100%; height: 90%;
+            border: round $primary; background: $surface; padding: 0 1;
+        }
+    }
+    """
+
+    def __init__(self, sections: HelpSections) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Keys  (escape closes)"
+            yield Static(self._table())
+
+    def _table(self) -> Table:
+        table = Table(box=None, show_header=False, padding=(0, 2), expand=True)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        extra = {title: [(k, d) for t, k, d in EXTRA if t == title] for title, _, _ in EXTRA}
+        for title, bindings in self.sections:
+            table.add_row(Text(title, style="bold underline"), "")
+            rows = [(key_label(self.app, b), b.tooltip or b.description) for b in bindings if b.description]
+            for key, description in rows + extra.pop(title, []):
+                table.add_row(key, description)
+            table.add_row("", "")
+        return table

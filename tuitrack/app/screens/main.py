@@ -1,0 +1,430 @@
+"""The main screen: the tree of experiments and runs, the runs table, and the run's detail.
+
+Loading runs in a worker thread, in stages (experiments, run metas, run data) with the
+experiment the user is looking at first, so the screen answers keys from the first frame.
+Tree, table and detail follow one selected run: whichever pane moves, the others follow.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, Tree
+from textual.worker import get_current_worker
+
+from tuitrack.app.columns import DEFAULT_HIDDEN, columns_for
+from tuitrack.app.messages import ExperimentsLoaded, LoadingDone, RunDataLoaded, RunsLoaded
+from tuitrack.app.screens.columns import ColumnChooser
+from tuitrack.app.widgets.run_detail import RunDetail
+from tuitrack.app.widgets.run_tree import NodeRef, RunTree
+from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.live.index import RunIndex
+from tuitrack.model import Run, summarize
+from tuitrack.query.quick import matches
+
+DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
+EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", tooltip="Narrow runs by name, id, param, tag or metric"),
+        Binding("escape", "escape", "Back", show=False, tooltip="Clear the filter / close the detail view"),
+        Binding("full_stop", "toggle_deleted", "Deleted", tooltip="Show or hide deleted runs and experiments"),
+        Binding("y", "copy_run_id", "Copy id", tooltip="Copy the run id to the clipboard (works over SSH)"),
+        Binding("r", "reload", "Reload", show=False, tooltip="Read the store again"),
+        Binding("d", "focus_detail", "Detail", show=False, tooltip="Focus the detail pane"),
+    ]
+
+    def __init__(self, index: RunIndex, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.index = index
+        self.clock = clock
+        self.show_deleted = False
+        self.query_text = ""
+        self.current_experiment: str | None = None
+        self.selected_run_id: str | None = None
+        self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
+        self._urgent: collections.deque[str] = collections.deque()
+        self._wake = threading.Event()
+        self._detail_cache: dict[str, tuple[dict, int | None]] = {}
+        self._painted = threading.Event()
+        self.loaded = False  # every run's data is read (tests and benchmarks wait for it)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-bar")
+        with Horizontal(id="panes"):
+            yield RunTree(clock=self.clock, id="tree")
+            with Vertical(id="right"):
+                yield Input(placeholder="filter: words that runs must contain (escape clears)", id="filter")
+                yield RunsTable(clock=self.clock, id="table")
+                yield RunDetail(clock=self.clock, id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one(RunTree).focus()
+        self._set_status("loading…")
+        self.load_store()
+
+    # -- loading (worker thread) ---------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="loader", exit_on_error=False)
+    def load_store(self) -> None:
+        worker = get_current_worker()
+        started = time.perf_counter()
+        self.loaded = False
+        self._painted.clear()
+        experiments = self.index.load_experiments()
+        self.post_message(ExperimentsLoaded())
+        # Let the UI thread paint the tree before this thread competes with it for the GIL.
+        self._painted.wait(timeout=2.0)
+        pending = [e.experiment_id for e in experiments]
+        while pending and not worker.is_cancelled:
+            experiment_id = self._next(pending)
+            self.index.load_runs(experiment_id)
+            self.post_message(RunsLoaded(experiment_id))
+        pending = [e.experiment_id for e in experiments]
+        while pending and not worker.is_cancelled:
+            experiment_id = self._next(pending)
+            runs = self.index.runs_of(experiment_id, include_deleted=True)
+            for start in range(0, len(runs), DATA_CHUNK):
+                if worker.is_cancelled:
+                    return
+                done = self.index.load_data(runs[start : start + DATA_CHUNK])
+                self.post_message(RunDataLoaded(experiment_id, [r.run_id for r in done]))
+                time.sleep(0.002)  # hand the GIL to the UI thread: keys first, loading second
+                if self._urgent:  # the user moved to another experiment: serve it first
+                    pending.append(experiment_id)
+                    break
+        self.post_message(LoadingDone(time.perf_counter() - started))
+
+    def _next(self, pending: list[str]) -> str:
+        while self._urgent:
+            wanted = self._urgent.popleft()
+            if wanted in pending:
+                pending.remove(wanted)
+                return wanted
+        return pending.pop(0)
+
+    def _hurry(self, experiment_id: str) -> None:
+        self._urgent.append(experiment_id)
+
+    # -- messages from the worker ----------------------------------------------------------------
+
+    def on_experiments_loaded(self, _: ExperimentsLoaded) -> None:
+        tree = self.query_one(RunTree)
+        tree.set_experiments(self._visible_experiments(), {})
+        first = next(iter(self._visible_experiments()), None)
+        if first is not None:
+            self.current_experiment = first.experiment_id
+            tree.select_experiment(first.experiment_id)
+        self._update_status()
+        self.call_after_refresh(self._painted.set)
+
+    async def on_runs_loaded(self, message: RunsLoaded) -> None:
+        experiment = self.index.experiments[message.experiment_id]
+        tree = self.query_one(RunTree)
+        count = len(self._visible_runs(message.experiment_id))
+        tree.update_experiment(experiment, count)
+        node = tree.experiment_nodes.get(message.experiment_id)
+        if node is not None and (node.is_expanded or len(self.index.all_runs()) < EXPAND_ALL_BELOW):
+            await self._fill_experiment(message.experiment_id)
+            node.expand()
+        if message.experiment_id == self.current_experiment:
+            self._refresh_table()
+        self._update_status()
+
+    def on_run_data_loaded(self, message: RunDataLoaded) -> None:
+        tree = self.query_one(RunTree)
+        for run_id in message.run_ids:
+            run = self.index.run(run_id)
+            if run is not None and run.problems:
+                tree.update_run(run)  # problems found in data files change the glyph
+        if message.experiment_id == self.current_experiment:
+            self._refresh_table()
+        if self.selected_run_id in message.run_ids:
+            self._show_detail()
+
+    def on_loading_done(self, message: LoadingDone) -> None:
+        self.loaded = True
+        self.log(f"store loaded in {message.seconds:.3f}s")
+        self._update_status("")
+        if self.query_text:
+            self._apply_filter()
+
+    # -- what is visible ---------------------------------------------------------------------------
+
+    def _visible_experiments(self):
+        return self.index.sorted_experiments(include_deleted=self.show_deleted)
+
+    def _visible_runs(self, experiment_id: str) -> list[Run]:
+        runs = self.index.runs_of(experiment_id, include_deleted=self.show_deleted)
+        if not self.query_text:
+            return runs
+        name = self.index.experiments[experiment_id].name
+        return [r for r in runs if matches(r, self.query_text, name)]
+
+    async def _fill_experiment(self, experiment_id: str) -> None:
+        runs = self._visible_runs(experiment_id)
+        present = {r.run_id: r for r in runs}
+
+        def children(run: Run) -> list[Run]:
+            return [present[c] for c in self.index.children_ids(run.run_id) if c in present]
+
+        roots = [r for r in runs if not r.parent_run_id or r.parent_run_id not in present]
+        await self.query_one(RunTree).show_runs(self.index.experiments[experiment_id], roots, children, len(runs))
+
+    def _refresh_table(self) -> None:
+        table = self.query_one(RunsTable)
+        if self.current_experiment is None or not self.index.runs_loaded(self.current_experiment):
+            table.empty_text = "Loading runs…"
+            table.set_runs([], [])
+            return
+        runs = self._visible_runs(self.current_experiment)
+        table.empty_text = "No runs match the filter" if self.query_text else "No runs"
+        table.hidden = self.hidden_columns
+        table.set_runs(runs, columns_for(runs), keep_run_id=self.selected_run_id)
+
+    def _set_status(self, note: str = "") -> None:
+        self._status_note = note
+        self._update_status()
+
+    def _update_status(self, note: str | None = None) -> None:
+        if note is not None:
+            self._status_note = note
+        runs = [r for r in self.index.all_runs() if self.show_deleted or not r.is_deleted]
+        experiments = self._visible_experiments()
+        text = Text()
+        text.append(" tuitrack ", style="bold reverse")
+        text.append(f" {self.index.store.location}  ", style="bold")
+        text.append(f"{len(experiments)} experiments · {len(runs)} runs", style="dim")
+        if self.show_deleted:
+            text.append("  · showing deleted", style="italic")
+        if self.query_text:
+            shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
+            text.append(f"  · filter “{self.query_text}”: {shown} match", style="bold")
+        if getattr(self, "_status_note", ""):
+            text.append(f"  · {self._status_note}", style="dim italic")
+        self.query_one("#status-bar", Static).update(text)
+
+    # -- selection: tree, table and detail follow each other -------------------------------------
+
+    @on(Tree.NodeExpanded)
+    async def _expanded(self, event: Tree.NodeExpanded) -> None:
+        ref: NodeRef | None = event.node.data
+        if ref is None or ref.kind != "experiment" or event.node.children:
+            return
+        if self.index.runs_loaded(ref.experiment_id):
+            await self._fill_experiment(ref.experiment_id)
+        else:
+            self.query_one(RunTree).show_loading(ref.experiment_id)
+            self._hurry(ref.experiment_id)
+
+    @on(Tree.NodeHighlighted)
+    def _tree_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        # Only the user moving the tree's cursor chooses the run. Rebuilding nodes (filter,
+        # deleted toggle, reload) also moves it: those events are stale by the time they arrive
+        # or come while another pane has focus, and programmatic moves set the state directly.
+        tree = self.query_one(RunTree)
+        if event.node is not tree.cursor_node or not tree.has_focus:
+            return
+        ref: NodeRef | None = event.node.data
+        if ref is None:
+            return
+        self._switch_experiment(ref.experiment_id)
+        if ref.kind == "run" and ref.run_id != self.selected_run_id:
+            self.selected_run_id = ref.run_id
+            self.query_one(RunsTable).select_run_id(ref.run_id)
+            self._show_detail()
+
+    @on(Tree.NodeSelected)
+    def _tree_selected(self, event: Tree.NodeSelected) -> None:
+        ref: NodeRef | None = event.node.data
+        if ref is not None and ref.kind == "run":
+            self.action_open_detail()
+        elif ref is not None and ref.kind == "experiment":
+            event.node.toggle()
+
+    @on(RunsTable.RunHighlighted)
+    def _table_highlighted(self, event: RunsTable.RunHighlighted) -> None:
+        run = event.run
+        if run is None or run.run_id == self.selected_run_id or run is not self.query_one(RunsTable).highlighted_run:
+            return
+        self.selected_run_id = run.run_id
+        tree = self.query_one(RunTree)
+        if self.query_one(RunsTable).has_focus:
+            tree.select_run(run.run_id)
+        self._show_detail()
+
+    @on(RunsTable.RunOpened)
+    def _table_opened(self, event: RunsTable.RunOpened) -> None:
+        self.action_open_detail()
+
+    def _switch_experiment(self, experiment_id: str) -> None:
+        if experiment_id == self.current_experiment:
+            return
+        self.current_experiment = experiment_id
+        if not self.index.runs_loaded(experiment_id):
+            self._hurry(experiment_id)
+        elif any(not self.index.has_data(r) for r in self.index.runs_of(experiment_id)[:1]):
+            self._hurry(experiment_id)
+        self._refresh_table()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one(RunDetail)
+        run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+        if run is None:
+            detail.show(None, None)
+            return
+        cached = self._detail_cache.get(run.run_id)
+        summaries, disk = cached if cached else (None, None)
+        detail.show(run, self.index.experiment_of(run), summaries, disk)
+        if cached is None and self.index.has_data(run):
+            self._load_detail(run)
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _load_detail(self, run: Run) -> None:
+        """Full metric histories (for min and max) and disk size, off the UI thread."""
+        worker = get_current_worker()
+        summaries = {}
+        for key in run.metrics:
+            if worker.is_cancelled:
+                return
+            summary = summarize(self.index.store.metric_history(run, key).points)
+            if summary is not None:
+                summaries[key] = summary
+        disk = self.index.store.disk_usage(run)
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._detail_loaded, run.run_id, summaries, disk)
+
+    def _detail_loaded(self, run_id: str, summaries: dict, disk: int | None) -> None:
+        self._detail_cache[run_id] = (summaries, disk)
+        if run_id == self.selected_run_id:
+            self._show_detail()
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value.strip()
+        self._apply_filter()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one(RunsTable).focus()
+
+    def _apply_filter(self) -> None:
+        self._refresh_table()
+        self.run_worker(self._refill_tree(), exclusive=True, group="tree-refill")
+        self._update_status()
+
+    async def _refill_tree(self) -> None:
+        tree = self.query_one(RunTree)
+        for experiment in self._visible_experiments():
+            eid = experiment.experiment_id
+            if not self.index.runs_loaded(eid):
+                continue
+            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            node = tree.experiment_nodes.get(eid)
+            if node is not None and (node.is_expanded or node.children):
+                await self._fill_experiment(eid)
+        if self.selected_run_id:
+            tree.select_run(self.selected_run_id)
+
+    def action_escape(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.query_text = ""
+            self._apply_filter()
+            self.query_one(RunsTable).focus()
+        elif self.maximized is not None:
+            self.minimize()
+
+    async def action_toggle_deleted(self) -> None:
+        self.show_deleted = not self.show_deleted
+        await self._rebuild_tree()
+        self._refresh_table()
+        self._update_status()
+        self.notify("Showing deleted runs" if self.show_deleted else "Hiding deleted runs", timeout=2)
+
+    async def _rebuild_tree(self) -> None:
+        """Rebuild every experiment node (the set of visible experiments changed), keeping open
+        what was open and the cursor where it was."""
+        tree = self.query_one(RunTree)
+        was_open = {eid for eid, node in tree.experiment_nodes.items() if node.is_expanded}
+        tree.set_experiments(self._visible_experiments(), {})
+        for experiment in self._visible_experiments():
+            eid = experiment.experiment_id
+            if not self.index.runs_loaded(eid):
+                continue
+            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            if eid in was_open:
+                await self._fill_experiment(eid)
+                tree.experiment_nodes[eid].expand()
+        if not (self.selected_run_id and tree.select_run(self.selected_run_id)) and self.current_experiment:
+            tree.select_experiment(self.current_experiment)
+
+    def action_copy_run_id(self) -> None:
+        if self.selected_run_id is None:
+            self.notify("No run selected", severity="warning", timeout=2)
+            return
+        self.app.copy_to_clipboard(self.selected_run_id)
+        self.notify(f"Copied {self.selected_run_id}", timeout=2)
+
+    def action_open_detail(self) -> None:
+        if self.selected_run_id is None:
+            return
+        detail = self.query_one(RunDetail)
+        self.maximize(detail, container=False)
+        detail.focus()
+
+    def action_focus_detail(self) -> None:
+        self.query_one(RunDetail).focus()
+
+    def action_choose_columns(self) -> None:
+        columns = self.query_one(RunsTable).all_columns
+        if not columns:
+            return
+
+        def chosen(hidden: set[str] | None) -> None:
+            if hidden is not None:
+                self.hidden_columns = hidden
+                self._refresh_table()
+
+        self.app.push_screen(ColumnChooser(columns, self.hidden_columns), chosen)
+
+    def action_reload(self) -> None:
+        self._detail_cache.clear()
+        self._set_status("reloading…")
+        self.load_store()
+
+    async def select_run(self, run_id: str) -> None:
+        """Jump to a run from anywhere (the command palette): open its experiment, move there."""
+        run = self.index.run(run_id)
+        if run is None:
+            return
+        tree = self.query_one(RunTree)
+        if run_id not in tree.run_nodes:
+            await self._fill_experiment(run.experiment_id)
+        self._switch_experiment(run.experiment_id)
+        self.selected_run_id = run_id
+        tree.select_run(run_id)
+        self.query_one(RunsTable).select_run_id(run_id)
+        self._show_detail()

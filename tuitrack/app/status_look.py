@@ -1,0 +1,53 @@
+"""How a run's status looks: a glyph that reads without colour (NO_COLOR, monochrome terminals)
+and a component class whose colour the theme decides."""
+
+from __future__ import annotations
+
+from tuitrack.model import Run, RunStatus
+
+GLYPHS = {
+    RunStatus.RUNNING: "●",
+    RunStatus.SCHEDULED: "◌",
+    RunStatus.FINISHED: "✓",
+    RunStatus.FAILED: "✗",
+    RunStatus.KILLED: "■",
+    None: "?",
+}
+PROBLEM_GLYPH = "!"
+DELETED_GLYPH = "⌫"
+
+
+def glyph(run: Run) -> str:
+    if run.problems:
+        return PROBLEM_GLYPH
+    return GLYPHS[run.status]
+
+
+def style_class(run: Run) -> str:
+    """A CSS-ish class name: status-running, status-failed, ..., status-problem, status-deleted."""
+    if run.problems:
+        return "status-problem"
+    if run.is_deleted:
+        return "status-deleted"
+    return f"status-{run.status.name.lower()}" if run.status else "status-problem"
+
+
+# One place decides each status's colour; widgets get component classes named `<prefix>--status-*`.
+STATUS_COLOURS = {
+    "status-running": "color: $warning;",
+    "status-finished": "color: $success;",
+    "status-failed": "color: $error;",
+    "status-killed": "color: $text-muted;",
+    "status-scheduled": "color: $accent;",
+    "status-problem": "color: $error; text-style: bold;",
+    "status-deleted": "color: $text-disabled;",
+}
+
+
+def status_component_classes(prefix: str) -> set[str]:
+    return {f"{prefix}--{name}" for name in STATUS_COLOURS}
+
+
+def status_css(widget: str, prefix: str) -> str:
+    rules = "\n".join(f"    {widget} .{prefix}--{name} {{ {css} }}" for name, css in STATUS_COLOURS.items())
+    return "\n" + rules + "\n"

@@ -1,0 +1,110 @@
+"""The detail pane: everything about one run, and what is wrong with it if anything is."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tuitrack.app.status_look import glyph
+from tuitrack.formatting import format_bytes, format_value, run_overview
+from tuitrack.model import Experiment, MetricSummary, Problem, Run
+
+
+class RunDetail(VerticalScroll, can_focus=True):
+    ALLOW_MAXIMIZE = True  # enter shows a run full screen; escape comes back
+    BINDINGS = [
+        Binding("j,down", "scroll_down", "Down", show=False),
+        Binding("k,up", "scroll_up", "Up", show=False),
+        Binding("g,home", "scroll_home", "Top", show=False),
+        Binding("G,end", "scroll_end", "Bottom", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    RunDetail {
+        background: $surface;
+        padding: 0 1;
+        & > Static { width: 1fr; }
+    }
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.shown_run: Run | None = None
+
+    def compose(self):
+        yield Static(Text("Select a run to see its details.", style="dim"), id="detail-body")
+
+    def show(
+        self,
+        run: Run | None,
+        experiment: Experiment | None,
+        summaries: dict[str, MetricSummary] | None = None,
+        disk_bytes: int | None = None,
+        problems: list[Problem] | None = None,
+    ) -> None:
+        """Draw `run`. Summaries and disk size arrive later (computed off the UI thread)."""
+        self.shown_run = run
+        body = self.query_one("#detail-body", Static)
+        if run is None:
+            body.update(Text("Select a run to see its details.", style="dim"))
+            return
+        body.update(self._build(run, experiment, summaries, disk_bytes, problems or run.problems))
+
+    def _build(self, run, experiment, summaries, disk_bytes, problems) -> RenderableType:
+        now = int(self.clock() * 1000)
+        parts: list[RenderableType] = []
+        if problems:
+            warn = Text("Problems\n", style="bold red")
+            for problem in problems:
+                warn.append(f"  ! {problem}\n", style="red")
+            parts.append(warn)
+        overview = Table.grid(padding=(0, 2))
+        overview.add_column(style="bold", no_wrap=True)
+        overview.add_column()
+        for label, value in run_overview(run, experiment, now):
+            if label == "Status":
+                value = f"{glyph(run)} {value}"
+            overview.add_row(label, value)
+        overview.add_row("Disk", "…" if disk_bytes is None else format_bytes(disk_bytes))
+        parts.append(overview)
+        if run.note:
+            parts.append(Text("\nNote", style="bold underline"))
+            parts.append(Text(run.note))
+        parts.append(Text("\nMetrics", style="bold underline"))
+        if run.metrics:
+            metrics = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+            for name, justify in (("key", "left"), ("last", "right"), ("step", "right"),
+                                  ("min", "right"), ("max", "right")):
+                metrics.add_column(name, justify=justify, no_wrap=name != "key")
+            for key in sorted(run.metrics):
+                point = run.metrics[key]
+                summary = (summaries or {}).get(key)
+                if summary is None:
+                    low = high = "…"
+                else:
+                    low = f"{format_value(summary.min_value, 5)} @{summary.min_step}"
+                    high = f"{format_value(summary.max_value, 5)} @{summary.max_step}"
+                metrics.add_row(key, format_value(point.value, 5), str(point.step), low, high)
+            parts.append(metrics)
+        else:
+            parts.append(Text("  none", style="dim"))
+        for title, values in (("Params", run.params), ("Tags", run.tags)):
+            parts.append(Text(f"\n{title}", style="bold underline"))
+            if not values:
+                parts.append(Text("  none", style="dim"))
+                continue
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold", no_wrap=True, max_width=32)
+            grid.add_column()
+            for key in sorted(values):
+                grid.add_row(key, values[key])
+            parts.append(grid)
+        return Group(*parts)

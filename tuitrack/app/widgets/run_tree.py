@@ -1,0 +1,208 @@
+"""The tree on the left: experiments, their runs, and nested runs under their parent.
+
+Experiments start collapsed with no children; their runs are added when the app has loaded them
+(on expand, or in the background), in chunks so that a 2,000-run experiment never blocks a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from tuitrack.app.status_look import (
+    DELETED_GLYPH,
+    glyph,
+    status_component_classes,
+    status_css,
+    style_class,
+)
+from tuitrack.formatting import format_age
+from tuitrack.model import Experiment, Run
+
+CHUNK = 250  # nodes added between two yields to the event loop
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRef:
+    """What a tree node stands for."""
+
+    kind: str  # "experiment" | "run" | "placeholder"
+    experiment_id: str
+    run_id: str | None = None
+
+
+class RunTree(Tree[NodeRef]):
+    BINDINGS = [
+        Binding("j,down", "cursor_down", "Down", show=False),
+        Binding("k,up", "cursor_up", "Up", show=False),
+        Binding("h,left", "collapse_or_parent", "Collapse", show=False),
+        Binding("l,right", "expand_or_child", "Expand", show=False),
+        Binding("g,home", "scroll_home", "Top", show=False),
+        Binding("G,end", "scroll_end", "Bottom", show=False),
+        Binding("enter", "open", "Open", group=Binding.Group("Tree")),
+        Binding("space", "toggle_node", "Fold", show=False),
+    ]
+
+    COMPONENT_CLASSES = status_component_classes("run-tree")
+    DEFAULT_CSS = """
+    RunTree {
+        background: $surface;
+        & > .tree--guides { color: $text-muted; }
+        .tree--cursor { text-style: bold; }
+    }
+    """ + status_css("RunTree", "run-tree")
+
+    def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
+        super().__init__("runs", data=None, **kwargs)
+        self.clock = clock
+        self.show_root = False
+        self.guide_depth = 2
+        self.auto_expand = False
+        self.experiment_nodes: dict[str, TreeNode[NodeRef]] = {}
+        self.run_nodes: dict[str, TreeNode[NodeRef]] = {}
+
+    # -- labels -------------------------------------------------------------------------------
+
+    def experiment_label(self, experiment: Experiment, count: int | None) -> Text:
+        name = experiment.name or f"(unnamed {experiment.experiment_id})"
+        label = Text(name, style="bold")
+        label.append(f"  {count}" if count is not None else "  …", style="dim")
+        if experiment.is_deleted:
+            label.stylize("strike dim")
+            label.append(" deleted", style="dim italic")
+        if experiment.problems:
+            label.append(" !", style="bold red")
+        return label
+
+    def run_label(self, run: Run) -> Text:
+        status_style = self.get_component_rich_style(f"run-tree--{style_class(run)}", default=None)
+        label = Text()
+        label.append(glyph(run) + " ", style=status_style or "")
+        label.append(run.run_name or run.run_id[:8], style="strike" if run.is_deleted else "")
+        if run.is_deleted:
+            label.append(f" {DELETED_GLYPH}", style="dim")
+        label.append("  " + format_age(run.start_time, int(self.clock() * 1000)), style="dim")
+        return label
+
+    # -- building -----------------------------------------------------------------------------
+
+    def set_experiments(self, experiments: list[Experiment], counts: dict[str, int | None]) -> None:
+        """Replace the experiment nodes (runs are added later with `show_runs`)."""
+        self.clear()
+        self.experiment_nodes.clear()
+        self.run_nodes.clear()
+        for experiment in experiments:
+            node = self.root.add(
+                self.experiment_label(experiment, counts.get(experiment.experiment_id)),
+                data=NodeRef("experiment", experiment.experiment_id),
+                allow_expand=True,
+            )
+            self.experiment_nodes[experiment.experiment_id] = node
+        self.root.expand()
+
+    def show_loading(self, experiment_id: str) -> None:
+        node = self.experiment_nodes.get(experiment_id)
+        if node is not None and not node.children:
+            node.add_leaf(Text("loading…", style="dim italic"), data=NodeRef("placeholder", experiment_id))
+
+    async def show_runs(
+        self,
+        experiment: Experiment,
+        roots: list[Run],
+        children_of: Callable[[Run], list[Run]],
+        count: int,
+    ) -> None:
+        """(Re)build an experiment's run nodes: `roots` at the top, nested runs under parents."""
+        node = self.experiment_nodes.get(experiment.experiment_id)
+        if node is None:
+            return
+        cursor = self.cursor_node.data if self.cursor_node is not None else None
+        for child in list(node.children):
+            self._forget(child)
+        node.remove_children()
+        node.set_label(self.experiment_label(experiment, count))
+        added = 0
+        stack: list[tuple[TreeNode[NodeRef], Run]] = [(node, run) for run in reversed(roots)]
+        while stack:
+            parent, run = stack.pop()
+            kids = children_of(run)
+            child = parent.add(
+                self.run_label(run),
+                data=NodeRef("run", experiment.experiment_id, run.run_id),
+                allow_expand=bool(kids),
+                expand=bool(kids),
+            )
+            self.run_nodes[run.run_id] = child
+            stack.extend((child, kid) for kid in reversed(kids))
+            added += 1
+            if added % CHUNK == 0:
+                await asyncio.sleep(0)
+        if not roots:
+            node.add_leaf(Text("no runs", style="dim italic"), data=NodeRef("placeholder", experiment.experiment_id))
+        if cursor is not None and cursor.kind == "run" and cursor.run_id in self.run_nodes:
+            self.move_cursor(self.run_nodes[cursor.run_id])
+
+    def _forget(self, node: TreeNode[NodeRef]) -> None:
+        for child in node.children:
+            self._forget(child)
+        if node.data is not None and node.data.run_id is not None:
+            self.run_nodes.pop(node.data.run_id, None)
+
+    def update_run(self, run: Run) -> None:
+        node = self.run_nodes.get(run.run_id)
+        if node is not None:
+            node.set_label(self.run_label(run))
+
+    def update_experiment(self, experiment: Experiment, count: int | None) -> None:
+        node = self.experiment_nodes.get(experiment.experiment_id)
+        if node is not None:
+            node.set_label(self.experiment_label(experiment, count))
+
+    def select_run(self, run_id: str) -> bool:
+        node = self.run_nodes.get(run_id)
+        if node is None:
+            return False
+        parent = node.parent
+        while parent is not None and parent is not self.root:
+            if not parent.is_expanded:
+                parent.expand()
+            parent = parent.parent
+        self.move_cursor(node)
+        return True
+
+    def select_experiment(self, experiment_id: str) -> None:
+        node = self.experiment_nodes.get(experiment_id)
+        if node is not None:
+            self.move_cursor(node)
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def action_collapse_or_parent(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded and node.children:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
+
+    def action_expand_or_child(self) -> None:
+        node = self.cursor_node
+        if node is None or not node.allow_expand:
+            return
+        if not node.is_expanded:
+            node.expand()
+        elif node.children:
+            self.move_cursor(node.children[0])
+
+    def action_open(self) -> None:
+        node = self.cursor_node
+        if node is not None:
+            self.post_message(self.NodeSelected(node))

@@ -1,0 +1,279 @@
+"""The runs table: one row per run, a column per attribute, param and metric; sortable.
+
+Built on Textual's Line API (`render_line` draws only the rows on screen) because the built-in
+DataTable measures every cell on first paint: seconds for a few thousand runs
+(shared/reference/textual-notes.md §2.2). Cell texts are computed once per data change; a key
+press repaints a screenful of rows from that cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tuitrack.app.columns import MAX_WIDTH, Column, cell, sort_runs
+from tuitrack.app.status_look import glyph, status_component_classes, status_css, style_class
+from tuitrack.model import Run
+
+GAP = 2
+
+
+class RunsTable(ScrollView, can_focus=True):
+    """Runs of one experiment. Posts RunHighlighted as the cursor moves, RunOpened on enter."""
+
+    BINDINGS = [
+        Binding("j,down", "cursor_down", "Down", show=False),
+        Binding("k,up", "cursor_up", "Up", show=False),
+        Binding("h,left", "column_left", "Column left", show=False),
+        Binding("l,right", "column_right", "Column right", show=False),
+        Binding("g,home", "first", "First run", show=False),
+        Binding("G,end", "last", "Last run", show=False),
+        Binding("pagedown,ctrl+d", "page_down", "Page down", show=False),
+        Binding("pageup,ctrl+u", "page_up", "Page up", show=False),
+        Binding("enter", "open", "Open", group=Binding.Group("Runs")),
+        Binding("s", "sort", "Sort", tooltip="Sort by the highlighted column; again to reverse"),
+        Binding("C", "screen.choose_columns", "Columns", tooltip="Choose which columns to show"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "runs-table--header",
+        "runs-table--header-cursor",
+        "runs-table--cursor",
+        "runs-table--empty",
+    } | status_component_classes("runs-table")
+
+    DEFAULT_CSS = """
+    RunsTable {
+        background: $surface;
+        &:focus .runs-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+        .runs-table--cursor { background: $block-cursor-blurred-background; }
+        .runs-table--header { color: $text-accent; text-style: bold; background: $panel; }
+        .runs-table--header-cursor { color: $text-accent; text-style: bold reverse; background: $panel; }
+        .runs-table--empty { color: $text-muted; }
+    }
+    """ + status_css("RunsTable", "runs-table")
+
+    cursor_row: reactive[int] = reactive(0, always_update=True)
+    cursor_column: reactive[int] = reactive(0)
+
+    class RunHighlighted(Message):
+        def __init__(self, run: Run | None) -> None:
+            super().__init__()
+            self.run = run
+
+    class RunOpened(Message):
+        def __init__(self, run: Run) -> None:
+            super().__init__()
+            self.run = run
+
+    def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.all_columns: list[Column] = []
+        self.hidden: set[str] = set()
+        self.columns: list[Column] = []
+        self.runs: list[Run] = []
+        self.sort_key: str | None = None
+        self.sort_descending = False
+        self.empty_text = "No runs"
+        self._cells: list[list[str]] = []
+        self._widths: list[int] = []
+        self._styles: list[str] = []
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def set_runs(self, runs: list[Run], columns: list[Column], keep_run_id: str | None = None) -> None:
+        """Show `runs` (in their given order unless a sort is set) with `columns` (minus hidden)."""
+        keep = keep_run_id or (self.highlighted_run.run_id if self.highlighted_run else None)
+        self.all_columns = columns
+        self.columns = [c for c in columns if c.key not in self.hidden]
+        if self.sort_key and not any(c.key == self.sort_key for c in self.columns):
+            self.sort_key = None
+        self.runs = list(runs)
+        self._apply_sort()
+        self._compute_cells()
+        self.cursor_column = min(self.cursor_column, max(0, len(self.columns) - 1))
+        index = next((i for i, r in enumerate(self.runs) if r.run_id == keep), None)
+        self.cursor_row = index if index is not None else min(self.cursor_row, max(0, len(self.runs) - 1))
+        self.refresh()
+
+    def set_hidden(self, hidden: set[str]) -> None:
+        self.hidden = set(hidden)
+        self.set_runs(self.runs, self.all_columns)
+
+    def _apply_sort(self) -> None:
+        column = next((c for c in self.columns if c.key == self.sort_key), None)
+        if column is not None:
+            self.runs = sort_runs(self.runs, column, self.sort_descending, int(self.clock() * 1000))
+
+    def _compute_cells(self) -> None:
+        now = int(self.clock() * 1000)
+        self._cells = [[cell(run, c, now) for c in self.columns] for run in self.runs]
+        self._styles = [style_class(run) for run in self.runs]
+        widths = []
+        for index, column in enumerate(self.columns):
+            longest = max((len(row[index]) for row in self._cells), default=0)
+            widths.append(min(MAX_WIDTH, max(len(column.label) + 2, longest)))
+        if widths:
+            widths[0] += 2  # the status glyph before the name
+        self._widths = widths
+        total = sum(widths) + GAP * len(widths)
+        self.virtual_size = Size(total, len(self.runs) + 1)
+
+    @property
+    def highlighted_run(self) -> Run | None:
+        if 0 <= self.cursor_row < len(self.runs):
+            return self.runs[self.cursor_row]
+        return None
+
+    def select_run_id(self, run_id: str) -> bool:
+        for index, run in enumerate(self.runs):
+            if run.run_id == run_id:
+                if index != self.cursor_row:
+                    self.cursor_row = index
+                return True
+        return False
+
+    # -- cursor -------------------------------------------------------------------------------
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.RunHighlighted(self.highlighted_run))
+
+    def watch_cursor_column(self) -> None:
+        left = sum(self._widths[: self.cursor_column]) + GAP * self.cursor_column
+        width = self._widths[self.cursor_column] if self._widths else 0
+        if left < self.scroll_x:
+            self.scroll_to(x=left, animate=False)
+        elif left + width > self.scroll_x + self.size.width:
+            self.scroll_to(x=left + width - self.size.width + GAP, animate=False)
+        self.refresh()
+
+    def _scroll_cursor_into_view(self) -> None:
+        visible = max(1, self.size.height - 1)  # minus the header
+        top = self.scroll_offset.y
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+
+    def _move(self, delta: int) -> None:
+        if self.runs:
+            self.cursor_row = max(0, min(len(self.runs) - 1, self.cursor_row + delta))
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_page_down(self) -> None:
+        self._move(max(1, self.size.height - 2))
+
+    def action_page_up(self) -> None:
+        self._move(-max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        self._move(-len(self.runs))
+
+    def action_last(self) -> None:
+        self._move(len(self.runs))
+
+    def action_column_left(self) -> None:
+        self.cursor_column = max(0, self.cursor_column - 1)
+
+    def action_column_right(self) -> None:
+        self.cursor_column = min(max(0, len(self.columns) - 1), self.cursor_column + 1)
+
+    def action_open(self) -> None:
+        run = self.highlighted_run
+        if run is not None:
+            self.post_message(self.RunOpened(run))
+
+    def action_sort(self) -> None:
+        """Sort by the highlighted column; again reverses; a third time goes back to newest first."""
+        if not self.columns:
+            return
+        key = self.columns[self.cursor_column].key
+        if self.sort_key != key:
+            self.sort_key, self.sort_descending = key, self.columns[self.cursor_column].numeric
+        elif self.sort_descending == self.columns[self.cursor_column].numeric:
+            self.sort_descending = not self.sort_descending
+        else:
+            self.sort_key = None
+        self.set_runs(sorted(self.runs, key=lambda r: (r.start_time or 0, r.run_id), reverse=True), self.all_columns)
+        label = self.columns[self.cursor_column].label
+        if self.sort_key is None:
+            self.notify("Sorted by start time, newest first", timeout=2)
+        else:
+            self.notify(f"Sorted by {label}, {'descending' if self.sort_descending else 'ascending'}", timeout=2)
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        if not self.columns:
+            return Strip.blank(width)
+        if y == 0:
+            return self._header().crop(scroll_x, scroll_x + width).extend_cell_length(
+                width, self.get_component_rich_style("runs-table--header")
+            )
+        index = scroll_y + y - 1
+        if index >= len(self.runs):
+            if index == 0:
+                style = self.get_component_rich_style("runs-table--empty")
+                return Strip([Segment(" " + self.empty_text, style)]).extend_cell_length(width)
+            return Strip.blank(width)
+        return self._row(index).crop(scroll_x, scroll_x + width).extend_cell_length(
+            width, self._row_base_style(index)
+        )
+
+    def _row_base_style(self, index: int) -> Style:
+        if index == self.cursor_row:
+            return self.get_component_rich_style("runs-table--cursor")
+        return self.rich_style
+
+    def _header(self) -> Strip:
+        base = self.get_component_rich_style("runs-table--header")
+        current = self.get_component_rich_style("runs-table--header-cursor")
+        segments = []
+        for i, (column, width) in enumerate(zip(self.columns, self._widths)):
+            label = column.label
+            if column.key == self.sort_key:
+                label += " ▼" if self.sort_descending else " ▲"
+            text = _fit(label, width, column.numeric)
+            segments.append(Segment(text, current if i == self.cursor_column and self.has_focus else base))
+            segments.append(Segment(" " * GAP, base))
+        return Strip(segments)
+
+    def _row(self, index: int) -> Strip:
+        run = self.runs[index]
+        base = self._row_base_style(index)
+        status = base + self.get_component_rich_style(f"runs-table--{self._styles[index]}", partial=True)
+        segments = [Segment(glyph(run) + " ", status)]
+        for i, (text, width) in enumerate(zip(self._cells[index], self._widths)):
+            column = self.columns[i]
+            if i == 0:
+                width -= 2
+            style = status if column.key == "status" or (i == 0 and run.is_deleted) else base
+            segments.append(Segment(_fit(text, width, column.numeric), style))
+            segments.append(Segment(" " * GAP, base))
+        return Strip(segments)
+
+
+def _fit(text: str, width: int, right: bool) -> str:
+    text = text.replace("\n", " ")
+    if len(text) > width:
+        return text[: max(0, width - 1)] + "…"
+    return text.rjust(width) if right else text.ljust(width)

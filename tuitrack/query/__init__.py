@@ -1,0 +1,1 @@
+"""Choosing runs: the quick text filter (and, later, MLflow's filter language)."""
