@@ -171,7 +171,7 @@ async def test_filter_narrows_as_you_type_and_escape_clears():
         await goto_run(pilot, "lr=0.1")
         await pilot.press("slash")
         box = app.screen.query_one("#filter", Input)
-        assert box.display and app.focused is box
+        assert app.focused is box
         await pilot.press(*"adam")
         await settle(pilot)
         table = app.screen.query_one(RunsTable)
@@ -186,7 +186,7 @@ async def test_filter_narrows_as_you_type_and_escape_clears():
         assert app.focused is table
         await pilot.press("escape")
         await settle(pilot)
-        assert not box.display and box.value == ""
+        assert box.value == "" and app.focused is table
         assert len(table.runs) == 6
 
 
@@ -323,3 +323,84 @@ async def test_q_quits():
         await settle(pilot)
         await pilot.press("q")
         assert not app.is_running
+
+
+async def test_no_color_renders(monkeypatch):
+    """NO_COLOR switches Textual to a monochrome filter, which needs every line styled."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.no_color
+        await goto_run(pilot, "lr-too-high")
+        app.screen.query_one(RunsTable).focus()
+        await pilot.press("j", "G")
+        await settle(pilot)
+        assert "lr-too-high" in app.export_screenshot()
+
+
+async def test_reload_keeps_the_place():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr-too-high")
+        before = app.screen.selected_run_id
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.selected_run_id == before
+        assert screen.query_one(RunTree).cursor_node.data.run_id == before
+        assert screen.query_one(RunsTable).highlighted_run.run_id == before
+
+
+async def test_filter_never_leaves_a_hidden_run_selected():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "smoke-test")  # in Default, which has no match below
+        await pilot.press("slash", *"lr=0.01")
+        await settle(pilot)
+        screen = app.screen
+        visible = {r.run_id for r in screen.query_one(RunsTable).runs}
+        assert visible and screen.selected_run_id in visible
+        assert screen.query_one(RunDetail).shown_run.run_id == screen.selected_run_id
+        await pilot.press("enter", "y")
+        assert app.clipboard in visible
+
+
+async def test_escape_from_detail_returns_to_the_pane_it_came_from():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr-too-high")
+        table = app.screen.query_one(RunsTable)
+        table.focus()
+        await pilot.press("enter", "escape")
+        assert app.focused is table
+
+
+async def test_detail_starts_at_the_top_for_another_run():
+    app, ctx = await open_app(size=(80, 24))
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr-too-high")
+        detail = app.screen.query_one(RunDetail)
+        await pilot.press("d", "G")
+        await settle(pilot)
+        assert detail.scroll_y > 0
+        await goto_run(pilot, "overnight")
+        assert detail.scroll_y == 0
+
+
+async def test_keys_typed_right_after_slash_go_to_the_filter():
+    """A terminal delivers `/adam` in one read: every key after / must reach the filter, none
+    may run a binding of the pane that had focus (l would unfold, r would reload)."""
+    from textual import events
+
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        for key, char in [("slash", "/"), ("l", "l"), ("r", "r"), ("slash", "/"), ("x", "x")]:
+            app.post_message(events.Key(key, char))
+        await settle(pilot)
+        assert app.screen.query_one("#filter", Input).value == "lr/x"

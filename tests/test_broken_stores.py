@@ -214,3 +214,16 @@ def test_parent_folder_suggests_mlruns(store):
 def test_file_uri(store):
     root, ids = store
     assert open_store(root.as_uri()).find_run(ids.runs["parent"]).run_name == "parent"
+
+
+def test_experiment_or_run_folder_points_to_the_store(store):
+    root, ids = store
+    with pytest.raises(StoreError, match=f"is an MLflow experiment folder, not a store: try {root}$"):
+        open_store(str(root / ids.experiments["alpha"]))
+    with pytest.raises(StoreError, match=f"is an MLflow run folder, not a store: try {root}$"):
+        open_store(str(root / ids.experiments["alpha"] / ids.runs["parent"]))
+
+
+def test_empty_store_with_only_trash_opens(tmp_path):
+    (tmp_path / "mlruns" / ".trash").mkdir(parents=True)
+    assert open_store(str(tmp_path / "mlruns")).experiments() == []

@@ -18,6 +18,17 @@ def format_timestamp(ms: int | None) -> str:
         return f"{ms} ms"
 
 
+def short_timestamp(ms: int | None, now_ms: int) -> str:
+    """`11-19 02:30` within the current year, `2025-11-19` before it: fits narrow tables."""
+    if ms is None:
+        return "-"
+    try:
+        then, now = time.localtime(ms / 1000), time.localtime(now_ms / 1000)
+    except (OverflowError, OSError, ValueError):
+        return "-"
+    return time.strftime("%m-%d %H:%M" if then.tm_year == now.tm_year else "%Y-%m-%d", then)
+
+
 def format_duration(ms: int | None) -> str:
     """A short duration: `850ms`, `42s`, `3m05s`, `2h07m`, `3d04h`."""
     if ms is None:
@@ -77,9 +88,20 @@ def format_bytes(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _duration(run: Run, now_ms: int | None) -> str:
+    if run.duration_ms is not None:
+        return format_duration(run.duration_ms)
+    if run.status is not None and run.status.name == "RUNNING" and run.start_time is not None:
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        return f"{format_duration(now_ms - run.start_time)} so far"
+    return "-"
+
+
 def run_overview(run: Run, experiment: Experiment | None, now_ms: int | None = None) -> list[tuple[str, str]]:
     """(label, value) rows that say what a run is: the top of `show` and of the detail pane."""
     experiment_label = f"{experiment.name} ({experiment.experiment_id})" if experiment else run.experiment_id
+    if experiment is not None and experiment.is_deleted:
+        experiment_label += "  (deleted experiment)"
     status = run.status.name if run.status else "unknown"
     return [
         ("Name", run.run_name or "-"),
@@ -88,7 +110,7 @@ def run_overview(run: Run, experiment: Experiment | None, now_ms: int | None = N
         ("Experiment", experiment_label),
         ("Started", f"{format_timestamp(run.start_time)}  {format_age(run.start_time, now_ms)}"),
         ("Ended", format_timestamp(run.end_time)),
-        ("Duration", format_duration(run.duration_ms)),
+        ("Duration", _duration(run, now_ms)),
         ("User", run.user_id or "-"),
         ("Source", run.tags.get(SOURCE_NAME_TAG, "-")),
         ("Parent", run.parent_run_id or "-"),

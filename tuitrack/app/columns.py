@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tuitrack.formatting import format_age, format_duration, format_timestamp, format_value
+from tuitrack.formatting import format_age, format_duration, format_value, short_timestamp
 from tuitrack.model import Run
 
 MAX_WIDTH = 24
@@ -51,12 +51,13 @@ def columns_for(runs: list[Run]) -> list[Column]:
 def cell(run: Run, column: Column, now_ms: int) -> str:
     key = column.key
     if key == "name":
-        return run.run_name or run.run_id[:8]
+        name = run.run_name or run.run_id[:8]
+        return "↳ " + name if run.parent_run_id else name
     if key == "status":
         status = run.status.name.lower() if run.status else "unknown"
         return status + (" (deleted)" if run.is_deleted else "")
     if key == "start":
-        return format_timestamp(run.start_time)[:16]
+        return short_timestamp(run.start_time, now_ms)
     if key == "age":
         return format_age(run.start_time, now_ms)
     if key == "duration":

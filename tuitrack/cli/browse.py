@@ -9,7 +9,7 @@ import sys
 from tuitrack.store import StoreError, open_store
 
 DEFAULT_STORE = "./mlruns"
-HINT = "try: tuitrack sample_runs/mlruns (the bundled sample), or tuitrack PATH/TO/mlruns"
+HINT = "give the path of an mlruns folder: tuitrack PATH/TO/mlruns (in tuitrack's repository, try sample_runs/mlruns)"
 
 
 def build_parser(commands_epilog: str) -> argparse.ArgumentParser:

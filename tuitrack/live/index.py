@@ -4,18 +4,40 @@
 2. the runs of an experiment, meta only (enough for the tree: names, statuses, times);
 3. each run's params, tags and latest metrics (for the table's columns and the filter).
 
-The index is filled from a worker thread and read by the UI thread. Every change replaces whole
-objects or adds keys, and the UI is told what changed by the caller, so it never sees a run half
-read in a way that matters (a run whose data is still loading simply shows no columns yet).
+Then `apply` keeps it current from the watcher's batches of changes.
+
+Writers (the loader and the watcher threads) take a lock; the UI thread reads without one. So
+writers never change a dict the UI may be iterating: they build a new one and swap the reference
+(copy on write), and they replace a run object instead of editing it, except for filling in data
+of a run that has none yet (a run whose data is still loading simply shows no columns).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 from tuitrack.model import Experiment, Run
 from tuitrack.store import Store
+from tuitrack.store.base import Change
+
+
+@dataclass
+class Delta:
+    """What an `apply` changed, so the UI repaints only that."""
+
+    experiments: bool = False  # the list of experiments or their names/states
+    experiments_reloaded: set[str] = field(default_factory=set)  # run lists read again
+    runs_changed: set[str] = field(default_factory=set)  # run ids with new meta, data or metrics
+    runs_added: set[str] = field(default_factory=set)
+    runs_removed: set[str] = field(default_factory=set)
+    metrics: set[tuple[str, str]] = field(default_factory=set)  # (run id, key) with new points
+
+    def __bool__(self) -> bool:
+        return bool(self.experiments or self.experiments_reloaded or self.runs_changed
+                    or self.runs_added or self.runs_removed or self.metrics)
 
 
 class RunIndex:
@@ -25,16 +47,22 @@ class RunIndex:
         self._runs: dict[str, dict[str, Run]] = {}  # experiment id -> run id -> run
         self._with_data: set[str] = set()
         self._children: dict[str, list[str]] = {}  # parent run id -> child run ids, newest first
+        self._write = threading.RLock()
 
     # -- loading (worker thread) -------------------------------------------------------------
 
     def load_experiments(self) -> list[Experiment]:
-        experiments = self.store.experiments(include_deleted=True)
-        self.experiments = {e.experiment_id: e for e in experiments}
-        return self.sorted_experiments()
+        with self._write:
+            experiments = self.store.experiments(include_deleted=True)
+            self.experiments = {e.experiment_id: e for e in experiments}
+            return self.sorted_experiments()
 
     def load_runs(self, experiment_id: str) -> list[Run]:
         """Read (again) the runs of one experiment, meta only; deleted runs included."""
+        with self._write:
+            return self._load_runs(experiment_id)
+
+    def _load_runs(self, experiment_id: str) -> list[Run]:
         experiment = self.experiments[experiment_id]
         runs = self.store.runs(experiment, include_deleted=True, with_data=False)
         old = self._runs.get(experiment_id, {})
@@ -46,20 +74,103 @@ class RunIndex:
                 run.params, run.tags, run.metrics = previous.params, previous.tags, previous.metrics
                 run.problems += [p for p in previous.problems if not p.where.endswith("meta.yaml")]
             fresh[run.run_id] = run
-        self._runs[experiment_id] = fresh
+        self._runs = {**self._runs, experiment_id: fresh}
         self._rebuild_children()
         return list(fresh.values())
 
     def load_data(self, runs: Iterable[Run]) -> list[Run]:
         """Read params, tags and latest metrics of `runs`; returns them."""
         done = []
-        for run in runs:
-            if run.run_id in self._with_data and self.run(run.run_id) is run:
-                continue  # this very object already has its data
-            self.store.load_data(run)
-            self._with_data.add(run.run_id)
-            done.append(run)
+        with self._write:
+            for run in runs:
+                if run.run_id in self._with_data and self.run(run.run_id) is run:
+                    continue  # this very object already has its data
+                self.store.load_data(run)
+                self._with_data.add(run.run_id)
+                done.append(run)
         return done  # parent links come with the metas: the tree's shape does not change here
+
+    # -- keeping current (watcher thread) ----------------------------------------------------------
+
+    def apply(self, changes: Iterable[Change]) -> Delta:
+        """Read again what `changes` name, and say what is different now."""
+        delta = Delta()
+        changes = set(changes)
+        with self._write:
+            if any(c.kind == "experiments" for c in changes):
+                self._apply_experiments(delta)
+            for change in changes:
+                if change.kind == "run" and change.experiment_id not in delta.experiments_reloaded:
+                    self._apply_run(change.experiment_id, change.run_id, delta)
+            for change in changes:
+                if change.kind == "metric" and change.run_id not in delta.runs_changed | delta.runs_added:
+                    self._apply_metric(change.run_id, change.key, delta)
+            if delta.runs_added or delta.runs_removed or delta.experiments_reloaded:
+                self._rebuild_children()
+        return delta
+
+    def _apply_experiments(self, delta: Delta) -> None:
+        before = self.experiments
+        after = {e.experiment_id: e for e in self.store.experiments(include_deleted=True)}
+        for eid, experiment in after.items():
+            old = before.get(eid)
+            if old is None or old.lifecycle_stage != experiment.lifecycle_stage or old.name != experiment.name \
+                    or old.problems != experiment.problems or old.tags != experiment.tags:
+                delta.experiments = True
+        if before.keys() != after.keys():
+            delta.experiments = True
+        self.experiments = after
+        for eid in before.keys() - after.keys():
+            delta.runs_removed |= set(self._runs.get(eid, {}))
+            runs = dict(self._runs)
+            runs.pop(eid, None)
+            self._runs = runs
+        for eid in after:
+            old = before.get(eid)
+            moved = old is not None and old.lifecycle_stage != after[eid].lifecycle_stage
+            if old is None or moved:  # new, or moved in or out of .trash: its runs changed too
+                previous = set(self._runs.get(eid, {}))
+                fresh = self._load_runs(eid)
+                self.load_data(fresh)
+                now = {r.run_id for r in fresh}
+                delta.runs_added |= now - previous
+                delta.runs_removed |= previous - now
+                delta.runs_changed |= now & previous
+                delta.experiments_reloaded.add(eid)
+
+    def _apply_run(self, experiment_id: str | None, run_id: str | None, delta: Delta) -> None:
+        experiment = self.experiments.get(experiment_id or "")
+        if experiment is None or run_id is None:
+            return
+        runs = self._runs.get(experiment.experiment_id)
+        if runs is None:
+            return  # not loaded yet: the loader will read it
+        fresh = self.store.read_run(experiment, run_id)
+        updated = dict(runs)
+        if fresh is None:
+            if updated.pop(run_id, None) is not None:
+                delta.runs_removed.add(run_id)
+        else:
+            if run_id in updated:
+                delta.runs_changed.add(run_id)
+            else:
+                delta.runs_added.add(run_id)
+            updated[run_id] = fresh
+            self._with_data.add(run_id)
+        self._runs = {**self._runs, experiment.experiment_id: updated}
+
+    def _apply_metric(self, run_id: str | None, key: str | None, delta: Delta) -> None:
+        run = self.run(run_id) if run_id else None
+        if run is None or key is None or run.run_id not in self._with_data:
+            return
+        point = self.store.latest_metric(run, key)
+        if point is not None:
+            fresh = replace(run, metrics={**run.metrics, key: point})
+            runs = dict(self._runs[run.experiment_id])
+            runs[run.run_id] = fresh
+            self._runs = {**self._runs, run.experiment_id: runs}
+            delta.runs_changed.add(run.run_id)
+        delta.metrics.add((run.run_id, key))
 
     def _rebuild_children(self) -> None:
         children: dict[str, list[Run]] = defaultdict(list)

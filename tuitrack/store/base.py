@@ -47,6 +47,20 @@ def problems_after_full_read(run: Run, histories: list[MetricHistory]) -> list[P
     return kept + [p for h in histories for p in h.problems]
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Something in a store changed; what the live index must read again.
+
+    kind: "experiments" (the set of experiments or their meta), "run" (one run's meta, params
+    or tags, or the run appeared or vanished), or "metric" (points appended to one metric).
+    """
+
+    kind: str
+    experiment_id: str | None = None
+    run_id: str | None = None
+    key: str | None = None
+
+
 class Store(abc.ABC):
     """A place where runs live. `location` is what the user typed to open it."""
 
@@ -79,6 +93,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def find_run(self, run_id: str) -> Run:
         """A run with data by id (or unambiguous id prefix). Raises RunNotFound."""
+
+    @abc.abstractmethod
+    def read_run(self, experiment: Experiment, run_id: str) -> Run | None:
+        """One run with its data, read again; None when it no longer exists."""
+
+    @abc.abstractmethod
+    def latest_metric(self, run: Run, key: str) -> MetricPoint | None:
+        """The latest point of one metric, read again (None if it has none now)."""
+
+    def classify(self, path: str) -> Change | None:
+        """What a changed file under the store means, for stores watched as files."""
+        return None
 
     def disk_usage(self, run: Run) -> int | None:
         """Bytes the run takes on disk (artifacts inside the store included); None if unknown."""

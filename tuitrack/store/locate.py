@@ -16,8 +16,25 @@ from tuitrack.store.mlflow_file.store import META, TRASH
 EXPECTED = "an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash)"
 
 
+def meta_kind(folder: str) -> str | None:
+    """"run" or "experiment" for a folder whose meta.yaml says which, else None."""
+    try:
+        with open(os.path.join(folder, META), "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if b"\nrun_id:" in b"\n" + head or b"\nrun_uuid:" in b"\n" + head:
+        return "run"
+    if b"\nartifact_location:" in b"\n" + head or b"\nexperiment_id:" in b"\n" + head:
+        return "experiment"
+    return None
+
+
 def is_mlruns(path: str) -> bool:
-    """True for a folder that looks like an MLflow file store (even an empty one with .trash)."""
+    """True for a folder that looks like an MLflow file store (even an empty one with .trash):
+    its sub-folders are experiments, not runs."""
+    if meta_kind(path) is not None:
+        return False  # an experiment or a run folder itself
     if os.path.isdir(os.path.join(path, TRASH)):
         return True
     try:
@@ -28,7 +45,7 @@ def is_mlruns(path: str) -> bool:
         for entry in entries:
             if entry.name.startswith(".") or entry.name == "models":
                 continue
-            if os.path.isfile(os.path.join(entry.path, META)):
+            if meta_kind(entry.path) == "experiment":
                 return True
     return False
 
@@ -56,6 +73,11 @@ def open_store(location: str, workers: int = 1) -> Store:
         raise StoreError(f"{location}: permission denied; expected a readable folder")
     if is_mlruns(path):
         return MlflowFileStore(path, location, workers=workers)
+    kind = meta_kind(path)
+    if kind is not None:
+        up = 1 if kind == "experiment" else 2
+        root = os.path.normpath(os.path.join(path, *[".."] * up))
+        raise StoreError(f"{location}: is an MLflow {kind} folder, not a store: try {root}")
     inner = os.path.join(path, "mlruns")
     if os.path.isdir(inner) and is_mlruns(inner):
         raise StoreError(f"{location}: not a store, but it holds one: try {inner}")

@@ -16,7 +16,7 @@ class ColumnChooser(ModalScreen[set[str] | None]):
     """Returns the set of hidden column keys, or None when cancelled."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape,q", "cancel", "Cancel"),
         Binding("enter", "apply", "Apply", priority=True),  # the list would toggle on enter
         Binding("j", "down", "Down", show=False),
         Binding("k", "up", "Up", show=False),

@@ -15,7 +15,6 @@ from textual.widgets import Static
 HelpSections = list[tuple[str, list[Binding]]]
 
 EXTRA = [  # keys Textual provides that users still need to know
-    ("Everywhere", "tab / shift+tab", "Next / previous pane"),
     ("Everywhere", "ctrl+p", "Command palette: every action, and jump to any run"),
 ]
 
@@ -30,13 +29,19 @@ def key_label(app, binding: Binding) -> str:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close"),
+        Binding("j,down", "scroll('down')", "Down", show=False),
+        Binding("k,up", "scroll('up')", "Up", show=False),
+        Binding("g,home", "scroll('home')", "Top", show=False),
+        Binding("G,end", "scroll('end')", "Bottom", show=False),
+    ]
 
     DEFAULT_CSS = """
     HelpScreen {
         align: center middle;
         & > VerticalScroll {
-            width: 76; max-width: 100%; height: 90%;
+            width: 100; max-width: 95%; height: 90%;
             border: round $primary; background: $surface; padding: 0 1;
         }
     }
@@ -50,6 +55,11 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys  (escape closes)"
             yield Static(self._table())
+
+    def action_scroll(self, where: str) -> None:
+        scroll = self.query_one(VerticalScroll)
+        {"down": scroll.scroll_down, "up": scroll.scroll_up,
+         "home": scroll.scroll_home, "end": scroll.scroll_end}[where](animate=False)
 
     def _table(self) -> Table:
         table = Table(box=None, show_header=False, padding=(0, 2), expand=True)

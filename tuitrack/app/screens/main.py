@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,18 +31,28 @@ from tuitrack.live.index import RunIndex
 from tuitrack.model import Run, summarize
 from tuitrack.query.quick import matches
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
 
 
 class MainScreen(Screen):
+    ESCAPE_TO_MINIMIZE = False  # our escape minimizes and also puts the focus back
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="Narrow runs by name, id, param, tag or metric"),
+        # priority: handled when the key arrives, so keys typed right behind it reach the filter
+        # (a normal binding runs only after the key has bubbled up from the focused pane).
+        Binding("slash", "filter", "Filter", priority=True,
+                tooltip="Narrow runs by name, id, param, tag or metric"),
         Binding("escape", "escape", "Back", show=False, tooltip="Clear the filter / close the detail view"),
         Binding("full_stop", "toggle_deleted", "Deleted", tooltip="Show or hide deleted runs and experiments"),
         Binding("y", "copy_run_id", "Copy id", tooltip="Copy the run id to the clipboard (works over SSH)"),
         Binding("r", "reload", "Reload", show=False, tooltip="Read the store again"),
         Binding("d", "focus_detail", "Detail", show=False, tooltip="Focus the detail pane"),
+        Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
+        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
     ]
 
     def __init__(self, index: RunIndex, clock: Callable[[], float] = time.time) -> None:
@@ -59,19 +69,21 @@ class MainScreen(Screen):
         self._detail_cache: dict[str, tuple[dict, int | None]] = {}
         self._painted = threading.Event()
         self.loaded = False  # every run's data is read (tests and benchmarks wait for it)
+        self._reopen: set[str] = set()  # experiments to open again once reloaded
+        self._user_moved = False  # the user chose where to look: loading must not move them
+        self._focus_before_detail = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-bar")
         with Horizontal(id="panes"):
             yield RunTree(clock=self.clock, id="tree")
             with Vertical(id="right"):
-                yield Input(placeholder="filter: words that runs must contain (escape clears)", id="filter")
+                yield Input(placeholder="/ filter: words runs must contain", id="filter", compact=True)
                 yield RunsTable(clock=self.clock, id="table")
                 yield RunDetail(clock=self.clock, id="detail")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#filter").display = False
         self.query_one(RunTree).focus()
         self._set_status("loading…")
         self.load_store()
@@ -123,24 +135,36 @@ class MainScreen(Screen):
 
     def on_experiments_loaded(self, _: ExperimentsLoaded) -> None:
         tree = self.query_one(RunTree)
+        self._reopen = {eid for eid, node in tree.experiment_nodes.items() if node.is_expanded}
         tree.set_experiments(self._visible_experiments(), {})
-        first = next(iter(self._visible_experiments()), None)
-        if first is not None:
-            self.current_experiment = first.experiment_id
-            tree.select_experiment(first.experiment_id)
+        visible = {e.experiment_id for e in self._visible_experiments()}
+        if self.current_experiment not in visible:  # first load, or it is gone
+            first = next(iter(self._visible_experiments()), None)
+            self.current_experiment = first.experiment_id if first else None
+        if self.current_experiment is not None:
+            tree.select_experiment(self.current_experiment)
         self._update_status()
         self.call_after_refresh(self._painted.set)
 
     async def on_runs_loaded(self, message: RunsLoaded) -> None:
-        experiment = self.index.experiments[message.experiment_id]
+        eid = message.experiment_id
+        experiment = self.index.experiments[eid]
         tree = self.query_one(RunTree)
-        count = len(self._visible_runs(message.experiment_id))
+        count = len(self._visible_runs(eid))
         tree.update_experiment(experiment, count)
-        node = tree.experiment_nodes.get(message.experiment_id)
-        if node is not None and (node.is_expanded or len(self.index.all_runs()) < EXPAND_ALL_BELOW):
-            await self._fill_experiment(message.experiment_id)
+        node = tree.experiment_nodes.get(eid)
+        small = len(self.index.all_runs()) < EXPAND_ALL_BELOW
+        if node is not None and (node.is_expanded or eid in self._reopen or (small and not self._reopen)):
+            await self._fill_experiment(eid)
             node.expand()
-        if message.experiment_id == self.current_experiment:
+        selected = self.index.run(self.selected_run_id) if self.selected_run_id else None
+        if selected is not None and selected.experiment_id == eid:
+            tree.select_run(selected.run_id)  # after a reload: back where the user was
+        elif not self._user_moved and count and not self._visible_runs(self.current_experiment or ""):
+            # Nothing to see in the first experiment (an empty Default): show one with runs.
+            self.current_experiment = eid
+            tree.select_experiment(eid)
+        if eid == self.current_experiment:
             self._refresh_table()
         self._update_status()
 
@@ -194,6 +218,12 @@ class MainScreen(Screen):
         table.empty_text = "No runs match the filter" if self.query_text else "No runs"
         table.hidden = self.hidden_columns
         table.set_runs(runs, columns_for(runs), keep_run_id=self.selected_run_id)
+        if self.selected_run_id not in {r.run_id for r in runs}:
+            # The selected run is filtered out or gone: select what the table shows instead,
+            # so that the detail and `y` never act on a run the user cannot see.
+            first = table.highlighted_run
+            self.selected_run_id = first.run_id if first else None
+            self._show_detail()
 
     def _set_status(self, note: str = "") -> None:
         self._status_note = note
@@ -204,17 +234,17 @@ class MainScreen(Screen):
             self._status_note = note
         runs = [r for r in self.index.all_runs() if self.show_deleted or not r.is_deleted]
         experiments = self._visible_experiments()
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" tuitrack ", style="bold reverse")
-        text.append(f" {self.index.store.location}  ", style="bold")
-        text.append(f"{len(experiments)} experiments · {len(runs)} runs", style="dim")
-        if self.show_deleted:
-            text.append("  · showing deleted", style="italic")
+        text.append(f" {self.index.store.location} ", style="bold")
+        text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(len(runs), 'run')} ")
         if self.query_text:
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
-            text.append(f"  · filter “{self.query_text}”: {shown} match", style="bold")
+            text.append(f"│ filter: {shown} of {len(runs)} ", style="bold")
+        if self.show_deleted:
+            text.append("│ deleted shown ", style="italic")
         if getattr(self, "_status_note", ""):
-            text.append(f"  · {self._status_note}", style="dim italic")
+            text.append(f"│ {self._status_note}", style="dim italic")
         self.query_one("#status-bar", Static).update(text)
 
     # -- selection: tree, table and detail follow each other -------------------------------------
@@ -241,6 +271,8 @@ class MainScreen(Screen):
         ref: NodeRef | None = event.node.data
         if ref is None:
             return
+        if self._painted.is_set():
+            self._user_moved = True
         self._switch_experiment(ref.experiment_id)
         if ref.kind == "run" and ref.run_id != self.selected_run_id:
             self.selected_run_id = ref.run_id
@@ -316,8 +348,13 @@ class MainScreen(Screen):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
+        if self.focused is box:
+            # A / inside the filter is text (metric keys like train/loss). As a key event it
+            # queues behind the keys typed before it, so the order stays as typed.
+            box.post_message(events.Key("slash", "/"))
+            return
+        # Focus now, not later (Widget.focus defers): keys typed right after / are the query.
+        self.set_focus(box)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -329,8 +366,14 @@ class MainScreen(Screen):
         self.query_one(RunsTable).focus()
 
     def _apply_filter(self) -> None:
+        if self.query_text and self.current_experiment and not self._visible_runs(self.current_experiment):
+            with_matches = next((e.experiment_id for e in self._visible_experiments()
+                                 if self._visible_runs(e.experiment_id)), None)
+            if with_matches is not None:
+                self.current_experiment = with_matches
+                self.query_one(RunTree).select_experiment(with_matches)
         self._refresh_table()
-        self.run_worker(self._refill_tree(), exclusive=True, group="tree-refill")
+        self.run_worker(self._refill_tree, exclusive=True, group="tree-refill")
         self._update_status()
 
     async def _refill_tree(self) -> None:
@@ -348,14 +391,18 @@ class MainScreen(Screen):
 
     def action_escape(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.display:
+        if box.has_focus or box.value:
+            had = box.value
             box.value = ""
-            box.display = False
             self.query_text = ""
-            self._apply_filter()
-            self.query_one(RunsTable).focus()
+            if had:
+                self._apply_filter()
+            self.set_focus(self.query_one(RunsTable))
         elif self.maximized is not None:
             self.minimize()
+            back = self._focus_before_detail
+            if back is not None and back.is_attached:
+                back.focus()
 
     async def action_toggle_deleted(self) -> None:
         self.show_deleted = not self.show_deleted
@@ -392,8 +439,17 @@ class MainScreen(Screen):
         if self.selected_run_id is None:
             return
         detail = self.query_one(RunDetail)
+        if self.maximized is None:
+            self._focus_before_detail = self.focused
         self.maximize(detail, container=False)
         detail.focus()
+
+    def action_cycle_pane(self, step: int) -> None:
+        """Tab between the three panes (the filter is reached with /)."""
+        panes = [self.query_one(RunTree), self.query_one(RunsTable), self.query_one(RunDetail)]
+        current = self.focused if self.focused in panes else None
+        index = panes.index(current) + step if current is not None else (0 if step > 0 else -1)
+        self.set_focus(panes[index % len(panes)])
 
     def action_focus_detail(self) -> None:
         self.query_one(RunDetail).focus()

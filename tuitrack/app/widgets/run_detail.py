@@ -51,7 +51,10 @@ class RunDetail(VerticalScroll, can_focus=True):
         problems: list[Problem] | None = None,
     ) -> None:
         """Draw `run`. Summaries and disk size arrive later (computed off the UI thread)."""
+        if run is None or self.shown_run is None or run.run_id != self.shown_run.run_id:
+            self.scroll_home(animate=False)  # another run: start at its name, not mid-way
         self.shown_run = run
+        self.border_title = f"Run {run.run_name or run.run_id[:8]}" if run else "Run"
         body = self.query_one("#detail-body", Static)
         if run is None:
             body.update(Text("Select a run to see its details.", style="dim"))

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Tree
@@ -76,15 +77,15 @@ class RunTree(Tree[NodeRef]):
         label.append(f"  {count}" if count is not None else "  …", style="dim")
         if experiment.is_deleted:
             label.stylize("strike dim")
-            label.append(" deleted", style="dim italic")
+            label.append("  (deleted experiment)", style="dim italic")
         if experiment.problems:
             label.append(" !", style="bold red")
         return label
 
     def run_label(self, run: Run) -> Text:
-        status_style = self.get_component_rich_style(f"run-tree--{style_class(run)}", default=None)
+        status = self.get_component_rich_style(f"run-tree--{style_class(run)}", default=None)
         label = Text()
-        label.append(glyph(run) + " ", style=status_style or "")
+        label.append(glyph(run) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
         label.append(run.run_name or run.run_id[:8], style="strike" if run.is_deleted else "")
         if run.is_deleted:
             label.append(f" {DELETED_GLYPH}", style="dim")
@@ -146,8 +147,19 @@ class RunTree(Tree[NodeRef]):
                 await asyncio.sleep(0)
         if not roots:
             node.add_leaf(Text("no runs", style="dim italic"), data=NodeRef("placeholder", experiment.experiment_id))
+        # Nodes were added above or below: keep the cursor on the node it was on, not on
+        # whatever node now sits at its line.
         if cursor is not None and cursor.kind == "run" and cursor.run_id in self.run_nodes:
             self.move_cursor(self.run_nodes[cursor.run_id])
+        elif cursor is not None and cursor.kind == "experiment" and cursor.experiment_id in self.experiment_nodes:
+            self.move_cursor(self.experiment_nodes[cursor.experiment_id])
+
+    def move_cursor(self, node: TreeNode[NodeRef] | None, animate: bool = False) -> None:
+        # Tree numbers its lines lazily: right after nodes were added or removed, a node's line
+        # number is stale and the cursor would land on whatever is there. Reading the line
+        # table renumbers them first.
+        _ = self._tree_lines
+        super().move_cursor(node, animate=animate)
 
     def _forget(self, node: TreeNode[NodeRef]) -> None:
         for child in node.children:

@@ -40,7 +40,7 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("pagedown,ctrl+d", "page_down", "Page down", show=False),
         Binding("pageup,ctrl+u", "page_up", "Page up", show=False),
         Binding("enter", "open", "Open", group=Binding.Group("Runs")),
-        Binding("s", "sort", "Sort", tooltip="Sort by the highlighted column; again to reverse"),
+        Binding("s", "sort", "Sort", tooltip="Sort by the highlighted column; again reverses; a third time: newest first"),
         Binding("C", "screen.choose_columns", "Columns", tooltip="Choose which columns to show"),
     ]
 
@@ -224,7 +224,7 @@ class RunsTable(ScrollView, can_focus=True):
         width = self.size.width
         scroll_x, scroll_y = self.scroll_offset
         if not self.columns:
-            return Strip.blank(width)
+            return Strip.blank(width, self.rich_style)
         if y == 0:
             return self._header().crop(scroll_x, scroll_x + width).extend_cell_length(
                 width, self.get_component_rich_style("runs-table--header")
@@ -233,8 +233,8 @@ class RunsTable(ScrollView, can_focus=True):
         if index >= len(self.runs):
             if index == 0:
                 style = self.get_component_rich_style("runs-table--empty")
-                return Strip([Segment(" " + self.empty_text, style)]).extend_cell_length(width)
-            return Strip.blank(width)
+                return Strip([Segment(" " + self.empty_text, style)]).extend_cell_length(width, self.rich_style)
+            return Strip.blank(width, self.rich_style)
         return self._row(index).crop(scroll_x, scroll_x + width).extend_cell_length(
             width, self._row_base_style(index)
         )
@@ -260,7 +260,9 @@ class RunsTable(ScrollView, can_focus=True):
     def _row(self, index: int) -> Strip:
         run = self.runs[index]
         base = self._row_base_style(index)
-        status = base + self.get_component_rich_style(f"runs-table--{self._styles[index]}", partial=True)
+        # On the cursor row the cursor's colours win: status colours on the cursor background
+        # are unreadable. The glyph still says the status.
+        status = base if index == self.cursor_row else base + self._status_colour(self._styles[index])
         segments = [Segment(glyph(run) + " ", status)]
         for i, (text, width) in enumerate(zip(self._cells[index], self._widths)):
             column = self.columns[i]
@@ -270,6 +272,12 @@ class RunsTable(ScrollView, can_focus=True):
             segments.append(Segment(_fit(text, width, column.numeric), style))
             segments.append(Segment(" " * GAP, base))
         return Strip(segments)
+
+
+    def _status_colour(self, name: str) -> Style:
+        """Only the foreground of a status class (resolved against this widget's background)."""
+        style = self.get_component_rich_style(f"runs-table--{name}")
+        return Style(color=style.color, bold=style.bold)
 
 
 def _fit(text: str, width: int, right: bool) -> str:

@@ -26,7 +26,7 @@ from tuitrack.model import (
     Run,
     RunStatus,
 )
-from tuitrack.store.base import MetricHistory, RunNotFound, Store
+from tuitrack.store.base import Change, MetricHistory, RunNotFound, Store
 from tuitrack.store.forked import map_chunks
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
@@ -362,6 +362,51 @@ class MlflowFileStore(Store):
         except OSError:
             return total or None
         return total
+
+    # -- changes ------------------------------------------------------------------------------------
+
+    def classify(self, path: str) -> Change | None:
+        rel = self._rel(os.path.abspath(path))
+        if rel.startswith(".."):
+            return None
+        parts = [] if rel == "." else rel.split(os.sep)
+        if parts[:1] == [TRASH]:
+            parts = parts[1:]
+        if not parts or parts[0] in RESERVED_ROOT_FOLDERS or parts[0].startswith("."):
+            return Change("experiments")
+        experiment_id = parts[0]
+        if len(parts) == 1 or parts[1] in ("meta.yaml", "tags"):
+            return Change("experiments", experiment_id)
+        run_id = parts[1]
+        if run_id in RESERVED_EXPERIMENT_FOLDERS or run_id.startswith("."):
+            return None
+        if len(parts) == 2 or parts[2] in (META, "params", "tags"):
+            return Change("run", experiment_id, run_id)
+        if parts[2] == "metrics" and len(parts) > 3:
+            return Change("metric", experiment_id, run_id, "/".join(parts[3:]))
+        if parts[2] == "metrics":
+            return Change("run", experiment_id, run_id)
+        return None  # artifacts, inputs, outputs, our own temporary files
+
+    def read_run(self, experiment: Experiment, run_id: str) -> Run | None:
+        if not _valid_folder_name(run_id):
+            return None
+        path = os.path.join(self.experiment_dir(experiment.experiment_id), run_id)
+        if not os.path.isdir(path):
+            return None
+        run = self._read_run(experiment, path, run_id)
+        if not isinstance(run, Run):
+            return None
+        self._load_data_at(run, path)
+        return run
+
+    def latest_metric(self, run: Run, key: str) -> MetricPoint | None:
+        if not _valid_key(key):
+            return None
+        try:
+            return read_latest(os.path.join(self.run_dir(run), "metrics", key)).point
+        except OSError:
+            return None
 
     # -- single runs and histories -------------------------------------------------------------
 
