@@ -31,14 +31,22 @@ class TuitrackApp(App):
         Binding("question_mark,f1", "help", "Help", id="help"),
     ]
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        watch: bool = True,
+        poll: float | None = None,
+        stale_after: float = 600.0,
+    ) -> None:
         super().__init__()
         self.store = store
         self.clock = clock
         self.index = RunIndex(store)
+        self.watch_options = dict(watch=watch, poll=poll, stale_after=stale_after)
 
     def on_mount(self) -> None:
-        self.push_screen(MainScreen(self.index, clock=self.clock))
+        self.push_screen(MainScreen(self.index, clock=self.clock, **self.watch_options))
 
     def help_sections(self) -> HelpSections:
         return [

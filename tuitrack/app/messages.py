@@ -26,3 +26,17 @@ class LoadingDone(Message):
     def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
+
+
+class StoreChanged(Message):
+    """The watcher applied a batch of changes to the index (see live.index.Delta)."""
+
+    def __init__(self, delta) -> None:
+        super().__init__()
+        self.delta = delta
+
+
+class WatchStarted(Message):
+    def __init__(self, description: str) -> None:
+        super().__init__()
+        self.description = description

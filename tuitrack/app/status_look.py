@@ -17,18 +17,25 @@ PROBLEM_GLYPH = "!"
 DELETED_GLYPH = "⌫"
 
 
-def glyph(run: Run) -> str:
+def glyph(run: Run, stale: bool = False) -> str:
     if run.problems:
         return PROBLEM_GLYPH
+    if stale:
+        return STALE_GLYPH
     return GLYPHS[run.status]
 
 
-def style_class(run: Run) -> str:
+STALE_GLYPH = "◔"  # running, but silent for long: the process probably died
+
+
+def style_class(run: Run, stale: bool = False) -> str:
     """A CSS-ish class name: status-running, status-failed, ..., status-problem, status-deleted."""
     if run.problems:
         return "status-problem"
     if run.is_deleted:
         return "status-deleted"
+    if stale:
+        return "status-stale"
     return f"status-{run.status.name.lower()}" if run.status else "status-problem"
 
 
@@ -41,6 +48,7 @@ STATUS_COLOURS = {
     "status-scheduled": "color: $accent;",
     "status-problem": "color: $error; text-style: bold;",
     "status-deleted": "color: $text-disabled;",
+    "status-stale": "color: $warning-darken-2; text-style: italic;",
 }
 
 

@@ -23,6 +23,12 @@ def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
                         help=f"an mlruns folder or file:// URI (default: {DEFAULT_STORE})")
     parser.add_argument("--no-mouse", action="store_true",
                         help="ignore the mouse (for terminals that garble mouse reports)")
+    parser.add_argument("--poll", type=float, metavar="SECONDS",
+                        help="watch by polling every SECONDS instead of inotify (chosen by itself on "
+                             "network filesystems and when inotify watches run out)")
+    parser.add_argument("--no-watch", action="store_true", help="read the store once; do not follow changes")
+    parser.add_argument("--stale-after", type=float, default=10.0, metavar="MINUTES",
+                        help="a RUNNING run silent this long is shown as stale (default: 10)")
     return parser
 
 
@@ -38,5 +44,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from tuitrack.app.app import TuitrackApp  # Textual loads only when the app opens
 
-    TuitrackApp(store).run(mouse=not args.no_mouse)
+    if args.poll is not None and args.poll <= 0:
+        print("tuitrack: --poll takes a number of seconds above 0", file=sys.stderr)
+        return 2
+    app = TuitrackApp(store, watch=not args.no_watch, poll=args.poll, stale_after=args.stale_after * 60)
+    app.run(mouse=not args.no_mouse)
     return 0

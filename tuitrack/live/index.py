@@ -15,11 +15,12 @@ of a run that has none yet (a run whose data is still loading simply shows no co
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from tuitrack.model import Experiment, Run
+from tuitrack.model import Experiment, Run, RunStatus
 from tuitrack.store import Store
 from tuitrack.store.base import Change
 
@@ -48,6 +49,7 @@ class RunIndex:
         self._with_data: set[str] = set()
         self._children: dict[str, list[str]] = {}  # parent run id -> child run ids, newest first
         self._write = threading.RLock()
+        self._last_write: dict[str, int] = {}  # run id -> ms of its last write (running runs)
 
     # -- loading (worker thread) -------------------------------------------------------------
 
@@ -87,15 +89,23 @@ class RunIndex:
                     continue  # this very object already has its data
                 self.store.load_data(run)
                 self._with_data.add(run.run_id)
+                if run.status is RunStatus.RUNNING:
+                    written = self.store.last_write(run)
+                    if written is not None:
+                        self._last_write[run.run_id] = written
                 done.append(run)
         return done  # parent links come with the metas: the tree's shape does not change here
 
     # -- keeping current (watcher thread) ----------------------------------------------------------
 
-    def apply(self, changes: Iterable[Change]) -> Delta:
+    def apply(self, changes: Iterable[Change], now_ms: int | None = None) -> Delta:
         """Read again what `changes` name, and say what is different now."""
         delta = Delta()
         changes = set(changes)
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        for change in changes:
+            if change.run_id is not None:
+                self._last_write[change.run_id] = now_ms
         with self._write:
             if any(c.kind == "experiments" for c in changes):
                 self._apply_experiments(delta)
@@ -225,6 +235,16 @@ class RunIndex:
         runs = self.runs_of(experiment_id, include_deleted)
         present = {r.run_id for r in runs}
         return [r for r in runs if not r.parent_run_id or r.parent_run_id not in present]
+
+    def is_stale(self, run: Run, now_ms: int, after_ms: int) -> bool:
+        """A RUNNING run that has written nothing for `after_ms`: its process probably died."""
+        if run.status is not RunStatus.RUNNING:
+            return False
+        written = self._last_write.get(run.run_id)
+        return written is not None and now_ms - written > after_ms
+
+    def last_write(self, run_id: str) -> int | None:
+        return self._last_write.get(run_id)
 
     def all_runs(self) -> list[Run]:
         return [run for runs in self._runs.values() for run in runs.values()]

@@ -65,6 +65,7 @@ class Store(abc.ABC):
     """A place where runs live. `location` is what the user typed to open it."""
 
     location: str
+    watch_root: str | None = None  # a folder whose file changes `classify` explains, if any
 
     @abc.abstractmethod
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
@@ -104,6 +105,11 @@ class Store(abc.ABC):
 
     def classify(self, path: str) -> Change | None:
         """What a changed file under the store means, for stores watched as files."""
+        return None
+
+    def last_write(self, run: Run) -> int | None:
+        """When (ms) the run's meta or metrics last changed; None if unknown. A RUNNING run that
+        has not written for long is probably dead."""
         return None
 
     def disk_usage(self, run: Run) -> int | None:

@@ -22,13 +22,21 @@ from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
 from tuitrack.app.columns import DEFAULT_HIDDEN, columns_for
-from tuitrack.app.messages import ExperimentsLoaded, LoadingDone, RunDataLoaded, RunsLoaded
+from tuitrack.app.messages import (
+    ExperimentsLoaded,
+    LoadingDone,
+    RunDataLoaded,
+    RunsLoaded,
+    StoreChanged,
+    WatchStarted,
+)
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
-from tuitrack.model import Run, summarize
+from tuitrack.live.watcher import Debouncer, InotifyWatcher, Mode, PollWatcher, choose_mode
+from tuitrack.model import Run, RunStatus, summarize
 from tuitrack.query.quick import matches
 
 def _plural(count: int, word: str) -> str:
@@ -55,10 +63,22 @@ class MainScreen(Screen):
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
     ]
 
-    def __init__(self, index: RunIndex, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        index: RunIndex,
+        clock: Callable[[], float] = time.time,
+        watch: bool = True,
+        poll: float | None = None,
+        stale_after: float = 600.0,
+    ) -> None:
         super().__init__()
         self.index = index
         self.clock = clock
+        self.watch = watch
+        self.poll = poll
+        self.stale_after_ms = int(stale_after * 1000)
+        self.watch_mode = "not watching"
+        self._watch_parts: tuple | None = None
         self.show_deleted = False
         self.query_text = ""
         self.current_experiment: str | None = None
@@ -85,6 +105,9 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(RunTree).focus()
+        self.query_one(RunTree).is_stale = self._is_stale
+        self.query_one(RunsTable).is_stale = self._is_stale
+        self.set_interval(30, self._refresh_stale)
         self._set_status("loading…")
         self.load_store()
 
@@ -181,10 +204,115 @@ class MainScreen(Screen):
 
     def on_loading_done(self, message: LoadingDone) -> None:
         self.loaded = True
+        if self.watch and self._watch_parts is None:
+            self.start_watching()
         self.log(f"store loaded in {message.seconds:.3f}s")
         self._update_status("")
         if self.query_text:
             self._apply_filter()
+
+    # -- watching (a worker thread starts it; batches arrive on the debouncer's thread) -------------
+
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def start_watching(self) -> None:
+        root = self.index.store.watch_root
+        if root is None:
+            self.post_message(WatchStarted("not watched"))
+            return
+        mode = choose_mode(root, self.poll)
+        debouncer = Debouncer(self._on_batch)
+        watcher = None
+        if not mode.polling:
+            try:
+                watcher = InotifyWatcher(root, debouncer)
+                watcher.start()
+            except OSError as exc:  # no watches or inotify instances left
+                mode = Mode(True, 2.0, f"inotify unavailable ({exc.strerror or exc})")
+                watcher = None
+        if watcher is None:
+            watcher = PollWatcher(root, debouncer, mode.interval, self._hot_run_dirs, self._all_run_dirs)
+            watcher.start()
+        self._watch_parts = (watcher, debouncer)
+        self.post_message(WatchStarted(mode.describe()))
+
+    def _hot_run_dirs(self) -> list[str]:
+        store = self.index.store
+        return [store.run_dir(r) for r in self.index.all_runs() if r.status is RunStatus.RUNNING]
+
+    def _all_run_dirs(self) -> list[str]:
+        store = self.index.store
+        return [store.run_dir(r) for r in self.index.all_runs()]
+
+    def _on_batch(self, paths: set[str]) -> None:
+        """On the debouncer's thread: read again what changed, tell the UI thread what did."""
+        store = self.index.store
+        changes = [c for c in map(store.classify, paths) if c is not None]
+        if changes:
+            delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
+            if delta:
+                self.post_message(StoreChanged(delta))
+
+    def stop_watching(self) -> None:
+        if self._watch_parts is not None:
+            watcher, debouncer = self._watch_parts
+            watcher.stop()
+            debouncer.stop()
+            self._watch_parts = None
+
+    def on_unmount(self) -> None:
+        self.stop_watching()
+
+    def on_watch_started(self, message: WatchStarted) -> None:
+        self.watch_mode = message.description
+        self._update_status()
+
+    async def on_store_changed(self, message: StoreChanged) -> None:
+        """Repaint only what the batch changed."""
+        delta = message.delta
+        tree = self.query_one(RunTree)
+        if delta.experiments:
+            await self._rebuild_tree()
+        affected = set(delta.experiments_reloaded)
+        for run_id in delta.runs_added:
+            run = self.index.run(run_id)
+            if run is not None:
+                affected.add(run.experiment_id)
+        for run_id in delta.runs_removed:
+            node = tree.run_nodes.get(run_id)
+            if node is not None and node.data is not None:
+                affected.add(node.data.experiment_id)
+        for eid in affected:
+            experiment = self.index.experiments.get(eid)
+            if experiment is None:
+                continue
+            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            node = tree.experiment_nodes.get(eid)
+            if node is not None and (node.is_expanded or node.children):
+                await self._fill_experiment(eid)
+        changed = [self.index.run(r) for r in delta.runs_changed]
+        for run in changed:
+            if run is not None and run.experiment_id not in affected:
+                tree.update_run(run)
+        if self.current_experiment in affected or any(
+            r is not None and r.experiment_id == self.current_experiment for r in changed
+        ):
+            self._refresh_table()
+        if self.selected_run_id in delta.runs_changed:
+            self._detail_cache.pop(self.selected_run_id, None)
+            self._show_detail()
+        self._update_status()
+
+    def _is_stale(self, run: Run) -> bool:
+        return self.index.is_stale(run, int(self.clock() * 1000), self.stale_after_ms)
+
+    def _refresh_stale(self) -> None:
+        """Running runs turn stale by the clock alone: look again now and then."""
+        tree = self.query_one(RunTree)
+        running = [r for r in self.index.all_runs() if r.status is RunStatus.RUNNING]
+        for run in running:
+            tree.update_run(run)
+        if any(r.experiment_id == self.current_experiment for r in running):
+            self._refresh_table()
 
     # -- what is visible ---------------------------------------------------------------------------
 
@@ -243,6 +371,8 @@ class MainScreen(Screen):
             text.append(f"│ filter: {shown} of {len(runs)} ", style="bold")
         if self.show_deleted:
             text.append("│ deleted shown ", style="italic")
+        if self.watch:
+            text.append(f"│ {self.watch_mode} ", style="dim")
         if getattr(self, "_status_note", ""):
             text.append(f"│ {self._status_note}", style="dim italic")
         self.query_one("#status-bar", Static).update(text)
@@ -468,6 +598,7 @@ class MainScreen(Screen):
 
     def action_reload(self) -> None:
         self._detail_cache.clear()
+        self.stop_watching()
         self._set_status("reloading…")
         self.load_store()
 

@@ -63,6 +63,7 @@ class RunTree(Tree[NodeRef]):
     def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__("runs", data=None, **kwargs)
         self.clock = clock
+        self.is_stale: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.show_root = False
         self.guide_depth = 2
         self.auto_expand = False
@@ -83,13 +84,16 @@ class RunTree(Tree[NodeRef]):
         return label
 
     def run_label(self, run: Run) -> Text:
-        status = self.get_component_rich_style(f"run-tree--{style_class(run)}", default=None)
+        stale = self.is_stale(run)
+        status = self.get_component_rich_style(f"run-tree--{style_class(run, stale)}", default=None)
         label = Text()
-        label.append(glyph(run) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
+        label.append(glyph(run, stale) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
         label.append(run.run_name or run.run_id[:8], style="strike" if run.is_deleted else "")
         if run.is_deleted:
             label.append(f" {DELETED_GLYPH}", style="dim")
         label.append("  " + format_age(run.start_time, int(self.clock() * 1000)), style="dim")
+        if stale:
+            label.append(" stale", style="italic")
         return label
 
     # -- building -----------------------------------------------------------------------------

@@ -78,6 +78,7 @@ class RunsTable(ScrollView, can_focus=True):
     def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__(**kwargs)
         self.clock = clock
+        self.is_stale: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.all_columns: list[Column] = []
         self.hidden: set[str] = set()
         self.columns: list[Column] = []
@@ -88,6 +89,7 @@ class RunsTable(ScrollView, can_focus=True):
         self._cells: list[list[str]] = []
         self._widths: list[int] = []
         self._styles: list[str] = []
+        self._stale: list[bool] = []
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -118,7 +120,14 @@ class RunsTable(ScrollView, can_focus=True):
     def _compute_cells(self) -> None:
         now = int(self.clock() * 1000)
         self._cells = [[cell(run, c, now) for c in self.columns] for run in self.runs]
-        self._styles = [style_class(run) for run in self.runs]
+        stale = [self.is_stale(run) for run in self.runs]
+        status_at = next((i for i, c in enumerate(self.columns) if c.key == "status"), None)
+        if status_at is not None:
+            for row, is_stale in zip(self._cells, stale):
+                if is_stale:
+                    row[status_at] = "running (stale)"
+        self._stale = stale
+        self._styles = [style_class(run, s) for run, s in zip(self.runs, stale)]
         widths = []
         for index, column in enumerate(self.columns):
             longest = max((len(row[index]) for row in self._cells), default=0)
@@ -263,7 +272,7 @@ class RunsTable(ScrollView, can_focus=True):
         # On the cursor row the cursor's colours win: status colours on the cursor background
         # are unreadable. The glyph still says the status.
         status = base if index == self.cursor_row else base + self._status_colour(self._styles[index])
-        segments = [Segment(glyph(run) + " ", status)]
+        segments = [Segment(glyph(run, self._stale[index]) + " ", status)]
         for i, (text, width) in enumerate(zip(self._cells[index], self._widths)):
             column = self.columns[i]
             if i == 0:

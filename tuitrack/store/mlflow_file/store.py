@@ -100,6 +100,7 @@ class MlflowFileStore(Store):
         self.root = os.path.abspath(root)
         self.location = location if location is not None else str(root)
         self.workers = workers  # > 1 forks processes for big listings: only for the CLI
+        self.watch_root = self.root
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -343,6 +344,18 @@ class MlflowFileStore(Store):
                 metrics[key] = latest.point
         problems.extend(Problem(posixpath.join(rel, "metrics", key).rstrip("/"), msg) for key, msg in bad)
         return metrics
+
+    def last_write(self, run: Run) -> int | None:
+        path = self.run_dir(run)
+        newest = 0.0
+        candidates = [os.path.join(path, META)]
+        candidates += [p for _, p in walk_keys(os.path.join(path, "metrics"), [])]
+        for candidate in candidates:
+            try:
+                newest = max(newest, os.stat(candidate).st_mtime)
+            except OSError:
+                continue
+        return int(newest * 1000) if newest else None
 
     def disk_usage(self, run: Run) -> int | None:
         """Disk blocks used under the run folder, like `du`: symlinks are counted, not followed."""

@@ -1,0 +1,77 @@
+"""The app follows a store that changes under it, with nobody pressing a key."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.app_helpers import settle
+from tests.conftest import fixed_clock
+from tests.test_live import WRITER
+from tuitrack.app.app import TuitrackApp
+from tuitrack.app.widgets.run_tree import RunTree
+from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.model import RunStatus
+from tuitrack.store import open_store
+
+
+async def eventually(pilot, predicate, timeout=5.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "the screen did not follow the store"
+        await pilot.pause(0.05)
+
+
+@pytest.mark.parametrize("poll", [None, 0.2], ids=["inotify", "polling"])
+async def test_app_follows_a_writer(reference_store, poll):
+    root, ids = reference_store
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, poll=poll)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert ("polling" in screen.watch_mode) == (poll is not None)
+        running = ids.runs["running"]
+        await screen.select_run(running)
+        await settle(pilot)
+        run_dir = root / ids.experiments["beta"] / running
+        # Metric lines appended by another process: the table's value follows.
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", WRITER, str(run_dir / "metrics" / "m"), "50"], check=True)
+        table = screen.query_one(RunsTable)
+        await eventually(pilot, lambda: table.highlighted_run is not None
+                         and table.highlighted_run.metrics["m"].step == 49)
+        # The run finishes: its glyph in the tree and its status in the table change.
+        meta = run_dir / "meta.yaml"
+        meta.write_text(meta.read_text().replace("status: 1", "status: 3").replace("end_time: null", "end_time: 1795000099999"))
+        tree = screen.query_one(RunTree)
+        await eventually(pilot, lambda: str(tree.run_nodes[running].label).startswith("✓"))
+        assert screen.index.run(running).status is RunStatus.FINISHED
+        # A new run appears; a removed one disappears.
+        new_run = root / ids.experiments["beta"] / ("d" * 32)
+        shutil.copytree(root / ids.experiments["beta"] / ids.runs["killed"], new_run)
+        (new_run / "meta.yaml").write_text((new_run / "meta.yaml").read_text().replace(ids.runs["killed"], "d" * 32))
+        await eventually(pilot, lambda: "d" * 32 in tree.run_nodes)
+        shutil.rmtree(new_run)
+        await eventually(pilot, lambda: "d" * 32 not in tree.run_nodes)
+
+
+async def test_silent_running_run_is_shown_stale(reference_store):
+    root, ids = reference_store
+    now = [fixed_clock()]
+    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], watch=False, stale_after=600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        running = ids.runs["running"]
+        written = screen.index.last_write(running)
+        now[0] = written / 1000 + 601
+        screen._refresh_stale()
+        label = str(screen.query_one(RunTree).run_nodes[running].label)
+        assert label.startswith("◔") and label.endswith("stale")
+        now[0] = written / 1000 + 10
+        screen._refresh_stale()
+        assert str(screen.query_one(RunTree).run_nodes[running].label).startswith("●")

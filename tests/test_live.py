@@ -1,0 +1,201 @@
+"""Watching a store: what a changed path means, how the index follows, and the watchers themselves
+(inotify and polling) against a real folder that a real writer process changes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tuitrack.live.index import RunIndex
+from tuitrack.live.watcher import Debouncer, InotifyWatcher, PollWatcher, choose_mode, filesystem_type
+from tuitrack.model import RunStatus
+from tuitrack.store import open_store
+from tuitrack.store.base import Change
+
+
+def loaded_index(root: Path) -> RunIndex:
+    index = RunIndex(open_store(str(root)))
+    for experiment in index.load_experiments():
+        index.load_data(index.load_runs(experiment.experiment_id))
+    return index
+
+
+def changes(index: RunIndex, *paths: Path) -> list[Change]:
+    return [c for c in (index.store.classify(str(p)) for p in paths) if c is not None]
+
+
+def test_classify_paths(reference_store):
+    root, ids = reference_store
+    store = open_store(str(root))
+    alpha, run = ids.experiments["alpha"], ids.runs["parent"]
+    assert store.classify(str(root / alpha / run / "metrics" / "train" / "acc")) == Change("metric", alpha, run, "train/acc")
+    assert store.classify(str(root / alpha / run / "meta.yaml")) == Change("run", alpha, run)
+    assert store.classify(str(root / alpha / run / "tags" / "x")) == Change("run", alpha, run)
+    assert store.classify(str(root / alpha / run)) == Change("run", alpha, run)
+    assert store.classify(str(root / alpha / "meta.yaml")) == Change("experiments", alpha)
+    assert store.classify(str(root / ".trash" / alpha)) == Change("experiments", alpha)
+    assert store.classify(str(root)) == Change("experiments")
+    assert store.classify(str(root / alpha / run / "artifacts" / "model.pkl")) is None
+    assert store.classify(str(root / alpha / run / ".meta.yaml.tmp123")) is None
+    assert store.classify(str(root / alpha / "datasets" / "x" / "meta.yaml")) is None
+    assert store.classify("/elsewhere/file") is None
+
+
+def test_apply_appended_metric(reference_store):
+    root, ids = reference_store
+    index = loaded_index(root)
+    run_dir = root / ids.experiments["beta"] / ids.runs["running"]
+    with open(run_dir / "metrics" / "m", "a") as f:
+        f.write("1795000009000 9.5 5\n")
+    delta = index.apply(changes(index, run_dir / "metrics" / "m"))
+    assert delta.metrics == {(ids.runs["running"], "m")}
+    assert index.run(ids.runs["running"]).metrics["m"].value == 9.5
+
+
+def test_apply_run_finished_renamed_and_removed(reference_store):
+    root, ids = reference_store
+    index = loaded_index(root)
+    run_dir = root / ids.experiments["beta"] / ids.runs["running"]
+    meta = run_dir / "meta.yaml"
+    meta.write_text(meta.read_text().replace("status: 1", "status: 3").replace("end_time: null", "end_time: 1795000009999"))
+    delta = index.apply(changes(index, meta))
+    assert delta.runs_changed == {ids.runs["running"]}
+    run = index.run(ids.runs["running"])
+    assert run.status is RunStatus.FINISHED and run.end_time == 1795000009999
+    assert run.params == {"p": "v"}  # data read again with the meta
+    shutil.rmtree(run_dir)
+    delta = index.apply(changes(index, run_dir))
+    assert delta.runs_removed == {ids.runs["running"]} and index.run(ids.runs["running"]) is None
+
+
+def test_apply_new_run_and_new_experiment(reference_store):
+    root, ids = reference_store
+    index = loaded_index(root)
+    source = root / ids.experiments["beta"] / ids.runs["killed"]
+    new_run = root / ids.experiments["beta"] / ("f" * 32)
+    shutil.copytree(source, new_run)
+    meta = new_run / "meta.yaml"
+    meta.write_text(meta.read_text().replace(ids.runs["killed"], "f" * 32))
+    delta = index.apply(changes(index, new_run, meta))
+    assert delta.runs_added == {"f" * 32}
+    new_exp = root / "123456"
+    new_exp.mkdir()
+    (new_exp / "meta.yaml").write_text("experiment_id: '123456'\nname: fresh\nlifecycle_stage: active\n")
+    delta = index.apply(changes(index, new_exp, new_exp / "meta.yaml"))
+    assert delta.experiments and index.experiments["123456"].name == "fresh"
+
+
+def test_apply_experiment_moved_to_trash(reference_store):
+    root, ids = reference_store
+    index = loaded_index(root)
+    beta = ids.experiments["beta"]
+    meta = root / beta / "meta.yaml"
+    meta.write_text(meta.read_text().replace("lifecycle_stage: active", "lifecycle_stage: deleted"))
+    os.rename(root / beta, root / ".trash" / beta)
+    delta = index.apply(changes(index, root / beta, root / ".trash" / beta))
+    assert delta.experiments and index.experiments[beta].is_deleted
+    assert all(r.is_deleted for r in index.runs_of(beta, include_deleted=True))
+
+
+def test_debouncer_turns_a_burst_into_few_batches():
+    batches: list[set[str]] = []
+    debouncer = Debouncer(batches.append, delay=0.05, max_wait=0.25)
+    try:
+        for i in range(2000):
+            debouncer.add([f"/p/{i % 3}"])
+        time.sleep(0.3)
+        assert len(batches) == 1 and batches[0] == {"/p/0", "/p/1", "/p/2"}
+        # A steady writer still gets batches at least every max_wait.
+        stop = time.monotonic() + 1.0
+        while time.monotonic() < stop:
+            debouncer.add(["/p/x"])
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert 4 <= len(batches) - 1 <= 7
+    finally:
+        debouncer.stop()
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    path, count = sys.argv[1], int(sys.argv[2])
+    for step in range(count):
+        with open(path, "a") as f:  # as MLflow appends: open, write one line, close
+            f.write(f"{int(time.time() * 1000)} {step * 0.5} {step}\\n")
+        time.sleep(0.002)
+""")
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("mode", ["inotify", "polling"])
+def test_watcher_sees_a_writer_process(reference_store, mode):
+    root, ids = reference_store
+    index = loaded_index(root)
+    run_id = ids.runs["running"]
+    run_dir = root / ids.experiments["beta"] / run_id
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def on_batch(paths: set[str]) -> None:
+        delta = index.apply(changes(index, *map(Path, paths)))
+        if (run_id, "m") in delta.metrics:
+            with lock:
+                seen.append(index.run(run_id).metrics["m"].step)
+
+    debouncer = Debouncer(on_batch, delay=0.03)
+    if mode == "inotify":
+        watcher = InotifyWatcher(str(root), debouncer)
+    else:
+        watcher = PollWatcher(str(root), debouncer, interval=0.1, hot_runs=lambda: [str(run_dir)],
+                              all_runs=lambda: [str(run_dir)])
+    watcher.start()
+    try:
+        subprocess.run([sys.executable, "-c", WRITER, str(run_dir / "metrics" / "m"), "300"], check=True)
+        assert wait_until(lambda: seen and seen[-1] == 299), seen[-5:]
+        assert len(seen) < 100  # batched, not one update per line
+        # A new run appears, and a finished one changes status.
+        new_run = root / ids.experiments["beta"] / ("e" * 32)
+        shutil.copytree(root / ids.experiments["beta"] / ids.runs["killed"], new_run)
+        meta = new_run / "meta.yaml"
+        meta.write_text(meta.read_text().replace(ids.runs["killed"], "e" * 32))
+        assert wait_until(lambda: index.run("e" * 32) is not None)
+        shutil.rmtree(new_run)
+        assert wait_until(lambda: index.run("e" * 32) is None)
+    finally:
+        watcher.stop()
+        debouncer.stop()
+
+
+def test_choose_mode(tmp_path):
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"server:/export {tmp_path} nfs4 rw 0 0\n/dev/vda / ext4 rw 0 0\n")
+    assert filesystem_type(str(tmp_path / "mlruns"), str(mounts)) == "nfs4"
+    mode = choose_mode(str(tmp_path), mounts_file=str(mounts))
+    assert mode.polling and "nfs4" in mode.reason
+    limit = tmp_path / "limit"
+    limit.write_text("10\n")
+    store = tmp_path / "store"
+    for i in range(20):
+        (store / str(i)).mkdir(parents=True)
+    mounts.write_text("/dev/vda / ext4 rw 0 0\n")
+    mode = choose_mode(str(store), mounts_file=str(mounts), limit_file=str(limit))
+    assert mode.polling and "watch limit is 10" in mode.reason
+    limit.write_text("100000\n")
+    assert not choose_mode(str(store), mounts_file=str(mounts), limit_file=str(limit)).polling
+    assert choose_mode(str(store), poll=1.5).interval == 1.5
