@@ -62,7 +62,7 @@ async def test_tree_vim_keys_move_and_fold():
         assert tree.cursor_node.parent is experiment
         await pilot.press("h")  # back to the parent
         assert tree.cursor_node is experiment
-        await pilot.press("space")
+        await pilot.press("enter")  # enter on an experiment folds it
         assert not experiment.is_expanded
         await pilot.press("G")
         last = tree.cursor_line

@@ -67,3 +67,26 @@ def test_filtered_with_deleted(snap_compare, size):
         await settle(pilot)
 
     assert snap_compare(sample_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_plot_pane(snap_compare, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await goto(pilot, "lr-too-high")
+        await pilot.press("p")
+        await settle(pilot)
+
+    assert snap_compare(sample_app(), terminal_size=size, run_before=run_before)
+
+
+def test_plot_marked_runs_smoothed(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        for name in ("lr=0.1", "lr=0.01", "lr=0.003"):
+            await goto(pilot, name)
+            pilot.app.screen.action_toggle_mark()
+        await pilot.press("p", "d", "plus", "plus")
+        await settle(pilot)
+
+    assert snap_compare(sample_app(), terminal_size=(120, 40), run_before=run_before)

@@ -40,3 +40,13 @@ class WatchStarted(Message):
     def __init__(self, description: str) -> None:
         super().__init__()
         self.description = description
+
+
+class PlotLoaded(Message):
+    """The histories for the plot are read (they are in the screen's history cache)."""
+
+    def __init__(self, runs, available: list[str], metrics: list[str]) -> None:
+        super().__init__()
+        self.runs = runs
+        self.available = available
+        self.metrics = metrics

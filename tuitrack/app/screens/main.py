@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, Tree
+from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
 from tuitrack.app.columns import DEFAULT_HIDDEN, columns_for
@@ -26,11 +26,14 @@ from tuitrack.app.messages import (
     ExperimentsLoaded,
     LoadingDone,
     RunDataLoaded,
+    PlotLoaded,
     RunsLoaded,
     StoreChanged,
     WatchStarted,
 )
 from tuitrack.app.screens.columns import ColumnChooser
+from tuitrack.app.screens.metric_picker import MetricPicker
+from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
@@ -59,6 +62,8 @@ class MainScreen(Screen):
         Binding("y", "copy_run_id", "Copy id", tooltip="Copy the run id to the clipboard (works over SSH)"),
         Binding("r", "reload", "Reload", show=False, tooltip="Read the store again"),
         Binding("d", "focus_detail", "Detail", show=False, tooltip="Focus the detail pane"),
+        Binding("p", "toggle_plot", "Plot", tooltip="Show metric curves (again: the run's detail)"),
+        Binding("space", "toggle_mark", "Mark", tooltip="Mark the run: marked runs are plotted together"),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
     ]
@@ -79,6 +84,9 @@ class MainScreen(Screen):
         self.stale_after_ms = int(stale_after * 1000)
         self.watch_mode = "not watching"
         self._watch_parts: tuple | None = None
+        self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
+        self._histories: dict[tuple[str, str], object] = {}  # (run id, metric) -> MetricHistory
+        self._plot_grew_at = 0.0
         self.show_deleted = False
         self.query_text = ""
         self.current_experiment: str | None = None
@@ -100,13 +108,16 @@ class MainScreen(Screen):
             with Vertical(id="right"):
                 yield Input(placeholder="/ filter: words runs must contain", id="filter", compact=True)
                 yield RunsTable(clock=self.clock, id="table")
-                yield RunDetail(clock=self.clock, id="detail")
+                with ContentSwitcher(initial="detail", id="lower"):
+                    yield RunDetail(clock=self.clock, id="detail")
+                    yield MetricPlot(id="plot")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(RunTree).focus()
-        self.query_one(RunTree).is_stale = self._is_stale
-        self.query_one(RunsTable).is_stale = self._is_stale
+        for pane in (self.query_one(RunTree), self.query_one(RunsTable)):
+            pane.is_stale = self._is_stale
+            pane.is_marked = lambda run: run.run_id in self.marked
         self.set_interval(30, self._refresh_stale)
         self._set_status("loading…")
         self.load_store()
@@ -300,6 +311,10 @@ class MainScreen(Screen):
         if self.selected_run_id in delta.runs_changed:
             self._detail_cache.pop(self.selected_run_id, None)
             self._show_detail()
+        if self._plot_shown():
+            plotted = delta.metrics & set(self._histories)
+            if plotted:
+                self._grow_plot(plotted)
         self._update_status()
 
     def _is_stale(self, run: Run) -> bool:
@@ -448,6 +463,8 @@ class MainScreen(Screen):
         if run is None:
             detail.show(None, None)
             return
+        if not self.marked and self._plot_shown():
+            self._refresh_plot()
         cached = self._detail_cache.get(run.run_id)
         summaries, disk = cached if cached else (None, None)
         detail.show(run, self.index.experiment_of(run), summaries, disk)
@@ -559,11 +576,12 @@ class MainScreen(Screen):
             tree.select_experiment(self.current_experiment)
 
     def action_copy_run_id(self) -> None:
-        if self.selected_run_id is None:
+        run_id = self._run_under_cursor()
+        if run_id is None:
             self.notify("No run selected", severity="warning", timeout=2)
             return
-        self.app.copy_to_clipboard(self.selected_run_id)
-        self.notify(f"Copied {self.selected_run_id}", timeout=2)
+        self.app.copy_to_clipboard(run_id)
+        self.notify(f"Copied {run_id}", timeout=2)
 
     def action_open_detail(self) -> None:
         if self.selected_run_id is None:
@@ -576,13 +594,135 @@ class MainScreen(Screen):
 
     def action_cycle_pane(self, step: int) -> None:
         """Tab between the three panes (the filter is reached with /)."""
-        panes = [self.query_one(RunTree), self.query_one(RunsTable), self.query_one(RunDetail)]
+        panes = [self.query_one(RunTree), self.query_one(RunsTable), self._lower()]
         current = self.focused if self.focused in panes else None
         index = panes.index(current) + step if current is not None else (0 if step > 0 else -1)
         self.set_focus(panes[index % len(panes)])
 
+    def action_open_plot(self) -> None:
+        plot = self.query_one(MetricPlot)
+        if self.maximized is None:
+            self._focus_before_detail = self.focused
+        self.maximize(plot, container=False)
+        plot.focus()
+
     def action_focus_detail(self) -> None:
-        self.query_one(RunDetail).focus()
+        self._lower().focus()
+
+    def _lower(self):
+        """The pane under the table: the run's detail or the plot."""
+        return self.query_one(MetricPlot) if self._plot_shown() else self.query_one(RunDetail)
+
+    def _plot_shown(self) -> bool:
+        return self.query_one("#lower", ContentSwitcher).current == "plot"
+
+    # -- plot ------------------------------------------------------------------------------------
+
+    def action_toggle_plot(self) -> None:
+        switcher = self.query_one("#lower", ContentSwitcher)
+        had_focus = self.focused is self._lower()
+        switcher.current = "detail" if self._plot_shown() else "plot"
+        if had_focus:
+            self._lower().focus()
+        if self._plot_shown():
+            self._refresh_plot()
+
+    def _run_under_cursor(self) -> str | None:
+        """The run the focused pane's cursor is on, read now: keys typed quickly can run before
+        the cursor's highlight message has updated `selected_run_id`."""
+        tree, table = self.query_one(RunTree), self.query_one(RunsTable)
+        if self.focused is tree and tree.cursor_node is not None and tree.cursor_node.data is not None:
+            return tree.cursor_node.data.run_id
+        if self.focused is table and table.highlighted_run is not None:
+            return table.highlighted_run.run_id
+        return self.selected_run_id
+
+    def action_toggle_mark(self) -> None:
+        run_id = self._run_under_cursor()
+        if run_id is None:
+            return
+        if run_id in self.marked:
+            del self.marked[run_id]
+        else:
+            used = set(self.marked.values())
+            self.marked[run_id] = next((c for c in PALETTE if c not in used), PALETTE[len(self.marked) % len(PALETTE)])
+        run = self.index.run(run_id)
+        if run is not None:
+            self.query_one(RunTree).update_run(run)
+        self.query_one(RunsTable).refresh()
+        self._refresh_plot()  # the ▌ beside the run says it is marked: no toast to pile up
+
+    def _plot_runs(self) -> list[Run]:
+        ids = list(self.marked) or ([self.selected_run_id] if self.selected_run_id else [])
+        return [r for r in (self.index.run(i) for i in ids) if r is not None]
+
+    def _refresh_plot(self) -> None:
+        if self._plot_shown():
+            self._load_plot(self._plot_runs(), list(self.query_one(MetricPlot).metrics))
+
+    @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
+    def _load_plot(self, runs: list[Run], wanted: list[str]) -> None:
+        """Histories of the plotted metrics of the plotted runs, off the UI thread."""
+        available = sorted({k for r in runs for k in r.metrics})
+        metrics = [m for m in wanted if m in available]
+        if not metrics and available:
+            metrics = [default_metric(available)]
+        keep = {}
+        for run in runs:
+            for key in metrics:
+                if key not in run.metrics:
+                    continue
+                history = self._histories.get((run.run_id, key))
+                if history is None:
+                    history = self.index.store.metric_history(run, key)
+                keep[(run.run_id, key)] = history
+        self._histories = keep
+        self.post_message(PlotLoaded(runs, available, metrics))
+
+    def on_plot_loaded(self, message: PlotLoaded) -> None:
+        plot = self.query_one(MetricPlot)
+        plot_runs = []
+        for index, run in enumerate(message.runs):
+            colour = self.marked.get(run.run_id, PALETTE[index % len(PALETTE)])
+            histories = {key: h.points for (rid, key), h in self._histories.items() if rid == run.run_id}
+            plot_runs.append(PlotRun(run.run_id, run.run_name or run.run_id[:8], colour, run.start_time, histories))
+        plot.metrics = message.metrics
+        plot.set_runs(plot_runs, message.available)
+
+    @on(MetricPlot.PickMetrics)
+    def _pick_metrics(self) -> None:
+        plot = self.query_one(MetricPlot)
+        if not plot.available:
+            return
+
+        def chosen(metrics: list[str] | None) -> None:
+            if metrics:
+                self._load_plot(self._plot_runs(), metrics)
+
+        self.app.push_screen(MetricPicker(plot.available, plot.metrics), chosen)
+
+    @on(MetricPlot.MetricsWanted)
+    def _metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
+        self._load_plot(self._plot_runs(), message.metrics)
+
+    @work(thread=True, exclusive=True, group="plot-grow", exit_on_error=False)
+    def _grow_plot(self, keys: set[tuple[str, str]]) -> None:
+        """Parse only the bytes appended to the plotted metric files since they were read."""
+        grew = False
+        for key in keys:
+            history = self._histories.get(key)
+            if history is not None and self.index.store.read_new_points(history):
+                grew = True
+        if grew:
+            self.app.call_from_thread(self._plot_grown)
+
+    def _plot_grown(self) -> None:
+        plot = self.query_one(MetricPlot)
+        for plot_run in plot.runs:  # a file read again from scratch has a new list
+            for (run_id, key), history in self._histories.items():
+                if run_id == plot_run.run_id:
+                    plot_run.histories[key] = history.points
+        plot.data_changed()
 
     def action_choose_columns(self) -> None:
         columns = self.query_one(RunsTable).all_columns

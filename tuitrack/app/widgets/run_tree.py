@@ -48,7 +48,7 @@ class RunTree(Tree[NodeRef]):
         Binding("g,home", "scroll_home", "Top", show=False),
         Binding("G,end", "scroll_end", "Bottom", show=False),
         Binding("enter", "open", "Open", group=Binding.Group("Tree")),
-        Binding("space", "toggle_node", "Fold", show=False),
+        Binding("space", "screen.toggle_mark", "Mark", show=False),
     ]
 
     COMPONENT_CLASSES = status_component_classes("run-tree")
@@ -64,6 +64,7 @@ class RunTree(Tree[NodeRef]):
         super().__init__("runs", data=None, **kwargs)
         self.clock = clock
         self.is_stale: Callable[[Run], bool] = lambda run: False  # set by the screen
+        self.is_marked: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.show_root = False
         self.guide_depth = 2
         self.auto_expand = False
@@ -87,6 +88,8 @@ class RunTree(Tree[NodeRef]):
         stale = self.is_stale(run)
         status = self.get_component_rich_style(f"run-tree--{style_class(run, stale)}", default=None)
         label = Text()
+        if self.is_marked(run):
+            label.append("▌", style="bold reverse")
         label.append(glyph(run, stale) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
         label.append(run.run_name or run.run_id[:8], style="strike" if run.is_deleted else "")
         if run.is_deleted:

@@ -79,6 +79,7 @@ class RunsTable(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.clock = clock
         self.is_stale: Callable[[Run], bool] = lambda run: False  # set by the screen
+        self.is_marked: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.all_columns: list[Column] = []
         self.hidden: set[str] = set()
         self.columns: list[Column] = []
@@ -133,7 +134,7 @@ class RunsTable(ScrollView, can_focus=True):
             longest = max((len(row[index]) for row in self._cells), default=0)
             widths.append(min(MAX_WIDTH, max(len(column.label) + 2, longest)))
         if widths:
-            widths[0] += 2  # the status glyph before the name
+            widths[0] += 3  # the mark and the status glyph before the name
         self._widths = widths
         total = sum(widths) + GAP * len(widths)
         self.virtual_size = Size(total, len(self.runs) + 1)
@@ -272,11 +273,13 @@ class RunsTable(ScrollView, can_focus=True):
         # On the cursor row the cursor's colours win: status colours on the cursor background
         # are unreadable. The glyph still says the status.
         status = base if index == self.cursor_row else base + self._status_colour(self._styles[index])
-        segments = [Segment(glyph(run, self._stale[index]) + " ", status)]
+        mark = "▌" if self.is_marked(run) else " "
+        segments = [Segment(mark, base + Style(reverse=True, bold=True) if mark != " " else base),
+                    Segment(glyph(run, self._stale[index]) + " ", status)]
         for i, (text, width) in enumerate(zip(self._cells[index], self._widths)):
             column = self.columns[i]
             if i == 0:
-                width -= 2
+                width -= 3
             style = status if column.key == "status" or (i == 0 and run.is_deleted) else base
             segments.append(Segment(_fit(text, width, column.numeric), style))
             segments.append(Segment(" " * GAP, base))

@@ -1,0 +1,53 @@
+"""Turning histories into plottable curves."""
+
+from __future__ import annotations
+
+import math
+
+from tuitrack.model import MetricPoint
+from tuitrack.series import Curve, downsample, finite, smooth, x_values, zoom
+
+
+def points(values, start=0):
+    return [MetricPoint(1000 + 10 * i, v, start + i) for i, v in enumerate(values)]
+
+
+def test_downsample_keeps_spikes_and_bounds_size():
+    ys = [1.0] * 100_000
+    ys[54_321] = 50.0  # a one-step spike
+    ys[77_777] = -20.0
+    curve = downsample(Curve([float(i) for i in range(len(ys))], ys), buckets=100)
+    assert len(curve.xs) <= 200
+    assert max(curve.ys) == 50.0 and min(curve.ys) == -20.0
+    assert curve.xs == sorted(curve.xs)
+
+
+def test_downsample_leaves_short_curves_alone():
+    curve = Curve([0.0, 1.0, 2.0], [3.0, 1.0, 2.0])
+    assert downsample(curve, buckets=10) is curve
+
+
+def test_smoothing_is_a_debiased_ema_that_skips_nan():
+    assert smooth([1.0, 2.0], 0.0) == [1.0, 2.0]
+    out = smooth([2.0, float("nan"), 4.0], 0.5)
+    assert out[0] == 2.0 and out[1] == 2.0  # first value unbiased; NaN carries the last value
+    assert math.isclose(out[2], (0.5 * 0.5 * 2 + 0.5 * 4) / 0.75)
+
+
+def test_finite_drops_nan_inf_and_nonpositive_on_log():
+    curve = finite([0, 1, 2, 3], [1.0, float("nan"), float("inf"), -1.0], log=False)
+    assert curve.ys == [1.0, -1.0]
+    assert finite([0, 1], [0.0, 2.0], log=True).ys == [2.0]
+
+
+def test_zoom_to_last_steps():
+    history = points(range(5000))
+    assert [p.step for p in zoom(history, 100)][0] == 4900
+    assert zoom(history, None) is history
+
+
+def test_x_axes():
+    history = [MetricPoint(1_000_000 + 3_600_000 * i, 0.0, i * 10) for i in range(3)]
+    assert x_values(history, "step", None) == [0.0, 10.0, 20.0]
+    assert x_values(history, "relative", 1_000_000) == [0.0, 1.0, 2.0]
+    assert x_values(history, "wall", None)[1] == (1_000_000 + 3_600_000) / 1000

@@ -1,0 +1,215 @@
+"""Metric curves in the terminal (plotext, braille), for one run or several marked runs overlaid.
+
+plotext draws the whole figure as ANSI text; building it costs 10-40 ms, so the result is kept
+as Strips and served line by line until the data, the size or an option changes. Histories are
+cut to the plot's width first (min and max per bucket, see tuitrack.series), so a 100,000-point
+history costs what a 300-point one does. plotext keeps one global figure: the widget builds it
+on the UI thread only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import plotext
+from rich.segment import Segment
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tuitrack.model import MetricPoint
+from tuitrack.series import SMOOTHING, X_AXES, ZOOMS, downsample, finite, smooth, x_values, zoom
+
+PALETTE = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
+RAW_COLOUR = "gray"
+AXIS_LABELS = {"step": "step", "relative": "hours since start", "wall": "wall time (epoch s)"}
+
+
+@dataclass
+class PlotRun:
+    """One run's part of the plot: its label, colour and the histories of the shown metrics."""
+
+    run_id: str
+    label: str
+    colour: str
+    start_ms: int | None
+    histories: dict[str, list[MetricPoint]] = field(default_factory=dict)
+
+
+class MetricPlot(Widget, can_focus=True):
+    ALLOW_MAXIMIZE = True
+    BINDINGS = [
+        Binding("enter", "screen.open_plot", "Full screen", tooltip="Show the plot full screen (escape: back)"),
+        Binding("m", "pick_metrics", "Metrics", tooltip="Choose the metrics to plot"),
+        Binding("n", "next_metric(1)", "Next metric", show=False, tooltip="Plot the next metric"),
+        Binding("N", "next_metric(-1)", "Previous metric", show=False, tooltip="Plot the previous metric"),
+        Binding("x", "next_axis", "X axis", tooltip="x axis: step, time since start, wall time"),
+        Binding("L", "toggle_log", "Log y", tooltip="Logarithmic y axis"),
+        Binding("plus,equals_sign", "smoothing(1)", "Smooth+", tooltip="More smoothing (raw curve stays faint)"),
+        Binding("minus", "smoothing(-1)", "Smooth-", show=False, tooltip="Less smoothing"),
+        Binding("z", "next_zoom", "Zoom", tooltip="Zoom: all steps, the last 1,000, the last 100"),
+    ]
+
+    DEFAULT_CSS = """
+    MetricPlot { background: $surface; height: 1fr; }
+    """
+
+    class PickMetrics(Message):
+        pass
+
+    class MetricsWanted(Message):
+        """The user chose other metrics: the screen loads their histories."""
+
+        def __init__(self, metrics: list[str]) -> None:
+            super().__init__()
+            self.metrics = metrics
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.runs: list[PlotRun] = []
+        self.available: list[str] = []  # metric keys the shown runs have
+        self.metrics: list[str] = []  # the ones plotted
+        self.axis = X_AXES[0]
+        self.log_y = False
+        self.smoothing = 0
+        self.zoom = 0
+        self._data_version = 0
+        self._cache_key: tuple | None = None
+        self._strips: list[Strip] = []
+        self.build_ms = 0.0
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def set_runs(self, runs: list[PlotRun], available: list[str]) -> None:
+        self.runs = runs
+        self.available = available
+        kept = [m for m in self.metrics if m in available]
+        self.metrics = kept or ([default_metric(available)] if available else [])
+        self._data_version += 1
+        self.refresh()
+
+    def data_changed(self) -> None:
+        """The histories in `runs` grew: draw again."""
+        self._data_version += 1
+        self.refresh()
+
+    # -- options ------------------------------------------------------------------------------
+
+    def action_pick_metrics(self) -> None:
+        self.post_message(self.PickMetrics())
+
+    def action_next_metric(self, step: int) -> None:
+        if not self.available:
+            return
+        current = self.metrics[0] if self.metrics else self.available[0]
+        index = (self.available.index(current) + step) % len(self.available) if current in self.available else 0
+        self.post_message(self.MetricsWanted([self.available[index]]))
+
+    def action_next_axis(self) -> None:
+        self.axis = X_AXES[(X_AXES.index(self.axis) + 1) % len(X_AXES)]
+        self.refresh()  # the x label says which (and the title says smoothing and zoom)
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.refresh()
+
+    def action_smoothing(self, step: int) -> None:
+        self.smoothing = max(0, min(len(SMOOTHING) - 1, self.smoothing + step))
+        self.refresh()
+
+    def action_next_zoom(self) -> None:
+        self.zoom = (self.zoom + 1) % len(ZOOMS)
+        self.refresh()
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        key = (self._data_version, self.size, tuple(self.metrics), self.axis, self.log_y,
+               self.smoothing, self.zoom, self.app.theme)
+        if key != self._cache_key:
+            started = time.perf_counter()
+            self._strips = self._build()
+            self.build_ms = (time.perf_counter() - started) * 1000
+            self._cache_key = key
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, self.rich_style)
+
+    def _build(self) -> list[Strip]:
+        width, height = self.size
+        if width < 10 or height < 4:
+            return []
+        if not self.runs or not self.metrics:
+            message = "No metrics to plot" if self.runs else "Select a run (space marks several)"
+            return [Strip([Segment(" " + message, self.rich_style)]).extend_cell_length(width, self.rich_style)]
+        plotext.main()  # leave any subplot the previous build selected, or grids nest
+        plotext.clear_figure()
+        plotext.theme("clear")
+        plotext.plotsize(width, height)
+        # As many metrics as fit: two columns from 70 cells wide, a row per 10 lines.
+        cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
+        rows = max(1, min(height // 10, -(-len(self.metrics) // cols)))
+        metrics = self.metrics[: rows * cols]
+        grid = len(metrics) > 1
+        if grid:
+            plotext.subplots(rows, cols)
+        for index, key in enumerate(metrics):
+            if grid:
+                plotext.subplot(index // cols + 1, index % cols + 1)
+            hidden = len(self.metrics) - len(metrics) if index == 0 else 0
+            self._plot_metric(key, buckets=max(20, width // cols - 12), hidden=hidden)
+        base = self.rich_style
+        try:
+            text = Text.from_ansi(plotext.build())
+        except Exception as exc:  # a plotting bug must not take the app down
+            message = f" cannot draw this plot: {type(exc).__name__}: {exc}"
+            return [Strip([Segment(message, base)]).extend_cell_length(width, base)]
+        console = self.app.console
+        strips = []
+        for line in text.split("\n", allow_blank=True)[:height]:
+            segments = [Segment(s.text, base + s.style if s.style else base) for s in line.render(console)]
+            strips.append(Strip(segments).extend_cell_length(width, base))
+        return strips
+
+    def _plot_metric(self, key: str, buckets: int, hidden: int = 0) -> None:
+        strength = SMOOTHING[self.smoothing]
+        drew = False
+        for run in self.runs:
+            points = zoom(run.histories.get(key, []), ZOOMS[self.zoom])
+            if not points:
+                continue
+            xs = x_values(points, self.axis, run.start_ms)
+            ys = [p.value for p in points]
+            label = run.label if len(self.runs) > 1 else None
+            if strength:
+                raw = downsample(finite(xs, ys, self.log_y), buckets)
+                if raw.xs:
+                    plotext.plot(raw.xs, raw.ys, color=RAW_COLOUR, marker="braille")
+                ys = smooth(ys, strength)
+            curve = downsample(finite(xs, ys, self.log_y), buckets)
+            if curve.xs:
+                plotext.plot(curve.xs, curve.ys, color=run.colour, marker="braille", label=label)
+                drew = True
+        title = key
+        if strength:
+            title += f"  (smoothing {strength:g})"
+        if ZOOMS[self.zoom] is not None:
+            title += f"  last {ZOOMS[self.zoom]} steps"
+        if hidden:
+            title += f" +{hidden} more"
+        if self.log_y and drew:  # plotext fails on a log axis without data
+            plotext.yscale("log")
+            title += "  log y"
+        plotext.title(title if drew else f"{key}: nothing to draw")
+        plotext.xlabel(AXIS_LABELS[self.axis])
+
+
+def default_metric(keys: list[str]) -> str:
+    """The metric people look at first: a loss if there is one."""
+    for wanted in ("loss", "train/loss", "val/loss", "train_loss", "val_loss"):
+        if wanted in keys:
+            return wanted
+    return next((k for k in keys if "loss" in k), keys[0])
