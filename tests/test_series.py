@@ -22,9 +22,28 @@ def test_downsample_keeps_spikes_and_bounds_size():
     assert curve.xs == sorted(curve.xs)
 
 
-def test_downsample_leaves_short_curves_alone():
-    curve = Curve([0.0, 1.0, 2.0], [3.0, 1.0, 2.0])
-    assert downsample(curve, buckets=10) is curve
+def test_downsample_leaves_short_curves_alone_but_drops_undrawable_points():
+    curve = Curve([0.0, 1.0, 2.0], [3.0, float("nan"), 2.0])
+    assert downsample(curve, buckets=10) == Curve([0.0, 2.0], [3.0, 2.0])
+
+
+def test_downsample_skips_nan_and_nonpositive_on_log_inside_buckets():
+    ys = [float("nan")] + [1.0] * 999 + [0.0] * 1000 + [5.0] * 1000
+    curve = downsample(Curve([float(i) for i in range(len(ys))], ys), buckets=3, log=True)
+    assert all(y > 0 and math.isfinite(y) for y in curve.ys) and max(curve.ys) == 5.0
+
+
+def test_prepared_series_extends_as_the_history_grows():
+    from tuitrack.series import PreparedSeries
+
+    history = points([1.0, 2.0, 3.0])
+    series = PreparedSeries()
+    series.update(history, "step", None, 0.5)
+    history.append(MetricPoint(2000, 4.0, 3))
+    series.update(history, "step", None, 0.5)
+    assert series.xs == [0.0, 1.0, 2.0, 3.0] and series.smoothed == smooth([1.0, 2.0, 3.0, 4.0], 0.5)
+    series.update(history, "relative", None, 0.5)  # another axis: computed again
+    assert series.xs[0] == 0.0 and len(series.xs) == 4
 
 
 def test_smoothing_is_a_debiased_ema_that_skips_nan():

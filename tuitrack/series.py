@@ -66,12 +66,17 @@ def finite(xs: list[float], ys: list[float], log: bool = False) -> Curve:
     return Curve([x for x, _ in keep], [y for _, y in keep])
 
 
-def downsample(curve: Curve, buckets: int) -> Curve:
-    """At most about 2 x `buckets` points: the min and the max of each bucket of consecutive
-    points, so a one-step spike stays visible however long the history is."""
+def downsample(curve: Curve, buckets: int, log: bool = False) -> Curve:
+    """At most about 2 x `buckets` drawable points: the min and the max of each bucket of
+    consecutive points, so a one-step spike stays visible however long the history is.
+
+    Points a plot cannot draw (NaN, inf, and values <= 0 on a log axis) are left out. The
+    min and max of a bucket are taken by the C built-ins; only a bucket whose result is not
+    drawable is filtered point by point.
+    """
     n = len(curve.ys)
     if n <= 2 * buckets or buckets <= 0:
-        return curve
+        return finite(curve.xs, curve.ys, log)
     xs, ys = curve.xs, curve.ys
     out_x: list[float] = []
     out_y: list[float] = []
@@ -82,8 +87,61 @@ def downsample(curve: Curve, buckets: int) -> Curve:
             continue
         chunk = ys[start:end]
         low, high = min(chunk), max(chunk)
+        if not (_drawable(low, log) and _drawable(high, log)):
+            chunk = [y for y in chunk if _drawable(y, log)]
+            if not chunk:
+                continue
+            low, high = min(chunk), max(chunk)
+        first = low if chunk.index(low) <= chunk.index(high) else high
         out_x.append(xs[start])
-        out_y.append(low if chunk.index(low) <= chunk.index(high) else high)
+        out_y.append(first)
         out_x.append(xs[end - 1])
-        out_y.append(high if out_y[-1] == low else low)
+        out_y.append(high if first == low else low)
     return Curve(out_x, out_y)
+
+
+def _drawable(y: float, log: bool) -> bool:
+    return math.isfinite(y) and (not log or y > 0)
+
+
+class PreparedSeries:
+    """x and y lists of one growing history, extended as it grows (not rebuilt on every
+    redraw): at 100,000 points, turning points into lists is most of a redraw's cost."""
+
+    def __init__(self) -> None:
+        self.source: list[MetricPoint] | None = None
+        self.axis = ""
+        self.strength = -1.0
+        self.start_ms: int | None = None
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+        self.smoothed: list[float] = []
+        self._ema = (0.0, 0.0)  # running average and its weight, to extend the smoothing
+
+    def update(self, points: list[MetricPoint], axis: str, start_ms: int | None, strength: float) -> None:
+        if points is not self.source or axis != self.axis or start_ms != self.start_ms or len(points) < len(self.xs):
+            self.source, self.axis, self.start_ms = points, axis, start_ms
+            self.xs, self.ys, self.smoothed, self.strength = [], [], [], -1.0
+        if strength != self.strength:
+            self.smoothed, self._ema, self.strength = [], (0.0, 0.0), strength
+        new = points[len(self.xs):]
+        if new:
+            self.xs.extend(x_values(new, axis, start_ms if start_ms is not None else points[0].timestamp))
+            self.ys.extend(p.value for p in new)
+        if strength > 0 and len(self.smoothed) < len(self.ys):
+            last, weight = self._ema
+            for y in self.ys[len(self.smoothed):]:
+                if math.isfinite(y):
+                    last = last * strength + (1 - strength) * y
+                    weight = weight * strength + (1 - strength)
+                self.smoothed.append(last / weight if weight else float("nan"))
+            self._ema = (last, weight)
+
+    def window(self, first_step: int | None) -> int:
+        """Index of the first point at or after `first_step` (steps in logged order)."""
+        if first_step is None or self.source is None:
+            return 0
+        index = len(self.source)
+        while index > 0 and self.source[index - 1].step >= first_step:
+            index -= 1
+        return index

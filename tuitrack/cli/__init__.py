@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tuitrack.cli import browse, ls, show
+from tuitrack.cli import browse, demo, ls, show
 from tuitrack.store import StoreError
 
-COMMANDS = {"ls": ls, "show": show}
+COMMANDS = {"ls": ls, "show": show, "demo": demo}
 EXIT_USAGE = 2
 
 

@@ -46,6 +46,8 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
+SUMMARIES_EVERY = 3.0  # seconds between full reads for min/max while the selected run writes
+AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
 
@@ -86,7 +88,7 @@ class MainScreen(Screen):
         self._watch_parts: tuple | None = None
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self._histories: dict[tuple[str, str], object] = {}  # (run id, metric) -> MetricHistory
-        self._plot_grew_at = 0.0
+        self._summaries_timer = None
         self.show_deleted = False
         self.query_text = ""
         self.current_experiment: str | None = None
@@ -119,6 +121,7 @@ class MainScreen(Screen):
             pane.is_stale = self._is_stale
             pane.is_marked = lambda run: run.run_id in self.marked
         self.set_interval(30, self._refresh_stale)
+        self.set_interval(AGES_EVERY, self._refresh_ages)
         self._set_status("loading…")
         self.load_store()
 
@@ -309,16 +312,34 @@ class MainScreen(Screen):
         ):
             self._refresh_table()
         if self.selected_run_id in delta.runs_changed:
-            self._detail_cache.pop(self.selected_run_id, None)
-            self._show_detail()
+            # The overview and latest values now; min and max (a full read) at most every
+            # few seconds while the run writes.
+            self._show_detail(fresh_summaries=False)
+            if self._summaries_timer is None:
+                self._summaries_timer = self.set_timer(SUMMARIES_EVERY, self._resummarize)
         if self._plot_shown():
             plotted = delta.metrics & set(self._histories)
             if plotted:
                 self._grow_plot(plotted)
         self._update_status()
 
+    def _resummarize(self) -> None:
+        self._summaries_timer = None
+        if self.selected_run_id is not None:
+            self._detail_cache.pop(self.selected_run_id, None)
+            self._show_detail()
+
     def _is_stale(self, run: Run) -> bool:
         return self.index.is_stale(run, int(self.clock() * 1000), self.stale_after_ms)
+
+    def _refresh_ages(self) -> None:
+        """Labels say "5m ago": redraw the ones on screen now and then (cheap at any size)."""
+        tree = self.query_one(RunTree)
+        for run_id in tree.visible_run_ids():
+            run = self.index.run(run_id)
+            if run is not None:
+                tree.update_run(run)
+        self.query_one(RunsTable).recompute()
 
     def _refresh_stale(self) -> None:
         """Running runs turn stale by the clock alone: look again now and then."""
@@ -366,7 +387,7 @@ class MainScreen(Screen):
             # so that the detail and `y` never act on a run the user cannot see.
             first = table.highlighted_run
             self.selected_run_id = first.run_id if first else None
-            self._show_detail()
+            self._selection_changed()
 
     def _set_status(self, note: str = "") -> None:
         self._status_note = note
@@ -390,7 +411,9 @@ class MainScreen(Screen):
             text.append(f"│ {self.watch_mode} ", style="dim")
         if getattr(self, "_status_note", ""):
             text.append(f"│ {self._status_note}", style="dim italic")
-        self.query_one("#status-bar", Static).update(text)
+        if text.plain != getattr(self, "_status_plain", None):  # an update costs a layout pass
+            self._status_plain = text.plain
+            self.query_one("#status-bar", Static).update(text)
 
     # -- selection: tree, table and detail follow each other -------------------------------------
 
@@ -422,7 +445,7 @@ class MainScreen(Screen):
         if ref.kind == "run" and ref.run_id != self.selected_run_id:
             self.selected_run_id = ref.run_id
             self.query_one(RunsTable).select_run_id(ref.run_id)
-            self._show_detail()
+            self._selection_changed()
 
     @on(Tree.NodeSelected)
     def _tree_selected(self, event: Tree.NodeSelected) -> None:
@@ -441,7 +464,7 @@ class MainScreen(Screen):
         tree = self.query_one(RunTree)
         if self.query_one(RunsTable).has_focus:
             tree.select_run(run.run_id)
-        self._show_detail()
+        self._selection_changed()
 
     @on(RunsTable.RunOpened)
     def _table_opened(self, event: RunsTable.RunOpened) -> None:
@@ -457,18 +480,27 @@ class MainScreen(Screen):
             self._hurry(experiment_id)
         self._refresh_table()
 
-    def _show_detail(self) -> None:
+    def _selection_changed(self) -> None:
+        """Another run is selected: the detail shows it, and so does the plot unless runs are
+        marked (then the plot shows those)."""
+        self._show_detail()
+        if not self.marked and self._plot_shown():
+            self._refresh_plot()
+
+    def _show_detail(self, fresh_summaries: bool = True) -> None:
         detail = self.query_one(RunDetail)
+        if self._plot_shown() and self.maximized is not detail:
+            self._detail_dirty = True  # hidden behind the plot: draw it when it shows again
+            return
+        self._detail_dirty = False
         run = self.index.run(self.selected_run_id) if self.selected_run_id else None
         if run is None:
             detail.show(None, None)
             return
-        if not self.marked and self._plot_shown():
-            self._refresh_plot()
         cached = self._detail_cache.get(run.run_id)
         summaries, disk = cached if cached else (None, None)
         detail.show(run, self.index.experiment_of(run), summaries, disk)
-        if cached is None and self.index.has_data(run):
+        if cached is None and fresh_summaries and self.index.has_data(run):
             self._load_detail(run)
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
@@ -626,6 +658,8 @@ class MainScreen(Screen):
             self._lower().focus()
         if self._plot_shown():
             self._refresh_plot()
+        elif self._detail_dirty:
+            self._show_detail()
 
     def _run_under_cursor(self) -> str | None:
         """The run the focused pane's cursor is on, read now: keys typed quickly can run before
@@ -754,4 +788,4 @@ class MainScreen(Screen):
         self.selected_run_id = run_id
         tree.select_run(run_id)
         self.query_one(RunsTable).select_run_id(run_id)
-        self._show_detail()
+        self._selection_changed()

@@ -21,7 +21,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tuitrack.model import MetricPoint
-from tuitrack.series import SMOOTHING, X_AXES, ZOOMS, downsample, finite, smooth, x_values, zoom
+from tuitrack.series import SMOOTHING, X_AXES, ZOOMS, Curve, PreparedSeries, downsample
 
 PALETTE = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
 RAW_COLOUR = "gray"
@@ -80,19 +80,37 @@ class MetricPlot(Widget, can_focus=True):
         self._cache_key: tuple | None = None
         self._strips: list[Strip] = []
         self.build_ms = 0.0
+        self._redraw_timer = None
+        self._last_redraw = 0.0
+        self._prepared: dict[tuple[str, str], PreparedSeries] = {}
 
     # -- data ---------------------------------------------------------------------------------
 
     def set_runs(self, runs: list[PlotRun], available: list[str]) -> None:
         self.runs = runs
+        shown = {r.run_id for r in runs}
+        self._prepared = {k: v for k, v in self._prepared.items() if k[0] in shown}
         self.available = available
         kept = [m for m in self.metrics if m in available]
         self.metrics = kept or ([default_metric(available)] if available else [])
         self._data_version += 1
         self.refresh()
 
+    REDRAW_EVERY = 0.5  # seconds: a plot that grows is redrawn at most twice a second
+
     def data_changed(self) -> None:
-        """The histories in `runs` grew: draw again."""
+        """The histories in `runs` grew: draw again, at most every REDRAW_EVERY seconds."""
+        if self._redraw_timer is not None:
+            return  # a redraw is already on its way and will include this
+        wait = self.REDRAW_EVERY - (time.monotonic() - self._last_redraw)
+        if wait > 0:
+            self._redraw_timer = self.set_timer(wait, self._redraw)
+        else:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._redraw_timer = None
+        self._last_redraw = time.monotonic()
         self._data_version += 1
         self.refresh()
 
@@ -176,20 +194,23 @@ class MetricPlot(Widget, can_focus=True):
 
     def _plot_metric(self, key: str, buckets: int, hidden: int = 0) -> None:
         strength = SMOOTHING[self.smoothing]
+        last_steps = ZOOMS[self.zoom]
         drew = False
         for run in self.runs:
-            points = zoom(run.histories.get(key, []), ZOOMS[self.zoom])
+            points = run.histories.get(key, [])
             if not points:
                 continue
-            xs = x_values(points, self.axis, run.start_ms)
-            ys = [p.value for p in points]
+            series = self._prepared.setdefault((run.run_id, key), PreparedSeries())
+            series.update(points, self.axis, run.start_ms, strength)
+            first = None if last_steps is None else max(p.step for p in points[-64:]) - last_steps + 1
+            begin = series.window(first)
+            xs = series.xs[begin:]
             label = run.label if len(self.runs) > 1 else None
             if strength:
-                raw = downsample(finite(xs, ys, self.log_y), buckets)
+                raw = downsample(Curve(xs, series.ys[begin:]), buckets, self.log_y)
                 if raw.xs:
                     plotext.plot(raw.xs, raw.ys, color=RAW_COLOUR, marker="braille")
-                ys = smooth(ys, strength)
-            curve = downsample(finite(xs, ys, self.log_y), buckets)
+            curve = downsample(Curve(xs, (series.smoothed if strength else series.ys)[begin:]), buckets, self.log_y)
             if curve.xs:
                 plotext.plot(curve.xs, curve.ys, color=run.colour, marker="braille", label=label)
                 drew = True

@@ -176,8 +176,17 @@ class RunTree(Tree[NodeRef]):
 
     def update_run(self, run: Run) -> None:
         node = self.run_nodes.get(run.run_id)
-        if node is not None:
-            node.set_label(self.run_label(run))
+        if node is None:
+            return
+        label = self.run_label(run)
+        if label != node.label:  # most changes (a new metric point) leave the label as it was
+            node.set_label(label)
+
+    def visible_run_ids(self) -> list[str]:
+        """The runs whose lines are on screen now."""
+        top = self.scroll_offset.y
+        lines = self._tree_lines[top : top + self.size.height]
+        return [line.node.data.run_id for line in lines if line.node.data is not None and line.node.data.run_id]
 
     def update_experiment(self, experiment: Experiment, count: int | None) -> None:
         node = self.experiment_nodes.get(experiment.experiment_id)

@@ -109,6 +109,11 @@ class RunsTable(ScrollView, can_focus=True):
         self.cursor_row = index if index is not None else min(self.cursor_row, max(0, len(self.runs) - 1))
         self.refresh()
 
+    def recompute(self) -> None:
+        """Compute the cells again (ages, running durations) without changing rows or order."""
+        self._compute_cells()
+        self.refresh()
+
     def set_hidden(self, hidden: set[str]) -> None:
         self.hidden = set(hidden)
         self.set_runs(self.runs, self.all_columns)
