@@ -9,9 +9,13 @@ import argparse
 import sys
 
 from tuitrack.cli import browse, demo, ls, show
+from tuitrack.cli.edit import delete, note, rename, restore, tag
 from tuitrack.store import StoreError
 
-COMMANDS = {"ls": ls, "show": show, "demo": demo}
+COMMANDS = {
+    "ls": ls, "show": show, "tag": tag, "note": note, "rename": rename,
+    "delete": delete, "restore": restore, "demo": demo,
+}
 EXIT_USAGE = 2
 
 

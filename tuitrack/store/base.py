@@ -112,6 +112,27 @@ class Store(abc.ABC):
         has not written for long is probably dead."""
         return None
 
+    # -- changes (a store that cannot make one says so) ---------------------------------------
+
+    def set_tags(self, run: Run, tags: dict[str, str], force: bool = False) -> None:
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def delete_tags(self, run: Run, keys: list[str], force: bool = False) -> None:
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def set_note(self, run: Run, text: str) -> None:
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def rename_run(self, run: Run, name: str) -> None:
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def delete_run(self, run: Run) -> None:
+        """Soft delete: the run stays on disk, marked deleted, until purged."""
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def restore_run(self, run: Run) -> None:
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
     def disk_usage(self, run: Run) -> int | None:
         """Bytes the run takes on disk (artifacts inside the store included); None if unknown."""
         return None

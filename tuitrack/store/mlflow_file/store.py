@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import posixpath
 import time
+from pathlib import Path
 from typing import Any
 
 from tuitrack.model import (
@@ -28,6 +29,7 @@ from tuitrack.model import (
 )
 from tuitrack.store.base import Change, MetricHistory, RunNotFound, Store
 from tuitrack.store.forked import map_chunks
+from tuitrack.store.mlflow_file import changes
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
@@ -376,7 +378,33 @@ class MlflowFileStore(Store):
             return total or None
         return total
 
-    # -- changes ------------------------------------------------------------------------------------
+    # -- changing runs (see changes.py for how it stays safe) ---------------------------------------
+
+    def _run_path(self, run: Run) -> Path:
+        path = Path(self.run_dir(run))
+        if not (path / META).is_file():
+            raise RunNotFound(f"run {run.run_id} is gone from {self.location}")
+        return path
+
+    def set_tags(self, run: Run, tags: dict[str, str], force: bool = False) -> None:
+        changes.set_tags(self._run_path(run), tags, force)
+
+    def delete_tags(self, run: Run, keys: list[str], force: bool = False) -> None:
+        changes.delete_tags(self._run_path(run), keys, force)
+
+    def set_note(self, run: Run, text: str) -> None:
+        changes.set_note(self._run_path(run), text)
+
+    def rename_run(self, run: Run, name: str) -> None:
+        changes.rename(self._run_path(run), name)
+
+    def delete_run(self, run: Run) -> None:
+        changes.soft_delete(self._run_path(run))
+
+    def restore_run(self, run: Run) -> None:
+        changes.restore(self._run_path(run))
+
+    # -- what a changed path means ------------------------------------------------------------------
 
     def classify(self, path: str) -> Change | None:
         rel = self._rel(os.path.abspath(path))

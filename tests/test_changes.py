@@ -1,0 +1,173 @@
+"""Changing runs: what tuitrack writes is what MLflow would have written (MLflow's client checks)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.entities import ViewType
+
+from tests.mlflow_stores import client_for
+from tuitrack.cli import main
+from tuitrack.store import open_store
+from tuitrack.store.mlflow_file import changes
+from tuitrack.store.mlflow_file.changes import ChangeRefused
+
+
+def run_dir(root: Path, ids, name: str, exp: str) -> Path:
+    return root / ids.experiments[exp] / ids.runs[name]
+
+
+def no_temp_files(root: Path) -> None:
+    strays = [p for p in root.rglob(".tuitrack-*")]
+    assert strays == []
+
+
+def test_tags_as_mlflow_reads_them(reference_store, capsys):
+    root, ids = reference_store
+    run_id = ids.runs["parent"]
+    assert main(["tag", str(root), run_id[:8], "team=vision", "nested/key=a b", "--remove", "custom.tag"]) == 0
+    tags = client_for(root).get_run(run_id).data.tags
+    assert tags["team"] == "vision" and tags["nested/key"] == "a b" and "custom.tag" not in tags
+    no_temp_files(root)
+
+
+@pytest.mark.parametrize("pair, message", [
+    ("mlflow.user=x", "system tag"),
+    ("../evil=x", "not a clean relative path"),
+    ("bad$key=x", "names may only contain"),
+    ("=x", "cannot be empty"),
+])
+def test_bad_tags_are_refused_and_nothing_changes(reference_store, capsys, pair, message):
+    root, ids = reference_store
+    before = sorted(p.read_bytes() for p in root.rglob("*") if p.is_file())
+    assert main(["tag", str(root), ids.runs["parent"], "ok=1", pair]) == 1
+    assert message in capsys.readouterr().err
+    assert sorted(p.read_bytes() for p in root.rglob("*") if p.is_file()) == before
+
+
+def test_system_tag_with_force(reference_store):
+    root, ids = reference_store
+    assert main(["tag", str(root), ids.runs["parent"], "mlflow.user=carol", "--force"]) == 0
+    assert client_for(root).get_run(ids.runs["parent"]).data.tags["mlflow.user"] == "carol"
+
+
+def test_note_and_rename(reference_store):
+    root, ids = reference_store
+    run_id = ids.runs["child"]
+    assert main(["note", str(root), run_id, "first line\nsecond line"]) == 0
+    assert main(["rename", str(root), run_id, "yes"]) == 0  # a YAML bool word: must stay a string
+    run = client_for(root).get_run(run_id)
+    assert run.data.tags["mlflow.note.content"] == "first line\nsecond line"
+    assert run.info.run_name == "yes" and run.data.tags["mlflow.runName"] == "yes"
+    assert "run_name: 'yes'" in (run_dir(root, ids, "child", "alpha") / "meta.yaml").read_text()
+
+
+def test_delete_and_restore_round_trip_with_mlflow(reference_store, capsys):
+    root, ids = reference_store
+    client = client_for(root)
+    target = ids.runs["failed"]
+    assert main(["delete", str(root), target, "--yes"]) == 0
+    deleted = {r.info.run_id for r in client.search_runs([ids.experiments["alpha"]], run_view_type=ViewType.DELETED_ONLY)}
+    assert deleted == {target}
+    client.restore_run(target)  # MLflow restores what tuitrack deleted
+    assert client.get_run(target).info.lifecycle_stage == "active"
+    client.delete_run(target)  # and tuitrack restores what MLflow deleted
+    assert main(["restore", str(root), target]) == 0
+    meta = (run_dir(root, ids, "failed", "alpha") / "meta.yaml").read_text()
+    assert "deleted_time" not in meta and "lifecycle_stage: active" in meta
+    assert client.get_run(target).info.lifecycle_stage == "active"
+
+
+def test_delete_writes_the_bytes_mlflow_writes(reference_store):
+    root, ids = reference_store
+    ours, theirs = run_dir(root, ids, "failed", "alpha"), run_dir(root, ids, "killed", "beta")
+    changes.soft_delete(ours, when=1_795_000_999_000)
+    client_for(root).delete_run(ids.runs["killed"])
+    theirs_meta = (theirs / "meta.yaml").read_text()
+    deleted_time = next(l for l in theirs_meta.splitlines() if l.startswith("deleted_time"))
+    ours_meta = (ours / "meta.yaml").read_text()
+    assert ours_meta.splitlines()[1] == "deleted_time: 1795000999000"
+    assert [l.split(":")[0] for l in ours_meta.splitlines()] == [l.split(":")[0] for l in theirs_meta.splitlines()]
+    assert deleted_time.startswith("deleted_time: ")
+
+
+def test_mlflow_gc_purges_what_tuitrack_deleted(reference_store):
+    root, ids = reference_store
+    assert main(["delete", str(root), ids.runs["failed"], "--yes"]) == 0
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_TRACKING_URI": root.as_uri()}
+    done = subprocess.run([str(Path(sys.executable).parent / "mlflow"), "gc", "--backend-store-uri", root.as_uri()],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not run_dir(root, ids, "failed", "alpha").exists()
+    assert run_dir(root, ids, "parent", "alpha").exists()
+
+
+def test_delete_without_a_terminal_asks_for_yes_and_changes_nothing(reference_store, capsys, monkeypatch):
+    root, ids = reference_store
+    meta = run_dir(root, ids, "failed", "alpha") / "meta.yaml"
+    before = meta.read_bytes()
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    assert main(["delete", str(root), ids.runs["failed"]]) == 1
+    assert "add --yes" in capsys.readouterr().err and meta.read_bytes() == before
+
+
+def test_running_runs_are_not_deleted_unless_forced(reference_store, capsys):
+    root, ids = reference_store
+    assert main(["delete", str(root), ids.runs["running"], "--yes"]) == 1
+    assert "is RUNNING" in capsys.readouterr().err
+    assert main(["delete", str(root), ids.runs["running"], "--yes", "--force"]) == 0
+
+
+def test_deleted_runs_refuse_tags_like_mlflow(reference_store, capsys):
+    root, ids = reference_store
+    main(["delete", str(root), ids.runs["failed"], "--yes"])
+    assert main(["tag", str(root), ids.runs["failed"], "a=b"]) == 1
+    assert "restore it first" in capsys.readouterr().err
+
+
+def test_a_meta_rewritten_meanwhile_is_not_lost(reference_store, monkeypatch):
+    """A script finishes the run between our read and our write: both changes survive."""
+    root, ids = reference_store
+    folder = run_dir(root, ids, "running", "beta")
+    meta = folder / "meta.yaml"
+    real = changes.read_bytes
+    calls = {"n": 0}
+
+    def racing_read(path):
+        data = real(path)
+        calls["n"] += 1
+        if calls["n"] == 1:  # right after our first read, MLflow finishes the run
+            meta.write_text(meta.read_text().replace("status: 1", "status: 3").replace("end_time: null", "end_time: 1795000001234"))
+        return data
+
+    monkeypatch.setattr(changes, "read_bytes", racing_read)
+    changes.rename(folder, "renamed")
+    run = client_for(root).get_run(ids.runs["running"])
+    assert run.info.run_name == "renamed" and run.info.status == "FINISHED" and run.info.end_time == 1795000001234
+
+
+def test_writer_logging_while_tuitrack_renames_loses_nothing(reference_store):
+    root, ids = reference_store
+    folder = run_dir(root, ids, "running", "beta")
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "for s in range(400):\n"
+        "    open(sys.argv[1] + '/metrics/m', 'a').write(f'{int(time.time()*1000)} {s} {100 + s}\\n')\n"
+        "    open(sys.argv[1] + f'/tags/t{s % 7}', 'w').write(str(s))\n"
+    ), str(folder)])
+    store = open_store(str(root))
+    run = store.find_run(ids.runs["running"])
+    names = 0
+    while writer.poll() is None:
+        store.rename_run(run, f"name-{names}")
+        names += 1
+    assert writer.returncode == 0 and names > 0
+    got = client_for(root).get_run(ids.runs["running"])
+    assert got.info.run_name == f"name-{names - 1}"
+    history = client_for(root).get_metric_history(ids.runs["running"], "m")
+    assert [m.step for m in history][5:] == list(range(100, 500))
+    no_temp_files(root)

@@ -1,0 +1,173 @@
+"""`tuitrack tag|note|rename|delete|restore`: change runs from scripts, as MLflow would.
+
+tag, note, rename and restore never ask. delete asks once on a terminal, listing what will
+change; with no terminal it refuses unless given --yes, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tuitrack.cli.command import Command
+from tuitrack.formatting import format_timestamp
+from tuitrack.model import Run, RunStatus
+from tuitrack.store import RunNotFound, Store, StoreError, open_store
+
+
+def store_and_runs(args: argparse.Namespace, ids: list[str]) -> tuple[Store, list[Run]]:
+    store = open_store(args.store)
+    runs = []
+    for run_id in ids:
+        runs.append(store.find_run(run_id))
+    return store, runs
+
+
+def confirm(question: str, yes: bool) -> bool:
+    """True when the user agreed (or passed --yes). Without a terminal, only --yes agrees."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print("tuitrack: not a terminal, so not asking: add --yes to go ahead", file=sys.stderr)
+        return False
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def describe(run: Run) -> str:
+    status = run.status.name if run.status else "?"
+    return f"  {run.run_id[:8]}  {run.run_name or '-':<24} {status:<9} started {format_timestamp(run.start_time)}"
+
+
+def guarded(action):
+    """Run a change; a refused change or a vanished run is a one-line error with exit code 1."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return action(args)
+        except RunNotFound as exc:
+            print(f"tuitrack: {exc}", file=sys.stderr)
+            return 1
+        except StoreError as exc:
+            if "expected" in str(exc):  # the STORE itself is wrong: let main say it (exit 2)
+                raise
+            print(f"tuitrack: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"tuitrack: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            return 1
+    return run
+
+
+def _tag_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE")
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("pairs", metavar="KEY=VALUE", nargs="*", help="tags to set")
+    parser.add_argument("--remove", metavar="KEY", nargs="+", default=[], help="tags to remove")
+    parser.add_argument("--force", action="store_true", help="allow changing mlflow.* system tags")
+
+
+@guarded
+def _tag(args: argparse.Namespace) -> int:
+    tags = {}
+    for pair in args.pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            print(f"tuitrack: {pair!r} is not KEY=VALUE", file=sys.stderr)
+            return 2
+        tags[key] = value
+    if not tags and not args.remove:
+        print("tuitrack: nothing to do: give KEY=VALUE pairs or --remove KEY", file=sys.stderr)
+        return 2
+    store, (found,) = store_and_runs(args, [args.run_id])
+    if tags:
+        store.set_tags(found, tags, force=args.force)
+    if args.remove:
+        store.delete_tags(found, args.remove, force=args.force)
+    return 0
+
+
+tag = Command("set or remove run tags", _tag_arguments, _tag)
+
+def _note_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE")
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("text", metavar="TEXT", help="the note; '-' reads it from standard input")
+
+
+@guarded
+def _note(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    store, (found,) = store_and_runs(args, [args.run_id])
+    store.set_note(found, text)
+    return 0
+
+
+note = Command("set a run's note (mlflow.note.content)", _note_arguments, _note)
+
+def _rename_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE")
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("name", metavar="NAME")
+
+
+@guarded
+def _rename(args: argparse.Namespace) -> int:
+    store, (found,) = store_and_runs(args, [args.run_id])
+    store.rename_run(found, args.name)
+    return 0
+
+
+rename = Command("rename a run (meta.yaml and the mlflow.runName tag)", _rename_arguments, _rename)
+
+def _delete_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE")
+    parser.add_argument("run_ids", metavar="RUN_ID", nargs="+")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask (for scripts)")
+    parser.add_argument("--force", action="store_true", help="delete RUNNING runs too")
+
+
+@guarded
+def _delete(args: argparse.Namespace) -> int:
+    store, runs = store_and_runs(args, args.run_ids)
+    running = [r for r in runs if r.status is RunStatus.RUNNING and not r.is_deleted]
+    if running and not args.force:
+        print(f"tuitrack: {running[0].run_id[:8]} ({running[0].run_name}) is RUNNING: a script may "
+              "still be writing it; add --force to delete it anyway", file=sys.stderr)
+        return 1
+    todo = [r for r in runs if not r.is_deleted]
+    for run in runs:
+        if run.is_deleted:
+            print(f"{run.run_id[:8]} is already deleted", file=sys.stderr)
+    if not todo:
+        return 0
+    print(f"Soft-delete {len(todo)} run(s) (tuitrack restore undoes it):", file=sys.stderr)
+    for run in todo:
+        print(describe(run), file=sys.stderr)
+    if not confirm("Delete?", args.yes):
+        return 1
+    for run in todo:
+        store.delete_run(run)
+    print(f"deleted {len(todo)} run(s)", file=sys.stderr)
+    return 0
+
+
+delete = Command("soft-delete runs (tuitrack restore undoes it)", _delete_arguments, _delete)
+
+def _restore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE")
+    parser.add_argument("run_ids", metavar="RUN_ID", nargs="+")
+
+
+@guarded
+def _restore(args: argparse.Namespace) -> int:
+    store, runs = store_and_runs(args, args.run_ids)
+    for run in runs:
+        if run.is_deleted:
+            store.restore_run(run)
+    return 0
+
+
+restore = Command("restore soft-deleted runs", _restore_arguments, _restore)

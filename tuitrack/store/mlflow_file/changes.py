@@ -1,0 +1,142 @@
+"""Changing runs in an MLflow file store as MLflow itself does: tags, notes, names, soft delete
+and restore (shared/reference/mlflow-file-store.md §3, §4 and §8).
+
+What differs from MLflow is safety. Every rewrite is atomic (see writer.write_atomic), and a
+run's meta.yaml is rewritten only if nobody changed it since it was read: a training script
+may finish the run (MLflow rewrites meta.yaml) at the same moment. If it did, the change is
+made again on the new content. Tags live in their own files, so a script logging metrics,
+params or tags into the run at the same time loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle
+from tuitrack.store.base import StoreError
+from tuitrack.store.mlflow_file.files import read_bytes
+from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
+from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_atomic, write_value
+
+KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
+MAX_KEY_LENGTH = 250
+SYSTEM_PREFIX = "mlflow."
+RETRIES = 5
+
+
+class ChangeRefused(StoreError):
+    """A change that would break the store or MLflow's rules; the message says why."""
+
+
+def validate_key(key: str) -> None:
+    """MLflow's rules for metric, param and tag keys (utils/validation.py)."""
+    if not key:
+        raise ChangeRefused("a key cannot be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ChangeRefused(f"key {key[:40]!r}… is longer than {MAX_KEY_LENGTH} characters")
+    if not KEY_PATTERN.match(key):
+        raise ChangeRefused(
+            f"key {key!r}: names may only contain alphanumerics, underscores (_), dashes (-), "
+            "periods (.), spaces ( ), colons (:) and slashes (/)"
+        )
+    if posixpath.normpath(key) != key or key.startswith(("/", "..")) or key == ".":
+        raise ChangeRefused(f"key {key!r} is not a clean relative path (MLflow refuses it too)")
+
+
+def check_user_tag(key: str, force: bool) -> None:
+    if key.startswith(SYSTEM_PREFIX) and not force:
+        raise ChangeRefused(f"{key!r} is an MLflow system tag; use --force to change it anyway")
+
+
+def rewrite_meta(run_dir: Path, change: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Apply `change` (and drop `remove` keys) to a run's meta.yaml, atomically, without
+    losing a rewrite someone else made in the meantime. Returns the new fields."""
+    meta = run_dir / "meta.yaml"
+    for attempt in range(RETRIES):
+        try:
+            before = read_bytes(str(meta))
+        except FileNotFoundError:
+            raise ChangeRefused(f"{run_dir.name}: the run is gone (meta.yaml missing)") from None
+        try:
+            fields = load_meta(before)
+        except MetaYamlError as exc:
+            raise ChangeRefused(f"{run_dir.name}: meta.yaml is unreadable ({exc}); not changed") from None
+        if fields is None:  # MLflow is rewriting it (truncate, then write): read it again
+            time.sleep(0.02 * (attempt + 1))
+            continue
+        fields.update(change)
+        for key in remove:
+            fields.pop(key, None)
+        data = dump_meta(fields)
+        if read_bytes(str(meta)) != before:
+            continue  # changed under us: apply our change to the new content
+        write_atomic(meta, data)
+        return fields
+    raise ChangeRefused(f"{run_dir.name}: meta.yaml kept changing; not changed, try again")
+
+
+def read_fields(run_dir: Path) -> dict[str, Any]:
+    fields = load_meta(read_bytes(str(run_dir / "meta.yaml")))
+    if fields is None:
+        raise ChangeRefused(f"{run_dir.name}: meta.yaml is empty")
+    return fields
+
+
+def require_active(run_dir: Path) -> None:
+    if read_fields(run_dir).get("lifecycle_stage", "active") != Lifecycle.ACTIVE.value:
+        raise ChangeRefused(f"{run_dir.name} is deleted; restore it first (MLflow refuses changes too)")
+
+
+def set_tags(run_dir: Path, tags: dict[str, str], force: bool = False) -> None:
+    """Set run tags. Setting mlflow.runName renames the run, as MLflow does."""
+    for key in tags:
+        validate_key(key)
+        if key != RUN_NAME_TAG:
+            check_user_tag(key, force)
+    require_active(run_dir)
+    for key, value in tags.items():
+        if key == RUN_NAME_TAG:
+            rename(run_dir, value)
+        else:
+            write_value(run_dir, "tags", key, value)
+
+
+def delete_tags(run_dir: Path, keys: list[str], force: bool = False) -> None:
+    for key in keys:
+        validate_key(key)
+        check_user_tag(key, force)
+    require_active(run_dir)
+    missing = [k for k in keys if not (run_dir / "tags" / k).is_file()]
+    if missing:
+        raise ChangeRefused(f"{run_dir.name} has no tag {missing[0]!r}")
+    for key in keys:
+        os.remove(run_dir / "tags" / key)
+
+
+def set_note(run_dir: Path, text: str) -> None:
+    require_active(run_dir)
+    write_value(run_dir, "tags", NOTE_TAG, text)
+
+
+def rename(run_dir: Path, name: str) -> None:
+    """The name lives twice: meta.yaml's run_name and the mlflow.runName tag (MLflow writes both)."""
+    if not name.strip():
+        raise ChangeRefused("a run name cannot be empty")
+    require_active(run_dir)
+    write_value(run_dir, "tags", RUN_NAME_TAG, name)
+    rewrite_meta(run_dir, {"run_name": name})
+
+
+def soft_delete(run_dir: Path, when: int | None = None) -> None:
+    """lifecycle_stage deleted plus deleted_time, exactly what MlflowClient.delete_run writes."""
+    rewrite_meta(run_dir, {"lifecycle_stage": Lifecycle.DELETED.value, "deleted_time": when or now_ms()})
+
+
+def restore(run_dir: Path) -> None:
+    """lifecycle_stage active, deleted_time removed, as MlflowClient.restore_run does."""
+    rewrite_meta(run_dir, {"lifecycle_stage": Lifecycle.ACTIVE.value}, remove=("deleted_time",))
