@@ -47,6 +47,15 @@ def problems_after_full_read(run: Run, histories: list[MetricHistory]) -> list[P
     return kept + [p for h in histories for p in h.problems]
 
 
+@dataclass
+class PurgeResult:
+    """What a purge removed, the disk space it freed, and what it would not touch."""
+
+    removed: list[str] = field(default_factory=list)  # run ids and experiment ids
+    bytes_freed: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """Something in a store changed; what the live index must read again.
@@ -132,6 +141,10 @@ class Store(abc.ABC):
 
     def restore_run(self, run: Run) -> None:
         raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
+        """Hard-delete soft-deleted runs and deleted experiments. Not undoable."""
+        raise StoreError(f"{self.location}: this store cannot purge")
 
     def disk_usage(self, run: Run) -> int | None:
         """Bytes the run takes on disk (artifacts inside the store included); None if unknown."""

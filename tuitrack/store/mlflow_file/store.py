@@ -27,9 +27,9 @@ from tuitrack.model import (
     Run,
     RunStatus,
 )
-from tuitrack.store.base import Change, MetricHistory, RunNotFound, Store
+from tuitrack.store.base import Change, MetricHistory, PurgeResult, RunNotFound, Store
 from tuitrack.store.forked import map_chunks
-from tuitrack.store.mlflow_file import changes
+from tuitrack.store.mlflow_file import changes, purge
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
@@ -403,6 +403,29 @@ class MlflowFileStore(Store):
 
     def restore_run(self, run: Run) -> None:
         changes.restore(self._run_path(run))
+
+    def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
+        root = Path(self.root)
+        result = PurgeResult()
+        for run in runs:
+            if not run.is_deleted:
+                raise changes.ChangeRefused(f"run {run.run_id} is not deleted; delete it first")
+        for experiment in experiments:
+            if not experiment.is_deleted:
+                raise changes.ChangeRefused(f"experiment {experiment.experiment_id} is not deleted")
+        for run in runs:
+            purge.purge_run(root, Path(self.run_dir(run)), run.artifact_uri, result)
+        for experiment in experiments:
+            folder = Path(self.experiment_dir(experiment.experiment_id))
+            if folder.parent.name != TRASH:
+                raise changes.ChangeRefused(f"experiment {experiment.experiment_id} is not in .trash")
+            for run in self.runs(experiment, include_deleted=True, with_data=False):
+                artifacts = purge.artifact_folder(run.artifact_uri)
+                if artifacts is not None and purge.inside(root, artifacts) and not str(artifacts).startswith(str(folder)):
+                    purge.remove_tree(root, artifacts, result)
+            purge.remove_tree(root, folder, result)
+            result.removed.append(experiment.experiment_id)
+        return result
 
     # -- what a changed path means ------------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+"""`tuitrack gc STORE`: purge soft-deleted runs and deleted experiments for good, like `mlflow gc`,
+showing what goes and the space it frees first."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+from tuitrack.cli.edit import describe, guarded
+from tuitrack.formatting import format_bytes
+from tuitrack.model import RunStatus
+from tuitrack.store import open_store
+from tuitrack.store.listing import list_runs, select_experiments
+
+HELP = "purge deleted runs and experiments for good (shows the space freed)"
+DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> int:
+    """`1d2h3m4s` (any part may be left out) in milliseconds, as mlflow gc --older-than reads it."""
+    match = DURATION.match(text)
+    if not text or not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30d, 12h, 1d2h3m4s")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE")
+    parser.add_argument("--older-than", type=parse_duration, metavar="DURATION",
+                        help="only what was deleted at least this long ago (by deleted_time, as mlflow gc)")
+    parser.add_argument("--run-ids", metavar="ID,ID", help="only these runs (they must be deleted)")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask (for scripts)")
+    parser.add_argument("--force", action="store_true", help="purge deleted runs still marked RUNNING too")
+
+
+@guarded
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    now = int(time.time() * 1000)
+    old_enough = (lambda ms: True) if args.older_than is None else (
+        lambda ms: ms is None or now - ms >= args.older_than)
+    experiments = select_experiments(store, include_deleted=True)
+    pairs = list_runs(store, experiments, include_deleted=True)
+    wanted = set(args.run_ids.split(",")) if args.run_ids else None
+    if wanted is not None:
+        missing = sorted(wanted - {found.run_id for _, found in pairs})
+        if missing:
+            print(f"tuitrack: no run {missing[0]!r} in {args.store}", file=sys.stderr)
+            return 1
+    runs = []
+    for experiment, found in pairs:
+        if wanted is not None and found.run_id not in wanted:
+            continue
+        if not found.is_deleted:
+            if wanted is not None:
+                print(f"tuitrack: run {found.run_id} is not deleted; delete it first", file=sys.stderr)
+                return 1
+            continue
+        if experiment.is_deleted and wanted is None:
+            continue  # goes with its experiment
+        if not old_enough(found.deleted_time):
+            if wanted is not None:
+                print(f"tuitrack: run {found.run_id} was deleted less than --older-than ago", file=sys.stderr)
+                return 1
+            continue
+        if found.status is RunStatus.RUNNING and not args.force:
+            print(f"skipping {found.run_id[:8]} ({found.run_name}): still RUNNING (--force purges it)", file=sys.stderr)
+            continue
+        runs.append(found)
+    trashed = [] if wanted is not None else [
+        e for e in experiments if e.is_deleted and old_enough(e.last_update_time)]
+    if not runs and not trashed:
+        print("nothing to purge", file=sys.stderr)
+        return 0
+    sizes = sum(store.disk_usage(r) or 0 for r in runs)
+    print(f"Purge for good (this cannot be undone): {len(runs)} run(s), {len(trashed)} deleted experiment(s)",
+          file=sys.stderr)
+    for found in runs:
+        print(describe(found), file=sys.stderr)
+    for experiment in trashed:
+        print(f"  experiment {experiment.experiment_id} {experiment.name}", file=sys.stderr)
+    print(f"about {format_bytes(sizes)} in runs, plus their experiments' folders", file=sys.stderr)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("tuitrack: not a terminal, so not asking: add --yes to purge", file=sys.stderr)
+            return 1
+        try:
+            answer = input("Type purge to go ahead: ")
+        except EOFError:
+            return 1
+        if answer.strip() != "purge":
+            print("nothing purged", file=sys.stderr)
+            return 1
+    result = store.purge(runs, trashed)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"purged {len(runs)} run(s) and {len(trashed)} experiment(s), freed {format_bytes(result.bytes_freed)}")
+    return 0
