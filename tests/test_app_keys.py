@@ -259,7 +259,7 @@ async def test_help_lists_every_binding():
         assert not isinstance(app.screen, HelpScreen) and app.is_running
 
 
-async def test_tab_moves_between_panes_and_d_focuses_detail():
+async def test_tab_moves_between_panes_and_i_focuses_detail():
     app, ctx = await open_app()
     async with ctx as pilot:
         await settle(pilot)
@@ -270,7 +270,7 @@ async def test_tab_moves_between_panes_and_d_focuses_detail():
         assert app.focused is screen.query_one(RunDetail)
         await pilot.press("shift+tab", "shift+tab")
         assert app.focused is screen.query_one(RunTree)
-        await pilot.press("d")
+        await pilot.press("i")
         assert app.focused is screen.query_one(RunDetail)
 
 
@@ -283,7 +283,7 @@ async def test_reload_reads_the_store_again(reference_store):
         (root / ids.experiments["alpha"] / ids.runs["parent"] / "meta.yaml").write_text(
             (root / ids.experiments["alpha"] / ids.runs["parent"] / "meta.yaml").read_text().replace("run_name: parent", "run_name: renamed")
         )
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await settle(pilot)
         assert app.screen.index.run(ids.runs["parent"]).run_name == "renamed"
 
@@ -345,7 +345,7 @@ async def test_reload_keeps_the_place():
         await settle(pilot)
         await goto_run(pilot, "lr-too-high")
         before = app.screen.selected_run_id
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await settle(pilot)
         screen = app.screen
         assert screen.selected_run_id == before
@@ -385,7 +385,7 @@ async def test_detail_starts_at_the_top_for_another_run():
         await settle(pilot)
         await goto_run(pilot, "lr-too-high")
         detail = app.screen.query_one(RunDetail)
-        await pilot.press("d", "G")
+        await pilot.press("i", "G")
         await settle(pilot)
         assert detail.scroll_y > 0
         await goto_run(pilot, "overnight")

@@ -47,7 +47,7 @@ async def test_plot_keys_change_what_is_drawn():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await goto_run(pilot, "lr=0.1")
-        await pilot.press("p", "d")  # show the plot, focus it
+        await pilot.press("p", "i")  # show the plot, focus it
         await settle(pilot)
         plot = app.screen.query_one(MetricPlot)
         assert app.focused is plot
@@ -76,7 +76,7 @@ async def test_metric_picker_plots_several_metrics_in_a_grid():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await goto_run(pilot, "lr=0.1")
-        await pilot.press("p", "d", "m")
+        await pilot.press("p", "i", "m")
         await pilot.pause()
         assert isinstance(app.screen, MetricPicker)
         await pilot.press(*"val")

@@ -171,3 +171,30 @@ def test_writer_logging_while_tuitrack_renames_loses_nothing(reference_store):
     history = client_for(root).get_metric_history(ids.runs["running"], "m")
     assert [m.step for m in history][5:] == list(range(100, 500))
     no_temp_files(root)
+
+
+def test_experiment_delete_and_restore_as_mlflow_sees_them(reference_store):
+    root, ids = reference_store
+    store = open_store(str(root))
+    beta = next(e for e in store.experiments() if e.experiment_id == ids.experiments["beta"])
+    store.delete_experiment(beta)
+    client = client_for(root)
+    assert client.get_experiment(beta.experiment_id).lifecycle_stage == "deleted"
+    assert (root / ".trash" / beta.experiment_id).is_dir()
+    runs = client.search_runs([beta.experiment_id], run_view_type=ViewType.ALL)
+    assert all(r.info.lifecycle_stage == "deleted" for r in runs)
+    client.restore_experiment(beta.experiment_id)  # MLflow restores what tuitrack deleted
+    assert client.get_experiment(beta.experiment_id).lifecycle_stage == "active"
+    client.delete_experiment(beta.experiment_id)  # and tuitrack restores what MLflow deleted
+    trashed = next(e for e in store.experiments(include_deleted=True) if e.experiment_id == beta.experiment_id)
+    store.restore_experiment(trashed)
+    runs = client.search_runs([beta.experiment_id], run_view_type=ViewType.ACTIVE_ONLY)
+    assert {r.info.run_id for r in runs} == {ids.runs[n] for n in ("running", "killed", "restored", "deleted")}
+
+
+def test_default_experiment_cannot_be_deleted(reference_store):
+    root, _ = reference_store
+    store = open_store(str(root))
+    default = next(e for e in store.experiments() if e.experiment_id == "0")
+    with pytest.raises(ChangeRefused, match="cannot be deleted"):
+        store.delete_experiment(default)

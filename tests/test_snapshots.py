@@ -86,7 +86,7 @@ def test_plot_marked_runs_smoothed(snap_compare):
         for name in ("lr=0.1", "lr=0.01", "lr=0.003"):
             await goto(pilot, name)
             pilot.app.screen.action_toggle_mark()
-        await pilot.press("p", "d", "plus", "plus")
+        await pilot.press("p", "i", "plus", "plus")
         await settle(pilot)
 
     assert snap_compare(sample_app(), terminal_size=(120, 40), run_before=run_before)

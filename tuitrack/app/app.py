@@ -12,6 +12,7 @@ from textual.binding import Binding
 
 from tuitrack.app.commands import TuitrackCommands
 from tuitrack.app.screens.help import HelpScreen, HelpSections
+from tuitrack.app.screens.editing import EDIT_BINDINGS
 from tuitrack.app.screens.main import MainScreen
 from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import RunTree
@@ -50,7 +51,8 @@ class TuitrackApp(App):
 
     def help_sections(self) -> HelpSections:
         return [
-            ("Everywhere", list(self.BINDINGS) + list(MainScreen.BINDINGS)),
+            ("Everywhere", list(self.BINDINGS) + [b for b in MainScreen.BINDINGS if b not in EDIT_BINDINGS]),
+            ("Changing runs (marked runs, or the one under the cursor)", list(EDIT_BINDINGS)),
             ("Tree (left)", list(RunTree.BINDINGS)),
             ("Runs table", list(RunsTable.BINDINGS)),
             ("Run detail", list(RunDetail.BINDINGS)),

@@ -13,6 +13,17 @@ ACTIONS = [  # (title, help, action name on the main screen)
     ("Open run detail", "Show the selected run full screen", "open_detail"),
     ("Choose columns", "Pick the runs table's columns", "choose_columns"),
     ("Reload store", "Read the store again from disk", "reload"),
+    ("Tag runs", "Set (key=value) or remove (-key) a tag on the marked runs", "tag"),
+    ("Edit note", "Edit the run's note", "edit_note"),
+    ("Rename run", "Rename the run", "rename"),
+    ("Delete runs", "Soft-delete the marked runs (asks first; u undoes)", "delete"),
+    ("Restore runs", "Restore deleted runs", "restore"),
+    ("Purge runs", "Purge deleted runs for good (type purge)", "purge"),
+    ("Mark stale runs killed", "Set stale RUNNING runs to KILLED", "kill_stale"),
+    ("Undo", "Undo the last change", "undo"),
+    ("Mark all runs", "Mark every run the table shows", "mark_all"),
+    ("Invert marks", "Invert the marks of the runs the table shows", "invert_marks"),
+    ("Show plot / detail", "Switch between metric curves and the run's detail", "toggle_plot"),
     ("Help: keys", "Every key binding, grouped", "app.help"),
 ]
 

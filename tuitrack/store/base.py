@@ -12,7 +12,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuitrack.model import Experiment, MetricPoint, Problem, Run
+from tuitrack.model import Experiment, MetricPoint, Problem, Run, RunStatus
 
 
 class StoreError(Exception):
@@ -140,6 +140,16 @@ class Store(abc.ABC):
         raise StoreError(f"{self.location}: this store is read-only for tuitrack")
 
     def restore_run(self, run: Run) -> None:
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def terminate_run(self, run: Run, status: RunStatus, end_time: int | None) -> None:
+        """Set a run's status and end time (a stale RUNNING run whose process died: KILLED)."""
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def delete_experiment(self, experiment: Experiment) -> None:
+        raise StoreError(f"{self.location}: this store is read-only for tuitrack")
+
+    def restore_experiment(self, experiment: Experiment) -> None:
         raise StoreError(f"{self.location}: this store is read-only for tuitrack")
 
     def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:

@@ -32,12 +32,14 @@ from tuitrack.app.messages import (
     WatchStarted,
 )
 from tuitrack.app.screens.columns import ColumnChooser
+from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
+from tuitrack.live.undo import UndoStack
 from tuitrack.live.watcher import Debouncer, InotifyWatcher, Mode, PollWatcher, choose_mode
 from tuitrack.model import Run, RunStatus, summarize
 from tuitrack.query.quick import matches
@@ -52,7 +54,7 @@ DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
 
 
-class MainScreen(Screen):
+class MainScreen(RunEditing, Screen):
     ESCAPE_TO_MINIMIZE = False  # our escape minimizes and also puts the focus back
     BINDINGS = [
         # priority: handled when the key arrives, so keys typed right behind it reach the filter
@@ -60,14 +62,18 @@ class MainScreen(Screen):
         Binding("slash", "filter", "Filter", priority=True,
                 tooltip="Narrow runs by name, id, param, tag or metric"),
         Binding("escape", "escape", "Back", show=False, tooltip="Clear the filter / close the detail view"),
-        Binding("full_stop", "toggle_deleted", "Deleted", tooltip="Show or hide deleted runs and experiments"),
-        Binding("y", "copy_run_id", "Copy id", tooltip="Copy the run id to the clipboard (works over SSH)"),
-        Binding("r", "reload", "Reload", show=False, tooltip="Read the store again"),
-        Binding("d", "focus_detail", "Detail", show=False, tooltip="Focus the detail pane"),
+        # The footer has room for the keys that matter most at 80 columns; ? lists every key.
+        Binding("full_stop", "toggle_deleted", "Deleted", show=False,
+                tooltip="Show or hide deleted runs and experiments"),
+        Binding("y", "copy_run_id", "Copy id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
+        Binding("ctrl+r", "reload", "Reload", show=False, tooltip="Read the store again"),
+        Binding("i", "focus_detail", "Detail", show=False, tooltip="Focus the detail (or plot) pane"),
         Binding("p", "toggle_plot", "Plot", tooltip="Show metric curves (again: the run's detail)"),
-        Binding("space", "toggle_mark", "Mark", tooltip="Mark the run: marked runs are plotted together"),
+        Binding("space", "toggle_mark", "Mark", show=False,
+                tooltip="Mark the run: marked runs are plotted and changed together"),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
+        *EDIT_BINDINGS,
     ]
 
     def __init__(
@@ -87,6 +93,7 @@ class MainScreen(Screen):
         self.watch_mode = "not watching"
         self._watch_parts: tuple | None = None
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
+        self.undo_stack = UndoStack()
         self._histories: dict[tuple[str, str], object] = {}  # (run id, metric) -> MetricHistory
         self._summaries_timer = None
         self.show_deleted = False
@@ -305,7 +312,20 @@ class MainScreen(Screen):
                 await self._fill_experiment(eid)
         changed = [self.index.run(r) for r in delta.runs_changed]
         for run in changed:
-            if run is not None and run.experiment_id not in affected:
+            if run is None or run.experiment_id in affected:
+                continue
+            shown = run.run_id in tree.run_nodes
+            should_show = (self.show_deleted or not run.is_deleted) and (
+                not self.query_text or run in self._visible_runs(run.experiment_id))
+            if shown != should_show:  # deleted while hidden, or restored: the tree's shape changes
+                affected.add(run.experiment_id)
+                experiment = self.index.experiments.get(run.experiment_id)
+                if experiment is not None:
+                    tree.update_experiment(experiment, len(self._visible_runs(run.experiment_id)))
+                    node = tree.experiment_nodes.get(run.experiment_id)
+                    if node is not None and (node.is_expanded or node.children):
+                        await self._fill_experiment(run.experiment_id)
+            else:
                 tree.update_run(run)
         if self.current_experiment in affected or any(
             r is not None and r.experiment_id == self.current_experiment for r in changed

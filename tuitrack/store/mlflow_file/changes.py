@@ -140,3 +140,51 @@ def soft_delete(run_dir: Path, when: int | None = None) -> None:
 def restore(run_dir: Path) -> None:
     """lifecycle_stage active, deleted_time removed, as MlflowClient.restore_run does."""
     rewrite_meta(run_dir, {"lifecycle_stage": Lifecycle.ACTIVE.value}, remove=("deleted_time",))
+
+
+def _rewrite_experiment_meta(folder: Path, change: dict[str, Any], tags: dict[str, str]) -> None:
+    """MLflow rewrites an experiment's meta.yaml with its tags as a mapping (dict(experiment))."""
+    fields = load_meta(read_bytes(str(folder / "meta.yaml")))
+    if fields is None:
+        raise ChangeRefused(f"experiment {folder.name}: meta.yaml is empty; not changed")
+    fields.update(change)
+    fields["tags"] = dict(tags)
+    write_atomic(folder / "meta.yaml", dump_meta(fields))
+
+
+def delete_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> None:
+    """As MlflowClient.delete_experiment: its active runs deleted, then the folder into .trash."""
+    if experiment_id == "0":
+        raise ChangeRefused("the Default experiment cannot be deleted (MLflow refuses it too)")
+    folder = root / experiment_id
+    if not (folder / "meta.yaml").is_file():
+        raise ChangeRefused(f"experiment {experiment_id} is not an active experiment here")
+    trash = root / ".trash"
+    if (trash / experiment_id).exists():
+        raise ChangeRefused(f".trash already holds an experiment {experiment_id}; purge it first")
+    when = now_ms()
+    for run_dir in folder.iterdir():
+        if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
+            continue
+        if read_fields(run_dir).get("lifecycle_stage", "active") == Lifecycle.ACTIVE.value:
+            soft_delete(run_dir, when)
+    _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.DELETED.value, "last_update_time": when}, tags)
+    trash.mkdir(exist_ok=True)
+    os.rename(folder, trash / experiment_id)
+
+
+def restore_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> None:
+    """As MlflowClient.restore_experiment: back from .trash, and every deleted run in it restored."""
+    folder = root / ".trash" / experiment_id
+    if not (folder / "meta.yaml").is_file():
+        raise ChangeRefused(f"experiment {experiment_id} is not in .trash")
+    if (root / experiment_id).exists():
+        raise ChangeRefused(f"an experiment {experiment_id} exists already; not restored")
+    os.rename(folder, root / experiment_id)
+    folder = root / experiment_id
+    _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.ACTIVE.value, "last_update_time": now_ms()}, tags)
+    for run_dir in folder.iterdir():
+        if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
+            continue
+        if read_fields(run_dir).get("lifecycle_stage") == Lifecycle.DELETED.value:
+            restore(run_dir)

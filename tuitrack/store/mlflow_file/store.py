@@ -404,6 +404,15 @@ class MlflowFileStore(Store):
     def restore_run(self, run: Run) -> None:
         changes.restore(self._run_path(run))
 
+    def terminate_run(self, run: Run, status: RunStatus, end_time: int | None) -> None:
+        changes.rewrite_meta(self._run_path(run), {"status": status.value, "end_time": end_time})
+
+    def delete_experiment(self, experiment: Experiment) -> None:
+        changes.delete_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
+
+    def restore_experiment(self, experiment: Experiment) -> None:
+        changes.restore_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
+
     def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
         root = Path(self.root)
         result = PurgeResult()

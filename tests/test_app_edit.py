@@ -1,0 +1,223 @@
+"""Changing runs from the keyboard: every edit key, confirmations, undo, and errors as messages."""
+
+from __future__ import annotations
+
+from mlflow.entities import ViewType
+
+from tests.app_helpers import settle
+from tests.conftest import fixed_clock
+from tests.mlflow_stores import client_for
+from tuitrack.app.app import TuitrackApp
+from tuitrack.app.screens.dialogs import Confirm, NoteEditor, TypeToConfirm
+from tuitrack.app.widgets.run_tree import RunTree
+from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.store import open_store
+
+
+def app_for(root, **kwargs) -> TuitrackApp:
+    return TuitrackApp(open_store(str(root)), clock=fixed_clock, watch=False, **kwargs)
+
+
+async def focus_run(pilot, run_id: str) -> None:
+    await pilot.app.screen.select_run(run_id)
+    pilot.app.screen.query_one(RunTree).focus()
+    await settle(pilot)
+
+
+async def test_tag_marked_runs_and_undo(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for name in ("parent", "child"):
+            await focus_run(pilot, ids.runs[name])
+            await pilot.press("space")
+        await pilot.press("t")
+        await pilot.press(*"team=vision", "enter")
+        await settle(pilot)
+        client = client_for(root)
+        assert all(client.get_run(ids.runs[n]).data.tags["team"] == "vision" for n in ("parent", "child"))
+        assert app.screen.index.run(ids.runs["parent"]).tags["team"] == "vision"  # the screen knows
+        await pilot.press("u")
+        await settle(pilot)
+        assert all("team" not in client.get_run(ids.runs[n]).data.tags for n in ("parent", "child"))
+
+
+async def test_remove_tag_note_and_rename_with_undo(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    client = client_for(root)
+    run_id = ids.runs["parent"]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, run_id)
+        await pilot.press("t", *"-custom.tag", "enter")
+        await settle(pilot)
+        assert "custom.tag" not in client.get_run(run_id).data.tags
+        await pilot.press("e")
+        assert isinstance(app.screen, NoteEditor)
+        app.screen.query_one("#note").text = "new note"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert client.get_run(run_id).data.tags["mlflow.note.content"] == "new note"
+        await pilot.press("R", *"renamed", "enter")  # the old name is selected: typing replaces it
+        await settle(pilot)
+        assert client.get_run(run_id).info.run_name == "renamed"
+        assert "renamed" in str(app.screen.query_one(RunTree).run_nodes[run_id].label)
+        await pilot.press("u")
+        await settle(pilot)
+        assert client.get_run(run_id).info.run_name == "parent"
+        await pilot.press("u")
+        await settle(pilot)
+        assert client.get_run(run_id).data.tags["mlflow.note.content"] == "A note\non two lines"
+        await pilot.press("u")
+        await settle(pilot)
+        assert client.get_run(run_id).data.tags["custom.tag"] == "v"
+
+
+async def test_delete_asks_then_undo_restores(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    client = client_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, ids.runs["failed"])
+        await pilot.press("d")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("n")
+        await settle(pilot)
+        assert client.get_run(ids.runs["failed"]).info.lifecycle_stage == "active"
+        await pilot.press("d", "y")
+        await settle(pilot)
+        assert client.get_run(ids.runs["failed"]).info.lifecycle_stage == "deleted"
+        assert ids.runs["failed"] not in app.screen.query_one(RunTree).run_nodes  # hidden now
+        await pilot.press("u")
+        await settle(pilot)
+        assert client.get_run(ids.runs["failed"]).info.lifecycle_stage == "active"
+
+
+async def test_running_runs_are_left_alone(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, ids.runs["running"])
+        await pilot.press("d")
+        await settle(pilot)
+        assert not isinstance(app.screen, Confirm)
+        assert client_for(root).get_run(ids.runs["running"]).info.lifecycle_stage == "active"
+
+
+async def test_delete_and_restore_an_experiment(reference_store):
+    import time
+
+    root, ids = reference_store
+    # A day later, its never-finished run is stale (a dead script), so the experiment may go.
+    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 86_400, watch=False)
+    client = client_for(root)
+    beta = ids.experiments["alpha"]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        tree.focus()
+        tree.select_experiment(beta)
+        await settle(pilot)
+        await pilot.press("d", "y")
+        await settle(pilot)
+        assert client.get_experiment(beta).lifecycle_stage == "deleted"
+        await pilot.press("full_stop")  # show deleted: the experiment is there, in .trash
+        await settle(pilot)
+        tree.select_experiment(beta)
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert client.get_experiment(beta).lifecycle_stage == "active"
+        active = client.search_runs([beta], run_view_type=ViewType.ACTIVE_ONLY)
+        assert len(active) == 4  # parent, child, failing, with-dataset
+
+
+async def test_purge_needs_the_word_and_cannot_be_undone(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    target = root / ids.experiments["beta"] / ids.runs["deleted"]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("full_stop")
+        await settle(pilot)
+        await focus_run(pilot, ids.runs["deleted"])
+        await pilot.press("X")
+        assert isinstance(app.screen, TypeToConfirm)
+        await pilot.press(*"nope", "enter")
+        await settle(pilot)
+        assert target.exists()
+        await pilot.press("X", *"purge", "enter")
+        await settle(pilot)
+        assert not target.exists()
+        assert len(app.screen.undo_stack) == 0
+
+
+async def test_mark_all_and_invert():
+    from tests.app_helpers import make_app
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        run = next(r for r in screen.index.all_runs() if r.run_name == "lr=0.1")
+        await screen.select_run(run.run_id)
+        await settle(pilot)
+        await pilot.press("A")
+        table = screen.query_one(RunsTable)
+        assert set(screen.marked) == {r.run_id for r in table.runs}
+        await pilot.press("space", "I")  # unmark one, then invert: only that one is marked
+        assert list(screen.marked) == [run.run_id]
+
+
+async def test_stale_run_marked_killed(reference_store):
+    root, ids = reference_store
+    now = [fixed_clock()]
+    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        written = app.screen.index.last_write(ids.runs["running"])
+        now[0] = written / 1000 + 3600
+        await focus_run(pilot, ids.runs["running"])
+        await pilot.press("K")
+        await settle(pilot)
+        info = client_for(root).get_run(ids.runs["running"]).info
+        assert info.status == "KILLED" and info.end_time == written
+
+
+async def test_errors_are_messages_and_nothing_is_half_done(reference_store, monkeypatch):
+    root, ids = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        store = app.screen.index.store
+
+        def read_only(*args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(root))
+
+        monkeypatch.setattr(store, "set_tags", read_only)
+        await focus_run(pilot, ids.runs["parent"])
+        await pilot.press("t", *"a=b", "enter")
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("Not done: Permission denied" in m for m in messages)
+        assert len(app.screen.undo_stack) == 0
+        assert "a" not in client_for(root).get_run(ids.runs["parent"]).data.tags
+
+
+async def test_experiment_with_a_running_run_is_not_deleted(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        tree.focus()
+        tree.select_experiment(ids.experiments["beta"])  # holds the RUNNING run
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        assert not isinstance(app.screen, Confirm)
+        assert client_for(root).get_experiment(ids.experiments["beta"]).lifecycle_stage == "active"

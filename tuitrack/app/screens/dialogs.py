@@ -1,0 +1,118 @@
+"""Small dialogs for changing runs: confirm, type a word to purge, one line of text, a note."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static, TextArea
+
+DIALOG_CSS = """
+    align: center middle;
+    & > Vertical { width: 70; max-width: 100%; height: auto; max-height: 90%;
+                   border: round $primary; background: $surface; padding: 0 1; }
+    Label { color: $text-muted; }
+    .danger { color: $error; text-style: bold; }
+"""
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question listing what will change. `y` says yes; `n` or escape says no."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    DEFAULT_CSS = "Confirm {" + DIALOG_CSS + "}"
+
+    def __init__(self, title: str, lines: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            shown = self.lines[:12] + ([f"… and {len(self.lines) - 12} more"] if len(self.lines) > 12 else [])
+            yield Static("\n".join(shown))
+            yield Label("y: yes   n / escape: no")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class TypeToConfirm(ModalScreen[bool]):
+    """For what cannot be undone: the user types a word (purge) to go ahead."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = "TypeToConfirm {" + DIALOG_CSS + "}"
+
+    def __init__(self, title: str, lines: list[str], word: str = "purge") -> None:
+        super().__init__()
+        self.title_text, self.lines, self.word = title, lines, word
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Static("\n".join(self.lines[:12] + ([f"… and {len(self.lines) - 12} more"] if len(self.lines) > 12 else [])))
+            yield Label(f"This cannot be undone. Type {self.word} and press enter (escape cancels):", classes="danger")
+            yield Input(id="word")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() == self.word)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class Prompt(ModalScreen[str | None]):
+    """One line of text: a tag, a new name. enter gives it, escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = "Prompt {" + DIALOG_CSS + "}"
+
+    def __init__(self, title: str, hint: str, value: str = "") -> None:
+        super().__init__()
+        self.title_text, self.hint, self.value = title, hint, value
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Label(self.hint)
+            yield Input(value=self.value, id="answer")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NoteEditor(ModalScreen[str | None]):
+    """A run's note, several lines. ctrl+s saves, escape cancels."""
+
+    BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True), Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = "NoteEditor {" + DIALOG_CSS + "} NoteEditor TextArea { height: 12; }"
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield TextArea(self.text, id="note")
+            yield Label("ctrl+s saves · escape cancels")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

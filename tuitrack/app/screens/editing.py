@@ -1,0 +1,293 @@
+"""Changing runs from the main screen: tag, note, rename, delete, restore, purge, and undo.
+
+An action works on the marked runs (space), or on the run under the cursor when none are
+marked; delete and restore on the tree's experiment line work on the experiment. Changes run
+on a worker thread; the index then reads the touched runs again and the screen repaints
+them, the same path the file watcher takes. Every change but purge goes on the undo stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import work
+from textual.binding import Binding
+
+from tuitrack.app.messages import StoreChanged
+from tuitrack.app.screens.dialogs import Confirm, NoteEditor, Prompt, TypeToConfirm
+from tuitrack.formatting import format_bytes
+from tuitrack.live.undo import Edit, UndoStack
+from tuitrack.model import NOTE_TAG, Run, RunStatus
+from tuitrack.store.base import Change, StoreError
+
+EDIT_BINDINGS = [
+    Binding("t", "tag", "Tag", tooltip="Set a tag (key=value) or remove one (-key) on the runs"),
+    Binding("e", "edit_note", "Note", show=False, tooltip="Edit the run's note"),
+    Binding("R", "rename", "Rename", show=False, tooltip="Rename the run"),
+    Binding("d,delete", "delete", "Delete", tooltip="Soft-delete the runs, or the experiment (asks first)"),
+    Binding("r", "restore", "Restore", show=False, tooltip="Restore deleted runs, or the experiment"),
+    Binding("X", "purge", "Purge", show=False, tooltip="Purge deleted runs for good (type purge)"),
+    Binding("K", "kill_stale", "Mark killed", show=False, tooltip="Mark stale RUNNING runs KILLED"),
+    Binding("u", "undo", "Undo", tooltip="Undo the last change (not a purge)"),
+    Binding("A", "mark_all", "Mark all", show=False, tooltip="Mark every run the table shows"),
+    Binding("I", "invert_marks", "Invert", show=False, tooltip="Invert the marks of the runs the table shows"),
+]
+
+
+def _runs_label(runs: list[Run]) -> str:
+    return f"{runs[0].run_name or runs[0].run_id[:8]}" if len(runs) == 1 else f"{len(runs)} runs"
+
+
+def _line(run: Run) -> str:
+    status = run.status.name if run.status else "?"
+    return f"{run.run_id[:8]}  {run.run_name or '-'}  ({status})"
+
+
+class RunEditing:
+    """Mixed into MainScreen, which provides index, marked, _run_under_cursor and the widgets."""
+
+    undo_stack: UndoStack
+
+    # -- what an action works on ---------------------------------------------------------------
+
+    def _targets(self) -> list[Run]:
+        ids = list(self.marked) or [r for r in [self._run_under_cursor()] if r]
+        return [r for r in (self.index.run(i) for i in ids) if r is not None]
+
+    def _experiment_under_cursor(self):
+        from tuitrack.app.widgets.run_tree import RunTree
+
+        tree = self.query_one(RunTree)
+        node = tree.cursor_node
+        if self.focused is tree and node is not None and node.data is not None and node.data.kind == "experiment":
+            return self.index.experiments.get(node.data.experiment_id)
+        return None
+
+    # -- doing and undoing ----------------------------------------------------------------------
+
+    @work(thread=True, group="edit", exit_on_error=False)
+    def _apply_edit(self, description: str, do: Callable[[], None], undo: Callable[[], None] | None,
+                    touched: list[Change]) -> None:
+        try:
+            do()
+        except (StoreError, OSError) as exc:
+            self.app.call_from_thread(self.notify, f"Not done: {_reason(exc)}", severity="error", timeout=6)
+            return
+        finally:
+            delta = self.index.apply(touched)
+            if delta:
+                self.post_message(StoreChanged(delta))
+        if undo is not None:
+            self.undo_stack.push(Edit(description, undo, touched))
+        hint = "  (u undoes)" if undo is not None else ""
+        self.app.call_from_thread(self.notify, description + hint, timeout=3)
+
+    def action_undo(self) -> None:
+        edit = self.undo_stack.pop()
+        if edit is None:
+            self.notify("Nothing to undo", timeout=2)
+            return
+        self._apply_edit(f"Undone: {edit.description}", edit.revert, None, edit.touched)
+
+    # -- marking ------------------------------------------------------------------------------
+
+    def action_mark_all(self) -> None:
+        self._mark(lambda run_id, marked: True)
+
+    def action_invert_marks(self) -> None:
+        self._mark(lambda run_id, marked: not marked)
+
+    def _mark(self, rule: Callable[[str, bool], bool]) -> None:
+        from tuitrack.app.widgets.metric_plot import PALETTE
+        from tuitrack.app.widgets.run_tree import RunTree
+        from tuitrack.app.widgets.runs_table import RunsTable
+
+        table = self.query_one(RunsTable)
+        for run in table.runs:
+            if rule(run.run_id, run.run_id in self.marked):
+                if run.run_id not in self.marked:
+                    used = set(self.marked.values())
+                    self.marked[run.run_id] = next((c for c in PALETTE if c not in used), PALETTE[len(self.marked) % len(PALETTE)])
+            else:
+                self.marked.pop(run.run_id, None)
+            self.query_one(RunTree).update_run(run)
+        table.refresh()
+        self._refresh_plot()
+        self.notify(f"{len(self.marked)} run(s) marked", timeout=2)
+
+    # -- the changes --------------------------------------------------------------------------
+
+    def action_tag(self) -> None:
+        runs = [r for r in self._targets() if not r.is_deleted]
+        if not runs:
+            self.notify("No active run to tag (restore deleted runs first)", severity="warning")
+            return
+
+        def answered(text: str | None) -> None:
+            if not text or not text.strip():
+                return
+            text = text.strip()
+            store = self.index.store
+            before = {r.run_id: dict(r.tags) for r in runs}
+            if text.startswith("-"):
+                key = text[1:]
+                holders = [r for r in runs if key in r.tags]
+                do = lambda: [store.delete_tags(r, [key]) for r in holders]  # noqa: E731
+                undo = lambda: [store.set_tags(r, {key: before[r.run_id][key]}) for r in holders]  # noqa: E731
+                description = f"Removed tag {key} from {_runs_label(holders or runs)}"
+            else:
+                key, sep, value = text.partition("=")
+                if not sep:
+                    self.notify("Write key=value to set a tag, or -key to remove one", severity="warning")
+                    return
+
+                def undo() -> None:
+                    for r in runs:
+                        if key in before[r.run_id]:
+                            store.set_tags(r, {key: before[r.run_id][key]})
+                        else:
+                            store.delete_tags(r, [key])
+
+                do = lambda: [store.set_tags(r, {key.strip(): value}) for r in runs]  # noqa: E731
+                description = f"Tagged {_runs_label(runs)} {key.strip()}={value}"
+            self._apply_edit(description, do, undo, [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+        self.app.push_screen(Prompt(f"Tag {_runs_label(runs)}", "key=value sets a tag · -key removes it"), answered)
+
+    def action_edit_note(self) -> None:
+        runs = self._targets()[:1]
+        if not runs or runs[0].is_deleted:
+            return
+        run = runs[0]
+        old = run.tags.get(NOTE_TAG)
+
+        def saved(text: str | None) -> None:
+            if text is None or text == (old or ""):
+                return
+            store = self.index.store
+            undo = (lambda: store.set_tags(run, {NOTE_TAG: old}, force=True)) if old is not None else \
+                (lambda: store.delete_tags(run, [NOTE_TAG], force=True))
+            self._apply_edit(f"Note of {_runs_label([run])} saved", lambda: store.set_note(run, text), undo,
+                             [Change("run", run.experiment_id, run.run_id)])
+
+        self.app.push_screen(NoteEditor(f"Note of {_runs_label([run])}", old or ""), saved)
+
+    def action_rename(self) -> None:
+        runs = self._targets()[:1]
+        if not runs or runs[0].is_deleted:
+            return
+        run = runs[0]
+        old = run.run_name
+
+        def answered(name: str | None) -> None:
+            if not name or name == old:
+                return
+            store = self.index.store
+            self._apply_edit(f"Renamed {old!r} to {name!r}", lambda: store.rename_run(run, name),
+                             lambda: store.rename_run(run, old), [Change("run", run.experiment_id, run.run_id)])
+
+        self.app.push_screen(Prompt("Rename run", "a new name (enter saves, escape cancels)", old), answered)
+
+    def action_delete(self) -> None:
+        experiment = self._experiment_under_cursor()
+        store = self.index.store
+        if experiment is not None and not self.marked:
+            if experiment.is_deleted:
+                return
+            runs = self.index.runs_of(experiment.experiment_id)
+            busy = [r for r in runs if r.status is RunStatus.RUNNING and not self._is_stale(r)]
+            if busy:
+                self.notify(f"{experiment.name} has {len(busy)} RUNNING run(s) a script may still write: "
+                            "not deleted", severity="warning", timeout=5)
+                return
+
+            def confirmed(yes: bool) -> None:
+                if yes:
+                    self._apply_edit(f"Deleted experiment {experiment.name}",
+                                     lambda: store.delete_experiment(experiment),
+                                     lambda: store.restore_experiment(self.index.experiments[experiment.experiment_id]),
+                                     [Change("experiments", experiment.experiment_id)])
+
+            self.app.push_screen(Confirm(f"Delete experiment {experiment.name}?",
+                                         [f"moves to .trash with its {len(runs)} run(s):"] + [_line(r) for r in runs]),
+                                 confirmed)
+            return
+        runs = [r for r in self._targets() if not r.is_deleted]
+        busy = [r for r in runs if r.status is RunStatus.RUNNING and not self._is_stale(r)]
+        runs = [r for r in runs if r not in busy]
+        if busy:
+            self.notify(f"{len(busy)} RUNNING run(s) left alone: a script may still write them "
+                        "(the CLI's --force deletes them)", severity="warning", timeout=5)
+        if not runs:
+            return
+
+        def confirmed(yes: bool) -> None:
+            if yes:
+                self._apply_edit(f"Deleted {_runs_label(runs)}",
+                                 lambda: [store.delete_run(r) for r in runs],
+                                 lambda: [store.restore_run(self.index.run(r.run_id) or r) for r in runs],
+                                 [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+        self.app.push_screen(Confirm(f"Soft-delete {_runs_label(runs)}? (u undoes)", [_line(r) for r in runs]), confirmed)
+
+    def action_restore(self) -> None:
+        store = self.index.store
+        experiment = self._experiment_under_cursor()
+        if experiment is not None and experiment.is_deleted and not self.marked:
+            self._apply_edit(f"Restored experiment {experiment.name}",
+                             lambda: store.restore_experiment(experiment),
+                             lambda: store.delete_experiment(self.index.experiments[experiment.experiment_id]),
+                             [Change("experiments", experiment.experiment_id)])
+            return
+        runs = [r for r in self._targets() if r.is_deleted]
+        in_trash = [r for r in runs if (e := self.index.experiments.get(r.experiment_id)) is not None and e.is_deleted]
+        if in_trash:
+            self.notify("Runs of a deleted experiment come back with it: restore the experiment",
+                        severity="warning")
+        runs = [r for r in runs if r not in in_trash]
+        if not runs:
+            return
+        self._apply_edit(f"Restored {_runs_label(runs)}",
+                         lambda: [store.restore_run(r) for r in runs],
+                         lambda: [store.delete_run(self.index.run(r.run_id) or r) for r in runs],
+                         [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+    def action_purge(self) -> None:
+        runs = [r for r in self._targets() if r.is_deleted]
+        if not runs:
+            self.notify("Only deleted runs can be purged: delete them first (. shows deleted runs)",
+                        severity="warning", timeout=5)
+            return
+        store = self.index.store
+        size = sum(store.disk_usage(r) or 0 for r in runs)
+        lines = [_line(r) for r in runs] + [f"frees about {format_bytes(size)}"]
+
+        def confirmed(yes: bool) -> None:
+            if not yes:
+                self.notify("Nothing purged", timeout=2)
+                return
+            for r in runs:
+                self.marked.pop(r.run_id, None)
+            self._apply_edit(f"Purged {_runs_label(runs)}, freed about {format_bytes(size)}",
+                             lambda: store.purge(runs, []), None,
+                             [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+        self.app.push_screen(TypeToConfirm(f"Purge {_runs_label(runs)} for good?", lines), confirmed)
+
+    def action_kill_stale(self) -> None:
+        runs = [r for r in self._targets() if r.status is RunStatus.RUNNING and self._is_stale(r)]
+        if not runs:
+            self.notify("K marks stale RUNNING runs (◔) KILLED; none is selected", severity="warning")
+            return
+        store = self.index.store
+        ends = {r.run_id: self.index.last_write(r.run_id) for r in runs}
+        self._apply_edit(f"Marked {_runs_label(runs)} KILLED",
+                         lambda: [store.terminate_run(r, RunStatus.KILLED, ends[r.run_id]) for r in runs],
+                         lambda: [store.terminate_run(r, RunStatus.RUNNING, None) for r in runs],
+                         [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc.strerror or exc)
+    return str(exc)
