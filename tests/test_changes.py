@@ -198,3 +198,44 @@ def test_default_experiment_cannot_be_deleted(reference_store):
     default = next(e for e in store.experiments() if e.experiment_id == "0")
     with pytest.raises(ChangeRefused, match="cannot be deleted"):
         store.delete_experiment(default)
+
+
+def test_cli_experiment_delete_and_restore(reference_store, capsys):
+    root, ids = reference_store
+    alpha = ids.experiments["alpha"]
+    assert main(["delete", str(root), "--experiment", "exp-alpha", "--yes"]) == 1  # it has a RUNNING run
+    assert main(["delete", str(root), "--experiment", "exp-alpha", "--yes", "--force"]) == 0
+    client = client_for(root)
+    assert client.get_experiment(alpha).lifecycle_stage == "deleted"
+    assert main(["restore", str(root), "--experiment", alpha]) == 0
+    assert client.get_experiment(alpha).lifecycle_stage == "active"
+    assert len(client.search_runs([alpha], run_view_type=ViewType.ACTIVE_ONLY)) == 4
+
+
+def test_a_reader_never_sees_a_half_written_meta(reference_store):
+    """MLflow truncates, then writes; tuitrack replaces: a reader sees old bytes or new, never less."""
+    import threading
+
+    import yaml
+
+    root, ids = reference_store
+    folder = run_dir(root, ids, "failed", "alpha")
+    seen_bad = []
+    done = threading.Event()
+
+    def reader():
+        while not done.is_set():
+            text = (folder / "meta.yaml").read_text()
+            fields = yaml.safe_load(text)
+            if not fields or "run_id" not in fields:
+                seen_bad.append(text)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for i in range(300):
+            changes.rename(folder, f"name-{i}")
+    finally:
+        done.set()
+        thread.join()
+    assert seen_bad == []

@@ -37,6 +37,32 @@ def confirm(question: str, yes: bool) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _experiment(args: argparse.Namespace, delete: bool) -> int:
+    """Delete (asking first) or restore one experiment with its runs, as MLflow does."""
+    from tuitrack.store.listing import select_experiments
+
+    store = open_store(args.store)
+    experiment = select_experiments(store, args.experiment, include_deleted=True)[0]  # raises if none
+    if delete:
+        if experiment.is_deleted:
+            print(f"experiment {experiment.experiment_id} is already deleted", file=sys.stderr)
+            return 0
+        runs = store.runs(experiment)
+        running = [r for r in runs if r.status is RunStatus.RUNNING]
+        if running and not args.force:
+            print(f"tuitrack: {experiment.name} has {len(running)} RUNNING run(s); add --force to delete it anyway",
+                  file=sys.stderr)
+            return 1
+        print(f"Delete experiment {experiment.name} ({experiment.experiment_id}) and its {len(runs)} run(s) "
+              "(tuitrack restore --experiment undoes it)", file=sys.stderr)
+        if not confirm("Delete?", args.yes):
+            return 1
+        store.delete_experiment(experiment)
+    elif experiment.is_deleted:
+        store.restore_experiment(experiment)
+    return 0
+
+
 def describe(run: Run) -> str:
     status = run.status.name if run.status else "?"
     return f"  {run.run_id[:8]}  {run.run_name or '-':<24} {status:<9} started {format_timestamp(run.start_time)}"
@@ -124,13 +150,20 @@ rename = Command("rename a run (meta.yaml and the mlflow.runName tag)", _rename_
 
 def _delete_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
-    parser.add_argument("run_ids", metavar="RUN_ID", nargs="+")
+    parser.add_argument("run_ids", metavar="RUN_ID", nargs="*")
+    parser.add_argument("--experiment", metavar="NAME_OR_ID",
+                        help="delete this experiment: its runs are deleted and it moves to .trash")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask (for scripts)")
     parser.add_argument("--force", action="store_true", help="delete RUNNING runs too")
 
 
 @guarded
 def _delete(args: argparse.Namespace) -> int:
+    if args.experiment:
+        return _experiment(args, delete=True)
+    if not args.run_ids:
+        print("tuitrack: give RUN_IDs or --experiment", file=sys.stderr)
+        return 2
     store, runs = store_and_runs(args, args.run_ids)
     running = [r for r in runs if r.status is RunStatus.RUNNING and not r.is_deleted]
     if running and not args.force:
@@ -158,11 +191,17 @@ delete = Command("soft-delete runs (tuitrack restore undoes it)", _delete_argume
 
 def _restore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
-    parser.add_argument("run_ids", metavar="RUN_ID", nargs="+")
+    parser.add_argument("run_ids", metavar="RUN_ID", nargs="*")
+    parser.add_argument("--experiment", metavar="NAME_OR_ID", help="restore this deleted experiment and its runs")
 
 
 @guarded
 def _restore(args: argparse.Namespace) -> int:
+    if args.experiment:
+        return _experiment(args, delete=False)
+    if not args.run_ids:
+        print("tuitrack: give RUN_IDs or --experiment", file=sys.stderr)
+        return 2
     store, runs = store_and_runs(args, args.run_ids)
     for run in runs:
         if run.is_deleted:
