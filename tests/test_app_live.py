@@ -75,3 +75,32 @@ async def test_silent_running_run_is_shown_stale(reference_store):
         now[0] = written / 1000 + 10
         screen._refresh_stale()
         assert str(screen.query_one(RunTree).run_nodes[running].label).startswith("●")
+
+
+async def test_a_run_deleted_by_mlflow_while_watched_leaves_the_tree(reference_store):
+    from tests.mlflow_stores import client_for
+
+    root, ids = reference_store
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        assert ids.runs["killed"] in tree.run_nodes
+        await asyncio.to_thread(client_for(root).delete_run, ids.runs["killed"])
+        await eventually(pilot, lambda: ids.runs["killed"] not in tree.run_nodes)
+        await asyncio.to_thread(client_for(root).restore_run, ids.runs["killed"])
+        await eventually(pilot, lambda: ids.runs["killed"] in tree.run_nodes)
+
+
+async def test_tree_and_table_agree_on_stale_from_the_start(reference_store):
+    root, ids = reference_store
+    import time
+
+    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 86_400, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.screen.select_run(ids.runs["running"])
+        await settle(pilot)
+        label = str(app.screen.query_one(RunTree).run_nodes[ids.runs["running"]].label)
+        table = app.screen.query_one(RunsTable)
+        assert label.startswith("◔") and "running (stale)" in table._cells[table.cursor_row]

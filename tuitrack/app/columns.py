@@ -34,7 +34,7 @@ BASE_COLUMNS = [
     Column("duration", "Duration", numeric=True),
     Column("user", "User"),
 ]
-DEFAULT_HIDDEN = {"age"}  # start already says when; shown on request
+DEFAULT_HIDDEN: set[str] = set()  # every column shows until the user hides it (C)
 
 
 def columns_for(runs: list[Run]) -> list[Column]:

@@ -216,8 +216,10 @@ class MainScreen(RunEditing, Screen):
         tree = self.query_one(RunTree)
         for run_id in message.run_ids:
             run = self.index.run(run_id)
-            if run is not None and run.problems:
-                tree.update_run(run)  # problems found in data files change the glyph
+            if run is not None and (run.problems or run.status is RunStatus.RUNNING):
+                # Problems found in data files, and staleness (known once the files' times are
+                # read), change the glyph.
+                tree.update_run(run)
         if message.experiment_id == self.current_experiment:
             self._refresh_table()
         if self.selected_run_id in message.run_ids:
