@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from tuitrack.app.app import TuitrackApp  # noqa: E402
+from tuitrack.app.app import TuitrackApp
+from tuitrack.live.options import LiveOptions  # noqa: E402
 from tuitrack.app.widgets.metric_plot import MetricPlot, PlotRun  # noqa: E402
 from tuitrack.model import MetricPoint  # noqa: E402
 from tuitrack.store import open_store  # noqa: E402
@@ -68,7 +69,7 @@ async def follow(poll: float | None, rate: float, seconds: float) -> dict:
     """Open the app on a new store, plot its running run, let a writer append; measure."""
     root = Path(tempfile.mkdtemp(prefix="tuitrack-live-")) / "mlruns"
     run_dir = make_store(root)
-    app = TuitrackApp(open_store(str(root)), poll=poll)
+    app = TuitrackApp(open_store(str(root)), live=LiveOptions(poll=poll))
     latencies: list[tuple[float, float]] = []  # (seconds since start, latency ms)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
@@ -136,7 +137,7 @@ async def plot_rebuild() -> tuple[float, float]:
     """Median and worst rebuild of a 120x40 plot of 4 runs x 100,000 points."""
     root = Path(tempfile.mkdtemp(prefix="tuitrack-plot-")) / "mlruns"
     make_store(root)
-    app = TuitrackApp(open_store(str(root)), watch=False)
+    app = TuitrackApp(open_store(str(root)), live=LiveOptions(watch=False))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         while not getattr(screen, "loaded", False):

@@ -8,14 +8,15 @@ from tests.app_helpers import settle
 from tests.conftest import fixed_clock
 from tests.mlflow_stores import client_for
 from tuitrack.app.app import TuitrackApp
+from tuitrack.live.options import LiveOptions
 from tuitrack.app.screens.dialogs import Confirm, NoteEditor, TypeToConfirm
 from tuitrack.app.widgets.run_tree import RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.store import open_store
 
 
-def app_for(root, **kwargs) -> TuitrackApp:
-    return TuitrackApp(open_store(str(root)), clock=fixed_clock, watch=False, **kwargs)
+def app_for(root) -> TuitrackApp:
+    return TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions(watch=False))
 
 
 async def focus_run(pilot, run_id: str) -> None:
@@ -113,7 +114,7 @@ async def test_delete_and_restore_an_experiment(reference_store):
 
     root, ids = reference_store
     # A day later, its never-finished run is stale (a dead script), so the experiment may go.
-    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 86_400, watch=False)
+    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 86_400, live=LiveOptions(watch=False))
     client = client_for(root)
     beta = ids.experiments["alpha"]
     async with app.run_test(size=(120, 40)) as pilot:
@@ -176,7 +177,7 @@ async def test_mark_all_and_invert():
 async def test_stale_run_marked_killed(reference_store):
     root, ids = reference_store
     now = [fixed_clock()]
-    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], watch=False)
+    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         written = app.screen.index.last_write(ids.runs["running"])

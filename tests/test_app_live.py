@@ -13,6 +13,7 @@ from tests.app_helpers import settle
 from tests.conftest import fixed_clock
 from tests.test_live import WRITER
 from tuitrack.app.app import TuitrackApp
+from tuitrack.live.options import LiveOptions
 from tuitrack.app.widgets.run_tree import RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.model import RunStatus
@@ -30,7 +31,7 @@ async def eventually(pilot, predicate, timeout=5.0):
 @pytest.mark.parametrize("poll", [None, 0.2], ids=["inotify", "polling"])
 async def test_app_follows_a_writer(reference_store, poll):
     root, ids = reference_store
-    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, poll=poll)
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions(poll=poll))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -62,7 +63,7 @@ async def test_app_follows_a_writer(reference_store, poll):
 async def test_silent_running_run_is_shown_stale(reference_store):
     root, ids = reference_store
     now = [fixed_clock()]
-    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], watch=False, stale_after=600)
+    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -96,7 +97,7 @@ async def test_tree_and_table_agree_on_stale_from_the_start(reference_store):
     root, ids = reference_store
     import time
 
-    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 86_400, watch=False)
+    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 86_400, live=LiveOptions(watch=False))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await app.screen.select_run(ids.runs["running"])

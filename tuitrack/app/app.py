@@ -18,6 +18,7 @@ from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
+from tuitrack.live.options import LiveOptions
 from tuitrack.store import Store
 
 STYLES = Path(str(files("tuitrack.styles") / "app.tcss"))
@@ -36,18 +37,16 @@ class TuitrackApp(App):
         self,
         store: Store,
         clock: Callable[[], float] = time.time,
-        watch: bool = True,
-        poll: float | None = None,
-        stale_after: float = 600.0,
+        live: LiveOptions = LiveOptions(),
     ) -> None:
         super().__init__()
         self.store = store
         self.clock = clock
         self.index = RunIndex(store)
-        self.watch_options = dict(watch=watch, poll=poll, stale_after=stale_after)
+        self.live = live
 
     def on_mount(self) -> None:
-        self.push_screen(MainScreen(self.index, clock=self.clock, **self.watch_options))
+        self.push_screen(MainScreen(self.index, clock=self.clock, live=self.live))
 
     def help_sections(self) -> HelpSections:
         return [

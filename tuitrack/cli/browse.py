@@ -43,10 +43,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"tuitrack: {exc}", file=sys.stderr)
         return 2
     from tuitrack.app.app import TuitrackApp  # Textual loads only when the app opens
+    from tuitrack.live.options import LiveOptions
 
     if args.poll is not None and args.poll <= 0:
         print("tuitrack: --poll takes a number of seconds above 0", file=sys.stderr)
         return 2
-    app = TuitrackApp(store, watch=not args.no_watch, poll=args.poll, stale_after=args.stale_after * 60)
+    live = LiveOptions(watch=not args.no_watch, poll=args.poll, stale_after=args.stale_after * 60)
+    app = TuitrackApp(store, live=live)
     app.run(mouse=not args.no_mouse)
     return 0

@@ -37,6 +37,14 @@ def confirm(question: str, yes: bool) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _experiment_instead(args: argparse.Namespace, delete: bool) -> int:
+    """delete/restore were given --experiment, or nothing at all."""
+    if not args.experiment:
+        print("tuitrack: give RUN_IDs or --experiment", file=sys.stderr)
+        return 2
+    return _experiment(args, delete)
+
+
 def _experiment(args: argparse.Namespace, delete: bool) -> int:
     """Delete (asking first) or restore one experiment with its runs, as MLflow does."""
     from tuitrack.store.listing import select_experiments
@@ -159,11 +167,8 @@ def _delete_arguments(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def _delete(args: argparse.Namespace) -> int:
-    if args.experiment:
-        return _experiment(args, delete=True)
-    if not args.run_ids:
-        print("tuitrack: give RUN_IDs or --experiment", file=sys.stderr)
-        return 2
+    if args.experiment or not args.run_ids:
+        return _experiment_instead(args, delete=True)
     store, runs = store_and_runs(args, args.run_ids)
     running = [r for r in runs if r.status is RunStatus.RUNNING and not r.is_deleted]
     if running and not args.force:
@@ -197,11 +202,8 @@ def _restore_arguments(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def _restore(args: argparse.Namespace) -> int:
-    if args.experiment:
-        return _experiment(args, delete=False)
-    if not args.run_ids:
-        print("tuitrack: give RUN_IDs or --experiment", file=sys.stderr)
-        return 2
+    if args.experiment or not args.run_ids:
+        return _experiment_instead(args, delete=False)
     store, runs = store_and_runs(args, args.run_ids)
     for run in runs:
         if run.is_deleted:

@@ -39,6 +39,7 @@ from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
+from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.live.watcher import Debouncer, InotifyWatcher, Mode, PollWatcher, choose_mode
 from tuitrack.model import Run, RunStatus, summarize
@@ -80,16 +81,14 @@ class MainScreen(RunEditing, Screen):
         self,
         index: RunIndex,
         clock: Callable[[], float] = time.time,
-        watch: bool = True,
-        poll: float | None = None,
-        stale_after: float = 600.0,
+        live: LiveOptions = LiveOptions(),
     ) -> None:
         super().__init__()
         self.index = index
         self.clock = clock
-        self.watch = watch
-        self.poll = poll
-        self.stale_after_ms = int(stale_after * 1000)
+        self.watch = live.watch
+        self.poll = live.poll
+        self.stale_after_ms = int(live.stale_after * 1000)
         self.watch_mode = "not watching"
         self._watch_parts: tuple | None = None
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
