@@ -60,3 +60,16 @@ def test_wheel_ships_the_stylesheet(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "tuitrack/styles/app.tcss" in names
     assert "tuitrack/app/app.py" in names and not any(n.startswith("tests/") for n in names)
+
+
+def test_app_finds_its_stylesheet_from_a_source_tree_that_shadows_the_install(monkeypatch):
+    """python -m tuitrack run in a checkout after a non-editable install imports the checkout,
+    where tuitrack.styles is not a package: the stylesheet comes from the checkout's styles/."""
+    import tuitrack.app.app as app_module
+
+    def no_package(name):
+        raise ModuleNotFoundError(f"No module named {name!r}")
+
+    monkeypatch.setattr(app_module, "files", no_package)
+    assert app_module._stylesheet() == ROOT / "styles" / "app.tcss"
+    assert app_module._stylesheet().is_file()

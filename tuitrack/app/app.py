@@ -21,7 +21,16 @@ from tuitrack.live.index import RunIndex
 from tuitrack.live.options import LiveOptions
 from tuitrack.store import Store
 
-STYLES = Path(str(files("tuitrack.styles") / "app.tcss"))
+def _stylesheet() -> Path:
+    """The app's .tcss: inside the installed package (tuitrack.styles), or, when tuitrack runs
+    from a source checkout that shadows the installed package, in the checkout's styles/."""
+    try:
+        return Path(str(files("tuitrack.styles") / "app.tcss"))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "styles" / "app.tcss"
+
+
+STYLES = _stylesheet()
 
 
 class TuitrackApp(App):
