@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tuitrack.cli import browse, demo, gc, ls, show
+from tuitrack.cli import browse, demo, gc, ls, prune, show
 from tuitrack.cli.edit import delete, note, rename, restore, tag
 from tuitrack.store import StoreError
 
 COMMANDS = {
     "ls": ls, "show": show, "tag": tag, "note": note, "rename": rename,
-    "delete": delete, "restore": restore, "gc": gc, "demo": demo,
+    "delete": delete, "restore": restore, "prune": prune, "gc": gc, "demo": demo,
 }
 EXIT_USAGE = 2
 

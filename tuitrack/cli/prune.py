@@ -1,0 +1,136 @@
+"""`tuitrack prune STORE ...`: delete the runs a retention policy selects, showing the plan first.
+
+Note that --older-than counts from a run's start time here, while `mlflow gc --older-than`
+(and `tuitrack gc`) count from when a run was deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+
+from tuitrack.cli.edit import confirm, guarded
+from tuitrack.cli.gc import parse_duration
+from tuitrack.cli.table import print_table
+from tuitrack.formatting import format_age, format_bytes
+from tuitrack.model import RunStatus
+from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
+from tuitrack.store import open_store
+from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
+
+HELP = "delete runs by retention policy (failed, old, all but the newest or best), plan first"
+STATUSES = {s.name for s in RunStatus} | {STALE}
+
+
+def _statuses(text: str) -> set[str]:
+    names = {s.strip().upper() for s in text.split(",") if s.strip()}
+    unknown = names - STATUSES
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown status {sorted(unknown)[0]}; choose from {', '.join(sorted(STATUSES))}")
+    return names
+
+
+def _keep_best(text: str) -> KeepBest:
+    try:
+        return KeepBest.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE")
+    parser.add_argument("--status", type=_statuses, default=set(), metavar="S,S",
+                        help="select runs with these statuses: FAILED, KILLED, FINISHED, ..., and STALE "
+                             "(RUNNING runs silent for --stale-after; never pruned unless named)")
+    parser.add_argument("--older-than", type=parse_duration, metavar="DURATION",
+                        help="select runs that STARTED at least this long ago (30d, 12h, 1d2h); unlike "
+                             "mlflow gc, which counts from deletion")
+    parser.add_argument("--keep-last", type=int, metavar="N",
+                        help="keep the newest N runs of each experiment, besides those always kept")
+    parser.add_argument("--keep-best", type=_keep_best, action="append", default=[], metavar="METRIC:min|max:K",
+                        help="keep the K best runs of each experiment by METRIC, besides those always kept "
+                             "(runs without the metric are not best)")
+    parser.add_argument("--group-by", metavar="params.X", help="rank --keep-best within each value of param X")
+    parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")
+    parser.add_argument("--split-families", action="store_true",
+                        help="judge parent and child runs one by one (by default a family goes together or not at all)")
+    parser.add_argument("--stale-after", type=float, default=10.0, metavar="MINUTES",
+                        help="a RUNNING run silent this long is STALE (default: 10)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON (and change nothing unless --yes)")
+    parser.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    parser.add_argument("--purge", action="store_true", help="purge the pruned runs for good after deleting them")
+
+
+@guarded
+def run(args: argparse.Namespace) -> int:
+    if not args.status and args.older_than is None and args.keep_last is None and not args.keep_best:
+        print("tuitrack: give at least one rule: --status, --older-than, --keep-last or --keep-best", file=sys.stderr)
+        return 2
+    if args.group_by and not args.keep_best:
+        print("tuitrack: --group-by ranks --keep-best: give --keep-best too", file=sys.stderr)
+        return 2
+    store = open_store(args.store)
+    try:
+        experiments = select_experiments(store, args.experiment)
+    except ExperimentNotFound as exc:
+        print(f"tuitrack: {exc}", file=sys.stderr)
+        return 1
+    now = int(time.time() * 1000)
+    stale_ms = int(args.stale_after * 60_000)
+
+    def is_stale(found) -> bool:
+        written = store.last_write(found)
+        return written is not None and now - written > stale_ms
+
+    policy = Policy(args.status, args.older_than, args.keep_last, args.keep_best, args.group_by, args.split_families)
+    verdicts = decide(list_runs(store, experiments), policy, now, is_stale)
+    doomed = [v for v in verdicts if v.prune]
+    sizes = {v.run.run_id: store.disk_usage(v.run) or 0 for v in doomed}
+    total = sum(sizes.values())
+    if args.json:
+        plan = [{"run_id": v.run.run_id, "run_name": v.run.run_name, "experiment_id": v.experiment.experiment_id,
+                 "experiment_name": v.experiment.name, "status": v.run.status.name if v.run.status else None,
+                 "start_time": v.run.start_time, "metric": v.metric, "bytes": sizes[v.run.run_id],
+                 "reason": v.reason} for v in doomed]
+        print(json.dumps({"runs": plan, "count": len(plan), "bytes": total}, ensure_ascii=False))
+    else:
+        _print_plan(doomed, sizes, now)
+        print(f"{len(doomed)} of {len(verdicts)} run(s) selected, {format_bytes(total)} on disk "
+              f"(runs tagged '{KEEP_TAG}' and running runs are always kept)", file=sys.stderr)
+    if args.dry_run or not doomed or (args.json and not args.yes):
+        return 0
+    question = f"Delete these {len(doomed)} run(s)" + (" and purge them for good" if args.purge else "") + "?"
+    if not confirm(question, args.yes):
+        return 1
+    if args.purge and not args.yes:
+        try:
+            if input("Purging cannot be undone. Type purge to go ahead: ").strip() != "purge":
+                print("nothing changed", file=sys.stderr)
+                return 1
+        except EOFError:
+            return 1
+    for verdict in doomed:
+        store.delete_run(verdict.run)
+    print(f"deleted {len(doomed)} run(s) (tuitrack restore undoes it)", file=sys.stderr)
+    if args.purge:
+        deleted = [store.find_run(v.run.run_id) for v in doomed]
+        result = store.purge(deleted, [])
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"purged {len(deleted)} run(s), freed {format_bytes(result.bytes_freed)}", file=sys.stderr)
+    return 0
+
+
+def _print_plan(doomed, sizes: dict[str, int], now: int) -> None:
+    rows = [
+        (v.experiment.name or v.experiment.experiment_id, v.run.run_name or v.run.run_id[:8],
+         v.run.status.name if v.run.status else "?", format_age(v.run.start_time, now), v.metric,
+         format_bytes(sizes[v.run.run_id]), v.reason)
+        for v in doomed
+    ]
+    width = shutil.get_terminal_size((120, 24)).columns
+    print_table(("EXPERIMENT", "RUN", "STATUS", "AGE", "METRIC", "SIZE", "WHY"), rows, width, flex=6)
