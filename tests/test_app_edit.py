@@ -222,3 +222,70 @@ async def test_experiment_with_a_running_run_is_not_deleted(reference_store):
         await settle(pilot)
         assert not isinstance(app.screen, Confirm)
         assert client_for(root).get_experiment(ids.experiments["beta"]).lifecycle_stage == "active"
+
+
+async def open_prune(pilot, statuses: tuple[str, ...], whole_store: bool = True):
+    from textual.widgets import Checkbox
+
+    await pilot.press("P")
+    await pilot.pause()
+    panel = pilot.app.screen
+    for status in statuses:
+        panel.query_one(f"#status-{status}", Checkbox).value = True
+    if whole_store:
+        panel.query_one("#scope", Checkbox).value = False
+    await pilot.pause()
+    return panel
+
+
+async def test_prune_panel_previews_applies_and_undoes(reference_store):
+    from tuitrack.app.screens.prune import PruneScreen
+
+    root, ids = reference_store
+    app = app_for(root)
+    client = client_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        main_screen = app.screen
+        panel = await open_prune(pilot, ("FAILED", "KILLED"))
+        assert isinstance(panel, PruneScreen)
+        assert {v.run.run_id for v in panel.doomed} == {ids.runs["failed"], ids.runs["killed"]}
+        assert "2 of 8 runs would be deleted" in str(panel.query_one("#summary").render())
+        tree = main_screen.query_one(RunTree)
+        assert str(tree.run_nodes[ids.runs["failed"]].label).startswith("×")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, PruneScreen) and main_screen.prune_preview == set()
+        deleted = {r.info.run_id for r in client.search_runs(
+            [ids.experiments["alpha"], ids.experiments["beta"]], run_view_type=ViewType.DELETED_ONLY)}
+        assert deleted == {ids.runs["failed"], ids.runs["killed"], ids.runs["deleted"]}
+        await pilot.press("u")  # one undo brings both back
+        await settle(pilot)
+        assert client.get_run(ids.runs["failed"]).info.lifecycle_stage == "active"
+        assert client.get_run(ids.runs["killed"]).info.lifecycle_stage == "active"
+
+
+async def test_prune_panel_purges_with_the_word(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_prune(pilot, ("KILLED",))
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        assert isinstance(app.screen, TypeToConfirm)
+        await pilot.press(*"purge", "enter")
+        await settle(pilot)
+        assert not (root / ids.experiments["beta"] / ids.runs["killed"]).exists()
+
+
+async def test_prune_panel_shows_rule_errors(reference_store):
+    root, _ = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await pilot.pause()
+        await pilot.press(*"soon")
+        await pilot.pause()
+        assert "is not a duration" in str(app.screen.query_one("#summary").render())

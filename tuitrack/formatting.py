@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 
 from tuitrack.model import SOURCE_NAME_TAG, Experiment, Run
@@ -116,3 +117,15 @@ def run_overview(run: Run, experiment: Experiment | None, now_ms: int | None = N
         ("Parent", run.parent_run_id or "-"),
         ("Artifacts", run.artifact_uri or "-"),
     ]
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def duration_ms(text: str) -> int:
+    """`1d2h3m4s` (any part may be left out, as `mlflow gc --older-than` reads it) in ms."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or not match:
+        raise ValueError(f"{text!r} is not a duration like 30d, 12h, 1d2h3m4s")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000

@@ -121,6 +121,7 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, MetricPoint] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    disk_bytes: int | None = None  # filled in later, off the UI thread: walking folders is slow
 
     @property
     def parent_run_id(self) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tuitrack.formatting import format_age, format_duration, format_value, short_timestamp
+from tuitrack.formatting import format_age, format_bytes, format_duration, format_value, short_timestamp
 from tuitrack.model import Run
 
 MAX_WIDTH = 24
@@ -33,6 +33,7 @@ BASE_COLUMNS = [
     Column("age", "Age", numeric=True),
     Column("duration", "Duration", numeric=True),
     Column("user", "User"),
+    Column("disk", "Disk", numeric=True),
 ]
 DEFAULT_HIDDEN: set[str] = set()  # every column shows until the user hides it (C)
 
@@ -65,6 +66,8 @@ def cell(run: Run, column: Column, now_ms: int) -> str:
         return format_duration(None if run.start_time is None or end is None else end - run.start_time)
     if key == "user":
         return run.user_id
+    if key == "disk":
+        return "…" if run.disk_bytes is None else format_bytes(run.disk_bytes)
     if column.kind == "param":
         return run.params.get(column.field, "")
     if column.kind == "metric":
@@ -81,6 +84,8 @@ def sort_value(run: Run, column: Column, now_ms: int) -> float | str | None:
     if key == "duration":
         end = run.end_time if run.end_time is not None else now_ms
         return None if run.start_time is None else end - run.start_time
+    if key == "disk":
+        return run.disk_bytes
     if column.kind == "metric":
         point = run.metrics.get(column.field)
         return None if point is None or math.isnan(point.value) else point.value

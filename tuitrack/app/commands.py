@@ -20,6 +20,7 @@ ACTIONS = [  # (title, help, action name on the main screen)
     ("Restore runs", "Restore deleted runs", "restore"),
     ("Purge runs", "Purge deleted runs for good (type purge)", "purge"),
     ("Mark stale runs killed", "Set stale RUNNING runs to KILLED", "kill_stale"),
+    ("Prune runs", "Compose a retention policy, preview what it deletes, apply", "prune"),
     ("Undo", "Undo the last change", "undo"),
     ("Mark all runs", "Mark every run the table shows", "mark_all"),
     ("Invert marks", "Invert the marks of the runs the table shows", "invert_marks"),

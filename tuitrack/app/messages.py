@@ -50,3 +50,11 @@ class PlotLoaded(Message):
         self.runs = runs
         self.available = available
         self.metrics = metrics
+
+
+class SizesLoaded(Message):
+    """Disk sizes of (some of) an experiment's runs are measured."""
+
+    def __init__(self, experiment_id: str) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id

@@ -4,27 +4,21 @@ showing what goes and the space it frees first."""
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 
 from tuitrack.cli.edit import describe, guarded
-from tuitrack.formatting import format_bytes
+from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.model import RunStatus
 from tuitrack.store import open_store
 from tuitrack.store.listing import list_runs, select_experiments
 
 HELP = "purge deleted runs and experiments for good (shows the space freed)"
-DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
 def parse_duration(text: str) -> int:
-    """`1d2h3m4s` (any part may be left out) in milliseconds, as mlflow gc --older-than reads it."""
-    match = DURATION.match(text)
-    if not text or not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30d, 12h, 1d2h3m4s")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000
+    try:
+        return duration_ms(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:

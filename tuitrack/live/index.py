@@ -96,6 +96,21 @@ class RunIndex:
                 done.append(run)
         return done  # parent links come with the metas: the tree's shape does not change here
 
+    def load_disk_sizes(self, runs: Iterable[Run]) -> list[Run]:
+        """Measure the disk use of `runs` that have no size yet (cached on the run)."""
+        done = []
+        for run in runs:
+            if run.disk_bytes is None:
+                run.disk_bytes = self.store.disk_usage(run)
+                done.append(run)
+        return done
+
+    def experiment_bytes(self, experiment_id: str) -> int | None:
+        """The disk use of an experiment's runs, once every one is measured."""
+        runs = self._runs.get(experiment_id, {}).values()
+        sizes = [r.disk_bytes for r in runs]
+        return None if any(size is None for size in sizes) else sum(sizes)
+
     # -- keeping current (watcher thread) ----------------------------------------------------------
 
     def apply(self, changes: Iterable[Change], now_ms: int | None = None) -> Delta:

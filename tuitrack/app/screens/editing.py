@@ -29,6 +29,7 @@ EDIT_BINDINGS = [
     Binding("X", "purge", "Purge", show=False, tooltip="Purge deleted runs for good (type purge)"),
     Binding("K", "kill_stale", "Mark killed", show=False, tooltip="Mark stale RUNNING runs KILLED"),
     Binding("u", "undo", "Undo", tooltip="Undo the last change (not a purge)"),
+    Binding("P", "prune", "Prune", show=False, tooltip="Compose a retention policy and see what it deletes"),
     Binding("A", "mark_all", "Mark all", show=False, tooltip="Mark every run the table shows"),
     Binding("I", "invert_marks", "Invert", show=False, tooltip="Invert the marks of the runs the table shows"),
 ]
@@ -273,6 +274,54 @@ class RunEditing:
                              [Change("run", r.experiment_id, r.run_id) for r in runs])
 
         self.app.push_screen(TypeToConfirm(f"Purge {_runs_label(runs)} for good?", lines), confirmed)
+
+    # -- prune --------------------------------------------------------------------------------
+
+    def action_prune(self) -> None:
+        from tuitrack.app.screens.prune import PruneScreen
+
+        self.app.push_screen(PruneScreen(self, self.current_experiment))
+
+    def set_prune_preview(self, run_ids: set[str]) -> None:
+        """Mark × in the tree the runs the prune panel would delete."""
+        from tuitrack.app.widgets.run_tree import RunTree
+
+        tree = self.query_one(RunTree)
+        changed = self.prune_preview ^ run_ids
+        self.prune_preview = set(run_ids)
+        for run_id in changed:
+            run = self.index.run(run_id)
+            if run is not None:
+                tree.update_run(run)
+
+    def delete_runs_as_one(self, runs: list[Run], description: str) -> None:
+        """Soft-delete `runs` as one change: one u restores them all."""
+        store = self.index.store
+        self._apply_edit(description,
+                         lambda: [store.delete_run(r) for r in runs],
+                         lambda: [store.restore_run(self.index.run(r.run_id) or r) for r in runs],
+                         [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+    def prune_and_purge(self, runs: list[Run]) -> None:
+        size = sum(r.disk_bytes or 0 for r in runs)
+        store = self.index.store
+
+        def confirmed(yes: bool) -> None:
+            if not yes:
+                self.notify("Nothing deleted", timeout=2)
+                return
+
+            def do() -> None:
+                for run in runs:
+                    store.delete_run(run)
+                store.purge([store.find_run(r.run_id) for r in runs], [])
+
+            self._apply_edit(f"Pruned and purged {len(runs)} run(s), about {format_bytes(size)}", do, None,
+                             [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+        self.app.push_screen(TypeToConfirm(f"Prune and purge {_runs_label(runs)} for good?",
+                                           [_line(r) for r in runs] + [f"frees about {format_bytes(size)}"]),
+                             confirmed)
 
     def action_kill_stale(self) -> None:
         runs = [r for r in self._targets() if r.status is RunStatus.RUNNING and self._is_stale(r)]

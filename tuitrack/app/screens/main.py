@@ -28,6 +28,7 @@ from tuitrack.app.messages import (
     RunDataLoaded,
     PlotLoaded,
     RunsLoaded,
+    SizesLoaded,
     StoreChanged,
     WatchStarted,
 )
@@ -93,6 +94,7 @@ class MainScreen(RunEditing, Screen):
         self._watch_parts: tuple | None = None
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
+        self.prune_preview: set[str] = set()  # runs the prune panel would delete (× in the tree)
         self._histories: dict[tuple[str, str], object] = {}  # (run id, metric) -> MetricHistory
         self._summaries_timer = None
         self.show_deleted = False
@@ -126,6 +128,7 @@ class MainScreen(RunEditing, Screen):
         for pane in (self.query_one(RunTree), self.query_one(RunsTable)):
             pane.is_stale = self._is_stale
             pane.is_marked = lambda run: run.run_id in self.marked
+        self.query_one(RunTree).is_previewed = lambda run: run.run_id in self.prune_preview
         self.set_interval(30, self._refresh_stale)
         self.set_interval(AGES_EVERY, self._refresh_ages)
         self._set_status("loading…")
@@ -162,6 +165,17 @@ class MainScreen(RunEditing, Screen):
                     pending.append(experiment_id)
                     break
         self.post_message(LoadingDone(time.perf_counter() - started))
+        # Last, the slowest and least urgent: how much disk each run takes (for prune and the
+        # Disk column). Walking every file of every run: runs in chunks, yielding to the UI.
+        for experiment in experiments:
+            runs = self.index.runs_of(experiment.experiment_id, include_deleted=True)
+            for start in range(0, len(runs), DATA_CHUNK):
+                if worker.is_cancelled:
+                    return
+                done = self.index.load_disk_sizes(runs[start : start + DATA_CHUNK])
+                if done:
+                    self.post_message(SizesLoaded(experiment.experiment_id))
+                time.sleep(0.002)
 
     def _next(self, pending: list[str]) -> str:
         while self._urgent:
@@ -224,6 +238,15 @@ class MainScreen(RunEditing, Screen):
         if self.selected_run_id in message.run_ids:
             self._show_detail()
 
+    def on_sizes_loaded(self, message: SizesLoaded) -> None:
+        experiment = self.index.experiments.get(message.experiment_id)
+        if experiment is not None:
+            self.query_one(RunTree).update_experiment(
+                experiment, len(self._visible_runs(message.experiment_id)),
+                self.index.experiment_bytes(message.experiment_id))
+        if message.experiment_id == self.current_experiment:
+            self.query_one(RunsTable).recompute()
+
     def on_loading_done(self, message: LoadingDone) -> None:
         self.loaded = True
         if self.watch and self._watch_parts is None:
@@ -271,6 +294,8 @@ class MainScreen(RunEditing, Screen):
         changes = [c for c in map(store.classify, paths) if c is not None]
         if changes:
             delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
+            # Runs read again from scratch have no size yet (appends keep the old one).
+            self.index.load_disk_sizes(r for r in map(self.index.run, delta.runs_added | delta.runs_changed) if r)
             if delta:
                 self.post_message(StoreChanged(delta))
 

@@ -24,7 +24,7 @@ from tuitrack.app.status_look import (
     status_css,
     style_class,
 )
-from tuitrack.formatting import format_age
+from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import Experiment, Run
 
 CHUNK = 250  # nodes added between two yields to the event loop
@@ -65,18 +65,22 @@ class RunTree(Tree[NodeRef]):
         self.clock = clock
         self.is_stale: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.is_marked: Callable[[Run], bool] = lambda run: False  # set by the screen
+        self.is_previewed: Callable[[Run], bool] = lambda run: False  # a prune would delete it
         self.show_root = False
         self.guide_depth = 2
         self.auto_expand = False
         self.experiment_nodes: dict[str, TreeNode[NodeRef]] = {}
         self.run_nodes: dict[str, TreeNode[NodeRef]] = {}
+        self._sizes: dict[str, int | None] = {}  # experiment id -> disk bytes, once known
 
     # -- labels -------------------------------------------------------------------------------
 
-    def experiment_label(self, experiment: Experiment, count: int | None) -> Text:
+    def experiment_label(self, experiment: Experiment, count: int | None, size: int | None = None) -> Text:
         name = experiment.name or f"(unnamed {experiment.experiment_id})"
         label = Text(name, style="bold")
         label.append(f"  {count}" if count is not None else "  …", style="dim")
+        if size is not None:
+            label.append(f" · {format_bytes(size)}", style="dim")
         if experiment.is_deleted:
             label.stylize("strike dim")
             label.append("  (deleted experiment)", style="dim italic")
@@ -88,6 +92,8 @@ class RunTree(Tree[NodeRef]):
         stale = self.is_stale(run)
         status = self.get_component_rich_style(f"run-tree--{style_class(run, stale)}", default=None)
         label = Text()
+        if self.is_previewed(run):
+            label.append("× ", style="bold red")
         if self.is_marked(run):
             label.append("▌", style="bold reverse")
         label.append(glyph(run, stale) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
@@ -135,7 +141,7 @@ class RunTree(Tree[NodeRef]):
         for child in list(node.children):
             self._forget(child)
         node.remove_children()
-        node.set_label(self.experiment_label(experiment, count))
+        self.update_experiment(experiment, count)  # keeps the size shown
         added = 0
         stack: list[tuple[TreeNode[NodeRef], Run]] = [(node, run) for run in reversed(roots)]
         while stack:
@@ -188,10 +194,15 @@ class RunTree(Tree[NodeRef]):
         lines = self._tree_lines[top : top + self.size.height]
         return [line.node.data.run_id for line in lines if line.node.data is not None and line.node.data.run_id]
 
-    def update_experiment(self, experiment: Experiment, count: int | None) -> None:
+    def update_experiment(self, experiment: Experiment, count: int | None, size: int | None = None) -> None:
         node = self.experiment_nodes.get(experiment.experiment_id)
         if node is not None:
-            node.set_label(self.experiment_label(experiment, count))
+            if size is None:  # keep a size already shown
+                size = self._sizes.get(experiment.experiment_id)
+            self._sizes[experiment.experiment_id] = size
+            label = self.experiment_label(experiment, count, size)
+            if label != node.label:
+                node.set_label(label)
 
     def select_run(self, run_id: str) -> bool:
         node = self.run_nodes.get(run_id)
