@@ -81,3 +81,24 @@ def test_purged_store_is_read_by_mlflow_gc_again(reference_store):
     done = subprocess.run([str(Path(sys.executable).parent / "mlflow"), "gc", "--backend-store-uri", root.as_uri()],
                           env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-1500:]
+
+
+def test_disk_usage_counts_artifacts_elsewhere_in_the_store_but_not_outside(reference_store, tmp_path):
+    from tuitrack.store import open_store
+
+    root, ids = reference_store
+    store = open_store(str(root))
+    run = store.find_run(ids.runs["failed"])
+    alone = store.disk_usage(run)
+    inside = root / "shared-artifacts" / "failed"
+    inside.mkdir(parents=True)
+    (inside / "weights.bin").write_bytes(b"x" * 100_000)
+    meta = folder(root, ids, "failed", "alpha") / "meta.yaml"
+    uri_line = next(line for line in meta.read_text().splitlines() if line.startswith("artifact_uri"))
+    meta.write_text(meta.read_text().replace(uri_line, f"artifact_uri: {inside.as_uri()}"))
+    assert store.disk_usage(store.find_run(ids.runs["failed"])) >= alone + 100_000
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "w.bin").write_bytes(b"x" * 100_000)
+    meta.write_text(meta.read_text().replace(inside.as_uri(), outside.as_uri()))
+    assert store.disk_usage(store.find_run(ids.runs["failed"])) == alone

@@ -360,25 +360,17 @@ class MlflowFileStore(Store):
         return int(newest * 1000) if newest else None
 
     def disk_usage(self, run: Run) -> int | None:
-        """Disk blocks used under the run folder, like `du`: symlinks are counted, not followed."""
-        total = 0
-        stack = [self.run_dir(run)]
-        try:
-            while stack:
-                with os.scandir(stack.pop()) as entries:
-                    for entry in entries:
-                        try:
-                            st = entry.stat(follow_symlinks=False)
-                        except OSError:
-                            continue
-                        total += st.st_blocks * 512
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-        except OSError:
-            return total or None
+        """Disk blocks used by the run folder, like `du` (symlinks counted, not followed), plus
+        its artifacts when they live elsewhere inside the store (what a purge would free)."""
+        folder = Path(self.run_dir(run))
+        if not folder.is_dir():
+            return None
+        total = purge.disk_bytes(folder)
+        artifacts = purge.artifact_folder(run.artifact_uri)
+        if (artifacts is not None and not artifacts.is_symlink() and purge.inside(Path(self.root), artifacts)
+                and not purge.inside(folder, artifacts)):
+            total += purge.disk_bytes(artifacts)
         return total
-
-    # -- changing runs (see changes.py for how it stays safe) ---------------------------------------
 
     def _run_path(self, run: Run) -> Path:
         path = Path(self.run_dir(run))
