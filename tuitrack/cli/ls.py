@@ -10,6 +10,7 @@ import sys
 from tuitrack.cli.run_json import run_object
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
+from tuitrack.query.mlflow_filter import FilterError, matches, parse, parse_order_by, sort_runs
 from tuitrack.store import open_store
 from tuitrack.store.forked import default_workers
 from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
@@ -21,6 +22,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE", help="an mlruns folder")
     parser.add_argument("--all", "-a", action="store_true", help="include deleted runs and experiments")
     parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")
+    parser.add_argument("--filter", "-f", metavar="EXPR",
+                        help="MLflow's filter syntax, e.g. \"metrics.loss < 0.5 and params.opt = 'adam'\" "
+                             "(OR, NOT and parentheses work too)")
+    parser.add_argument("--order-by", action="append", default=[], metavar="CLAUSE",
+                        help="e.g. 'metrics.loss DESC' or attributes.start_time (repeat for more keys)")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -36,7 +42,19 @@ def run(args: argparse.Namespace) -> int:
     except ExperimentNotFound as exc:
         print(f"tuitrack: {exc}", file=sys.stderr)
         return 1
+    try:
+        condition = parse(args.filter) if args.filter else None
+        order = [parse_order_by(clause) for clause in args.order_by]
+    except FilterError as exc:
+        text = args.filter if args.filter and "ORDER" not in str(exc) else " ".join(args.order_by)
+        print(f"tuitrack: bad filter: {exc}\n  {text}\n  {' ' * exc.position}^", file=sys.stderr)
+        return 2
     rows = list_runs(store, experiments, include_deleted=args.all)
+    if condition is not None:
+        rows = [(e, r) for e, r in rows if matches(condition, r)]
+    if order:
+        experiment_of = {id(r): e for e, r in rows}
+        rows = [(experiment_of[id(r)], r) for r in sort_runs([r for _, r in rows], order)]
     for experiment in experiments:
         for problem in experiment.problems:
             print(f"warning: experiment {experiment.experiment_id}: {problem}", file=sys.stderr)

@@ -1,0 +1,355 @@
+"""MLflow's run filter language (`search_runs(filter_string=...)`) and its ORDER BY, evaluated
+on tuitrack's runs with MLflow's semantics (mlflow/utils/search_utils.py):
+
+    metrics.loss < 0.5 AND params.optimizer = 'adam' AND tags.`my tag` LIKE 'x%'
+    attributes.status IN ('FAILED', 'KILLED')   attributes.start_time > 1700000000000
+
+* metrics compare as numbers with = != < <= > >=; a run without the metric never matches;
+* params and tags compare with quoted strings: = != LIKE ILIKE, and IS NULL / IS NOT NULL;
+* string attributes (run_id, run_name, status, user_id, artifact_uri) take = != LIKE ILIKE
+  IN NOT IN; numeric ones (start_time, end_time, and `created` for start_time) compare as
+  numbers; `run name` is run_name;
+* LIKE is case-sensitive, ILIKE not; % is any text and _ one character.
+
+Beyond MLflow: OR, NOT and parentheses; IN for every string attribute; IS NULL for metrics;
+attributes.lifecycle_stage; keys with / or . without quotes. Errors say where (a column).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tuitrack.model import Run
+
+ENTITIES = {
+    "metric": "metric", "metrics": "metric",
+    "param": "param", "params": "param", "parameter": "param", "parameters": "param",
+    "tag": "tag", "tags": "tag",
+    "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+}
+NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
+STRING_ATTRIBUTES = {"run_id", "run_name", "status", "user_id", "artifact_uri", "lifecycle_stage"}
+ALIASES = {"created": "start_time", "Created": "start_time", "run name": "run_name",
+           "Run name": "run_name", "Run Name": "run_name"}
+NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
+STRING_OPS = {"=", "!=", "LIKE", "ILIKE"}
+
+
+class FilterError(ValueError):
+    """A filter that cannot be read or evaluated; `position` is the 0-based column."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"column {position + 1}: {message}")
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "word", "quoted" (a key in backticks or double quotes), "string", "number", "op", "(", ")", ","
+    text: str
+    position: int
+    value: object = None
+
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<dquoted>"(?:[^"]|"")*")
+  | (?P<backtick>`[^`]*`)
+  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w./:-]))
+  | (?P<op><=|>=|!=|<>|=|<|>)
+  | (?P<paren>[(),])
+  | (?P<word>[\w./:-]+)
+""", re.VERBOSE)
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens, position = [], 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise FilterError(f"unexpected {text[position]!r}", position)
+        kind = match.lastgroup
+        raw = match.group()
+        if kind == "string":
+            tokens.append(Token("string", raw, position, raw[1:-1].replace("''", "'")))
+        elif kind == "dquoted":
+            tokens.append(Token("quoted", raw, position, raw[1:-1].replace('""', '"')))
+        elif kind == "backtick":
+            tokens.append(Token("quoted", raw, position, raw[1:-1]))
+        elif kind == "number":
+            tokens.append(Token("number", raw, position, float(raw) if any(c in raw for c in ".eE") else int(raw)))
+        elif kind == "op":
+            tokens.append(Token("op", "!=" if raw == "<>" else raw, position))
+        elif kind == "paren":
+            tokens.append(Token(raw, raw, position))
+        elif kind == "word":
+            tokens.append(Token("word", raw, position))
+        position = match.end()
+    return tokens
+
+
+@dataclass(frozen=True)
+class Comparison:
+    entity: str  # metric, param, tag, attribute
+    key: str
+    op: str
+    value: object  # a number, a string, a tuple of strings, or None for IS [NOT] NULL
+    position: int
+
+
+@dataclass(frozen=True)
+class Logic:
+    op: str  # AND, OR, NOT
+    parts: tuple
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.index = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def word_is(self, *words: str) -> bool:
+        token = self.peek()
+        return token is not None and token.kind == "word" and token.text.upper() in words
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise FilterError("the filter ends too early", len(self.text))
+        self.index += 1
+        return token
+
+    def parse(self):
+        if not self.tokens:
+            raise FilterError("the filter is empty", 0)
+        node = self.disjunction()
+        if self.peek() is not None:
+            token = self.peek()
+            raise FilterError(f"expected AND or OR before {token.text!r}", token.position)
+        return node
+
+    def disjunction(self):
+        parts = [self.conjunction()]
+        while self.word_is("OR"):
+            self.take()
+            parts.append(self.conjunction())
+        return parts[0] if len(parts) == 1 else Logic("OR", tuple(parts))
+
+    def conjunction(self):
+        parts = [self.negation()]
+        while self.word_is("AND"):
+            self.take()
+            parts.append(self.negation())
+        return parts[0] if len(parts) == 1 else Logic("AND", tuple(parts))
+
+    def negation(self):
+        if self.word_is("NOT"):
+            self.take()
+            return Logic("NOT", (self.negation(),))
+        token = self.peek()
+        if token is not None and token.kind == "(":
+            self.take()
+            node = self.disjunction()
+            closing = self.take()
+            if closing.kind != ")":
+                raise FilterError(f"expected ')' but found {closing.text!r}", closing.position)
+            return node
+        return self.comparison()
+
+    def comparison(self) -> Comparison:
+        start = self.take()
+        if start.kind != "word" or "." not in start.text and not (self.peek() and self.peek().kind == "quoted"):
+            raise FilterError(f"expected metrics.KEY, params.KEY, tags.KEY or attributes.KEY, found {start.text!r}",
+                              start.position)
+        if start.text.endswith("."):  # entity. followed by a quoted key
+            entity_word, key_token = start.text[:-1], self.take()
+            if key_token.kind != "quoted":
+                raise FilterError("expected a key after the dot", key_token.position)
+            key = str(key_token.value)
+        else:
+            entity_word, _, key = start.text.partition(".")
+        entity = ENTITIES.get(entity_word.lower())
+        if entity is None:
+            raise FilterError(f"{entity_word!r} is not metrics, params, tags or attributes", start.position)
+        if not key:
+            raise FilterError("a key is missing after the dot", start.position)
+        if entity == "attribute":
+            key = ALIASES.get(key, key)
+            if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
+                raise FilterError(f"{key!r} is not an attribute one can search; choose from "
+                                  f"{', '.join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES))}", start.position)
+        op_token = self.take()
+        op = self._operator(op_token)
+        if op in ("IS NULL", "IS NOT NULL"):
+            if entity == "attribute":
+                raise FilterError(f"{op} works on metrics, params and tags", op_token.position)
+            return Comparison(entity, key, op, None, start.position)
+        value = self._value(entity, key, op, op_token.position)
+        return Comparison(entity, key, op, value, start.position)
+
+    def _operator(self, token: Token) -> str:
+        if token.kind == "op":
+            return token.text
+        word = token.text.upper() if token.kind == "word" else ""
+        if word in ("LIKE", "ILIKE", "IN"):
+            return word
+        if word == "NOT" and self.word_is("IN"):
+            self.take()
+            return "NOT IN"
+        if word == "IS":
+            if self.word_is("NOT"):
+                self.take()
+                if self.word_is("NULL"):
+                    self.take()
+                    return "IS NOT NULL"
+            elif self.word_is("NULL"):
+                self.take()
+                return "IS NULL"
+        raise FilterError(f"expected a comparison (= != < <= > >= LIKE ILIKE IN NOT IN IS NULL), found {token.text!r}",
+                          token.position)
+
+    def _value(self, entity: str, key: str, op: str, op_position: int):
+        token = self.take()
+        numeric = entity == "metric" or (entity == "attribute" and key in NUMERIC_ATTRIBUTES)
+        if op in ("IN", "NOT IN"):
+            if entity != "attribute" or numeric or token.kind != "(":
+                raise FilterError(f"{op} takes a list of quoted strings, for string attributes", token.position)
+            values = []
+            while True:
+                item = self.take()
+                if item.kind != "string":
+                    raise FilterError("expected a quoted string in the list", item.position)
+                values.append(item.value)
+                separator = self.take()
+                if separator.kind == ")":
+                    return tuple(values)
+                if separator.kind != ",":
+                    raise FilterError("expected ',' or ')' in the list", separator.position)
+        if numeric:
+            if op not in NUMERIC_OPS:
+                raise FilterError(f"{op} does not apply to numbers; use = != < <= > >=", op_position)
+            if token.kind != "number":
+                raise FilterError(f"expected a number for {key}, found {token.text!r}", token.position)
+            return token.value
+        if op not in STRING_OPS:
+            raise FilterError(f"{op} does not apply to {entity} values; use = != LIKE ILIKE", op_position)
+        if token.kind not in ("string", "quoted"):
+            raise FilterError(f"expected a quoted string (like 'adam'), found {token.text!r}", token.position)
+        return token.value
+
+
+def parse(text: str):
+    """The expression tree of a filter. Raises FilterError with a column."""
+    return _Parser(text).parse()
+
+
+def _like(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    regex = re.escape(pattern).replace("%", ".*").replace("_", ".")
+    return re.compile(("" if pattern.startswith("%") else "^") + regex + ("" if pattern.endswith("%") else "$"), flags)
+
+
+def _lhs(run: Run, entity: str, key: str):
+    if entity == "metric":
+        point = run.metrics.get(key)
+        return None if point is None else point.value
+    if entity == "param":
+        return run.params.get(key)
+    if entity == "tag":
+        return run.tags.get(key)
+    if key == "status":
+        return run.status.name if run.status else None
+    if key == "lifecycle_stage":
+        return run.lifecycle_stage.value
+    return getattr(run, key)
+
+
+_COMPARE: dict[str, Callable[[object, object], bool]] = {
+    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "LIKE": lambda a, b: _like(b).match(a) is not None,
+    "ILIKE": lambda a, b: _like(b, re.IGNORECASE).match(a) is not None,
+    "IN": lambda a, b: a in b, "NOT IN": lambda a, b: a not in b,
+}
+
+
+def matches(node, run: Run) -> bool:
+    if isinstance(node, Logic):
+        if node.op == "AND":
+            return all(matches(p, run) for p in node.parts)
+        if node.op == "OR":
+            return any(matches(p, run) for p in node.parts)
+        return not matches(node.parts[0], run)
+    lhs = _lhs(run, node.entity, node.key)
+    if node.op == "IS NULL":
+        return lhs is None
+    if node.op == "IS NOT NULL":
+        return lhs is not None
+    if lhs is None:
+        return False
+    return _COMPARE[node.op](lhs, node.value)
+
+
+# -- ORDER BY ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderBy:
+    entity: str
+    key: str
+    ascending: bool
+
+
+def parse_order_by(text: str) -> OrderBy:
+    """`metrics.loss DESC`, `attributes.start_time`, ``params.`lr` ASC``."""
+    tokens = tokenize(text)
+    if not tokens:
+        raise FilterError("empty ORDER BY", 0)
+    ascending = True
+    if len(tokens) > 1 and tokens[-1].kind == "word" and tokens[-1].text.upper() in ("ASC", "DESC"):
+        ascending = tokens[-1].text.upper() == "ASC"
+        tokens = tokens[:-1]
+    first = tokens[0]
+    if first.kind != "word" or "." not in first.text:
+        raise FilterError(f"expected metrics.KEY, params.KEY, tags.KEY or attributes.KEY, found {first.text!r}",
+                          first.position)
+    if len(tokens) == 2 and first.text.endswith(".") and tokens[1].kind == "quoted":
+        entity_word, key = first.text[:-1], str(tokens[1].value)
+    elif len(tokens) == 1:
+        entity_word, _, key = first.text.partition(".")
+    else:
+        raise FilterError("expected KEY [ASC|DESC]", tokens[1].position)
+    entity = ENTITIES.get(entity_word.lower())
+    if entity is None or not key:
+        raise FilterError(f"{entity_word!r} is not metrics, params, tags or attributes", first.position)
+    if entity == "attribute":
+        key = ALIASES.get(key, key)
+        if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
+            raise FilterError(f"cannot order by attribute {key!r}", first.position)
+    return OrderBy(entity, key, ascending)
+
+
+def sort_runs(runs: list[Run], order: list[OrderBy]) -> list[Run]:
+    """MLflow's order: newest first (then run id), then each ORDER BY, missing and NaN last."""
+    runs = sorted(runs, key=lambda r: (-(r.start_time or 0), r.run_id))
+    for clause in reversed(order):
+        fill = (1 if clause.ascending else -1) * math.inf
+
+        def key(run: Run, clause: OrderBy = clause, fill: float = fill):
+            value = _lhs(run, clause.entity, clause.key)
+            none = value is None
+            nan = isinstance(value, float) and math.isnan(value)
+            if none:
+                value = fill
+            elif nan:
+                value = -fill
+            return (none or nan, value) if clause.ascending else (not (none or nan), value)
+
+        runs = sorted(runs, key=key, reverse=not clause.ascending)
+    return runs
