@@ -404,3 +404,38 @@ async def test_keys_typed_right_after_slash_go_to_the_filter():
             app.post_message(events.Key(key, char))
         await settle(pilot)
         assert app.screen.query_one("#filter", Input).value == "lr/x"
+
+
+async def test_slash_takes_mlflow_filters_and_shows_errors_while_typing():
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr=0.1")
+        await pilot.press("slash", *"params.lr = '0.01'")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_condition is not None
+        assert {r.run_name for r in screen.query_one(RunsTable).runs} == {"lr=0.01", "baseline-mlp"}
+        await pilot.press("backspace")  # the closing quote gone: not a valid filter now
+        await settle(pilot)
+        assert "column" in screen.query_error and screen.query_one("#filter").has_class("-invalid")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.query_condition is None and screen.query_error == ""
+
+
+async def test_export_writes_the_table(tmp_path, monkeypatch):
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr=0.1")
+        await pilot.press("E")
+        await settle(pilot)
+        (written,) = tmp_path.glob("tuitrack-mnist-cnn-*.csv")
+        rows = list(csv.DictReader(written.open()))
+        assert {r["run_name"] for r in rows} == {r.run_name for r in app.screen.query_one(RunsTable).runs}
+        app.screen.action_export("md")
+        assert list(tmp_path.glob("tuitrack-mnist-cnn-*.md"))

@@ -129,3 +129,21 @@ def test_python_dash_m_and_console_script(reference_store_master, tmp_path):
     assert len(strict_json(done.stdout)) == 8
     done = subprocess.run([sys.executable, "-m", "tuitrack", "ls", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_ls_formats(reference_store_master, capsys):
+    import csv
+    import io
+
+    root, ids = reference_store_master
+    assert main(["ls", str(root), "--format", "csv", "--filter", "attributes.run_name = 'parent'"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 1 and rows[0]["run_id"] == ids.runs["parent"]
+    assert rows[0]["params.opt/name"] == "adam" and float(rows[0]["metrics.loss"]) == 1 / 300
+    assert rows[0]["params.multi"] == "line1\nline2"  # CSV quoting keeps it whole
+    assert main(["ls", str(root), "--format", "md"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| run_id | run_name |") and lines[1].startswith("|---|")
+    assert len(lines) == 2 + 8
+    assert main(["ls", str(root), "--format", "json"]) == 0
+    assert len(strict_json(capsys.readouterr().out)) == 8

@@ -62,6 +62,8 @@ def plan(root, capsys, *rules) -> set[str]:
     (["--keep-best", "val_loss:min:1", "--group-by", "params.opt"], {"c", "d", "p", "q"}),  # a best adam, b best sgd
     (["--status", "FAILED", "--keep-best", "val_loss:max:1"], set()),  # c is the worst-loss "best" max
     (["--status", "STALE", "--stale-after", "0"], {"f"}),  # a silent RUNNING run, named explicitly
+    (["--keep-last", "1", "--filter", "params.opt = 'sgd'"], {"b"}),  # sgd: b, d (newest kept), f runs
+    (["--status", "FAILED,KILLED", "--filter", "metrics.val_loss > 0.8"], {"c"}),  # d has no val_loss
 ])
 def test_policies_prune_exactly(sweep, capsys, rules, expected):
     root, _ = sweep

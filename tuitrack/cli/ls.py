@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 
-from tuitrack.cli.run_json import run_object
+from tuitrack.export import FORMATS
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
 from tuitrack.query.mlflow_filter import FilterError, matches, parse, parse_order_by, sort_runs
@@ -27,6 +26,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                              "(OR, NOT and parentheses work too)")
     parser.add_argument("--order-by", action="append", default=[], metavar="CLAUSE",
                         help="e.g. 'metrics.loss DESC' or attributes.start_time (repeat for more keys)")
+    parser.add_argument("--format", choices=["table", "csv", "md", "json"], default="table",
+                        help="table (default), csv, md (Markdown) or json")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -58,10 +59,9 @@ def run(args: argparse.Namespace) -> int:
     for experiment in experiments:
         for problem in experiment.problems:
             print(f"warning: experiment {experiment.experiment_id}: {problem}", file=sys.stderr)
-    if args.json:
-        # json.dumps uses the C encoder; json.dump to a stream does not.
-        sys.stdout.write(json.dumps([run_object(r, e) for e, r in rows], ensure_ascii=False, allow_nan=False))
-        sys.stdout.write("\n")
+    fmt = "json" if args.json else args.format
+    if fmt != "table":
+        sys.stdout.write(FORMATS[fmt](rows))  # json.dumps (the C encoder) inside, not json.dump
         return 0
     width = shutil.get_terminal_size((120, 24)).columns
     table = [

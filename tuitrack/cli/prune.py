@@ -17,6 +17,7 @@ from tuitrack.cli.gc import parse_duration
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
+from tuitrack.query.mlflow_filter import FilterError, parse
 from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
 from tuitrack.store import open_store
 from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
@@ -55,6 +56,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                              "(runs without the metric are not best)")
     parser.add_argument("--group-by", metavar="params.X", help="rank --keep-best within each value of param X")
     parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")
+    parser.add_argument("--filter", "-f", metavar="EXPR",
+                        help="only runs matching this MLflow filter, e.g. \"params.optimizer = 'sgd'\"")
     parser.add_argument("--split-families", action="store_true",
                         help="judge parent and child runs one by one (by default a family goes together or not at all)")
     parser.add_argument("--stale-after", type=float, default=10.0, metavar="MINUTES",
@@ -86,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
         written = store.last_write(found)
         return written is not None and now - written > stale_ms
 
-    policy = Policy(args.status, args.older_than, args.keep_last, args.keep_best, args.group_by, args.split_families)
+    try:
+        condition = parse(args.filter) if args.filter else None
+    except FilterError as exc:
+        print(f"tuitrack: bad filter: {exc}\n  {args.filter}\n  {' ' * exc.position}^", file=sys.stderr)
+        return 2
+    policy = Policy(args.status, args.older_than, args.keep_last, args.keep_best, args.group_by,
+                    args.split_families, condition)
     verdicts = decide(list_runs(store, experiments), policy, now, is_stale)
     doomed = [v for v in verdicts if v.prune]
     sizes = {v.run.run_id: store.disk_usage(v.run) or 0 for v in doomed}

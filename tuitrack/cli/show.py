@@ -7,7 +7,7 @@ import json
 import shutil
 import sys
 
-from tuitrack.cli.run_json import run_with_histories
+from tuitrack.export import run_with_histories
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_value, run_overview
 from tuitrack.model import summarize

@@ -246,6 +246,15 @@ class _Parser:
         return token.value
 
 
+_LOOKS_LIKE_FILTER = re.compile(
+    r"^[\s(]*(not\s+)?[\s(]*(metrics?|params?|parameters?|tags?|attributes?|attr|run)\.", re.IGNORECASE)
+
+
+def looks_like_filter(text: str) -> bool:
+    """True for `metrics.loss < 1`-style text; False for plain words the quick filter takes."""
+    return bool(_LOOKS_LIKE_FILTER.match(text))
+
+
 def parse(text: str):
     """The expression tree of a filter. Raises FilterError with a column."""
     return _Parser(text).parse()

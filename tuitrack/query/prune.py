@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tuitrack.model import Experiment, Run, RunStatus
+from tuitrack.query.mlflow_filter import matches
 
 KEEP_TAG = "keep"
 STALE = "STALE"  # a pseudo-status: RUNNING runs whose script went silent (only when named)
@@ -48,6 +49,7 @@ class Policy:
     keep_best: list[KeepBest] = field(default_factory=list)
     group_by: str | None = None  # "params.X": keep-best ranks within each value of X
     split_families: bool = False
+    condition: object = None  # a parsed MLflow filter (--filter): only matching runs are in scope
 
     @property
     def selects(self) -> bool:
@@ -79,7 +81,8 @@ def decide(
     is_stale: Callable[[Run], bool],
 ) -> list[Verdict]:
     """A verdict for every run in scope (already-deleted runs are left out: nothing to do)."""
-    live = [(e, r) for e, r in runs if not r.is_deleted]
+    live = [(e, r) for e, r in runs if not r.is_deleted
+            and (policy.condition is None or matches(policy.condition, r))]
     always: dict[str, str] = {}  # run id -> why it stays whatever the rules say
     stale_ids: set[str] = set()
     for _, run in live:

@@ -29,6 +29,8 @@ EDIT_BINDINGS = [
     Binding("X", "purge", "Purge", show=False, tooltip="Purge deleted runs for good (type purge)"),
     Binding("K", "kill_stale", "Mark killed", show=False, tooltip="Mark stale RUNNING runs KILLED"),
     Binding("u", "undo", "Undo", tooltip="Undo the last change (not a purge)"),
+    Binding("E", "export('csv')", "Export", show=False,
+            tooltip="Write the runs the table shows to a CSV file here (the palette has Markdown, JSON)"),
     Binding("P", "prune", "Prune", show=False, tooltip="Compose a retention policy and see what it deletes"),
     Binding("A", "mark_all", "Mark all", show=False, tooltip="Mark every run the table shows"),
     Binding("I", "invert_marks", "Invert", show=False, tooltip="Invert the marks of the runs the table shows"),
@@ -274,6 +276,32 @@ class RunEditing:
                              [Change("run", r.experiment_id, r.run_id) for r in runs])
 
         self.app.push_screen(TypeToConfirm(f"Purge {_runs_label(runs)} for good?", lines), confirmed)
+
+    # -- export -------------------------------------------------------------------------------
+
+    def action_export(self, fmt: str) -> None:
+        """The runs the table shows (filter and sort as on screen), written to ./tuitrack-*.FMT."""
+        import os
+        import time as _time
+
+        from tuitrack.app.widgets.runs_table import RunsTable
+        from tuitrack.export import FORMATS
+
+        runs = self.query_one(RunsTable).runs
+        if not runs:
+            self.notify("No runs to export", severity="warning", timeout=2)
+            return
+        pairs = [(self.index.experiments.get(r.experiment_id), r) for r in runs]
+        experiment = pairs[0][0].name if pairs[0][0] else "runs"
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in experiment)
+        path = os.path.abspath(f"tuitrack-{safe}-{_time.strftime('%Y%m%d-%H%M%S')}.{fmt}")
+        try:
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(FORMATS[fmt](pairs))
+        except OSError as exc:
+            self.notify(f"Not exported: {_reason(exc)}", severity="error", timeout=6)
+            return
+        self.notify(f"Wrote {len(runs)} run(s) to {path}", timeout=6)
 
     # -- prune --------------------------------------------------------------------------------
 

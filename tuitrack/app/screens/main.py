@@ -44,6 +44,7 @@ from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.live.watcher import Debouncer, InotifyWatcher, Mode, PollWatcher, choose_mode
 from tuitrack.model import Run, RunStatus, summarize
+from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
 
 def _plural(count: int, word: str) -> str:
@@ -99,6 +100,8 @@ class MainScreen(RunEditing, Screen):
         self._summaries_timer = None
         self.show_deleted = False
         self.query_text = ""
+        self.query_condition = None  # a parsed MLflow filter, when the text is one
+        self.query_error = ""
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
         self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
@@ -405,6 +408,10 @@ class MainScreen(RunEditing, Screen):
         runs = self.index.runs_of(experiment_id, include_deleted=self.show_deleted)
         if not self.query_text:
             return runs
+        if self.query_condition is not None:
+            return [r for r in runs if mlflow_filter.matches(self.query_condition, r)]
+        if self.query_error:
+            return runs  # a filter being typed that does not parse yet: show everything meanwhile
         name = self.index.experiments[experiment_id].name
         return [r for r in runs if matches(r, self.query_text, name)]
 
@@ -448,9 +455,12 @@ class MainScreen(RunEditing, Screen):
         text.append(" tuitrack ", style="bold reverse")
         text.append(f" {self.index.store.location} ", style="bold")
         text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(len(runs), 'run')} ")
-        if self.query_text:
+        if self.query_error:
+            text.append(f"│ filter: {self.query_error} ", style="bold red")
+        elif self.query_text:
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
-            text.append(f"│ filter: {shown} of {len(runs)} ", style="bold")
+            kind = "MLflow filter" if self.query_condition is not None else "filter"
+            text.append(f"│ {kind}: {shown} of {len(runs)} ", style="bold")
         if self.show_deleted:
             text.append("│ deleted shown ", style="italic")
         if self.watch:
@@ -583,7 +593,15 @@ class MainScreen(RunEditing, Screen):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        """Plain words are a quick filter; `metrics.x < 1 and ...` is MLflow's filter language."""
         self.query_text = event.value.strip()
+        self.query_condition, self.query_error = None, ""
+        if mlflow_filter.looks_like_filter(self.query_text):
+            try:
+                self.query_condition = mlflow_filter.parse(self.query_text)
+            except mlflow_filter.FilterError as exc:
+                self.query_error = str(exc)
+        event.input.set_class(bool(self.query_error), "-invalid")
         self._apply_filter()
 
     @on(Input.Submitted, "#filter")
@@ -620,6 +638,7 @@ class MainScreen(RunEditing, Screen):
             had = box.value
             box.value = ""
             self.query_text = ""
+            self.query_condition, self.query_error = None, ""
             if had:
                 self._apply_filter()
             self.set_focus(self.query_one(RunsTable))

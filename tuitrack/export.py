@@ -1,4 +1,5 @@
-"""Runs as JSON objects for `ls --json` and `show --json`.
+"""Runs as data for people and scripts: JSON objects (`ls --json`, `show --json`), CSV and
+Markdown tables (`ls --format`, and the app's export key).
 
 JSON (RFC 8259) has no NaN or infinity. Metric values that are not finite are written as the
 strings "NaN", "Infinity" and "-Infinity" (the spellings Python's `float()` and JavaScript's
@@ -7,6 +8,9 @@ strings "NaN", "Infinity" and "-Infinity" (the spellings Python's `float()` and 
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
 from typing import Any
 
@@ -56,3 +60,48 @@ def run_with_histories(
     obj["metrics"] = {h.key: [point_object(p) for p in h.points] for h in histories}
     obj["problems"] = [str(p) for p in problems_after_full_read(run, histories)]
     return obj
+
+
+def table(pairs: list[tuple[Experiment, Run]]) -> tuple[list[str], list[list[str]]]:
+    """A header and rows: the run's attributes, then one column per param and per metric."""
+    params = sorted({k for _, r in pairs for k in r.params})
+    metrics = sorted({k for _, r in pairs for k in r.metrics})
+    header = ["run_id", "run_name", "experiment", "status", "lifecycle_stage", "start_time", "end_time", "user",
+              "parent_run_id"] + [f"params.{k}" for k in params] + [f"metrics.{k}" for k in metrics]
+    rows = []
+    for experiment, run in pairs:
+        rows.append([
+            run.run_id, run.run_name, experiment.name if experiment else run.experiment_id,
+            run.status.name if run.status else "", run.lifecycle_stage.value,
+            "" if run.start_time is None else str(run.start_time), "" if run.end_time is None else str(run.end_time),
+            run.user_id, run.parent_run_id or "",
+        ] + [run.params.get(k, "") for k in params]
+          + ["" if k not in run.metrics else repr(run.metrics[k].value) for k in metrics])
+    return header, rows
+
+
+def to_csv(pairs: list[tuple[Experiment, Run]]) -> str:
+    header, rows = table(pairs)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def to_markdown(pairs: list[tuple[Experiment, Run]]) -> str:
+    header, rows = table(pairs)
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(pairs: list[tuple[Experiment, Run]]) -> str:
+    return json.dumps([run_object(r, e) for e, r in pairs], ensure_ascii=False, allow_nan=False) + "\n"
+
+
+FORMATS = {"csv": to_csv, "md": to_markdown, "json": to_json}
