@@ -29,6 +29,7 @@ EDIT_BINDINGS = [
     Binding("X", "purge", "Purge", show=False, tooltip="Purge deleted runs for good (type purge)"),
     Binding("K", "kill_stale", "Mark killed", show=False, tooltip="Mark stale RUNNING runs KILLED"),
     Binding("u", "undo", "Undo", tooltip="Undo the last change (not a purge)"),
+    Binding("c", "compare", "Compare", show=False, tooltip="Compare the marked runs side by side (mark 2 or more)"),
     Binding("E", "export('csv')", "Export", show=False,
             tooltip="Write the runs the table shows to a CSV file here (the palette has Markdown, JSON)"),
     Binding("P", "prune", "Prune", show=False, tooltip="Compose a retention policy and see what it deletes"),
@@ -276,6 +277,18 @@ class RunEditing:
                              [Change("run", r.experiment_id, r.run_id) for r in runs])
 
         self.app.push_screen(TypeToConfirm(f"Purge {_runs_label(runs)} for good?", lines), confirmed)
+
+    # -- compare ------------------------------------------------------------------------------
+
+    def action_compare(self) -> None:
+        from tuitrack.app.screens.compare import CompareScreen
+
+        runs = [r for r in (self.index.run(i) for i in self.marked) if r is not None]
+        if len(runs) < 2:
+            self.notify("Mark 2 or more runs with space (A marks all), then c compares them",
+                        severity="warning", timeout=4)
+            return
+        self.app.push_screen(CompareScreen(runs, dict(self.index.experiments), self.index.store, dict(self.marked)))
 
     # -- export -------------------------------------------------------------------------------
 

@@ -1,0 +1,78 @@
+"""The compare screen: marked runs side by side, best values highlighted, differences only."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tests.app_helpers import make_app, settle
+from tests.test_snapshots import goto, sample_app
+from tuitrack.app.screens.compare import CompareScreen, best_index, lower_is_better
+from tuitrack.app.widgets.metric_plot import MetricPlot
+
+
+async def open_compare(pilot, names=("lr=0.1", "lr=0.01", "lr=0.003")):
+    for name in names:
+        await goto(pilot, name)
+        pilot.app.screen.action_toggle_mark()
+    await pilot.press("c")
+    await settle(pilot)
+    return pilot.app.screen
+
+
+def test_best_is_lower_for_losses():
+    assert lower_is_better("val/loss") and lower_is_better("error_rate") and not lower_is_better("val/acc")
+    assert best_index([0.3, 0.1, None, float("nan")], lower=True) == 1
+    assert best_index([0.3, None], lower=True) is None  # one value: nothing to compare
+
+
+async def test_compare_shows_differences_and_best():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_compare(pilot)
+        assert isinstance(screen, CompareScreen)
+        rows = dict(screen.rows())
+        assert rows["param lr"] == ["0.1", "0.01", "0.003"]
+        last = rows["metric val/loss (last)"]
+        highlighted = [i for i, cell in enumerate(last) if isinstance(cell, Text)]
+        values = [screen.runs[i].metrics["val/loss"].value for i in range(3)]
+        assert highlighted == [values.index(min(values))]
+        assert "param batch_size" in rows
+        await pilot.press("d")  # only differences: batch_size is the same everywhere
+        assert "param batch_size" not in dict(screen.rows()) and "param lr" in dict(screen.rows())
+        assert screen.query_one(DataTable).row_count == len(screen.rows())
+        assert len(screen.query_one(MetricPlot).runs) == 3
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_compare_needs_two_marked_runs():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_compare_export(tmp_path, monkeypatch):
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_compare(pilot)
+        await pilot.press("E")
+        (written,) = tmp_path.glob("tuitrack-compare-*.csv")
+        rows = list(csv.reader(written.open()))
+        assert rows[0] == ["field", "lr=0.1", "lr=0.01", "lr=0.003"]
+        assert ["param lr", "0.1", "0.01", "0.003"] in rows
+
+
+def test_compare_snapshot(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await open_compare(pilot)
+
+    assert snap_compare(sample_app(), terminal_size=(120, 40), run_before=run_before)

@@ -1,0 +1,179 @@
+"""`c`: the marked runs side by side, to choose one.
+
+Rows are params, metrics (last, min, max, and the step of the best value) and tags; columns are
+runs. The best value of each metric row is highlighted: lower is better for metrics whose name
+says loss, error, perplexity, mse, mae, rmse or nll, higher for the rest. `d` shows only the
+params and tags that differ. Below, one metric of all runs overlaid (the plot's keys work).
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
+from tuitrack.formatting import format_duration, format_value
+from tuitrack.model import MetricSummary, Run, summarize
+
+LOWER_IS_BETTER = ("loss", "error", "err", "perplexity", "mse", "mae", "rmse", "nll")
+
+
+def lower_is_better(metric: str) -> bool:
+    name = metric.lower()
+    return any(word in name for word in LOWER_IS_BETTER)
+
+
+def best_index(values: list[float | None], lower: bool) -> int | None:
+    scored = [(v, i) for i, v in enumerate(values) if v is not None and not math.isnan(v)]
+    if len(scored) < 2:
+        return None
+    return (min(scored) if lower else max(scored))[1]
+
+
+class CompareScreen(Screen):
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("d", "toggle_diff", "Only differences"),
+        Binding("E", "export", "Export"),
+        Binding("tab", "focus_next", "Next", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    CompareScreen {
+        #compare-title { height: 1; background: $panel; text-style: bold; }
+        #compare-table { height: 1fr; }
+        #compare-plot { height: 1fr; border-top: hkey $panel-lighten-2; }
+    }
+    """
+
+    def __init__(self, runs: list[Run], experiments: dict, store, colours: dict[str, str]) -> None:
+        super().__init__()
+        self.runs = runs
+        self.experiments = experiments
+        self.store = store
+        self.colours = colours
+        self.only_differences = False
+        self.summaries: dict[str, dict[str, MetricSummary]] = {}
+        self.histories: dict[str, dict[str, list]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(f" Comparing {len(self.runs)} runs · d: only differences · E: export · esc: back",
+                     id="compare-title")
+        with Vertical():
+            yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
+            yield MetricPlot(id="compare-plot")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._fill()
+        self._load()
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    def _load(self) -> None:
+        """Every metric's full history of every run: min, max and the step of the best."""
+        summaries: dict[str, dict[str, MetricSummary]] = {}
+        histories: dict[str, dict[str, list]] = {}
+        for run in self.runs:
+            summaries[run.run_id], histories[run.run_id] = {}, {}
+            for key in run.metrics:
+                points = self.store.metric_history(run, key).points
+                histories[run.run_id][key] = points
+                summary = summarize(points)
+                if summary is not None:
+                    summaries[run.run_id][key] = summary
+        self.app.call_from_thread(self._loaded, summaries, histories)
+
+    def _loaded(self, summaries, histories) -> None:
+        self.summaries, self.histories = summaries, histories
+        self._fill()
+        metrics = sorted({k for r in self.runs for k in r.metrics})
+        plot = self.query_one(MetricPlot)
+        plot.set_runs([PlotRun(r.run_id, r.run_name or r.run_id[:8], self.colours.get(r.run_id, PALETTE[i % len(PALETTE)]),
+                               r.start_time, histories.get(r.run_id, {})) for i, r in enumerate(self.runs)], metrics)
+
+    def on_metric_plot_metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
+        self.query_one(MetricPlot).metrics = message.metrics  # all histories are loaded already
+        self.query_one(MetricPlot).refresh()
+
+    def on_metric_plot_pick_metrics(self) -> None:
+        from tuitrack.app.screens.metric_picker import MetricPicker
+
+        plot = self.query_one(MetricPlot)
+
+        def chosen(metrics):
+            if metrics:
+                plot.metrics = metrics
+                plot.refresh()
+
+        self.app.push_screen(MetricPicker(plot.available, plot.metrics), chosen)
+
+    def rows(self) -> list[tuple[str, list[Text | str]]]:
+        """(label, one cell per run) for every row of the comparison."""
+        out: list[tuple[str, list[Text | str]]] = []
+        out.append(("status", [r.status.name if r.status else "?" for r in self.runs]))
+        out.append(("duration", [format_duration(r.duration_ms) for r in self.runs]))
+        out.append(("experiment", [getattr(self.experiments.get(r.experiment_id), "name", "") for r in self.runs]))
+        for kind, values_of in (("param", lambda r: r.params), ("tag", lambda r: r.tags)):
+            keys = sorted({k for r in self.runs for k in values_of(r)})
+            for key in keys:
+                values = [values_of(r).get(key, "") for r in self.runs]
+                if self.only_differences and len(set(values)) == 1:
+                    continue
+                out.append((f"{kind} {key}", values))
+        for key in sorted({k for r in self.runs for k in r.metrics}):
+            lower = lower_is_better(key)
+            sums = [self.summaries.get(r.run_id, {}).get(key) for r in self.runs]
+            lasts = [r.metrics[key].value if key in r.metrics else None for r in self.runs]
+            best = best_index(lasts, lower)
+            out.append((f"metric {key} (last)", [self._cell(v, i == best) for i, v in enumerate(lasts)]))
+            mins = [s.min_value if s else None for s in sums]
+            maxs = [s.max_value if s else None for s in sums]
+            out.append((f"  min", [self._cell(v, i == best_index(mins, True) and lower) for i, v in enumerate(mins)]))
+            out.append((f"  max", [self._cell(v, i == best_index(maxs, False) and not lower) for i, v in enumerate(maxs)]))
+            steps = [("" if s is None else str(s.min_step if lower else s.max_step)) for s in sums]
+            out.append((f"  step of best ({'min' if lower else 'max'})", steps))
+        return out
+
+    @staticmethod
+    def _cell(value: float | None, best: bool) -> Text | str:
+        if value is None:
+            return ""
+        text = format_value(value, 6)
+        return Text(text, style="bold reverse") if best else text
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_column("", key="label")
+        for run in self.runs:
+            table.add_column(run.run_name or run.run_id[:8], key=run.run_id)
+        for label, cells in self.rows():
+            table.add_row(label, *cells)
+
+    def action_toggle_diff(self) -> None:
+        self.only_differences = not self.only_differences
+        self._fill()
+
+    def action_export(self) -> None:
+        import csv
+        import os
+        import time
+
+        path = os.path.abspath(f"tuitrack-compare-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        try:
+            with open(path, "x", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["field"] + [r.run_name or r.run_id for r in self.runs])
+                for label, cells in self.rows():
+                    writer.writerow([label.strip()] + [str(c) if not isinstance(c, Text) else c.plain for c in cells])
+        except OSError as exc:
+            self.notify(f"Not exported: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"Wrote the comparison to {path}", timeout=6)
