@@ -22,6 +22,7 @@ ACTIONS = [  # (title, help, action name on the main screen)
     ("Mark stale runs killed", "Set stale RUNNING runs to KILLED", "kill_stale"),
     ("Prune runs", "Compose a retention policy, preview what it deletes, apply", "prune"),
     ("Compare marked runs", "Params, metrics and curves of the marked runs side by side", "compare"),
+    ("Scatter: param against metric", "Which setting gave the best result, over the experiment's runs", "scatter"),
     ("Undo", "Undo the last change", "undo"),
     ("Export runs as CSV", "Write the runs the table shows to ./tuitrack-*.csv", "export('csv')"),
     ("Export runs as Markdown", "Write the runs the table shows to ./tuitrack-*.md", "export('md')"),

@@ -30,6 +30,8 @@ EDIT_BINDINGS = [
     Binding("K", "kill_stale", "Mark killed", show=False, tooltip="Mark stale RUNNING runs KILLED"),
     Binding("u", "undo", "Undo", tooltip="Undo the last change (not a purge)"),
     Binding("c", "compare", "Compare", show=False, tooltip="Compare the marked runs side by side (mark 2 or more)"),
+    Binding("S", "scatter", "Scatter", show=False,
+            tooltip="A param or metric against a metric over the experiment's runs"),
     Binding("E", "export('csv')", "Export", show=False,
             tooltip="Write the runs the table shows to a CSV file here (the palette has Markdown, JSON)"),
     Binding("P", "prune", "Prune", show=False, tooltip="Compose a retention policy and see what it deletes"),
@@ -289,6 +291,18 @@ class RunEditing:
                         severity="warning", timeout=4)
             return
         self.app.push_screen(CompareScreen(runs, dict(self.index.experiments), self.index.store, dict(self.marked)))
+
+    def action_scatter(self) -> None:
+        from tuitrack.app.screens.scatter import ScatterScreen
+
+        if self.current_experiment is None:
+            return
+        runs = self.index.runs_of(self.current_experiment)
+        experiment = self.index.experiments[self.current_experiment]
+        if not any(r.metrics for r in runs):
+            self.notify("This experiment's runs have no metrics to plot", severity="warning")
+            return
+        self.app.push_screen(ScatterScreen(runs, experiment.name or experiment.experiment_id))
 
     # -- export -------------------------------------------------------------------------------
 

@@ -163,10 +163,7 @@ class MetricPlot(Widget, can_focus=True):
         if not self.runs or not self.metrics:
             message = "No metrics to plot" if self.runs else "Select a run (space marks several)"
             return [Strip([Segment(" " + message, self.rich_style)]).extend_cell_length(width, self.rich_style)]
-        plotext.main()  # leave any subplot the previous build selected, or grids nest
-        plotext.clear_figure()
-        plotext.theme("clear")
-        plotext.plotsize(width, height)
+        start_figure(width, height)
         # As many metrics as fit: two columns from 70 cells wide, a row per 10 lines.
         cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
         rows = max(1, min(height // 10, -(-len(self.metrics) // cols)))
@@ -179,18 +176,7 @@ class MetricPlot(Widget, can_focus=True):
                 plotext.subplot(index // cols + 1, index % cols + 1)
             hidden = len(self.metrics) - len(metrics) if index == 0 else 0
             self._plot_metric(key, buckets=max(20, width // cols - 12), hidden=hidden)
-        base = self.rich_style
-        try:
-            text = Text.from_ansi(plotext.build())
-        except Exception as exc:  # a plotting bug must not take the app down
-            message = f" cannot draw this plot: {type(exc).__name__}: {exc}"
-            return [Strip([Segment(message, base)]).extend_cell_length(width, base)]
-        console = self.app.console
-        strips = []
-        for line in text.split("\n", allow_blank=True)[:height]:
-            segments = [Segment(s.text, base + s.style if s.style else base) for s in line.render(console)]
-            strips.append(Strip(segments).extend_cell_length(width, base))
-        return strips
+        return build_strips(self, width, height)
 
     def _plot_metric(self, key: str, buckets: int, hidden: int = 0) -> None:
         strength = SMOOTHING[self.smoothing]
@@ -226,6 +212,29 @@ class MetricPlot(Widget, can_focus=True):
             title += "  log y"
         plotext.title(title if drew else f"{key}: nothing to draw")
         plotext.xlabel(AXIS_LABELS[self.axis])
+
+
+def start_figure(width: int, height: int) -> None:
+    """A clean plotext figure of this size (plotext keeps one global figure)."""
+    plotext.main()  # leave any subplot the previous build selected, or grids nest
+    plotext.clear_figure()
+    plotext.theme("clear")
+    plotext.plotsize(width, height)
+
+
+def build_strips(widget: Widget, width: int, height: int) -> list[Strip]:
+    """plotext's figure as Strips in the widget's style; a plotting error becomes a message."""
+    base = widget.rich_style
+    try:
+        text = Text.from_ansi(plotext.build())
+    except Exception as exc:  # a plotting bug must not take the app down
+        message = f" cannot draw this plot: {type(exc).__name__}: {exc}"
+        return [Strip([Segment(message, base)]).extend_cell_length(width, base)]
+    strips = []
+    for line in text.split("\n", allow_blank=True)[:height]:
+        segments = [Segment(s.text, base + s.style if s.style else base) for s in line.render(widget.app.console)]
+        strips.append(Strip(segments).extend_cell_length(width, base))
+    return strips
 
 
 def default_metric(keys: list[str]) -> str:
