@@ -17,7 +17,12 @@ async def open_compare(pilot, names=("lr=0.1", "lr=0.01", "lr=0.003")):
         pilot.app.screen.action_toggle_mark()
     await pilot.press("c")
     await settle(pilot)
-    return pilot.app.screen
+    screen = pilot.app.screen
+    if isinstance(screen, CompareScreen):
+        while not getattr(screen, "loaded", False):
+            await pilot.pause(0.02)
+        await pilot.pause()
+    return screen
 
 
 def test_best_is_lower_for_losses():

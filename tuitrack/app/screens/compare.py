@@ -72,8 +72,8 @@ class CompareScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._fill()
-        self._load()
+        self.loaded = False
+        self._load()  # the table is filled once, when min/max are known: no half-drawn first pass
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def _load(self) -> None:
@@ -93,6 +93,7 @@ class CompareScreen(Screen):
     def _loaded(self, summaries, histories) -> None:
         self.summaries, self.histories = summaries, histories
         self._fill()
+        self.loaded = True
         metrics = sorted({k for r in self.runs for k in r.metrics})
         plot = self.query_one(MetricPlot)
         plot.set_runs([PlotRun(r.run_id, r.run_name or r.run_id[:8], self.colours.get(r.run_id, PALETTE[i % len(PALETTE)]),
