@@ -150,12 +150,18 @@ class CompareScreen(Screen):
         return Text(text, style="bold reverse") if best else text
 
     def _fill(self) -> None:
+        """Columns get explicit widths from their contents: DataTable measures cells lazily,
+        and a screen drawn before it has done so shows every column cut to its header."""
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_column("", key="label")
-        for run in self.runs:
-            table.add_column(run.run_name or run.run_id[:8], key=run.run_id)
-        for label, cells in self.rows():
+        rows = self.rows()
+        labels = [""] + [run.run_name or run.run_id[:8] for run in self.runs]
+        columns = list(zip(*[[label, *cells] for label, cells in rows])) or [[] for _ in labels]
+        for index, (label, key) in enumerate(zip(labels, ["label"] + [r.run_id for r in self.runs])):
+            cells = columns[index] if index < len(columns) else []
+            widest = max([len(label)] + [len(c.plain if isinstance(c, Text) else str(c)) for c in cells])
+            table.add_column(label, key=key, width=min(40, widest))
+        for label, cells in rows:
             table.add_row(label, *cells)
 
     def action_toggle_diff(self) -> None:
