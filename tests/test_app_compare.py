@@ -73,6 +73,14 @@ async def test_compare_export(tmp_path, monkeypatch):
         rows = list(csv.reader(written.open()))
         assert rows[0] == ["field", "lr=0.1", "lr=0.01", "lr=0.003"]
         assert ["param lr", "0.1", "0.01", "0.003"] in rows
+        await pilot.press("M", "J")
+        (markdown,) = tmp_path.glob("tuitrack-compare-*.md")
+        assert markdown.read_text().splitlines()[0] == "| field | lr=0.1 | lr=0.01 | lr=0.003 |"
+        (as_json,) = tmp_path.glob("tuitrack-compare-*.json")
+        import json
+
+        data = json.loads(as_json.read_text())
+        assert list(data["fields"]["param lr"].values()) == ["0.1", "0.01", "0.003"]
 
 
 def test_compare_snapshot(snap_compare):

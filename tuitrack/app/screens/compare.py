@@ -41,7 +41,9 @@ class CompareScreen(Screen):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("d", "toggle_diff", "Only differences"),
-        Binding("E", "export", "Export"),
+        Binding("E", "export('csv')", "Export CSV"),
+        Binding("M", "export('md')", "Markdown", show=False),
+        Binding("J", "export('json')", "JSON", show=False),
         Binding("tab", "focus_next", "Next", show=False),
     ]
 
@@ -64,7 +66,8 @@ class CompareScreen(Screen):
         self.histories: dict[str, dict[str, list]] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(f" Comparing {len(self.runs)} runs · d: only differences · E: export · esc: back",
+        yield Static(f" Comparing {len(self.runs)} runs · d: only differences · E/M/J: export CSV/Markdown/JSON"
+                     " · esc: back",
                      id="compare-title")
         with Vertical():
             yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
@@ -168,18 +171,33 @@ class CompareScreen(Screen):
         self.only_differences = not self.only_differences
         self._fill()
 
-    def action_export(self) -> None:
+    def action_export(self, fmt: str) -> None:
+        """The comparison as it shows (one row per field, a column per run) in ./tuitrack-compare-*."""
         import csv
+        import io
+        import json
         import os
         import time
 
-        path = os.path.abspath(f"tuitrack-compare-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        header = ["field"] + [r.run_name or r.run_id for r in self.runs]
+        rows = [[label.strip()] + [c.plain if isinstance(c, Text) else str(c) for c in cells]
+                for label, cells in self.rows()]
+        if fmt == "csv":
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows([header] + rows)
+            data = out.getvalue()
+        elif fmt == "md":
+            def esc(text: str) -> str:
+                return text.replace("|", "\\|").replace("\n", " ")
+            data = "\n".join(["| " + " | ".join(map(esc, header)) + " |", "|" + "---|" * len(header)]
+                             + ["| " + " | ".join(map(esc, row)) + " |" for row in rows]) + "\n"
+        else:
+            data = json.dumps({"runs": [r.run_id for r in self.runs], "fields": {
+                row[0]: dict(zip([r.run_id for r in self.runs], row[1:])) for row in rows}}, ensure_ascii=False) + "\n"
+        path = os.path.abspath(f"tuitrack-compare-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}")
         try:
-            with open(path, "x", encoding="utf-8", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["field"] + [r.run_name or r.run_id for r in self.runs])
-                for label, cells in self.rows():
-                    writer.writerow([label.strip()] + [str(c) if not isinstance(c, Text) else c.plain for c in cells])
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(data)
         except OSError as exc:
             self.notify(f"Not exported: {exc.strerror or exc}", severity="error")
             return
