@@ -107,6 +107,28 @@ class Logic:
     parts: tuple
 
 
+def _identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
+    """(entity, key) of `metrics.loss` or of `metrics.` followed by a quoted key, aliases resolved."""
+    if first.kind != "word" or "." not in first.text:
+        raise FilterError(f"expected metrics.KEY, params.KEY, tags.KEY or attributes.KEY, found {first.text!r}",
+                          first.position)
+    if first.text.endswith(".") and quoted is not None:
+        entity_word, key = first.text[:-1], str(quoted.value)
+    else:
+        entity_word, _, key = first.text.partition(".")
+    entity = ENTITIES.get(entity_word.lower())
+    if entity is None:
+        raise FilterError(f"{entity_word!r} is not metrics, params, tags or attributes", first.position)
+    if not key:
+        raise FilterError("a key is missing after the dot", first.position)
+    if entity == "attribute":
+        key = ALIASES.get(key, key)
+        if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
+            raise FilterError(f"{key!r} is not an attribute one can search; choose from "
+                              f"{', '.join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES))}", first.position)
+    return entity, key
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
@@ -166,26 +188,12 @@ class _Parser:
 
     def comparison(self) -> Comparison:
         start = self.take()
-        if start.kind != "word" or "." not in start.text and not (self.peek() and self.peek().kind == "quoted"):
-            raise FilterError(f"expected metrics.KEY, params.KEY, tags.KEY or attributes.KEY, found {start.text!r}",
-                              start.position)
-        if start.text.endswith("."):  # entity. followed by a quoted key
-            entity_word, key_token = start.text[:-1], self.take()
-            if key_token.kind != "quoted":
-                raise FilterError("expected a key after the dot", key_token.position)
-            key = str(key_token.value)
-        else:
-            entity_word, _, key = start.text.partition(".")
-        entity = ENTITIES.get(entity_word.lower())
-        if entity is None:
-            raise FilterError(f"{entity_word!r} is not metrics, params, tags or attributes", start.position)
-        if not key:
-            raise FilterError("a key is missing after the dot", start.position)
-        if entity == "attribute":
-            key = ALIASES.get(key, key)
-            if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
-                raise FilterError(f"{key!r} is not an attribute one can search; choose from "
-                                  f"{', '.join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES))}", start.position)
+        quoted = None
+        if start.kind == "word" and start.text.endswith("."):  # entity. followed by a quoted key
+            quoted = self.take()
+            if quoted.kind != "quoted":
+                raise FilterError("expected a key after the dot", quoted.position)
+        entity, key = _identifier(start, quoted)
         op_token = self.take()
         op = self._operator(op_token)
         if op in ("IS NULL", "IS NOT NULL"):
@@ -325,22 +333,10 @@ def parse_order_by(text: str) -> OrderBy:
         ascending = tokens[-1].text.upper() == "ASC"
         tokens = tokens[:-1]
     first = tokens[0]
-    if first.kind != "word" or "." not in first.text:
-        raise FilterError(f"expected metrics.KEY, params.KEY, tags.KEY or attributes.KEY, found {first.text!r}",
-                          first.position)
-    if len(tokens) == 2 and first.text.endswith(".") and tokens[1].kind == "quoted":
-        entity_word, key = first.text[:-1], str(tokens[1].value)
-    elif len(tokens) == 1:
-        entity_word, _, key = first.text.partition(".")
-    else:
-        raise FilterError("expected KEY [ASC|DESC]", tokens[1].position)
-    entity = ENTITIES.get(entity_word.lower())
-    if entity is None or not key:
-        raise FilterError(f"{entity_word!r} is not metrics, params, tags or attributes", first.position)
-    if entity == "attribute":
-        key = ALIASES.get(key, key)
-        if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
-            raise FilterError(f"cannot order by attribute {key!r}", first.position)
+    quoted = tokens[1] if len(tokens) == 2 and tokens[1].kind == "quoted" else None
+    if len(tokens) > (2 if quoted is not None else 1):
+        raise FilterError("expected KEY [ASC|DESC]", tokens[-1].position)
+    entity, key = _identifier(first, quoted)
     return OrderBy(entity, key, ascending)
 
 

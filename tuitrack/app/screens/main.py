@@ -102,6 +102,7 @@ class MainScreen(RunEditing, Screen):
         self.query_text = ""
         self.query_condition = None  # a parsed MLflow filter, when the text is one
         self.query_error = ""
+        self._filter_answers: dict[str, tuple[Run, bool, bool]] = {}  # see _passes_filter
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
         self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
@@ -321,6 +322,7 @@ class MainScreen(RunEditing, Screen):
         delta = message.delta
         tree = self.query_one(RunTree)
         if delta.experiments:
+            self._filter_answers.clear()  # the quick filter matches experiment names too
             await self._rebuild_tree()
         affected = set(delta.experiments_reloaded)
         for run_id in delta.runs_added:
@@ -344,8 +346,7 @@ class MainScreen(RunEditing, Screen):
             if run is None or run.experiment_id in affected:
                 continue
             shown = run.run_id in tree.run_nodes
-            should_show = (self.show_deleted or not run.is_deleted) and (
-                not self.query_text or run in self._visible_runs(run.experiment_id))
+            should_show = (self.show_deleted or not run.is_deleted) and self._passes_filter(run)
             if shown != should_show:  # deleted while hidden, or restored: the tree's shape changes
                 affected.add(run.experiment_id)
                 experiment = self.index.experiments.get(run.experiment_id)
@@ -406,14 +407,26 @@ class MainScreen(RunEditing, Screen):
 
     def _visible_runs(self, experiment_id: str) -> list[Run]:
         runs = self.index.runs_of(experiment_id, include_deleted=self.show_deleted)
-        if not self.query_text:
-            return runs
+        return [r for r in runs if self._passes_filter(r)] if self.query_text else runs
+
+    def _passes_filter(self, run: Run) -> bool:
+        """Whether the filter keeps `run`, remembered per run: the status bar, the tree and the
+        table ask for every run on every batch the watcher brings. The index replaces a changed
+        run with a new object and only ever fills in data in place, so (object, has data) says
+        when an answer is still good; a new query clears them all."""
+        if not self.query_text or (self.query_error and self.query_condition is None):
+            return True  # no filter, or one being typed that does not parse yet: show everything
+        has_data = self.index.has_data(run)
+        known = self._filter_answers.get(run.run_id)
+        if known is not None and known[0] is run and known[1] == has_data:
+            return known[2]
         if self.query_condition is not None:
-            return [r for r in runs if mlflow_filter.matches(self.query_condition, r)]
-        if self.query_error:
-            return runs  # a filter being typed that does not parse yet: show everything meanwhile
-        name = self.index.experiments[experiment_id].name
-        return [r for r in runs if matches(r, self.query_text, name)]
+            answer = mlflow_filter.matches(self.query_condition, run)
+        else:
+            experiment = self.index.experiments.get(run.experiment_id)
+            answer = matches(run, self.query_text, experiment.name if experiment else "")
+        self._filter_answers[run.run_id] = (run, has_data, answer)
+        return answer
 
     async def _fill_experiment(self, experiment_id: str) -> None:
         runs = self._visible_runs(experiment_id)
@@ -596,6 +609,7 @@ class MainScreen(RunEditing, Screen):
         """Plain words are a quick filter; `metrics.x < 1 and ...` is MLflow's filter language."""
         self.query_text = event.value.strip()
         self.query_condition, self.query_error = None, ""
+        self._filter_answers.clear()
         if mlflow_filter.looks_like_filter(self.query_text):
             try:
                 self.query_condition = mlflow_filter.parse(self.query_text)
@@ -639,6 +653,7 @@ class MainScreen(RunEditing, Screen):
             box.value = ""
             self.query_text = ""
             self.query_condition, self.query_error = None, ""
+            self._filter_answers.clear()
             if had:
                 self._apply_filter()
             self.set_focus(self.query_one(RunsTable))
