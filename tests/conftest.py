@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mlflow_stores import Ids, write_reference_store
+from tests.mlflow_stores import Ids, MlflowServer, write_reference_store, write_sqlite_store
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,33 @@ def reference_store(reference_store_master, tmp_path) -> tuple[Path, Ids]:
     root = tmp_path / "mlruns"
     shutil.copytree(master, root, symlinks=True)
     return root, ids
+
+
+@pytest.fixture(scope="session")
+def sqlite_store_master(tmp_path_factory) -> tuple[Path, Ids]:
+    """The reference store written by MLflow into an mlflow.db (read it, do not change it)."""
+    return write_sqlite_store(tmp_path_factory.mktemp("sqlite-reference"))
+
+
+@pytest.fixture
+def sqlite_store(sqlite_store_master, tmp_path) -> tuple[Path, Ids]:
+    """A private copy of the reference mlflow.db, free to change (its runs' artifact URIs still
+    point into the master's folder: outside this copy's)."""
+    master, ids = sqlite_store_master
+    db = tmp_path / "mlflow.db"
+    shutil.copyfile(master, db)
+    return db, ids
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on 127.0.0.1 holding the reference runs; yields (server, ids)."""
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
+    try:
+        ids = write_reference_store(None, server.client())
+        yield server, ids
+    finally:
+        server.stop()
 
 
 import os  # noqa: E402

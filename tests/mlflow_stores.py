@@ -29,9 +29,10 @@ class Ids:
     runs: dict[str, str] = field(default_factory=dict)
 
 
-def write_reference_store(root: Path) -> Ids:
-    """A store with every feature of the format that MLflow's API can produce."""
-    c = client_for(root)
+def write_reference_store(root: Path | None, client: MlflowClient | None = None) -> Ids:
+    """A store with every feature of the format that MLflow's API can produce: a file store at
+    `root`, or whatever store `client` writes to (an mlflow.db, a tracking server)."""
+    c = client or client_for(root)
     ids = Ids()
     alpha = c.create_experiment("exp-alpha", tags={"team": "vision", "nested/key": "x"})
     beta = c.create_experiment("exp-beta")
@@ -106,9 +107,70 @@ def write_reference_store(root: Path) -> Ids:
     return ids
 
 
-def mlflow_runs(root: Path) -> dict[str, object]:
+def mlflow_runs(root: Path, client: MlflowClient | None = None) -> dict[str, object]:
     """Every run MLflow sees in the store (all view types), by run id."""
-    c = client_for(root)
+    c = client or client_for(root)
     exps = c.search_experiments(view_type=ViewType.ALL)
     runs = c.search_runs([e.experiment_id for e in exps], run_view_type=ViewType.ALL, max_results=50_000)
     return {r.info.run_id: r for r in runs}
+
+
+def sqlite_client(db: Path) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{db.resolve()}")
+
+
+def write_sqlite_store(folder: Path) -> tuple[Path, Ids]:
+    """An mlflow.db written by MLflow, its default artifact root (./mlruns) inside `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "mlflow.db"
+    here = os.getcwd()
+    os.chdir(folder)  # MLflow puts artifacts under ./mlruns of the current folder
+    try:
+        ids = write_reference_store(None, sqlite_client(db))
+    finally:
+        os.chdir(here)
+    return db, ids
+
+
+class MlflowServer:
+    """A real `mlflow server` on 127.0.0.1 with an SQLite backend, for the tests' session."""
+
+    def __init__(self, folder: Path):
+        import socket
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db = folder / "server.db"
+        self.log = folder / "server.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{self.db}",
+             "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", "1"],
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, cwd=folder)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                urllib.request.urlopen(self.url + "/health", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not start: {self.log.read_text()[-2000:]}")
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.url)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except Exception:
+            self.process.kill()

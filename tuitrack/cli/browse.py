@@ -20,12 +20,15 @@ def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
         epilog=commands_epilog,
     )
     parser.add_argument("store", metavar="STORE", nargs="?", default=None,
-                        help=f"an mlruns folder or file:// URI (default: {DEFAULT_STORE})")
+                        help="an mlruns folder or file:// URI, an MLflow database (mlflow.db, sqlite:///…) "
+                             f"or a tracking server (http://host:5000) (default: $MLFLOW_TRACKING_URI, "
+                             f"else {DEFAULT_STORE})")
     parser.add_argument("--no-mouse", action="store_true",
                         help="ignore the mouse (for terminals that garble mouse reports)")
     parser.add_argument("--poll", type=float, metavar="SECONDS",
                         help="watch by polling every SECONDS instead of inotify (chosen by itself on "
-                             "network filesystems and when inotify watches run out)")
+                             "network filesystems and when inotify watches run out); for a tracking "
+                             "server, how often to ask it (default: 2)")
     parser.add_argument("--no-watch", action="store_true", help="read the store once; do not follow changes")
     parser.add_argument("--stale-after", type=float, default=10.0, metavar="MINUTES",
                         help="a RUNNING run silent this long is shown as stale (default: 10)")
@@ -33,8 +36,8 @@ def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    location = args.store or DEFAULT_STORE
-    if args.store is None and not os.path.exists(DEFAULT_STORE):
+    location = args.store or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_STORE
+    if location == DEFAULT_STORE and not os.path.exists(DEFAULT_STORE):
         print(f"tuitrack: no {DEFAULT_STORE} here; {HINT}", file=sys.stderr)
         return 2
     try:

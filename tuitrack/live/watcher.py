@@ -181,6 +181,60 @@ class InotifyWatcher:
         self.observer.join(timeout=2)
 
 
+class FileSetWatcher:
+    """watchdog on the folders holding a few files (a database and its journal), passing on only
+    events about those files: the database's own folder may be busy with artifacts."""
+
+    def __init__(self, files: Iterable[str], debouncer: Debouncer):
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        wanted = {os.path.abspath(f) for f in files}
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:
+                paths = {os.fsdecode(event.src_path), os.fsdecode(getattr(event, "dest_path", "") or "")}
+                hits = paths & wanted
+                if hits:
+                    debouncer.add(hits)
+
+        self.observer = Observer()
+        self.observer.daemon = True
+        for folder in {os.path.dirname(f) for f in wanted}:
+            self.observer.schedule(Handler(), folder, recursive=False)
+
+    def start(self) -> None:
+        self.observer.start()
+
+    def stop(self) -> None:
+        self.observer.stop()
+        self.observer.join(timeout=2)
+
+
+class AskTimer:
+    """Every `interval` seconds, a batch with no paths: the store is asked what changed (a
+    tracking server has no files to watch; a database is asked as a backstop to its events)."""
+
+    def __init__(self, debouncer: Debouncer, interval: float):
+        self.debouncer = debouncer
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tuitrack-ask", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.debouncer.add((ASK,))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+ASK = "<ask the store>"  # the path an AskTimer batch carries; stores that are asked ignore paths
+
+
 class PollWatcher:
     """Checks the store with `stat` every `interval` seconds, in proportion to what is running.
 

@@ -74,7 +74,10 @@ class Store(abc.ABC):
     """A place where runs live. `location` is what the user typed to open it."""
 
     location: str
-    watch_root: str | None = None  # a folder whose file changes `classify` explains, if any
+    # How the live view learns of changes, one of three ways:
+    watch_root: str | None = None  # a folder tree whose changed files `classify` explains
+    watch_files: tuple[str, ...] = ()  # files whose changes mean "ask `changes` what changed"
+    ask_every: float | None = None  # seconds: ask `changes` this often even without file events
 
     @abc.abstractmethod
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
@@ -115,6 +118,13 @@ class Store(abc.ABC):
     def classify(self, path: str) -> Change | None:
         """What a changed file under the store means, for stores watched as files."""
         return None
+
+    def changes(self, paths: set[str]) -> list[Change]:
+        """What changed, given the paths a watcher saw (none when the store is asked on a timer).
+
+        A folder store explains each path; a database or a server is asked what differs since the
+        last call instead."""
+        return [c for c in map(self.classify, paths) if c is not None]
 
     def last_write(self, run: Run) -> int | None:
         """When (ms) the run's meta or metrics last changed; None if unknown. A RUNNING run that

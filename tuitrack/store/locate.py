@@ -12,8 +12,12 @@ from urllib.parse import unquote, urlparse
 from tuitrack.store.base import Store, StoreError
 from tuitrack.store.mlflow_file import MlflowFileStore
 from tuitrack.store.mlflow_file.store import META, TRASH
+from tuitrack.store.mlflow_rest import MlflowRestStore
+from tuitrack.store.mlflow_sql import MlflowSqliteStore
 
-EXPECTED = "an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash)"
+EXPECTED = ("an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash), an MLflow "
+            "database (mlflow.db) or a tracking server (http://host:5000)")
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def meta_kind(folder: str) -> str | None:
@@ -50,25 +54,49 @@ def is_mlruns(path: str) -> bool:
     return False
 
 
+def sqlite_path(uri: str) -> str:
+    """The file of an SQLAlchemy SQLite URI: sqlite:///rel/path.db, sqlite:////abs/path.db."""
+    rest = uri[len("sqlite:"):]
+    if not rest.startswith("//"):
+        raise StoreError(f"{uri}: an SQLite URI looks like sqlite:///path/to/mlflow.db")
+    return os.path.expanduser(unquote(rest[3:].split("?", 1)[0]) if rest.startswith("///") else rest[2:])
+
+
+def is_sqlite(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def _open_sqlite(path: str, location: str) -> Store:
+    if not os.path.isfile(path):
+        raise StoreError(f"{location}: no such database file")
+    if not is_sqlite(path):
+        raise StoreError(f"{location}: not an SQLite database (or not readable)")
+    return MlflowSqliteStore(path, location)
+
+
 def open_store(location: str, workers: int = 1) -> Store:
     """The store at `location`. Raises StoreError with a one-line, user-facing message.
 
     `workers` > 1 lets big listings fork that many processes: for the CLI, never the app.
     """
     if location.startswith(("http://", "https://")):
-        raise StoreError(f"{location}: MLflow tracking servers are not supported yet; expected {EXPECTED}")
+        return MlflowRestStore(location)
     path = location
     if location.startswith("file:"):
         path = unquote(urlparse(location).path)
     elif location.startswith("sqlite:"):
-        raise StoreError(f"{location}: SQLite stores are not supported yet; expected {EXPECTED}")
+        return _open_sqlite(sqlite_path(location), location)
     path = os.path.expanduser(path)
     if not os.path.exists(path):
         raise StoreError(f"{location}: no such folder; expected {EXPECTED}")
     if os.path.isfile(path):
-        if path.endswith(".db"):
-            raise StoreError(f"{location}: SQLite stores (mlflow.db) are not supported yet; expected {EXPECTED}")
-        raise StoreError(f"{location}: is a file; expected {EXPECTED}")
+        if is_sqlite(path):
+            return _open_sqlite(path, location)
+        raise StoreError(f"{location}: is a file, not a database; expected {EXPECTED}")
     if not os.access(path, os.R_OK | os.X_OK):
         raise StoreError(f"{location}: permission denied; expected a readable folder")
     if is_mlruns(path):

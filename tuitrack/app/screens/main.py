@@ -42,7 +42,15 @@ from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
 from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
-from tuitrack.live.watcher import Debouncer, InotifyWatcher, Mode, PollWatcher, choose_mode
+from tuitrack.live.watcher import (
+    AskTimer,
+    Debouncer,
+    FileSetWatcher,
+    InotifyWatcher,
+    Mode,
+    PollWatcher,
+    choose_mode,
+)
 from tuitrack.model import Run, RunStatus, summarize
 from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
@@ -264,9 +272,10 @@ class MainScreen(RunEditing, Screen):
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def start_watching(self) -> None:
-        root = self.index.store.watch_root
+        store = self.index.store
+        root = store.watch_root
         if root is None:
-            self.post_message(WatchStarted("not watched"))
+            self._start_asking(store)
             return
         mode = choose_mode(root, self.poll)
         debouncer = Debouncer(self._on_batch)
@@ -284,6 +293,33 @@ class MainScreen(RunEditing, Screen):
         self._watch_parts = (watcher, debouncer)
         self.post_message(WatchStarted(mode.describe()))
 
+    def _start_asking(self, store) -> None:
+        """A database or a server: file events on the database (if any) and a timer both lead to
+        `store.changes`, which asks what differs."""
+        interval = self.poll or store.ask_every
+        if interval is None and not store.watch_files:
+            self.post_message(WatchStarted("not watched"))
+            return
+        debouncer = Debouncer(self._on_batch)
+        parts: list = []
+        how = []
+        if store.watch_files and self.poll is None:
+            try:
+                events = FileSetWatcher(store.watch_files, debouncer)
+                events.start()
+                parts.append(events)
+                how.append("inotify")
+            except OSError as exc:
+                interval = interval or 2.0
+                how.append(f"inotify unavailable: {exc.strerror or exc}")
+        if interval is not None:
+            timer = AskTimer(debouncer, interval)
+            timer.start()
+            parts.append(timer)
+            how.append(f"asking every {interval:g}s")
+        self._watch_parts = (_Parts(parts), debouncer)
+        self.post_message(WatchStarted(f"live ({', '.join(how)})"))
+
     def _hot_run_dirs(self) -> list[str]:
         store = self.index.store
         return [store.run_dir(r) for r in self.index.all_runs() if r.status is RunStatus.RUNNING]
@@ -295,7 +331,7 @@ class MainScreen(RunEditing, Screen):
     def _on_batch(self, paths: set[str]) -> None:
         """On the debouncer's thread: read again what changed, tell the UI thread what did."""
         store = self.index.store
-        changes = [c for c in map(store.classify, paths) if c is not None]
+        changes = store.changes(paths)
         if changes:
             delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
             # Runs read again from scratch have no size yet (appends keep the old one).
@@ -869,3 +905,14 @@ class MainScreen(RunEditing, Screen):
         tree.select_run(run_id)
         self.query_one(RunsTable).select_run_id(run_id)
         self._selection_changed()
+
+
+class _Parts:
+    """Several watchers stopped as one."""
+
+    def __init__(self, parts: list):
+        self.parts = parts
+
+    def stop(self) -> None:
+        for part in self.parts:
+            part.stop()

@@ -11,46 +11,17 @@ params or tags into the run at the same time loses nothing.
 from __future__ import annotations
 
 import os
-import posixpath
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle
-from tuitrack.store.base import StoreError
+from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
 from tuitrack.store.mlflow_file.files import read_bytes
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_atomic, write_value
 
-KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
-MAX_KEY_LENGTH = 250
-SYSTEM_PREFIX = "mlflow."
 RETRIES = 5
-
-
-class ChangeRefused(StoreError):
-    """A change that would break the store or MLflow's rules; the message says why."""
-
-
-def validate_key(key: str) -> None:
-    """MLflow's rules for metric, param and tag keys (utils/validation.py)."""
-    if not key:
-        raise ChangeRefused("a key cannot be empty")
-    if len(key) > MAX_KEY_LENGTH:
-        raise ChangeRefused(f"key {key[:40]!r}… is longer than {MAX_KEY_LENGTH} characters")
-    if not KEY_PATTERN.match(key):
-        raise ChangeRefused(
-            f"key {key!r}: names may only contain alphanumerics, underscores (_), dashes (-), "
-            "periods (.), spaces ( ), colons (:) and slashes (/)"
-        )
-    if posixpath.normpath(key) != key or key.startswith(("/", "..")) or key == ".":
-        raise ChangeRefused(f"key {key!r} is not a clean relative path (MLflow refuses it too)")
-
-
-def check_user_tag(key: str, force: bool) -> None:
-    if key.startswith(SYSTEM_PREFIX) and not force:
-        raise ChangeRefused(f"{key!r} is an MLflow system tag; use --force to change it anyway")
 
 
 def rewrite_meta(run_dir: Path, change: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -1,0 +1,255 @@
+"""An MLflow tracking server as a tuitrack store, over MLflow's REST API.
+
+Reads page through `runs/search` (1,000 runs a page) and `experiments/search`; changes use the
+endpoints MLflow's own client calls (`runs/set-tag`, `runs/update`, `runs/delete`...), so the server
+applies its own rules and permissions. MLflow's REST API has no purge: that is `mlflow gc`, run
+where the server's database is.
+
+Live by polling (see `RunPoller`): every call of `changes` asks the server only for runs that
+can have changed, and every tenth call for everything.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tuitrack.model import RUN_NAME_TAG, Experiment, Lifecycle, MetricPoint, Problem, Run, RunStatus
+from tuitrack.store.base import Change, MetricHistory, PurgeResult, RunNotFound, Store, StoreError
+from tuitrack.store.mlflow_rest.client import MlflowHttp, NotFoundOnServer
+from tuitrack.store.mlflow_rest.polling import RunPoller
+from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
+
+PAGE = 1000
+HISTORY_PAGE = 25_000
+DEFAULT_POLL_S = 2.0
+
+
+class MlflowRestStore(Store):
+    """`location` is the server's URL, e.g. http://127.0.0.1:5000 (a path prefix is kept)."""
+
+    def __init__(self, url: str, location: str | None = None, http: MlflowHttp | None = None):
+        self.location = location or url
+        self.http = http or MlflowHttp(url)
+        self.ask_every = DEFAULT_POLL_S
+        self._poller = RunPoller(self)
+        self.experiments()  # fail now, with a clear message, if the server is not there
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        found = []
+        for item in self._pages("experiments/search", {"view_type": "ALL"}, "experiments"):
+            experiment = experiment_from_json(item)
+            if include_deleted or not experiment.is_deleted:
+                found.append(experiment)
+        return sorted(found, key=lambda e: int(e.experiment_id) if e.experiment_id.isdigit() else 0)
+
+    def runs(self, experiment: Experiment, include_deleted: bool = False, with_data: bool = True) -> list[Run]:
+        return [run for _, run in self.all_runs([experiment], include_deleted, with_data)]
+
+    def all_runs(self, experiments: list[Experiment], include_deleted: bool = False,
+                 with_data: bool = True) -> list[tuple[Experiment, Run]]:
+        by_id = {e.experiment_id: e for e in experiments}
+        if not by_id:
+            return []
+        runs = self.search_runs(list(by_id), view="ALL" if include_deleted else "ACTIVE_ONLY")
+        self._poller.remember(runs)
+        return [(by_id[r.experiment_id], r) for r in runs if r.experiment_id in by_id]
+
+    def search_runs(self, experiment_ids: list[str], view: str = "ALL", filter_string: str = "") -> list[Run]:
+        body: dict[str, Any] = {"experiment_ids": experiment_ids, "run_view_type": view}
+        if filter_string:
+            body["filter"] = filter_string
+        return [run_from_json(item) for item in self._pages("runs/search", body, "runs")]
+
+    def _pages(self, endpoint: str, body: dict[str, Any], field: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            answer = self.http.post(endpoint, {**body, "max_results": PAGE, **({"page_token": token} if token else {})})
+            items += answer.get(field, [])
+            token = answer.get("next_page_token")
+            if not token:
+                return items
+
+    def get_run(self, run_id: str) -> Run:
+        return run_from_json(self.http.get("runs/get", run_id=run_id).get("run", {}))
+
+    def load_data(self, run: Run) -> None:
+        fresh = self.get_run(run.run_id)
+        run.params, run.tags, run.metrics = fresh.params, fresh.tags, fresh.metrics
+
+    def read_run(self, experiment: Experiment, run_id: str) -> Run | None:
+        fresh = self._poller.take(run_id)
+        if fresh is not None:
+            return fresh
+        try:
+            return self.get_run(run_id)
+        except NotFoundOnServer:
+            return None
+
+    def find_run(self, run_id: str) -> Run:
+        try:
+            return self.get_run(run_id)
+        except NotFoundOnServer:
+            pass
+        if len(run_id) < 4:
+            raise RunNotFound(f"no run {run_id!r} on {self.location}")
+        ids = [e.experiment_id for e in self.experiments(include_deleted=True)]
+        matches = [r for r in self.search_runs(ids) if r.run_id.startswith(run_id)]
+        if len(matches) > 1:
+            raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts "
+                              + ", ".join(r.run_id for r in matches[:5]))
+        if not matches:
+            raise RunNotFound(f"no run {run_id!r} on {self.location}")
+        return matches[0]
+
+    def latest_metric(self, run: Run, key: str) -> MetricPoint | None:
+        return self.get_run(run.run_id).metrics.get(key)
+
+    def last_write(self, run: Run) -> int | None:
+        return max((p.timestamp for p in run.metrics.values()), default=run.start_time)
+
+    def metric_history(self, run: Run, key: str) -> MetricHistory:
+        history = MetricHistory(run_id=run.run_id, key=key, where=f"{run.run_id}/metrics/{key}")
+        history.points = self._history(run.run_id, key)
+        return history
+
+    def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
+        """The REST API has no "points since": the history is fetched again, and only what is new
+        returned (all of it when the start differs: the metric was rewritten)."""
+        points = self._history(history.run_id, history.key)
+        old = history.points
+        if points[:len(old)] == old or _same(points[:len(old)], old):
+            new = points[len(old):]
+            old.extend(new)
+            return new
+        history.points = points
+        return points
+
+    def _history(self, run_id: str, key: str) -> list[MetricPoint]:
+        points: list[MetricPoint] = []
+        token = None
+        while True:
+            answer = self.http.get("metrics/get-history", run_id=run_id, metric_key=key,
+                                   max_results=HISTORY_PAGE, page_token=token)
+            points += [point_from_json(m) for m in answer.get("metrics", [])]
+            token = answer.get("next_page_token")
+            if not token:
+                return points
+
+    # -- live -----------------------------------------------------------------------------------
+
+    def changes(self, paths: set[str]) -> list[Change]:
+        return self._poller.poll()
+
+    # -- changes through the server's own endpoints --------------------------------------------
+
+    def set_tags(self, run: Run, tags: dict[str, str], force: bool = False) -> None:
+        for key in tags:
+            validate_key(key)
+            if key != RUN_NAME_TAG:
+                check_user_tag(key, force)
+        for key, value in tags.items():
+            if key == RUN_NAME_TAG:
+                self.rename_run(run, value)
+            else:
+                self.http.post("runs/set-tag", {"run_id": run.run_id, "key": key, "value": value})
+
+    def delete_tags(self, run: Run, keys: list[str], force: bool = False) -> None:
+        for key in keys:
+            validate_key(key)
+            check_user_tag(key, force)
+        for key in keys:
+            self.http.post("runs/delete-tag", {"run_id": run.run_id, "key": key})
+
+    def set_note(self, run: Run, text: str) -> None:
+        self.http.post("runs/set-tag", {"run_id": run.run_id, "key": "mlflow.note.content", "value": text})
+
+    def rename_run(self, run: Run, name: str) -> None:
+        if not name.strip():
+            raise ChangeRefused("a run name cannot be empty")
+        self.http.post("runs/update", {"run_id": run.run_id, "run_name": name})
+
+    def delete_run(self, run: Run) -> None:
+        self.http.post("runs/delete", {"run_id": run.run_id})
+
+    def restore_run(self, run: Run) -> None:
+        self.http.post("runs/restore", {"run_id": run.run_id})
+
+    def terminate_run(self, run: Run, status: RunStatus, end_time: int | None) -> None:
+        body: dict[str, Any] = {"run_id": run.run_id, "status": status.name}
+        if end_time is not None:
+            body["end_time"] = end_time
+        self.http.post("runs/update", body)
+
+    def delete_experiment(self, experiment: Experiment) -> None:
+        self.http.post("experiments/delete", {"experiment_id": experiment.experiment_id})
+
+    def restore_experiment(self, experiment: Experiment) -> None:
+        self.http.post("experiments/restore", {"experiment_id": experiment.experiment_id})
+
+    def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
+        raise StoreError(f"{self.location}: MLflow's REST API cannot purge; deleted runs stay until "
+                         f"`mlflow gc --backend-store-uri <the server's database>` runs on the server")
+
+
+# -- MLflow's JSON entities to tuitrack's model ------------------------------------------------------
+
+def experiment_from_json(item: dict[str, Any]) -> Experiment:
+    eid = str(item.get("experiment_id", ""))
+    problems: list[Problem] = []
+    stage = item.get("lifecycle_stage", "active")
+    try:
+        lifecycle = Lifecycle(stage)
+    except ValueError:
+        problems.append(Problem(f"experiments/{eid}", f"lifecycle_stage {stage!r} is neither active nor deleted"))
+        lifecycle = Lifecycle.ACTIVE
+    tags = {t.get("key", ""): t.get("value", "") for t in item.get("tags", [])}
+    return Experiment(eid, item.get("name", ""), lifecycle, item.get("artifact_location"),
+                      _int(item.get("creation_time")), _int(item.get("last_update_time")), tags, problems)
+
+
+def run_from_json(item: dict[str, Any]) -> Run:
+    info, data = item.get("info", {}), item.get("data", {})
+    run_id = info.get("run_id") or info.get("run_uuid") or ""
+    problems: list[Problem] = []
+    status = RunStatus.__members__.get(info.get("status", ""))
+    if status is None:
+        problems.append(Problem(f"runs/{run_id}", f"status {info.get('status')!r} is not an MLflow run status"))
+    try:
+        lifecycle = Lifecycle(info.get("lifecycle_stage", "active"))
+    except ValueError:
+        problems.append(Problem(f"runs/{run_id}", f"lifecycle_stage {info.get('lifecycle_stage')!r} is unknown"))
+        lifecycle = Lifecycle.ACTIVE
+    tags = {t.get("key", ""): t.get("value", "") for t in data.get("tags", [])}
+    return Run(
+        run_id=run_id, experiment_id=str(info.get("experiment_id", "")),
+        run_name=info.get("run_name") or tags.get(RUN_NAME_TAG, ""), status=status, lifecycle_stage=lifecycle,
+        start_time=_int(info.get("start_time")), end_time=_int(info.get("end_time")),
+        deleted_time=None, user_id=info.get("user_id", ""), artifact_uri=info.get("artifact_uri"),
+        params={p.get("key", ""): p.get("value", "") for p in data.get("params", [])},
+        tags=tags, metrics={m.get("key", ""): point_from_json(m) for m in data.get("metrics", [])},
+        problems=problems,
+    )
+
+
+def point_from_json(item: dict[str, Any]) -> MetricPoint:
+    """MLflow's JSON writes NaN and the infinities as the strings "NaN", "Infinity", "-Infinity"."""
+    value = item.get("value", math.nan)
+    return MetricPoint(_int(item.get("timestamp")) or 0, float(value), _int(item.get("step")) or 0)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _same(a: list[MetricPoint], b: list[MetricPoint]) -> bool:
+    """Equal point lists, NaN values counting as equal."""
+    return len(a) == len(b) and all(
+        p[0] == q[0] and p[2] == q[2] and (p[1] == q[1] or (math.isnan(p[1]) and math.isnan(q[1])))
+        for p, q in zip(a, b))
