@@ -1,0 +1,105 @@
+"""The same screens and keys on an mlflow.db and on a tracking server: live updates while MLflow
+writes, and edits that MLflow's client then sees."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from tests.app_helpers import settle
+from tests.conftest import fixed_clock
+from tests.mlflow_stores import sqlite_client
+from tests.test_app_edit import focus_run
+from tests.test_app_live import eventually
+from tuitrack.app.app import TuitrackApp
+from tuitrack.app.widgets.run_tree import RunTree
+from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.live.options import LiveOptions
+from tuitrack.store import open_store
+
+
+async def follow_mlflow_writing(pilot, client, experiment_id: str, running: str) -> None:
+    """MLflow logs, finishes a run, starts one and deletes one; the screen follows each."""
+    screen = pilot.app.screen
+    await screen.select_run(running)
+    await settle(pilot)
+    table = screen.query_one(RunsTable)
+    tree = screen.query_one(RunTree)
+    await asyncio.to_thread(lambda: [client.log_metric(running, "m", s / 10, step=s) for s in range(5, 40)])
+    await eventually(pilot, lambda: table.highlighted_run is not None and table.highlighted_run.metrics["m"].step == 39)
+    await asyncio.to_thread(client.set_terminated, running, "FINISHED")
+    await eventually(pilot, lambda: str(tree.run_nodes[running].label).startswith("✓"))
+    new = (await asyncio.to_thread(client.create_run, experiment_id, run_name="brand-new")).info.run_id
+    await eventually(pilot, lambda: new in tree.run_nodes)
+    await asyncio.to_thread(client.delete_run, new)
+    await eventually(pilot, lambda: new not in tree.run_nodes)  # deleted runs are hidden by default
+
+
+async def test_app_follows_mlflow_writing_an_sqlite_store(sqlite_store):
+    db, ids = sqlite_store
+    app = TuitrackApp(open_store(str(db)), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "inotify" in app.screen.watch_mode
+        assert ids.runs["child"] in app.screen.query_one(RunTree).run_nodes
+        await follow_mlflow_writing(pilot, sqlite_client(db), ids.experiments["beta"], ids.runs["running"])
+
+
+async def test_edit_keys_on_an_sqlite_store(sqlite_store):
+    db, ids = sqlite_store
+    client = sqlite_client(db)
+    app = TuitrackApp(open_store(str(db)), clock=fixed_clock, live=LiveOptions(watch=False))
+    run_id = ids.runs["parent"]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, run_id)
+        await pilot.press("t", *"team=nlp", "enter")
+        await settle(pilot)
+        assert client.get_run(run_id).data.tags["team"] == "nlp"
+        await pilot.press("R", *"renamed", "enter")
+        await settle(pilot)
+        assert client.get_run(run_id).info.run_name == "renamed"
+        await focus_run(pilot, ids.runs["failed"])
+        await pilot.press("d", "y")
+        await settle(pilot)
+        assert client.get_run(ids.runs["failed"]).info.lifecycle_stage == "deleted"
+        await pilot.press("u")
+        await settle(pilot)
+        assert client.get_run(ids.runs["failed"]).info.lifecycle_stage == "active"
+
+
+async def test_app_follows_a_tracking_server_by_polling(mlflow_server):
+    server, _ = mlflow_server
+    client = server.client()
+    experiment_id = client.create_experiment(f"app-{uuid.uuid4().hex[:8]}")
+    running = client.create_run(experiment_id, run_name="training").info.run_id
+    client.log_metric(running, "m", 0.0, step=0)
+    app = TuitrackApp(open_store(server.url), clock=fixed_clock, live=LiveOptions(poll=0.2))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "asking every 0.2s" in app.screen.watch_mode
+        await follow_mlflow_writing(pilot, client, experiment_id, running)
+
+
+async def test_edit_keys_on_a_tracking_server_and_no_purge(mlflow_server):
+    server, _ = mlflow_server
+    client = server.client()
+    experiment_id = client.create_experiment(f"app-{uuid.uuid4().hex[:8]}")
+    run_id = client.create_run(experiment_id, run_name="r").info.run_id
+    client.set_terminated(run_id)
+    app = TuitrackApp(open_store(server.url), clock=fixed_clock, live=LiveOptions(watch=False))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, run_id)
+        await pilot.press("t", *"team=nlp", "enter")
+        await settle(pilot)
+        assert client.get_run(run_id).data.tags["team"] == "nlp"
+        await pilot.press("d", "y")
+        await settle(pilot)
+        assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+        await pilot.press("full_stop")  # show deleted runs
+        await focus_run(pilot, run_id)
+        await pilot.press("X", *"purge", "enter")
+        await settle(pilot)
+        assert client.get_run(run_id).info.lifecycle_stage == "deleted"  # still there
+        assert any("REST API cannot purge" in n.message for n in app._notifications)
