@@ -404,3 +404,17 @@ def test_a_writer_logging_while_tuitrack_changes_the_run_loses_nothing(sqlite_st
     history = sqlite_client(db).get_metric_history(run_id, "live")
     assert sorted(m.step for m in history) == list(range(300))
     assert {theirs.data.tags[f"t{k}"] for k in range(7)} == {str(s) for s in range(293, 300)}
+
+
+def test_cli_json_has_the_same_shape_for_every_mlflow_format(sqlite_store, reference_store_master, mlflow_server, capsys):
+    import json
+
+    from tuitrack.cli import main
+
+    shapes = []
+    for location in (str(reference_store_master[0]), str(sqlite_store[0]), mlflow_server[0].url):
+        assert main(["ls", location, "--all", "--json"]) == 0
+        runs = json.loads(capsys.readouterr().out)
+        assert runs
+        shapes.append({frozenset(run) for run in runs})
+    assert shapes[0] == shapes[1] == shapes[2] and len(shapes[0]) == 1

@@ -4,7 +4,8 @@ A file event on `mlflow.db` (or its journal) says only that *something* was comm
 the database what, cheaply:
 - `PRAGMA data_version` first: unchanged means nobody committed, and the look costs nothing more.
 - Metrics and params are only ever inserted, so rows past the largest rowid seen last time are
-  exactly the new ones (a range scan on the rowid: the cost of the new rows, not of the history).
+  exactly the new ones (a range scan on the rowid: the cost of the new rows, not of the history;
+  `NOT INDEXED` keeps SQLite from scanning MLflow's (run, key, step) index instead, 200x slower).
 - Run rows and tags are updated in place, so they are compared with a snapshot (a tuple per run,
   a hash of each run's tags); that scan is done at most once a second, however fast a training
   process writes, and the store is asked again a second later so nothing waits longer.
@@ -66,14 +67,14 @@ class ChangeTracker:
         top = _max_rowid(conn, "metrics")
         if top < self._metric_mark:
             self._metric_mark = top  # rows purged from the end: rowids are handed out again
-        for run_id, key, mark in conn.execute("SELECT run_uuid, key, max(rowid) FROM metrics WHERE rowid > ? "
+        for run_id, key, mark in conn.execute("SELECT run_uuid, key, max(rowid) FROM metrics NOT INDEXED WHERE rowid > ? "
                                               "GROUP BY run_uuid, key", (self._metric_mark,)):
             changes.append(Change("metric", self._experiment_of(run_id), run_id, key))
             self._metric_mark = max(self._metric_mark, mark)
         top = _max_rowid(conn, "params")
         if top < self._param_mark:
             self._param_mark = top
-        for run_id, mark in conn.execute("SELECT run_uuid, max(rowid) FROM params WHERE rowid > ? "
+        for run_id, mark in conn.execute("SELECT run_uuid, max(rowid) FROM params NOT INDEXED WHERE rowid > ? "
                                          "GROUP BY run_uuid", (self._param_mark,)):
             changes.append(Change("run", self._experiment_of(run_id), run_id))
             self._param_mark = max(self._param_mark, mark)

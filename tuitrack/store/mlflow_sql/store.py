@@ -205,8 +205,9 @@ class MlflowSqliteStore(Store):
         return history
 
     def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
-        rows = self._read("SELECT rowid, timestamp, value, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
-                          "AND rowid > ? ORDER BY rowid", [history.run_id, history.key, history.cursor or 0])
+        # by the rowid alone: the rows logged since, whatever the metric's length (see changes.py)
+        rows = self._read("SELECT rowid, timestamp, value, step, is_nan FROM metrics NOT INDEXED WHERE rowid > ? "
+                          "AND run_uuid = ? AND key = ? ORDER BY rowid", [history.cursor or 0, history.run_id, history.key])
         new = [_point(*row[1:]) for row in rows]
         if rows:
             history.cursor = rows[-1][0]
