@@ -19,12 +19,13 @@ SIZES = [(80, 24), (120, 40)]
 
 
 class ApparentSizeStore(MlflowFileStore):
-    """Disk use counted in file sizes, not blocks: blocks depend on the filesystem the clone
-    lands on (btrfs stores small files inline), and a snapshot must not."""
+    """Disk use counted in the sizes of files, not blocks: blocks (and a folder's own size)
+    depend on the filesystem the clone lands on (btrfs stores small files inline, tmpfs and ext4
+    size folders differently), and a snapshot must not."""
 
     def disk_usage(self, run):
         folder = Path(self.run_dir(run))
-        return sum(p.lstat().st_size for p in folder.rglob("*"))
+        return sum(p.lstat().st_size for p in folder.rglob("*") if not p.is_dir() or p.is_symlink())
 
 
 def sample_app() -> TuitrackApp:

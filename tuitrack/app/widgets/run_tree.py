@@ -186,7 +186,7 @@ class RunTree(Tree[NodeRef]):
             return
         label = self.run_label(run)
         if label != node.label:  # most changes (a new metric point) leave the label as it was
-            node.set_label(label)
+            self._relabel(node, label)
 
     def visible_run_ids(self) -> list[str]:
         """The runs whose lines are on screen now."""
@@ -202,7 +202,14 @@ class RunTree(Tree[NodeRef]):
             self._sizes[experiment.experiment_id] = size
             label = self.experiment_label(experiment, count, size)
             if label != node.label:
-                node.set_label(label)
+                self._relabel(node, label)
+
+    def _relabel(self, node: TreeNode[NodeRef], label: Text) -> None:
+        """A new label, and the tree's width measured again: Textual's set_label keeps the width of
+        the last full build, so a longer label would be cut off (and a snapshot depend on timing).
+        The lines are rebuilt once, lazily, however many labels change."""
+        node.set_label(label)
+        self._invalidate()
 
     def select_run(self, run_id: str) -> bool:
         node = self.run_nodes.get(run_id)
