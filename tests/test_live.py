@@ -60,6 +60,23 @@ def test_apply_appended_metric(reference_store):
     assert index.run(ids.runs["running"]).metrics["m"].value == 9.5
 
 
+def test_apply_several_metrics_of_one_run_in_one_batch(reference_store):
+    """log_metrics writes several keys at once: each one's latest value follows (it once kept only
+    the first, taking the run as re-read after it)."""
+    root, ids = reference_store
+    index = loaded_index(root)
+    run_dir = root / ids.experiments["beta"] / ids.runs["running"]
+    for key, value in (("m", 9.5), ("acc", 0.9), ("loss", 0.1)):
+        with open(run_dir / "metrics" / key, "a") as f:
+            f.write(f"1795000009000 {value} 5\n")
+    paths = [run_dir / "metrics" / k for k in ("m", "acc", "loss")]
+    delta = index.apply(changes(index, *paths))
+    running = ids.runs["running"]
+    assert delta.metrics == {(running, "m"), (running, "acc"), (running, "loss")}
+    metrics = index.run(running).metrics
+    assert (metrics["m"].value, metrics["acc"].value, metrics["loss"].value) == (9.5, 0.9, 0.1)
+
+
 def test_apply_run_finished_renamed_and_removed(reference_store):
     root, ids = reference_store
     index = loaded_index(root)

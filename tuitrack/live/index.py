@@ -127,8 +127,9 @@ class RunIndex:
             for change in changes:
                 if change.kind == "run" and change.experiment_id not in delta.experiments_reloaded:
                     self._apply_run(change.experiment_id, change.run_id, delta)
+            reread = delta.runs_changed | delta.runs_added  # read whole just now: metrics included
             for change in changes:
-                if change.kind == "metric" and change.run_id not in delta.runs_changed | delta.runs_added:
+                if change.kind == "metric" and change.run_id not in reread:
                     self._apply_metric(change.run_id, change.key, delta)
             if delta.runs_added or delta.runs_removed or delta.experiments_reloaded:
                 self._rebuild_children()
