@@ -171,3 +171,18 @@ def summarize(points: list[MetricPoint]) -> MetricSummary | None:
     low = min(finite, key=lambda p: p.value)
     high = max(finite, key=lambda p: p.value)
     return MetricSummary(latest, len(points), low.value, low.step, high.value, high.step)
+
+
+def fold_latest(summary: MetricSummary, point: MetricPoint) -> MetricSummary:
+    """A summary brought up to a newer latest point without reading the history again, so that a
+    live view never shows a last value outside its own min and max. (Points logged between the
+    two count at the next full read.)"""
+    if point.sort_key() <= summary.latest.sort_key():
+        return summary
+    low, low_step, high, high_step = summary.min_value, summary.min_step, summary.max_value, summary.max_step
+    if not math.isnan(point.value):
+        if math.isnan(low) or point.value < low:
+            low, low_step = point.value, point.step
+        if math.isnan(high) or point.value > high:
+            high, high_step = point.value, point.step
+    return MetricSummary(point, summary.count + 1, low, low_step, high, high_step)

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from tuitrack.app.status_look import glyph
 from tuitrack.formatting import format_bytes, format_value, run_overview
-from tuitrack.model import Experiment, MetricSummary, Problem, Run
+from tuitrack.model import Experiment, MetricSummary, Problem, Run, fold_latest
 
 
 class RunDetail(VerticalScroll, can_focus=True):
@@ -93,6 +93,7 @@ class RunDetail(VerticalScroll, can_focus=True):
                 if summary is None:
                     low = high = "…"
                 else:
+                    summary = fold_latest(summary, point)  # the full read may be seconds old
                     low = f"{format_value(summary.min_value, 5)} @{summary.min_step}"
                     high = f"{format_value(summary.max_value, 5)} @{summary.max_step}"
                 metrics.add_row(key, format_value(point.value, 5), str(point.step), low, high)
