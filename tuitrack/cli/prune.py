@@ -14,12 +14,12 @@ import time
 
 from tuitrack.cli.edit import confirm, guarded
 from tuitrack.cli.gc import parse_duration
+from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
 from tuitrack.query.mlflow_filter import FilterError, parse
 from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
-from tuitrack.store import open_store
 from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
 
 HELP = "delete runs by retention policy (failed, old, all but the newest or best), plan first"
@@ -43,6 +43,7 @@ def _keep_best(text: str) -> KeepBest:
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
+    add_format_option(parser)
     parser.add_argument("--status", type=_statuses, default=set(), metavar="S,S",
                         help="select runs with these statuses: FAILED, KILLED, FINISHED, ..., and STALE "
                              "(RUNNING runs silent for --stale-after; never pruned unless named)")
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.group_by and not args.keep_best:
         print("tuitrack: --group-by ranks --keep-best: give --keep-best too", file=sys.stderr)
         return 2
-    store = open_store(args.store)
+    store = open_from(args)
     try:
         experiments = select_experiments(store, args.experiment)
     except ExperimentNotFound as exc:
