@@ -109,19 +109,21 @@ def test_delete_restore_and_gc_through_the_cli(stores, capsys):
 
 
 def test_fetch_ml_native_prune_policy(tmp_path, capsys):
-    """fetch_ml's PruneExperiments(keep=N, olderThanDays=D) prunes commits beyond the newest N, and
-    those older than D days: tuitrack prune --keep-last N, then --older-than Dd."""
+    """fetch_ml's PruneExperiments(keep=N, olderThanDays=D) prunes the commits beyond the newest N,
+    and those older than D days: tuitrack prune --beyond-newest N --older-than Dd."""
     now = int(time.time())
-    for commit, days in (("old", 10), ("middle", 5), ("new", 1)):
-        write_meta(tmp_path, commit, now - days * 86_400, "train", "alice")
+    for commit, days in (("old", 10), ("middle", 5), ("new", 1), ("newest", 0.5)):
+        write_meta(tmp_path, commit, int(now - days * 86_400), "train", "alice")
     root = str(tmp_path)
-    assert main(["prune", root, "--keep-last", "2", "--yes", "--purge"]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["middle", "new"]
-    capsys.readouterr()
-    assert main(["prune", root, "--older-than", "3d", "--json"]) == 0
-    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["middle"]
-    assert main(["prune", root, "--older-than", "3d", "--yes", "--purge"]) == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["new"]
+
+    def plan(*rules) -> set[str]:
+        assert main(["prune", root, *rules, "--json"]) == 0
+        return {r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]}
+
+    assert plan("--beyond-newest", "3", "--older-than", "3d") == {"old", "middle"}
+    assert plan("--keep-last", "3", "--older-than", "3d") == {"old"}  # tuitrack's keep rule protects
+    assert main(["prune", root, "--beyond-newest", "3", "--older-than", "3d", "--yes", "--purge"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "newest"]
 
 
 def test_entrenar_runs_share_nothing_with_other_experiments_of_the_same_folder(tmp_path, capsys):

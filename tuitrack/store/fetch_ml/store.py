@@ -4,8 +4,8 @@ fetch_ml keeps, under one base folder, a folder per commit id with `meta.bin`, a
 `metrics.bin` and `files/` (see binary.py). Each commit folder is one tuitrack run (its id is the
 folder name, its name the job name). All of them form ONE experiment, named after the base
 folder: fetch_ml has no grouping above commits, and its own prune policy (keep the newest N,
-drop those older than D days) ranks all commits together, as `tuitrack prune --keep-last N`
-ranks the runs of one experiment. The job name is also the tag `fetch_ml.job_name`, so filters
+drop those older than D days) ranks all commits together, as `tuitrack prune --beyond-newest N
+--older-than Dd` ranks the runs of one experiment. The job name is also the tag `fetch_ml.job_name`, so filters
 can pick one job.
 
 fetch_ml records no status, end time, params or tags: runs are FINISHED, tags, notes and names
