@@ -188,3 +188,13 @@ def test_a_rewritten_record_gives_new_points_and_classifies_as_its_run(store):
     assert store.classify(os.path.join(store.root, "run-9.json")).kind == "experiments"
     os.remove(path)
     assert store.classify(str(path)).run_id == "run-1" and store.read_run(store.experiments()[0], "run-1") is None
+
+
+def test_an_empty_record_is_refused_once_it_stays_empty(tmp_path):
+    path = write_entrenar(tmp_path, entrenar_record("run-1", "x"))
+    store = EntrenarStore(tmp_path)
+    run = store.find_run("run-1")
+    path.write_text("")
+    with pytest.raises(StoreError, match="run-1.json stayed empty; not changed"):
+        store.set_note(run, "x")
+    assert path.read_text() == ""

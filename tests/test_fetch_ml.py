@@ -194,3 +194,10 @@ def test_classify(store):
     assert store.classify(os.path.join(root, "a1b2c3d4e5f6", "files", "model.pt")) is None
     assert store.classify(os.path.join(root, "newcommit")).kind == "run"
     assert store.classify(root).kind == "experiments"
+
+
+def test_read_run_refuses_names_outside_the_base_folder(store):
+    (experiment,) = store.experiments()
+    assert store.read_run(experiment, "a1b2c3d4e5f6").run_id == "a1b2c3d4e5f6"
+    for name in ("..", ".", "a1b2c3d4e5f6/files", "missing", ""):
+        assert store.read_run(experiment, name) is None

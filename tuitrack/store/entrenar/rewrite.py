@@ -29,6 +29,7 @@ def dump_record(fields: dict[str, Any]) -> bytes:
 def rewrite_record(path: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Apply `change` to the record's fields in place and save them; returns the new fields."""
     name = os.path.basename(path)
+    why = "kept changing"
     for attempt in range(RETRIES):
         try:
             before = read_bytes(path)
@@ -38,6 +39,7 @@ def rewrite_record(path: str, change: Callable[[dict[str, Any]], None]) -> dict[
             fields = json.loads(before)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             if not before.strip():  # entrenar truncates, then writes: read it again
+                why = "stayed empty"
                 time.sleep(0.02 * (attempt + 1))
                 continue
             raise ChangeRefused(f"{name} is not a readable run record ({exc}); not changed") from None
@@ -46,10 +48,11 @@ def rewrite_record(path: str, change: Callable[[dict[str, Any]], None]) -> dict[
         change(fields)
         data = dump_record(fields)
         if read_bytes(path) != before:
+            why = "kept changing"
             continue  # changed under us: apply the change to the new content
         write_atomic(path, data)
         return fields
-    raise ChangeRefused(f"{name} kept changing; not changed, try again")
+    raise ChangeRefused(f"{name} {why}; not changed, try again")
 
 
 def tags_of(fields: dict[str, Any]) -> dict[str, Any]:

@@ -81,12 +81,15 @@ class EntrenarStore(Store):
         record = parse_record(run_id, data)
         if record.run is None and time.time() - st.st_mtime < JUST_WRITTEN_S:
             time.sleep(0.05)  # entrenar truncates, then writes: the rest may be on its way
-            return self._record_once_more(run_id, path, record)
+            return self._parse_again(run_id, path, record)
         with self._lock:
             self._parsed[path] = (version, record)
         return record
 
-    def _record_once_more(self, run_id: str, path: str, first: Record) -> Record:
+    @staticmethod
+    def _parse_again(run_id: str, path: str, first: Record) -> Record:
+        """A second read of a record that was unreadable just after a write (not cached: the
+        next read parses it again, whatever it holds then)."""
         try:
             return parse_record(run_id, read_bytes(path))
         except OSError:

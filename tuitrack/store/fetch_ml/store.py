@@ -174,8 +174,10 @@ class FetchMlStore(Store):
         return run
 
     def read_run(self, experiment: Experiment, run_id: str) -> Run | None:
-        if experiment.experiment_id != self._experiment_id or run_id not in self._commit_folders():
-            return None
+        folder = self._folder(run_id)
+        if (experiment.experiment_id != self._experiment_id or not _is_folder_name(run_id)
+                or os.path.islink(folder) or not os.path.isdir(folder)):
+            return None  # one stat or two: the watcher asks this for every change
         run = self._read_run(run_id)
         self.load_data(run)
         return run
@@ -279,7 +281,7 @@ class FetchMlStore(Store):
         root = Path(self.root)
         result = PurgeResult()
         for run in runs:
-            if "/" in run.run_id or run.run_id in ("", ".", ".."):
+            if not _is_folder_name(run.run_id):
                 result.warnings.append(f"{run.run_id!r} is not a commit folder name: left in place")
                 continue
             tree.remove_tree(root, root / run.run_id, result)
@@ -287,3 +289,8 @@ class FetchMlStore(Store):
                 self._latest.pop(run.run_id, None)
             result.removed.append(run.run_id)
         return result
+
+
+def _is_folder_name(name: str) -> bool:
+    """A name that stays directly inside the base folder, and is not hidden (ours)."""
+    return bool(name) and "/" not in name and "\x00" not in name and not name.startswith(".")
