@@ -64,6 +64,9 @@ def plan(root, capsys, *rules) -> set[str]:
     (["--status", "STALE", "--stale-after", "0"], {"f"}),  # a silent RUNNING run, named explicitly
     (["--keep-last", "1", "--filter", "params.opt = 'sgd'"], {"b"}),  # sgd: b, d (newest kept), f runs
     (["--status", "FAILED,KILLED", "--filter", "metrics.val_loss > 0.8"], {"c"}),  # d has no val_loss
+    (["--beyond-newest", "2"], {"a", "b", "p", "q"}),  # e is tagged keep, f runs: they rank but stay
+    (["--beyond-newest", "6", "--older-than", "30d"], {"a"}),  # either rule selects (fetch_ml's policy)
+    (["--keep-last", "6", "--older-than", "30d"], set()),  # a keep rule protects a from the age rule
 ])
 def test_policies_prune_exactly(sweep, capsys, rules, expected):
     root, _ = sweep

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from tuitrack.store import StoreError, open_store
+from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.store import StoreError
 
 DEFAULT_STORE = "./mlruns"
 HINT = "give the path of an mlruns folder: tuitrack PATH/TO/mlruns (in tuitrack's repository, try sample_runs/mlruns)"
@@ -15,7 +16,7 @@ HINT = "give the path of an mlruns folder: tuitrack PATH/TO/mlruns (in tuitrack'
 def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tuitrack",
-        usage="tuitrack [STORE] [--no-mouse]\n       tuitrack COMMAND ...",
+        usage="tuitrack [STORE] [--format FORMAT] [--no-mouse]\n       tuitrack COMMAND ...",
         description="Browse and tidy MLflow experiment runs in the terminal.",
         epilog=commands_epilog,
     )
@@ -23,6 +24,7 @@ def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
                         help="an mlruns folder or file:// URI, an MLflow database (mlflow.db, sqlite:///…) "
                              f"or a tracking server (http://host:5000) (default: $MLFLOW_TRACKING_URI, "
                              f"else {DEFAULT_STORE})")
+    add_format_option(parser)
     parser.add_argument("--no-mouse", action="store_true",
                         help="ignore the mouse (for terminals that garble mouse reports)")
     parser.add_argument("--poll", type=float, metavar="SECONDS",
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tuitrack: no {DEFAULT_STORE} here; {HINT}", file=sys.stderr)
         return 2
     try:
-        store = open_store(location)
+        store = open_from(args, location)
     except StoreError as exc:
         print(f"tuitrack: {exc}", file=sys.stderr)
         return 2

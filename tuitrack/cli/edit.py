@@ -10,13 +10,14 @@ import argparse
 import sys
 
 from tuitrack.cli.command import Command
+from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.formatting import format_timestamp
 from tuitrack.model import Run, RunStatus
-from tuitrack.store import RunNotFound, Store, StoreError, open_store
+from tuitrack.store import RunNotFound, Store, StoreError
 
 
 def store_and_runs(args: argparse.Namespace, ids: list[str]) -> tuple[Store, list[Run]]:
-    store = open_store(args.store)
+    store = open_from(args)
     runs = []
     for run_id in ids:
         runs.append(store.find_run(run_id))
@@ -49,7 +50,7 @@ def _experiment(args: argparse.Namespace, delete: bool) -> int:
     """Delete (asking first) or restore one experiment with its runs, as MLflow does."""
     from tuitrack.store.listing import select_experiments
 
-    store = open_store(args.store)
+    store = open_from(args)
     experiment = select_experiments(store, args.experiment, include_deleted=True)[0]  # raises if none
     if delete:
         if experiment.is_deleted:
@@ -97,6 +98,7 @@ def guarded(action):
 
 def _tag_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
+    add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("pairs", metavar="KEY=VALUE", nargs="*", help="tags to set")
     parser.add_argument("--remove", metavar="KEY", nargs="+", default=[], help="tags to remove")
@@ -127,6 +129,7 @@ tag = Command("set or remove run tags", _tag_arguments, _tag)
 
 def _note_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
+    add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("text", metavar="TEXT", help="the note; '-' reads it from standard input")
 
@@ -143,6 +146,7 @@ note = Command("set a run's note (mlflow.note.content)", _note_arguments, _note)
 
 def _rename_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
+    add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("name", metavar="NAME")
 
@@ -158,6 +162,7 @@ rename = Command("rename a run (meta.yaml and the mlflow.runName tag)", _rename_
 
 def _delete_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
+    add_format_option(parser)
     parser.add_argument("run_ids", metavar="RUN_ID", nargs="*")
     parser.add_argument("--experiment", metavar="NAME_OR_ID",
                         help="delete this experiment: its runs are deleted and it moves to .trash")
@@ -196,6 +201,7 @@ delete = Command("soft-delete runs (tuitrack restore undoes it)", _delete_argume
 
 def _restore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
+    add_format_option(parser)
     parser.add_argument("run_ids", metavar="RUN_ID", nargs="*")
     parser.add_argument("--experiment", metavar="NAME_OR_ID", help="restore this deleted experiment and its runs")
 

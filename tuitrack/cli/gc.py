@@ -8,9 +8,9 @@ import sys
 import time
 
 from tuitrack.cli.edit import describe, guarded
+from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.model import RunStatus
-from tuitrack.store import open_store
 from tuitrack.store.listing import list_runs, select_experiments
 
 HELP = "purge deleted runs and experiments for good (shows the space freed)"
@@ -23,6 +23,7 @@ def parse_duration(text: str) -> int:
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
+    add_format_option(parser)
     parser.add_argument("--older-than", type=parse_duration, metavar="DURATION",
                         help="only what was deleted at least this long ago (by deleted_time, as mlflow gc)")
     parser.add_argument("--run-ids", metavar="ID,ID", help="only these runs (they must be deleted)")
@@ -32,7 +33,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store)
+    store = open_from(args)
     now = int(time.time() * 1000)
     old_enough = (lambda ms: True) if args.older_than is None else (
         lambda ms: ms is None or now - ms >= args.older_than)

@@ -7,10 +7,10 @@ import shutil
 import sys
 
 from tuitrack.export import FORMATS
+from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
 from tuitrack.query.mlflow_filter import FilterError, matches, parse, parse_order_by, sort_runs
-from tuitrack.store import open_store
 from tuitrack.store.forked import default_workers
 from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
 
@@ -18,7 +18,8 @@ HELP = "list runs"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE", help="an mlruns folder")
+    parser.add_argument("store", metavar="STORE", help="an mlruns folder, or another tracker's (see --store-format)")
+    add_format_option(parser, short_name=False)
     parser.add_argument("--all", "-a", action="store_true", help="include deleted runs and experiments")
     parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")
     parser.add_argument("--filter", "-f", metavar="EXPR",
@@ -37,7 +38,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store, workers=default_workers())
+    store = open_from(args, workers=default_workers())
     try:
         experiments = select_experiments(store, args.experiment, include_deleted=args.all)
     except ExperimentNotFound as exc:

@@ -14,12 +14,12 @@ import time
 
 from tuitrack.cli.edit import confirm, guarded
 from tuitrack.cli.gc import parse_duration
+from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
 from tuitrack.query.mlflow_filter import FilterError, parse
 from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
-from tuitrack.store import open_store
 from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
 
 HELP = "delete runs by retention policy (failed, old, all but the newest or best), plan first"
@@ -43,12 +43,16 @@ def _keep_best(text: str) -> KeepBest:
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE")
+    add_format_option(parser)
     parser.add_argument("--status", type=_statuses, default=set(), metavar="S,S",
                         help="select runs with these statuses: FAILED, KILLED, FINISHED, ..., and STALE "
                              "(RUNNING runs silent for --stale-after; never pruned unless named)")
     parser.add_argument("--older-than", type=parse_duration, metavar="DURATION",
                         help="select runs that STARTED at least this long ago (30d, 12h, 1d2h); unlike "
                              "mlflow gc, which counts from deletion")
+    parser.add_argument("--beyond-newest", type=int, metavar="N",
+                        help="select all but the newest N runs of each experiment (with --older-than: "
+                             "fetch_ml's own policy, where either rule prunes)")
     parser.add_argument("--keep-last", type=int, metavar="N",
                         help="keep the newest N runs of each experiment, besides those always kept")
     parser.add_argument("--keep-best", type=_keep_best, action="append", default=[], metavar="METRIC:min|max:K",
@@ -70,13 +74,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def run(args: argparse.Namespace) -> int:
-    if not args.status and args.older_than is None and args.keep_last is None and not args.keep_best:
-        print("tuitrack: give at least one rule: --status, --older-than, --keep-last or --keep-best", file=sys.stderr)
+    if (not args.status and args.older_than is None and args.keep_last is None and not args.keep_best
+            and args.beyond_newest is None):
+        print("tuitrack: give at least one rule: --status, --older-than, --beyond-newest, --keep-last or --keep-best",
+              file=sys.stderr)
         return 2
     if args.group_by and not args.keep_best:
         print("tuitrack: --group-by ranks --keep-best: give --keep-best too", file=sys.stderr)
         return 2
-    store = open_store(args.store)
+    store = open_from(args)
     try:
         experiments = select_experiments(store, args.experiment)
     except ExperimentNotFound as exc:
@@ -95,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tuitrack: bad filter: {exc}\n  {args.filter}\n  {' ' * exc.position}^", file=sys.stderr)
         return 2
     policy = Policy(args.status, args.older_than, args.keep_last, args.keep_best, args.group_by,
-                    args.split_families, condition)
+                    args.split_families, condition, args.beyond_newest)
     verdicts = decide(list_runs(store, experiments), policy, now, is_stale)
     doomed = [v for v in verdicts if v.prune]
     sizes = {v.run.run_id: store.disk_usage(v.run) or 0 for v in doomed}

@@ -8,17 +8,19 @@ import shutil
 import sys
 
 from tuitrack.export import run_with_histories
+from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_value, run_overview
 from tuitrack.model import summarize
-from tuitrack.store import RunNotFound, open_store
+from tuitrack.store import RunNotFound
 from tuitrack.store.base import problems_after_full_read
 
 HELP = "show one run with its params, tags and metric histories"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE", help="an mlruns folder")
+    parser.add_argument("store", metavar="STORE", help="an mlruns folder, or another tracker's (see --format)")
+    add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID", help="a run id, or an unambiguous prefix of one")
     parser.add_argument(
         "--json",
@@ -28,7 +30,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store)
+    store = open_from(args)
     try:
         found = store.find_run(args.run_id)
     except RunNotFound as exc:

@@ -74,7 +74,8 @@ class RunIndex:
             if previous is not None and run.run_id in self._with_data:
                 # Keep data already read, so the table does not flicker while it reloads.
                 run.params, run.tags, run.metrics = previous.params, previous.tags, previous.metrics
-                run.problems += [p for p in previous.problems if not p.where.endswith("meta.yaml")]
+                run.problems += [p for p in previous.problems
+                                 if not p.where.endswith("meta.yaml") and p not in run.problems]
             fresh[run.run_id] = run
         self._runs = {**self._runs, experiment_id: fresh}
         self._rebuild_children()
@@ -177,8 +178,12 @@ class RunIndex:
             if updated.pop(run_id, None) is not None:
                 delta.runs_removed.add(run_id)
         else:
-            if run_id in updated:
+            old = updated.get(run_id)
+            if old is not None:
                 delta.runs_changed.add(run_id)
+                # A store whose metrics share one file (fetch_ml) or one record (entrenar) says
+                # "run" when points are added: plotted histories must grow too.
+                delta.metrics |= {(run_id, k) for k, p in fresh.metrics.items() if old.metrics.get(k) != p}
             else:
                 delta.runs_added.add(run_id)
             updated[run_id] = fresh

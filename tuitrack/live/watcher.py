@@ -238,8 +238,9 @@ ASK = "<ask the store>"  # the path an AskTimer batch carries; stores that are a
 class PollWatcher:
     """Checks the store with `stat` every `interval` seconds, in proportion to what is running.
 
-    Each round: the root and `.trash` listings and each experiment folder's mtime (a run folder
-    added or removed changes it; only then is that experiment listed again), and every file of the
+    Each round: the root and `.trash` listings, the files directly in them and in each of their
+    folders (meta.yaml; other trackers keep whole runs there), each experiment folder's mtime (a
+    run folder added or removed changes it; only then is that experiment listed again), and every file of the
     runs `hot_runs()` names (the running ones, whose metric files grow). Every `full_every`
     rounds, every run's meta.yaml too (a finished run renamed, tagged or deleted elsewhere).
     """
@@ -279,9 +280,10 @@ class PollWatcher:
         stats: dict[str, tuple[int, int]] = {}
         changed: set[str] = set()
         for base in (self.root, os.path.join(self.root, ".trash")):
+            _stat_files_in(base, stats)  # entrenar's run records live at the top
             for experiment in _subfolders(base):
                 _stat(experiment, stats)
-                _stat(os.path.join(experiment, "meta.yaml"), stats)
+                _stat_files_in(experiment, stats)  # meta.yaml; fetch_ml's meta.bin and metrics.bin
                 if stats.get(experiment) != self._stats.get(experiment) or experiment not in self._listings:
                     names = {os.path.basename(p) for p in _subfolders(experiment)}
                     before = self._listings.get(experiment, names if first else set())
@@ -331,6 +333,18 @@ def _files_under(folder: str) -> list[str]:
         except OSError:
             continue
     return out
+
+
+def _stat_files_in(folder: str, out: dict[str, tuple[int, int]]) -> None:
+    """Stat the regular files directly in `folder` (symlinks are not followed)."""
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    out[entry.path] = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        return
 
 
 def _stat(path: str, out: dict[str, tuple[int, int]]) -> None:

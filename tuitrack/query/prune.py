@@ -1,7 +1,7 @@
 """Retention policies: which runs a prune deletes, and why each one.
 
-A run is pruned when a selecting rule matches it (a status, an age) and no keep rule protects
-it (the newest N, the best K by a metric). With only keep rules, every other run is selected,
+A run is pruned when a selecting rule matches it (a status, an age, being beyond the newest N)
+and no keep rule protects it (the newest N, the best K by a metric). With only keep rules, every other run is selected,
 as `dvc exp remove --keep` does. Some runs are always kept: RUNNING runs that are not stale (a
 script may still be writing), runs tagged `keep` (any value but false/0/no), and runs already
 deleted (purge those with gc). A parent and its children are pruned together or not at all,
@@ -50,10 +50,13 @@ class Policy:
     group_by: str | None = None  # "params.X": keep-best ranks within each value of X
     split_families: bool = False
     condition: object = None  # a parsed MLflow filter (--filter): only matching runs are in scope
+    # Selects all but the newest N of each experiment. With --older-than this is fetch_ml's own
+    # policy (either rule prunes), where --keep-last would protect the newest N from the age rule.
+    beyond_newest: int | None = None
 
     @property
     def selects(self) -> bool:
-        return bool(self.statuses) or self.older_than_ms is not None
+        return bool(self.statuses) or self.older_than_ms is not None or self.beyond_newest is not None
 
     @property
     def keeps(self) -> bool:
@@ -95,6 +98,7 @@ def decide(
             always[run.run_id] = "stale RUNNING (name STALE to prune)" if stale else "RUNNING"
     # Keep rules rank only runs that could go: "the best 3" means 3 besides those always kept.
     kept_by_rule = _kept_by_keep_rules([(e, r) for e, r in live if r.run_id not in always], policy)
+    beyond = _beyond_newest(live, policy.beyond_newest)
     verdicts = []
     for experiment, run in live:
         verdict = Verdict(run, experiment, False, "")
@@ -104,7 +108,7 @@ def decide(
         elif run.run_id in kept_by_rule:
             verdict.reason, verdict.metric = kept_by_rule[run.run_id]
         else:
-            selected = _selected_because(run, stale, policy, now_ms)
+            selected = _selected_because(run, stale, policy, now_ms, run.run_id in beyond)
             if selected:
                 verdict.prune, verdict.reason = True, selected
             else:
@@ -117,7 +121,7 @@ def decide(
     return verdicts
 
 
-def _selected_because(run: Run, stale: bool, policy: Policy, now_ms: int) -> str:
+def _selected_because(run: Run, stale: bool, policy: Policy, now_ms: int, beyond: bool) -> str:
     if not policy.selects:
         return "not kept by any keep rule"
     reasons = []
@@ -126,7 +130,24 @@ def _selected_because(run: Run, stale: bool, policy: Policy, now_ms: int) -> str
         reasons.append(f"status {status}")
     if policy.older_than_ms is not None and run.start_time is not None and now_ms - run.start_time >= policy.older_than_ms:
         reasons.append("older than --older-than")
+    if beyond:
+        reasons.append(f"beyond the newest {policy.beyond_newest}")
     return " and ".join(reasons)
+
+
+def _newest_first(runs: list[Run]) -> list[Run]:
+    return sorted(runs, key=lambda r: (r.start_time or 0, r.run_id), reverse=True)
+
+
+def _beyond_newest(runs: list[tuple[Experiment, Run]], count: int | None) -> set[str]:
+    """Ids of the runs after the newest `count` of each experiment (all runs in scope rank,
+    those that always stay included, as fetch_ml ranks every commit)."""
+    if count is None:
+        return set()
+    by_experiment: dict[str, list[Run]] = defaultdict(list)
+    for experiment, run in runs:
+        by_experiment[experiment.experiment_id].append(run)
+    return {r.run_id for members in by_experiment.values() for r in _newest_first(members)[count:]}
 
 
 def _kept_by_keep_rules(runs: list[tuple[Experiment, Run]], policy: Policy) -> dict[str, tuple[str, str]]:
@@ -137,7 +158,7 @@ def _kept_by_keep_rules(runs: list[tuple[Experiment, Run]], policy: Policy) -> d
         by_experiment[experiment.experiment_id].append(run)
     for members in by_experiment.values():
         if policy.keep_last is not None:
-            newest = sorted(members, key=lambda r: (r.start_time or 0, r.run_id), reverse=True)
+            newest = _newest_first(members)
             for rank, run in enumerate(newest[: policy.keep_last], start=1):
                 kept.setdefault(run.run_id, (f"newest {rank} of its experiment", ""))
         for rule in policy.keep_best:

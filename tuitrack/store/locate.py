@@ -7,16 +7,22 @@ that says what was expected, so `tuitrack ls ~/project` can answer "did you mean
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import NamedTuple
 from urllib.parse import unquote, urlparse
 
 from tuitrack.store.base import Store, StoreError
+from tuitrack.store.entrenar import EntrenarStore
+from tuitrack.store.entrenar.store import record_files
+from tuitrack.store.fetch_ml import FetchMlStore
+from tuitrack.store.fetch_ml.store import META as FETCH_ML_META
 from tuitrack.store.mlflow_file import MlflowFileStore
 from tuitrack.store.mlflow_file.store import META, TRASH
 from tuitrack.store.mlflow_rest import MlflowRestStore
 from tuitrack.store.mlflow_sql import MlflowSqliteStore
 
-EXPECTED = ("an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash), an MLflow "
-            "database (mlflow.db) or a tracking server (http://host:5000)")
+EXPECTED = "an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash)"
+ELSEWHERE = "or an MLflow database (mlflow.db) or tracking server (http://host:5000)"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -70,6 +76,30 @@ def is_sqlite(path: str) -> bool:
         return False
 
 
+def is_entrenar(path: str) -> bool:
+    """True for a folder holding entrenar run records: `{run_id}.json` files whose start names a
+    run_id and an experiment_name (the first few files are enough to tell)."""
+    for _, record in record_files(path)[:3]:
+        try:
+            with open(record, "rb") as f:
+                head = f.read(4096)
+        except OSError:
+            continue
+        if b'"run_id"' in head and b'"experiment_name"' in head:
+            return True
+    return False
+
+
+def is_fetch_ml(path: str) -> bool:
+    """True for a fetch_ml base folder: some sub-folder (a commit) holds a meta.bin."""
+    try:
+        with os.scandir(path) as entries:
+            return any(e.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(e.path, FETCH_ML_META))
+                       for e in entries if not e.name.startswith("."))
+    except OSError:
+        return False
+
+
 def _open_sqlite(path: str, location: str) -> Store:
     if not os.path.isfile(path):
         raise StoreError(f"{location}: no such database file")
@@ -78,11 +108,34 @@ def _open_sqlite(path: str, location: str) -> Store:
     return MlflowSqliteStore(path, location)
 
 
-def open_store(location: str, workers: int = 1) -> Store:
+class Format(NamedTuple):
+    """A store format: what it looks like (for errors), how to recognise it, how to open it."""
+
+    expected: str
+    detect: Callable[[str], bool]
+    open: Callable[[str, str, int], Store]  # (path, location, workers)
+
+
+# Tried in this order by --format auto. Other trackers' folders: see README, "Other trackers".
+FORMATS: dict[str, Format] = {
+    "mlflow": Format(EXPECTED, is_mlruns, lambda path, loc, workers: MlflowFileStore(path, loc, workers=workers)),
+    "entrenar": Format("an entrenar folder of {run_id}.json run records", is_entrenar,
+                       lambda path, loc, workers: EntrenarStore(path, loc)),
+    "fetch_ml": Format("a fetch_ml base folder (commit folders with meta.bin and metrics.bin)", is_fetch_ml,
+                       lambda path, loc, workers: FetchMlStore(path, loc)),
+}
+FORMAT_CHOICES = ("auto", *FORMATS)
+EXPECTED_ANY = "; or ".join(f.expected for f in FORMATS.values()) + "; " + ELSEWHERE
+
+
+def open_store(location: str, workers: int = 1, format: str = "auto") -> Store:
     """The store at `location`. Raises StoreError with a one-line, user-facing message.
 
     `workers` > 1 lets big listings fork that many processes: for the CLI, never the app.
+    `format` is one of FORMAT_CHOICES: "auto" recognises the format from what is on disk.
     """
+    if format not in FORMAT_CHOICES:
+        raise StoreError(f"unknown store format {format!r}; choose from {', '.join(FORMAT_CHOICES)}")
     if location.startswith(("http://", "https://")):
         return MlflowRestStore(location)
     path = location
@@ -92,15 +145,20 @@ def open_store(location: str, workers: int = 1) -> Store:
         return _open_sqlite(sqlite_path(location), location)
     path = os.path.expanduser(path)
     if not os.path.exists(path):
-        raise StoreError(f"{location}: no such folder; expected {EXPECTED}")
+        if path.endswith(".db"):
+            raise StoreError(f"{location}: no such database file")
+        raise StoreError(f"{location}: no such folder; expected {EXPECTED_ANY}")
     if os.path.isfile(path):
         if is_sqlite(path):
             return _open_sqlite(path, location)
-        raise StoreError(f"{location}: is a file, not a database; expected {EXPECTED}")
+        raise StoreError(f"{location}: is a file, not a database; expected {EXPECTED_ANY}")
     if not os.access(path, os.R_OK | os.X_OK):
         raise StoreError(f"{location}: permission denied; expected a readable folder")
-    if is_mlruns(path):
-        return MlflowFileStore(path, location, workers=workers)
+    if format not in ("auto", "mlflow"):
+        return FORMATS[format].open(path, location, workers)  # asked for: read whatever is there
+    for name, kind in FORMATS.items():
+        if format in ("auto", name) and kind.detect(path):
+            return kind.open(path, location, workers)
     kind = meta_kind(path)
     if kind is not None:
         up = 1 if kind == "experiment" else 2
@@ -109,4 +167,4 @@ def open_store(location: str, workers: int = 1) -> Store:
     inner = os.path.join(path, "mlruns")
     if os.path.isdir(inner) and is_mlruns(inner):
         raise StoreError(f"{location}: not a store, but it holds one: try {inner}")
-    raise StoreError(f"{location}: not a store; expected {EXPECTED}")
+    raise StoreError(f"{location}: not a store; expected {EXPECTED_ANY if format == 'auto' else EXPECTED}")

@@ -1,0 +1,24 @@
+"""The option every command shares to say which format STORE is in, and opening STORE with it.
+
+`--format` picks the store format everywhere except `ls`, where `--format` has long meant the
+output format; `--store-format` works on every command, `ls` included.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tuitrack.store import Store, open_store
+from tuitrack.store.locate import FORMAT_CHOICES
+
+HELP = "the store's format: auto (default: recognised from what is on disk), " + ", ".join(FORMAT_CHOICES[1:])
+
+
+def add_format_option(parser: argparse.ArgumentParser, short_name: bool = True) -> None:
+    names = ("--format", "--store-format") if short_name else ("--store-format",)
+    parser.add_argument(*names, dest="store_format", choices=FORMAT_CHOICES, default="auto", help=HELP)
+
+
+def open_from(args: argparse.Namespace, location: str | None = None, workers: int = 1) -> Store:
+    """The store named on the command line (or `location`), in the format asked for."""
+    return open_store(location or args.store, workers=workers, format=getattr(args, "store_format", "auto"))
