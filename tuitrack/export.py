@@ -31,6 +31,7 @@ def run_object(run: Run, experiment: Experiment | None) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "run_name": run.run_name,
+        "version": run.version,
         "experiment_id": run.experiment_id,
         "experiment_name": experiment.name if experiment else None,
         "status": run.status.name if run.status else None,

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlparse
 
 from tuitrack.store.base import Store, StoreError
 from tuitrack.store.mlflow_file import MlflowFileStore
+from tuitrack.store.mlflow_file.mini import holds_mini_runs
 from tuitrack.store.mlflow_file.store import META, TRASH
 
 EXPECTED = "an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash)"
@@ -32,7 +33,8 @@ def meta_kind(folder: str) -> str | None:
 
 def is_mlruns(path: str) -> bool:
     """True for a folder that looks like an MLflow file store (even an empty one with .trash):
-    its sub-folders are experiments, not runs."""
+    its sub-folders are experiments, not runs. mini-mlflow's experiments have no meta.yaml: a
+    folder without one that holds mini-mlflow run folders counts as an experiment too."""
     if meta_kind(path) is not None:
         return False  # an experiment or a run folder itself
     if os.path.isdir(os.path.join(path, TRASH)):
@@ -45,7 +47,10 @@ def is_mlruns(path: str) -> bool:
         for entry in entries:
             if entry.name.startswith(".") or entry.name == "models":
                 continue
-            if meta_kind(entry.path) == "experiment":
+            kind = meta_kind(entry.path)
+            if kind == "experiment":
+                return True
+            if kind is None and entry.is_dir() and holds_mini_runs(entry.path):
                 return True
     return False
 
