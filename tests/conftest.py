@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.mini_stores import write_mini_store, write_mixed_store
 from tests.mlflow_stores import Ids, write_reference_store
 
 
@@ -22,6 +23,34 @@ def reference_store(reference_store_master, tmp_path) -> tuple[Path, Ids]:
     root = tmp_path / "mlruns"
     shutil.copytree(master, root, symlinks=True)
     return root, ids
+
+
+@pytest.fixture(scope="session")
+def mini_master(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mini") / "mlruns"
+    return root, write_mini_store(root)
+
+
+@pytest.fixture(scope="session")
+def mixed_master(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mixed") / "mlruns"
+    return root, write_mixed_store(root)
+
+
+def private_copy(master_and_ids, tmp_path):
+    master, ids = master_and_ids
+    shutil.copytree(master, tmp_path / "mlruns")
+    return tmp_path / "mlruns", ids
+
+
+@pytest.fixture
+def mini_store(mini_master, tmp_path):
+    return private_copy(mini_master, tmp_path)
+
+
+@pytest.fixture
+def mixed_store(mixed_master, tmp_path):
+    return private_copy(mixed_master, tmp_path)
 
 
 import os  # noqa: E402

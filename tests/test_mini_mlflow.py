@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from mini_mlflow.storage import load_run
 
-from tests.mini_stores import write_mini_store, write_mixed_store
 from tests.mlflow_stores import mlflow_runs
 from tests.test_cli_read import LS_FIELDS, run_cli, strict_json
 from tuitrack.model import Lifecycle, MetricPoint, RunStatus
@@ -21,34 +19,6 @@ from tuitrack.store.base import Change
 from tuitrack.store.listing import list_runs, select_experiments
 from tuitrack.store.locate import is_mlruns
 from tuitrack.store.mlflow_file import mini
-
-
-@pytest.fixture(scope="session")
-def mini_master(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mini") / "mlruns"
-    return root, write_mini_store(root)
-
-
-@pytest.fixture(scope="session")
-def mixed_master(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mixed") / "mlruns"
-    return root, write_mixed_store(root)
-
-
-def private_copy(master_and_ids, tmp_path):
-    master, ids = master_and_ids
-    shutil.copytree(master, tmp_path / "mlruns")
-    return tmp_path / "mlruns", ids
-
-
-@pytest.fixture
-def mini_store(mini_master, tmp_path):
-    return private_copy(mini_master, tmp_path)
-
-
-@pytest.fixture
-def mixed_store(mixed_master, tmp_path):
-    return private_copy(mixed_master, tmp_path)
 
 
 def all_runs(root: Path, include_deleted: bool = True):
