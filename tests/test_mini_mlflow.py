@@ -331,7 +331,19 @@ def test_classify_mini_mlflow_files(mini_store):
     assert store.classify(str(run_dir / "params" / "lr.json")) == Change("run", "7", run_id)
     assert store.classify(str(run_dir / "params" / "lr.json.tmp")) is None
     assert store.classify(str(run_dir / "meta.yaml")) == Change("run", "7", run_id)
-    assert store.classify(str(run_dir / "meta.yaml.tmp")) is None
+    # mini-mlflow's experiments have no meta.yaml: a run's meta.yaml being written may be what
+    # makes a new folder an experiment, so the experiments are read again.
+    assert store.classify(str(run_dir / "meta.yaml.tmp")) == Change("experiments", "7")
+
+
+def test_classify_in_a_mixed_store(mixed_store):
+    root, ids = mixed_store
+    store = open_store(str(root))
+    mlflow_run = root / ids.mlflow_experiment / ids.mlflow_runs["mlflow-run"]
+    assert store.classify(str(mlflow_run / "meta.yaml.tmp")) is None
+    # An MLflow metric may be called x.json: it stays a key of its own.
+    assert store.classify(str(mlflow_run / "metrics" / "x.json")) == Change(
+        "metric", ids.mlflow_experiment, mlflow_run.name, "x.json")
 
 
 def test_iso_times_round_trip():

@@ -7,6 +7,10 @@ whole search), this reader records a Problem on the run or experiment and goes o
 
 A run's id and experiment id are those of its folders: that is where its data is. When meta.yaml
 says otherwise, the run carries a problem saying so.
+
+The same store reads the runs the mini-mlflow package writes into an mlruns folder, mixed with
+MLflow's (see mini.py): such a run has `dialect` set, and its params, metrics, history and
+changes go through mini.py; its experiment may have no meta.yaml.
 """
 
 from __future__ import annotations
@@ -472,6 +476,10 @@ class MlflowFileStore(Store):
             return Change("metric", experiment_id, run_id, parts[3][: -len(mini.SUFFIX)])
         if len(parts) == 2 or parts[2] in (META, "params", "tags"):
             return Change("run", experiment_id, run_id)
+        if len(parts) == 3 and parts[2] == META + ".tmp" and not os.path.exists(os.path.join(base, experiment_id, META)):
+            # mini-mlflow writes a run's meta.yaml through meta.yaml.tmp, and its experiments have no
+            # meta.yaml: a new one is an experiment only once its first run has one; read again.
+            return Change("experiments", experiment_id)
         if parts[2] == "metrics" and len(parts) > 3:
             return Change("metric", experiment_id, run_id, "/".join(parts[3:]))
         if parts[2] == "metrics":
