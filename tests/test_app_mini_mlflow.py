@@ -84,3 +84,24 @@ async def test_a_new_mini_mlflow_experiment_appears_live(mini_store):
         await eventually(pilot, lambda: index.run(run.run_id) is not None)
         assert index.experiments["12"].name == "12" and index.run(run.run_id).version == "v3"
         await eventually(pilot, lambda: "12" in tree.experiment_nodes)
+
+
+async def test_renaming_a_running_mini_run_is_refused_with_the_reason(mini_store):
+    from tests.test_app_edit import app_for, focus_run
+
+    root, ids = mini_store
+    running = ids.runs["running"]
+    meta = root / "7" / running / "meta.yaml"
+    before = meta.read_text()
+    app = app_for(root)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, running)
+        await pilot.press("R", *"renamed", "enter")
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("Not done" in m and "RUNNING mini-mlflow run" in m for m in messages), messages
+        assert len(app.screen.undo_stack) == 0 and meta.read_text() == before
+        await pilot.press("t", *"stage=dev", "enter")  # tags are stored where mini-mlflow leaves them
+        await settle(pilot)
+        assert (root / "7" / running / "tags" / "stage").read_text() == "dev"

@@ -290,6 +290,19 @@ def test_prune_and_purge_a_mini_run(mini_store, capsys):
     assert (root / "7" / ids.runs["v1.0"]).exists()
 
 
+def test_prune_keeps_a_stale_running_mini_run(mini_store, capsys):
+    root, ids = mini_store
+    code, out, err = run_cli(capsys, "prune", str(root), "--status", "STALE,FAILED", "--stale-after", "0",
+                             "--json", "--yes")
+    assert code == 0, err
+    assert [r["run_id"] for r in json.loads(out.splitlines()[0])["runs"]] == [ids.runs["failed"]]
+    assert not store_run(root, ids.runs["running"]).is_deleted
+
+
+def store_run(root: Path, run_id: str):
+    return open_store(str(root)).find_run(run_id)
+
+
 def test_delete_and_restore_a_mini_mlflow_experiment(mixed_store):
     root, ids = mixed_store
     store = open_store(str(root))
