@@ -194,6 +194,15 @@ def test_ls_latest_agrees_with_get_latest_version(mini_store, capsys):
     assert {r["run_name"] for r in rows} == {"my_model", "diverged", "other", "baseline"}
 
 
+def test_csv_has_a_version_column_when_runs_have_versions(mixed_store, capsys):
+    root, ids = mixed_store
+    code, out, _ = run_cli(capsys, "ls", str(root), "--format", "csv")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("run_id,run_name,version,experiment,status,")
+    assert any(line.startswith(f"{ids.runs['v2.0']},my_model,v2.0,7,FINISHED,") for line in lines)
+    assert any(line.startswith(f"{ids.mlflow_runs['mlflow-run']},mlflow-run,,mlflow-exp,") for line in lines)
+
+
 def test_show_prints_the_version(mini_store, capsys):
     root, ids = mini_store
     code, out, _ = run_cli(capsys, "show", str(root), ids.runs["v1.1"])
