@@ -308,6 +308,10 @@ def test_prune_keeps_a_stale_running_mini_run(mini_store, capsys):
     assert not store_run(root, ids.runs["running"]).is_deleted
 
 
+def experiment_of(store, experiment_id: str):
+    return next(e for e in store.experiments(include_deleted=True) if e.experiment_id == experiment_id)
+
+
 def store_run(root: Path, run_id: str):
     return open_store(str(root)).find_run(run_id)
 
@@ -315,18 +319,32 @@ def store_run(root: Path, run_id: str):
 def test_delete_and_restore_a_mini_mlflow_experiment(mixed_store):
     root, ids = mixed_store
     store = open_store(str(root))
-    experiment = next(e for e in store.experiments() if e.experiment_id == "8")
+    experiment = experiment_of(store, "8")
     store.delete_experiment(experiment)
     assert not (root / "8").exists() and not (root / ".trash" / "8" / "meta.yaml").exists()
-    trashed = next(e for e in store.experiments(include_deleted=True) if e.experiment_id == "8")
+    trashed = experiment_of(store, "8")
     assert trashed.is_deleted and not trashed.problems
     assert all(r.is_deleted for r in store.runs(trashed, include_deleted=True))
     assert ids.mlflow_runs["mlflow-run"] in mlflow_runs(root)  # MLflow's client reads on as before
     store.restore_experiment(trashed)
-    restored = next(e for e in store.experiments() if e.experiment_id == "8")
+    restored = experiment_of(store, "8")
     assert [r.lifecycle_stage for r in store.runs(restored)] == [Lifecycle.ACTIVE]
     assert "lifecycle_stage" not in (root / "8" / ids.runs["solo"] / "meta.yaml").read_text()
     assert no_temp_files(root)
+    store.delete_experiment(restored)  # and for good: gc purges it like an MLflow experiment
+    trashed = experiment_of(store, "8")
+    result = store.purge([], [trashed])
+    assert result.removed == ["8"] and not (root / ".trash" / "8").exists()
+    assert ids.mlflow_runs["mlflow-run"] in mlflow_runs(root)
+
+
+def test_an_experiment_with_a_running_mini_run_is_not_deleted_at_all(mini_store):
+    root, ids = mini_store
+    store = open_store(str(root))
+    experiment = experiment_of(store, "7")
+    with pytest.raises(StoreError, match="RUNNING mini-mlflow run"):
+        store.delete_experiment(experiment)
+    assert (root / "7").is_dir() and not any(r.is_deleted for r in store.runs(experiment, include_deleted=True))
 
 
 def test_mlflow_reads_the_mixed_store_after_tuitrack_changed_mini_runs(mixed_store):
