@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.mini_stores import write_mini_store, write_mixed_store
 from tests.mlflow_stores import Ids, MlflowServer, write_reference_store, write_sqlite_store
 
 
@@ -49,6 +50,34 @@ def mlflow_server(tmp_path_factory):
         yield server, ids
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def mini_master(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mini") / "mlruns"
+    return root, write_mini_store(root)
+
+
+@pytest.fixture(scope="session")
+def mixed_master(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mixed") / "mlruns"
+    return root, write_mixed_store(root)
+
+
+def private_copy(master_and_ids, tmp_path):
+    master, ids = master_and_ids
+    shutil.copytree(master, tmp_path / "mlruns")
+    return tmp_path / "mlruns", ids
+
+
+@pytest.fixture
+def mini_store(mini_master, tmp_path):
+    return private_copy(mini_master, tmp_path)
+
+
+@pytest.fixture
+def mixed_store(mixed_master, tmp_path):
+    return private_copy(mixed_master, tmp_path)
 
 
 import os  # noqa: E402

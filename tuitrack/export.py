@@ -31,6 +31,7 @@ def run_object(run: Run, experiment: Experiment | None) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "run_name": run.run_name,
+        "version": run.version,
         "experiment_id": run.experiment_id,
         "experiment_name": experiment.name if experiment else None,
         "status": run.status.name if run.status else None,
@@ -63,15 +64,19 @@ def run_with_histories(
 
 
 def table(pairs: list[tuple[Experiment, Run]]) -> tuple[list[str], list[list[str]]]:
-    """A header and rows: the run's attributes, then one column per param and per metric."""
+    """A header and rows: the run's attributes (with a version column when a run has a version),
+    then one column per param and per metric."""
     params = sorted({k for _, r in pairs for k in r.params})
     metrics = sorted({k for _, r in pairs for k in r.metrics})
-    header = ["run_id", "run_name", "experiment", "status", "lifecycle_stage", "start_time", "end_time", "user",
-              "parent_run_id"] + [f"params.{k}" for k in params] + [f"metrics.{k}" for k in metrics]
+    versions = any(r.version is not None for _, r in pairs)  # mini-mlflow's runs have one
+    header = ["run_id", "run_name", *(["version"] if versions else []), "experiment", "status", "lifecycle_stage",
+              "start_time", "end_time", "user", "parent_run_id"] + [f"params.{k}" for k in params] + [
+        f"metrics.{k}" for k in metrics]
     rows = []
     for experiment, run in pairs:
         rows.append([
-            run.run_id, run.run_name, experiment.name if experiment else run.experiment_id,
+            run.run_id, run.run_name, *([run.version or ""] if versions else []),
+            experiment.name if experiment else run.experiment_id,
             run.status.name if run.status else "", run.lifecycle_stage.value,
             "" if run.start_time is None else str(run.start_time), "" if run.end_time is None else str(run.end_time),
             run.user_id, run.parent_run_id or "",

@@ -104,8 +104,10 @@ def run_overview(run: Run, experiment: Experiment | None, now_ms: int | None = N
     if experiment is not None and experiment.is_deleted:
         experiment_label += "  (deleted experiment)"
     status = run.status.name if run.status else "unknown"
+    version = [("Version", run.version or "-")] if run.dialect or run.version is not None else []
     return [
         ("Name", run.run_name or "-"),
+        *version,
         ("Run id", run.run_id),
         ("Status", status + ("  (deleted)" if run.is_deleted else "")),
         ("Experiment", experiment_label),

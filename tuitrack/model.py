@@ -122,6 +122,8 @@ class Run:
     metrics: dict[str, MetricPoint] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     disk_bytes: int | None = None  # filled in later, off the UI thread: walking folders is slow
+    version: str | None = None  # mini-mlflow's run version ("v1.0"); MLflow runs have none
+    dialect: str = ""  # "" for the store's own format; "mini-mlflow" for such a run in an mlruns folder
 
     @property
     def parent_run_id(self) -> str | None:
@@ -141,6 +143,29 @@ class Run:
         if self.start_time is None or self.end_time is None:
             return None
         return self.end_time - self.start_time
+
+
+def latest_versions(runs: list[Run]) -> list[Run]:
+    """For each run name in each experiment, only the latest run, in the given order: what
+    mini-mlflow's `get_latest_version(name)` returns. Its "latest" is the run whose meta.yaml was
+    written last, which is when the run ended, or started while it runs; so here: the greatest
+    end time, else start time (ties: later start, then run id). Runs without a name are all kept.
+    """
+    best: dict[tuple[str, str], Run] = {}
+
+    def order(run: Run) -> tuple[int, int, str]:
+        written = run.end_time if run.end_time is not None else run.start_time
+        return (written if written is not None else -1, run.start_time if run.start_time is not None else -1,
+                run.run_id)
+
+    for run in runs:
+        if not run.run_name:
+            continue
+        key = (run.experiment_id, run.run_name)
+        if key not in best or order(run) > order(best[key]):
+            best[key] = run
+    keep = {id(r) for r in best.values()}
+    return [r for r in runs if not r.run_name or id(r) in keep]
 
 
 def is_finite(value: float) -> bool:

@@ -35,15 +35,18 @@ BASE_COLUMNS = [
     Column("user", "User"),
     Column("disk", "Disk", numeric=True),
 ]
+VERSION_COLUMN = Column("version", "Version")
 DEFAULT_HIDDEN: set[str] = set()  # every column shows until the user hides it (C)
 
 
 def columns_for(runs: list[Run]) -> list[Column]:
-    """Base columns, then one per param and one per metric that any of `runs` has."""
+    """Base columns (and Version when a run has one: mini-mlflow's), then one per param and one
+    per metric that any of `runs` has."""
     params = sorted({k for r in runs for k in r.params})
     metrics = sorted({k for r in runs for k in r.metrics})
+    version = [VERSION_COLUMN] if any(r.version is not None for r in runs) else []
     return (
-        BASE_COLUMNS
+        BASE_COLUMNS[:1] + version + BASE_COLUMNS[1:]
         + [Column(f"param:{k}", k) for k in params]
         + [Column(f"metric:{k}", k, numeric=True) for k in metrics]
     )
@@ -66,6 +69,8 @@ def cell(run: Run, column: Column, now_ms: int) -> str:
         return format_duration(None if run.start_time is None or end is None else end - run.start_time)
     if key == "user":
         return run.user_id
+    if key == "version":
+        return run.version or ""
     if key == "disk":
         return "…" if run.disk_bytes is None else format_bytes(run.disk_bytes)
     if column.kind == "param":

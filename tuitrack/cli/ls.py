@@ -10,6 +10,7 @@ from tuitrack.export import FORMATS
 from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
+from tuitrack.model import latest_versions
 from tuitrack.query.mlflow_filter import FilterError, matches, parse, parse_order_by, sort_runs
 from tuitrack.store.forked import default_workers
 from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
@@ -27,6 +28,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                              "(OR, NOT and parentheses work too)")
     parser.add_argument("--order-by", action="append", default=[], metavar="CLAUSE",
                         help="e.g. 'metrics.loss DESC' or attributes.start_time (repeat for more keys)")
+    parser.add_argument("--latest", action="store_true",
+                        help="only the latest run of each run name per experiment (mini-mlflow's "
+                             "get_latest_version: the run that ended, or started, last)")
     parser.add_argument("--format", choices=["table", "csv", "md", "json"], default="table",
                         help="table (default), csv, md (Markdown) or json")
     parser.add_argument(
@@ -54,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     rows = list_runs(store, experiments, include_deleted=args.all)
     if condition is not None:
         rows = [(e, r) for e, r in rows if matches(condition, r)]
+    if args.latest:
+        keep = {id(r) for r in latest_versions([r for _, r in rows])}
+        rows = [(e, r) for e, r in rows if id(r) in keep]
     if order:
         experiment_of = {id(r): e for e, r in rows}
         rows = [(experiment_of[id(r)], r) for r in sort_runs([r for _, r in rows], order)]

@@ -3,8 +3,9 @@
 A run is pruned when a selecting rule matches it (a status, an age, being beyond the newest N)
 and no keep rule protects it (the newest N, the best K by a metric). With only keep rules, every other run is selected,
 as `dvc exp remove --keep` does. Some runs are always kept: RUNNING runs that are not stale (a
-script may still be writing), runs tagged `keep` (any value but false/0/no), and runs already
-deleted (purge those with gc). A parent and its children are pruned together or not at all,
+script may still be writing; a RUNNING mini-mlflow run even when stale, as its deletion would
+not last), runs tagged `keep` (any value but false/0/no), and runs already deleted (purge those
+with gc). A parent and its children are pruned together or not at all,
 unless families are split.
 
 Plain Python over model objects: the CLI and the app's prune screen share it, and tests can
@@ -94,6 +95,9 @@ def decide(
             stale_ids.add(run.run_id)
         if has_keep_tag(run):
             always[run.run_id] = f"tagged {KEEP_TAG}"
+        elif run.status is RunStatus.RUNNING and run.dialect:
+            # mini-mlflow rewrites a RUNNING run's meta.yaml when it ends: a deletion would not last.
+            always[run.run_id] = f"RUNNING {run.dialect} run (mark it KILLED first)"
         elif run.status is RunStatus.RUNNING and not (stale and STALE in policy.statuses):
             always[run.run_id] = "stale RUNNING (name STALE to prune)" if stale else "RUNNING"
     # Keep rules rank only runs that could go: "the best 3" means 3 besides those always kept.

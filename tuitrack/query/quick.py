@@ -16,6 +16,8 @@ def haystack(run: Run, experiment_name: str = "") -> str:
     parts = [run.run_name, run.run_id, experiment_name, run.user_id]
     if run.status is not None:
         parts.append(run.status.name)
+    if run.version is not None:
+        parts.append(f"version={run.version}")
     for key, value in run.params.items():
         parts.append(f"{key}={value}")
     for key, value in run.tags.items():

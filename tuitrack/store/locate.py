@@ -17,6 +17,7 @@ from tuitrack.store.entrenar.store import record_files
 from tuitrack.store.fetch_ml import FetchMlStore
 from tuitrack.store.fetch_ml.store import META as FETCH_ML_META
 from tuitrack.store.mlflow_file import MlflowFileStore
+from tuitrack.store.mlflow_file.mini import holds_mini_runs
 from tuitrack.store.mlflow_file.store import META, TRASH
 from tuitrack.store.mlflow_rest import MlflowRestStore
 from tuitrack.store.mlflow_sql import MlflowSqliteStore
@@ -42,7 +43,8 @@ def meta_kind(folder: str) -> str | None:
 
 def is_mlruns(path: str) -> bool:
     """True for a folder that looks like an MLflow file store (even an empty one with .trash):
-    its sub-folders are experiments, not runs."""
+    its sub-folders are experiments, not runs. mini-mlflow's experiments have no meta.yaml: a
+    folder without one that holds mini-mlflow run folders counts as an experiment too."""
     if meta_kind(path) is not None:
         return False  # an experiment or a run folder itself
     if os.path.isdir(os.path.join(path, TRASH)):
@@ -55,7 +57,10 @@ def is_mlruns(path: str) -> bool:
         for entry in entries:
             if entry.name.startswith(".") or entry.name == "models":
                 continue
-            if meta_kind(entry.path) == "experiment":
+            kind = meta_kind(entry.path)
+            if kind == "experiment":
+                return True
+            if kind is None and entry.is_dir() and holds_mini_runs(entry.path):
                 return True
     return False
 

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle
+from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle, RunStatus
+from tuitrack.store.mlflow_file import mini
 from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
 from tuitrack.store.mlflow_file.files import read_bytes
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
@@ -43,7 +44,7 @@ def rewrite_meta(run_dir: Path, change: dict[str, Any], remove: tuple[str, ...] 
         fields.update(change)
         for key in remove:
             fields.pop(key, None)
-        data = dump_meta(fields)
+        data = mini.dump_meta(fields) if mini.is_mini_meta(fields) else dump_meta(fields)
         if read_bytes(str(meta)) != before:
             continue  # changed under us: apply our change to the new content
         write_atomic(meta, data)
@@ -56,6 +57,25 @@ def read_fields(run_dir: Path) -> dict[str, Any]:
     if fields is None:
         raise ChangeRefused(f"{run_dir.name}: meta.yaml is empty")
     return fields
+
+
+def refuse_running_mini(run_dir: Path, fields: dict[str, Any], what: str) -> None:
+    """mini-mlflow rewrites a RUNNING run's meta.yaml from memory when it ends: a change made to
+    it now would be lost then, so it is refused instead."""
+    if mini.is_mini_meta(fields) and fields.get("status") == RunStatus.RUNNING.name:
+        raise ChangeRefused(
+            f"{run_dir.name} is a RUNNING mini-mlflow run: mini-mlflow rewrites its meta.yaml when the run "
+            f"ends and would undo the {what}; wait until it ends (or mark it KILLED if it died)"
+        )
+
+
+def _peek(run_dir: Path) -> dict[str, Any]:
+    """meta.yaml's fields for deciding how to change it; {} when unreadable right now (the
+    rewrite that follows reads it again, retrying, and says what is wrong)."""
+    try:
+        return load_meta(read_bytes(str(run_dir / "meta.yaml"))) or {}
+    except (OSError, MetaYamlError):
+        return {}
 
 
 def require_active(run_dir: Path) -> None:
@@ -99,18 +119,38 @@ def rename(run_dir: Path, name: str) -> None:
     if not name.strip():
         raise ChangeRefused("a run name cannot be empty")
     require_active(run_dir)
+    fields = _peek(run_dir)
+    if mini.is_mini_meta(fields):  # mini-mlflow's name lives in meta.yaml only
+        refuse_running_mini(run_dir, fields, "rename")
+        rewrite_meta(run_dir, {"name": name})
+        return
     write_value(run_dir, "tags", RUN_NAME_TAG, name)
     rewrite_meta(run_dir, {"run_name": name})
 
 
 def soft_delete(run_dir: Path, when: int | None = None) -> None:
-    """lifecycle_stage deleted plus deleted_time, exactly what MlflowClient.delete_run writes."""
+    """lifecycle_stage deleted plus deleted_time, exactly what MlflowClient.delete_run writes
+    (into a mini-mlflow run's meta.yaml too, which mini-mlflow reads and ignores)."""
+    refuse_running_mini(run_dir, _peek(run_dir), "delete")
     rewrite_meta(run_dir, {"lifecycle_stage": Lifecycle.DELETED.value, "deleted_time": when or now_ms()})
 
 
 def restore(run_dir: Path) -> None:
-    """lifecycle_stage active, deleted_time removed, as MlflowClient.restore_run does."""
+    """lifecycle_stage active, deleted_time removed, as MlflowClient.restore_run does. A
+    mini-mlflow run gets its meta.yaml back as mini-mlflow wrote it: both fields removed."""
+    if mini.is_mini_meta(_peek(run_dir)):
+        rewrite_meta(run_dir, {}, remove=("lifecycle_stage", "deleted_time"))
+        return
     rewrite_meta(run_dir, {"lifecycle_stage": Lifecycle.ACTIVE.value}, remove=("deleted_time",))
+
+
+def terminate(run_dir: Path, status: RunStatus, end_time: int | None) -> None:
+    """Set status and end time: MLflow's numbers and ms, or mini-mlflow's status name and ISO time."""
+    if mini.is_mini_meta(_peek(run_dir)):
+        end = None if end_time is None else mini.ms_to_iso(end_time)
+        rewrite_meta(run_dir, {"status": status.name, "end_time": end})
+    else:
+        rewrite_meta(run_dir, {"status": status.value, "end_time": end_time})
 
 
 def _rewrite_experiment_meta(folder: Path, change: dict[str, Any], tags: dict[str, str]) -> None:
@@ -128,18 +168,27 @@ def delete_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> N
     if experiment_id == "0":
         raise ChangeRefused("the Default experiment cannot be deleted (MLflow refuses it too)")
     folder = root / experiment_id
-    if not (folder / "meta.yaml").is_file():
+    # mini-mlflow's experiments have no meta.yaml, and get none: MLflow would then try to read
+    # their runs and fail on them.
+    synthesised = not (folder / "meta.yaml").is_file() and mini.holds_mini_runs(str(folder))
+    if not synthesised and not (folder / "meta.yaml").is_file():
         raise ChangeRefused(f"experiment {experiment_id} is not an active experiment here")
     trash = root / ".trash"
     if (trash / experiment_id).exists():
         raise ChangeRefused(f".trash already holds an experiment {experiment_id}; purge it first")
     when = now_ms()
+    to_delete = []
     for run_dir in folder.iterdir():
         if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
             continue
-        if read_fields(run_dir).get("lifecycle_stage", "active") == Lifecycle.ACTIVE.value:
-            soft_delete(run_dir, when)
-    _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.DELETED.value, "last_update_time": when}, tags)
+        fields = read_fields(run_dir)
+        if fields.get("lifecycle_stage", "active") == Lifecycle.ACTIVE.value:
+            refuse_running_mini(run_dir, fields, "delete")
+            to_delete.append(run_dir)
+    for run_dir in to_delete:
+        soft_delete(run_dir, when)
+    if not synthesised:
+        _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.DELETED.value, "last_update_time": when}, tags)
     trash.mkdir(exist_ok=True)
     os.rename(folder, trash / experiment_id)
 
@@ -147,13 +196,15 @@ def delete_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> N
 def restore_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> None:
     """As MlflowClient.restore_experiment: back from .trash, and every deleted run in it restored."""
     folder = root / ".trash" / experiment_id
-    if not (folder / "meta.yaml").is_file():
+    synthesised = not (folder / "meta.yaml").is_file() and mini.holds_mini_runs(str(folder))
+    if not synthesised and not (folder / "meta.yaml").is_file():
         raise ChangeRefused(f"experiment {experiment_id} is not in .trash")
     if (root / experiment_id).exists():
         raise ChangeRefused(f"an experiment {experiment_id} exists already; not restored")
     os.rename(folder, root / experiment_id)
     folder = root / experiment_id
-    _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.ACTIVE.value, "last_update_time": now_ms()}, tags)
+    if not synthesised:
+        _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.ACTIVE.value, "last_update_time": now_ms()}, tags)
     for run_dir in folder.iterdir():
         if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
             continue

@@ -7,6 +7,10 @@ whole search), this reader records a Problem on the run or experiment and goes o
 
 A run's id and experiment id are those of its folders: that is where its data is. When meta.yaml
 says otherwise, the run carries a problem saying so.
+
+The same store reads the runs the mini-mlflow package writes into an mlruns folder, mixed with
+MLflow's (see mini.py): such a run has `dialect` set, and its params, metrics, history and
+changes go through mini.py; its experiment may have no meta.yaml.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from tuitrack.model import (
 )
 from tuitrack.store.base import Change, MetricHistory, PurgeResult, RunNotFound, Store
 from tuitrack.store.forked import map_chunks
-from tuitrack.store.mlflow_file import changes, purge
+from tuitrack.store.mlflow_file import changes, mini, purge
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
@@ -103,6 +107,7 @@ class MlflowFileStore(Store):
         self.location = location if location is not None else str(root)
         self.workers = workers  # > 1 forks processes for big listings: only for the CLI
         self.watch_root = self.root
+        self._mini_runs: dict[str, bool] = {}  # run folder -> is it mini-mlflow's (for classify)
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -152,6 +157,12 @@ class MlflowFileStore(Store):
     def _read_experiment(self, path: str, folder: str, trashed: bool) -> Experiment | None:
         meta = read_meta(os.path.join(path, META))
         where = self._rel(os.path.join(path, META))
+        if meta.missing and mini.holds_mini_runs(path):
+            # mini-mlflow writes no experiment meta.yaml and records no experiment name.
+            exp = Experiment(experiment_id=folder, name=folder)
+            if trashed:
+                exp.lifecycle_stage = Lifecycle.DELETED
+            return exp
         if meta.fields is None:
             exp = Experiment(experiment_id=folder, name="")
             note = " (MLflow ignores this experiment)" if meta.missing else ""
@@ -245,7 +256,10 @@ class MlflowFileStore(Store):
         if meta.fields is None:
             run.problems.append(Problem(where, meta.problem or "unreadable"))
             return run
-        issues = self._apply_run_meta(run, meta.fields, folder, experiment.experiment_id)
+        if "version" in meta.fields and mini.is_mini_meta(meta.fields):
+            issues = mini.apply_meta(run, meta.fields, folder, experiment.experiment_id)
+        else:
+            issues = self._apply_run_meta(run, meta.fields, folder, experiment.experiment_id)
         run.problems.extend(Problem(where, m) for m in issues)
         # Two tags belong to what a run is even before its data is read: its parent (the tree
         # nests by it) and, for stores whose meta.yaml has no name, its name.
@@ -304,9 +318,14 @@ class MlflowFileStore(Store):
 
     def _load_data_at(self, run: Run, path: str) -> None:
         rel = self._rel(path)
-        run.params = self._read_values(path, "params", rel, run.problems)
-        run.tags = self._read_values(path, "tags", rel, run.problems)
-        run.metrics = self._read_latest_metrics(path, rel, run.problems)
+        if run.dialect:
+            run.params = mini.read_params(path, rel, run.problems)
+            run.tags = self._read_values(path, "tags", rel, run.problems)
+            run.metrics = mini.read_metrics(path, rel, run.problems)
+        else:
+            run.params = self._read_values(path, "params", rel, run.problems)
+            run.tags = self._read_values(path, "tags", rel, run.problems)
+            run.metrics = self._read_latest_metrics(path, rel, run.problems)
         if not run.run_name:
             run.run_name = run.tags.get(RUN_NAME_TAG, "")
 
@@ -397,7 +416,7 @@ class MlflowFileStore(Store):
         changes.restore(self._run_path(run))
 
     def terminate_run(self, run: Run, status: RunStatus, end_time: int | None) -> None:
-        changes.rewrite_meta(self._run_path(run), {"status": status.value, "end_time": end_time})
+        changes.terminate(self._run_path(run), status, end_time)
 
     def delete_experiment(self, experiment: Experiment) -> None:
         changes.delete_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
@@ -435,8 +454,10 @@ class MlflowFileStore(Store):
         if rel.startswith(".."):
             return None
         parts = [] if rel == "." else rel.split(os.sep)
+        base = self.root
         if parts[:1] == [TRASH]:
             parts = parts[1:]
+            base = os.path.join(self.root, TRASH)
         if not parts or parts[0] in RESERVED_ROOT_FOLDERS or parts[0].startswith("."):
             return Change("experiments")
         experiment_id = parts[0]
@@ -445,13 +466,34 @@ class MlflowFileStore(Store):
         run_id = parts[1]
         if run_id in RESERVED_EXPERIMENT_FOLDERS or run_id.startswith("."):
             return None
+        if (len(parts) == 4 and parts[2] in ("metrics", "params") and parts[3].endswith((mini.SUFFIX, ".tmp"))
+                and self._is_mini_run(os.path.join(base, experiment_id, run_id))):
+            # mini-mlflow rewrites `<key>.json` whole via `<key>.json.tmp`: the rename is the change.
+            if parts[3].endswith(".tmp"):
+                return None
+            if parts[2] == "params":
+                return Change("run", experiment_id, run_id)
+            return Change("metric", experiment_id, run_id, parts[3][: -len(mini.SUFFIX)])
         if len(parts) == 2 or parts[2] in (META, "params", "tags"):
             return Change("run", experiment_id, run_id)
+        if len(parts) == 3 and parts[2] == META + ".tmp" and not os.path.exists(os.path.join(base, experiment_id, META)):
+            # mini-mlflow writes a run's meta.yaml through meta.yaml.tmp, and its experiments have no
+            # meta.yaml: a new one is an experiment only once its first run has one; read again.
+            return Change("experiments", experiment_id)
         if parts[2] == "metrics" and len(parts) > 3:
             return Change("metric", experiment_id, run_id, "/".join(parts[3:]))
         if parts[2] == "metrics":
             return Change("run", experiment_id, run_id)
         return None  # artifacts, inputs, outputs, our own temporary files
+
+    def _is_mini_run(self, run_dir: str) -> bool:
+        known = self._mini_runs.get(run_dir)
+        if known is None:
+            fields = mini.run_meta_fields(run_dir)
+            if fields is None:
+                return False
+            known = self._mini_runs[run_dir] = mini.is_mini_meta(fields)
+        return known
 
     def read_run(self, experiment: Experiment, run_id: str) -> Run | None:
         if not _valid_folder_name(run_id):
@@ -469,8 +511,10 @@ class MlflowFileStore(Store):
         if not _valid_key(key):
             return None
         try:
+            if run.dialect:
+                return mini.JsonMetricCursor(mini.metric_path(self.run_dir(run), key)).read_new().points[-1]
             return read_latest(os.path.join(self.run_dir(run), "metrics", key)).point
-        except OSError:
+        except (OSError, IndexError):
             return None
 
     # -- single runs and histories -------------------------------------------------------------
@@ -508,16 +552,21 @@ class MlflowFileStore(Store):
     def metric_history(self, run: Run, key: str) -> MetricHistory:
         run_dir = self.run_dir(run)
         where = posixpath.join(self._rel(run_dir), "metrics", key)
+        if run.dialect:
+            where += mini.SUFFIX
         history = MetricHistory(run_id=run.run_id, key=key, where=where)
         if not _valid_key(key):
             history.problems.append(Problem(where, "not a valid metric key"))
             return history
-        history.cursor = MetricCursor(os.path.join(run_dir, "metrics", key))
+        if run.dialect:  # one point, the latest: the file is rewritten whole
+            history.cursor = mini.JsonMetricCursor(mini.metric_path(run_dir, key))
+        else:
+            history.cursor = MetricCursor(os.path.join(run_dir, "metrics", key))
         self.read_new_points(history)
         return history
 
     def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
-        cursor: MetricCursor | None = history.cursor
+        cursor: MetricCursor | mini.JsonMetricCursor | None = history.cursor
         if cursor is None:
             return []
         try:
