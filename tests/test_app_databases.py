@@ -15,7 +15,7 @@ from tuitrack.app.app import TuitrackApp
 from tuitrack.app.widgets.run_tree import RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.options import LiveOptions
-from tuitrack.store import open_store
+from tuitrack.store import StoreError, open_store
 
 
 async def follow_mlflow_writing(pilot, client, experiment_id: str, running: str) -> None:
@@ -103,3 +103,70 @@ async def test_edit_keys_on_a_tracking_server_and_no_purge(mlflow_server):
         await settle(pilot)
         assert client.get_run(run_id).info.lifecycle_stage == "deleted"  # still there
         assert any("REST API cannot purge" in n.message for n in app._notifications)
+
+
+async def test_a_store_that_stops_answering_is_said_and_recovery_too(sqlite_store, monkeypatch):
+    db, ids = sqlite_store
+    store = open_store(str(db))
+    app = TuitrackApp(store, clock=fixed_clock, live=LiveOptions(poll=0.1))
+    real_changes = store.changes
+    down = [True]
+
+    def changes(paths):
+        if down[0]:
+            raise StoreError("http://example:5000: cannot reach the MLflow tracking server (Connection refused)")
+        return real_changes(paths)
+
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(store, "changes", changes)
+        status = app.screen.query_one("#status-bar")
+        await eventually(pilot, lambda: "not following: http://example:5000" in str(status.render()))
+        assert any("Cannot follow the store" in n.message for n in app._notifications)
+        down[0] = False
+        await eventually(pilot, lambda: "not following" not in str(status.render()))
+        assert any("answers again" in n.message for n in app._notifications)
+
+
+async def test_a_reload_that_fails_says_why_and_keeps_the_view(sqlite_store, monkeypatch):
+    db, ids = sqlite_store
+    store = open_store(str(db))
+    app = TuitrackApp(store, clock=fixed_clock, live=LiveOptions(watch=False))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+
+        def refuse(*args, **kwargs):
+            raise StoreError("http://example:5000: cannot reach the MLflow tracking server")
+
+        monkeypatch.setattr(store, "experiments", refuse)
+        await pilot.press("ctrl+r")
+        await eventually(pilot, lambda: "reading failed" in str(app.screen.query_one("#status-bar").render()))
+        assert "reloading" not in str(app.screen.query_one("#status-bar").render())
+        assert ids.runs["parent"] in app.screen.query_one(RunTree).run_nodes  # the last good view
+
+
+async def test_a_remote_plot_grows_while_the_run_logs(mlflow_server):
+    server, _ = mlflow_server
+    client = server.client()
+    experiment_id = client.create_experiment(f"plot-{uuid.uuid4().hex[:8]}")
+    running = client.create_run(experiment_id, run_name="training").info.run_id
+    for step in range(10):
+        client.log_metric(running, "loss", 1 / (step + 1), step=step)
+    app = TuitrackApp(open_store(server.url), clock=fixed_clock, live=LiveOptions(poll=0.2))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await screen.select_run(running)
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert screen._histories[(running, "loss")].points[-1].step == 9
+        await asyncio.to_thread(lambda: [client.log_metric(running, "loss", 0.01, step=s) for s in range(10, 30)])
+        await eventually(pilot, lambda: screen._histories[(running, "loss")].points[-1].step == 29)
+        assert [p.step for p in screen._histories[(running, "loss")].points] == list(range(30))
+        await pilot.press("p")  # hidden while the run goes on, then shown again: it catches up
+        await settle(pilot)
+        await asyncio.to_thread(lambda: [client.log_metric(running, "loss", 0.01, step=s) for s in range(30, 35)])
+        await asyncio.sleep(0.5)
+        await pilot.press("p")
+        await eventually(pilot, lambda: screen._histories[(running, "loss")].points[-1].step == 34)

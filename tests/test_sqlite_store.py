@@ -418,3 +418,21 @@ def test_cli_json_has_the_same_shape_for_every_mlflow_format(sqlite_store, refer
         assert runs
         shapes.append({frozenset(run) for run in runs})
     assert shapes[0] == shapes[1] == shapes[2] and len(shapes[0]) == 1
+
+
+def test_a_database_locked_too_long_is_a_message_and_nothing_changes(sqlite_store, monkeypatch):
+    from tuitrack.store.mlflow_sql import schema
+
+    db, ids = sqlite_store
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT_S", 0.2)
+    store = open_store(str(db))
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a training process in the middle of a write
+    try:
+        with pytest.raises(StoreError, match="held the database's write lock for over 0.2 s; nothing was changed"):
+            store.set_tags(run_of(store, ids.runs["parent"]), {"a": "b"})
+    finally:
+        holder.execute("ROLLBACK")
+    assert "a" not in sqlite_client(db).get_run(ids.runs["parent"]).data.tags
+    store.set_tags(run_of(store, ids.runs["parent"]), {"a": "b"})  # free again: it works
+    assert sqlite_client(db).get_run(ids.runs["parent"]).data.tags["a"] == "b"

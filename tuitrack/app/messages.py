@@ -42,6 +42,15 @@ class WatchStarted(Message):
         self.description = description
 
 
+class WatchTrouble(Message):
+    """Asking the store what changed failed (a server went down, a database stayed locked), or
+    works again (`problem` None). Watching goes on either way."""
+
+    def __init__(self, problem: str | None) -> None:
+        super().__init__()
+        self.problem = problem
+
+
 class PlotLoaded(Message):
     """The histories for the plot are read (they are in the screen's history cache)."""
 

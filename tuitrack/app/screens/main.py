@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuitrack.app.columns import DEFAULT_HIDDEN, columns_for
 from tuitrack.app.messages import (
@@ -31,6 +31,7 @@ from tuitrack.app.messages import (
     SizesLoaded,
     StoreChanged,
     WatchStarted,
+    WatchTrouble,
 )
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
@@ -54,6 +55,7 @@ from tuitrack.live.watcher import (
 from tuitrack.model import Run, RunStatus, summarize
 from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
+from tuitrack.store.base import StoreError
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
@@ -100,6 +102,7 @@ class MainScreen(RunEditing, Screen):
         self.poll = live.poll
         self.stale_after_ms = int(live.stale_after * 1000)
         self.watch_mode = "not watching"
+        self._watch_problem: str | None = None  # why asking the store what changed fails now
         self._watch_parts: tuple | None = None
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
@@ -331,7 +334,16 @@ class MainScreen(RunEditing, Screen):
     def _on_batch(self, paths: set[str]) -> None:
         """On the debouncer's thread: read again what changed, tell the UI thread what did."""
         store = self.index.store
-        changes = store.changes(paths)
+        try:
+            changes = store.changes(paths)
+        except StoreError as exc:
+            if str(exc) != self._watch_problem:
+                self._watch_problem = str(exc)
+                self.post_message(WatchTrouble(str(exc)))
+            return
+        if self._watch_problem is not None:
+            self._watch_problem = None
+            self.post_message(WatchTrouble(None))
         if changes:
             delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
             # Runs read again from scratch have no size yet (appends keep the old one).
@@ -348,6 +360,22 @@ class MainScreen(RunEditing, Screen):
 
     def on_unmount(self) -> None:
         self.stop_watching()
+
+    def on_watch_trouble(self, message: WatchTrouble) -> None:
+        if message.problem is None:
+            self._set_status("")
+            self.notify("The store answers again; following it", timeout=4)
+        else:
+            self._set_status(f"⚠ not following: {message.problem}")
+            self.notify(f"Cannot follow the store: {message.problem} (still trying)", severity="error", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed (re)load says why and leaves the last good view in place."""
+        if event.worker.group == "loader" and event.state is WorkerState.ERROR:
+            error = event.worker.error
+            reason = str(error) if isinstance(error, StoreError) else f"{type(error).__name__}: {error}"
+            self._set_status(f"⚠ reading failed: {reason}")
+            self.notify(f"Reading the store failed: {reason}; ctrl+r tries again", severity="error", timeout=8)
 
     def on_watch_started(self, message: WatchStarted) -> None:
         self.watch_mode = message.description
@@ -825,6 +853,8 @@ class MainScreen(RunEditing, Screen):
                 history = self._histories.get((run.run_id, key))
                 if history is None:
                     history = self.index.store.metric_history(run, key)
+                else:  # read before, perhaps while the plot was hidden: catch up
+                    self.index.store.read_new_points(history)
                 keep[(run.run_id, key)] = history
         self._histories = keep
         self.post_message(PlotLoaded(runs, available, metrics))

@@ -218,7 +218,10 @@ class MlflowSqliteStore(Store):
 
     def changes(self, paths: set[str]) -> list[Change]:
         with self._snapshot():
-            return self._tracker.poll(self._conn())
+            try:
+                return self._tracker.poll(self._conn())
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.location}: cannot read the database ({exc})") from None
 
     # -- sizes -------------------------------------------------------------------------------------
 

@@ -51,12 +51,32 @@ class SqlWriter:
             schema.check_writable(schema.schema_version(conn), self.location)
             yield conn
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise StoreError(self._explain(exc)) from None
             raise
         finally:
             conn.close()
+
+    def _look(self, sql: str, *args: object) -> list[tuple]:
+        """A read before a change, on a connection of its own."""
+        conn = schema.connect_read_only(self.path)
+        try:
+            return conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+        finally:
+            conn.close()
+
+    def _explain(self, exc: sqlite3.Error) -> str:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return (f"{self.location}: another process held the database's write lock for over "
+                    f"{schema.BUSY_TIMEOUT_S:g} s; nothing was changed, try again")
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            return f"{self.location}: the database (or its folder) is read-only for you; nothing was changed"
+        return f"{self.location}: the database refused the change ({exc}); nothing was changed"
 
     def _run_row(self, conn: sqlite3.Connection, run_id: str) -> tuple[str, int | None, str]:
         row = conn.execute("SELECT status, end_time, lifecycle_stage FROM runs WHERE run_uuid = ?",
@@ -166,13 +186,9 @@ class SqlWriter:
             self._purge_run(run_id, root, result, require_deleted=True)
         for experiment_id in experiment_ids:
             eid = _experiment_key(experiment_id)
-            conn = schema.connect_read_only(self.path)
-            try:
-                row = conn.execute("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?", (eid,)).fetchone()
-                runs = [r for (r,) in conn.execute("SELECT run_uuid FROM runs WHERE experiment_id = ?", (eid,))]
-            finally:
-                conn.close()
-            if row is None or row[0] != Lifecycle.DELETED.value:
+            rows = self._look("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?", eid)
+            runs = [r for (r,) in self._look("SELECT run_uuid FROM runs WHERE experiment_id = ?", eid)]
+            if not rows or rows[0][0] != Lifecycle.DELETED.value:
                 raise ChangeRefused(f"experiment {experiment_id} is not deleted; delete it first")
             for run_id in runs:
                 self._purge_run(run_id, root, result, require_deleted=False)
@@ -188,13 +204,10 @@ class SqlWriter:
         return result
 
     def _purge_run(self, run_id: str, root: Path, result: PurgeResult, require_deleted: bool) -> None:
-        conn = schema.connect_read_only(self.path)
-        try:
-            row = conn.execute("SELECT lifecycle_stage, artifact_uri FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
-        finally:
-            conn.close()
-        if row is None:
+        rows = self._look("SELECT lifecycle_stage, artifact_uri FROM runs WHERE run_uuid = ?", run_id)
+        if not rows:
             return  # purged by someone else meanwhile
+        row = rows[0]
         if require_deleted and row[0] != Lifecycle.DELETED.value:
             raise ChangeRefused(f"run {run_id} is not deleted; delete it first")
         _remove_artifacts(run_id, row[1], root, result)
