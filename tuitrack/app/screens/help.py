@@ -3,6 +3,7 @@ cannot fall out of date."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,6 +11,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+KEY_WIDTH = 14  # wide enough for the longest key label ("ctrl+s / ctrl+x")
 
 # (title, bindings) pairs; filled in by the app, which knows its widgets.
 HelpSections = list[tuple[str, list[Binding]]]
@@ -61,15 +64,17 @@ class HelpScreen(ModalScreen[None]):
         {"down": scroll.scroll_down, "up": scroll.scroll_up,
          "home": scroll.scroll_home, "end": scroll.scroll_end}[where](animate=False)
 
-    def _table(self) -> Table:
-        table = Table(box=None, show_header=False, padding=(0, 2), expand=True)
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+    def _table(self) -> Group:
+        """A title line and a two-column table per section: titles are long, keys are short, and
+        one table for all would size its key column by the longest title."""
         extra = {title: [(k, d) for t, k, d in EXTRA if t == title] for title, _, _ in EXTRA}
+        parts = []
         for title, bindings in self.sections:
-            table.add_row(Text(title, style="bold underline"), "")
+            table = Table(box=None, show_header=False, padding=(0, 2), expand=True)
+            table.add_column(style="bold", no_wrap=True, width=KEY_WIDTH)
+            table.add_column(ratio=1)
             rows = [(key_label(self.app, b), b.tooltip or b.description) for b in bindings if b.description]
             for key, description in rows + extra.pop(title, []):
                 table.add_row(key, description)
-            table.add_row("", "")
-        return table
+            parts += [Text(title, style="bold underline"), table, Text("")]
+        return Group(*parts)
