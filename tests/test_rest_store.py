@@ -96,6 +96,19 @@ def test_purge_is_refused_over_rest(server_experiment):
     assert client.get_run(run.run_id).info.lifecycle_stage == "deleted"
 
 
+def test_gc_and_prune_purge_say_at_once_that_rest_cannot(server_experiment, capsys):
+    from tuitrack.cli import main
+
+    store, client, eid = server_experiment
+    run_id = client.create_run(eid).info.run_id
+    client.delete_run(run_id)
+    assert main(["gc", store.location, "--yes"]) == 2
+    assert "REST API cannot purge" in capsys.readouterr().err
+    assert main(["prune", store.location, "--status", "FINISHED", "--purge", "--yes"]) == 2
+    assert "REST API cannot purge" in capsys.readouterr().err
+    assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+
+
 def test_runs_and_histories_page_through(server_experiment, monkeypatch):
     store, client, eid = server_experiment
     ids = {client.create_run(eid, start_time=T0 + i).info.run_id for i in range(5)}

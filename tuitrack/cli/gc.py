@@ -34,6 +34,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 @guarded
 def run(args: argparse.Namespace) -> int:
     store = open_from(args)
+    refusal = store.cannot_purge()
+    if refusal:
+        print(f"tuitrack: {refusal}", file=sys.stderr)
+        return 2
     now = int(time.time() * 1000)
     old_enough = (lambda ms: True) if args.older_than is None else (
         lambda ms: ms is None or now - ms >= args.older_than)

@@ -83,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
         print("tuitrack: --group-by ranks --keep-best: give --keep-best too", file=sys.stderr)
         return 2
     store = open_from(args)
+    refusal = store.cannot_purge() if args.purge else None
+    if refusal:
+        print(f"tuitrack: {refusal}", file=sys.stderr)
+        return 2
     try:
         experiments = select_experiments(store, args.experiment)
     except ExperimentNotFound as exc:

@@ -162,6 +162,10 @@ class Store(abc.ABC):
     def restore_experiment(self, experiment: Experiment) -> None:
         raise StoreError(f"{self.location}: this store is read-only for tuitrack")
 
+    def cannot_purge(self) -> str | None:
+        """Why this store cannot purge at all (asked before confirming anything), or None."""
+        return None
+
     def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
         """Hard-delete soft-deleted runs and deleted experiments. Not undoable."""
         raise StoreError(f"{self.location}: this store cannot purge")

@@ -259,6 +259,10 @@ class RunEditing:
                          [Change("run", r.experiment_id, r.run_id) for r in runs])
 
     def action_purge(self) -> None:
+        refusal = self.index.store.cannot_purge()
+        if refusal:
+            self.notify(refusal, severity="warning", timeout=8)
+            return
         runs = [r for r in self._targets() if r.is_deleted]
         if not runs:
             self.notify("Only deleted runs can be purged: delete them first (. shows deleted runs)",

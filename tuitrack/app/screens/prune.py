@@ -138,6 +138,10 @@ class PruneScreen(ModalScreen[None]):
         self.action_close()
 
     def action_purge(self) -> None:
+        refusal = self.main.index.store.cannot_purge()
+        if refusal:
+            self.notify(refusal + "; ctrl+s still soft-deletes", severity="warning", timeout=8)
+            return
         if not self.doomed:
             self.notify("No run matches", severity="warning", timeout=2)
             return

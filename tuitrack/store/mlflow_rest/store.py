@@ -190,9 +190,12 @@ class MlflowRestStore(Store):
     def restore_experiment(self, experiment: Experiment) -> None:
         self.http.post("experiments/restore", {"experiment_id": experiment.experiment_id})
 
+    def cannot_purge(self) -> str | None:
+        return (f"{self.location}: MLflow's REST API cannot purge; deleted runs stay until "
+                f"`mlflow gc --backend-store-uri <the server's database>` runs on the server")
+
     def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
-        raise StoreError(f"{self.location}: MLflow's REST API cannot purge; deleted runs stay until "
-                         f"`mlflow gc --backend-store-uri <the server's database>` runs on the server")
+        raise StoreError(self.cannot_purge())
 
 
 # -- MLflow's JSON entities to tuitrack's model ------------------------------------------------------
