@@ -78,6 +78,8 @@ async def test_app_follows_a_tracking_server_by_polling(mlflow_server):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert "asking every 0.2s" in app.screen.watch_mode
+        # a server's disk is not measured: no Disk column waiting for sizes that never come
+        assert "disk" not in [c.key for c in app.screen.query_one(RunsTable).all_columns]
         await follow_mlflow_writing(pilot, client, experiment_id, running)
 
 

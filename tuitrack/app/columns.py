@@ -39,14 +39,15 @@ VERSION_COLUMN = Column("version", "Version")
 DEFAULT_HIDDEN: set[str] = set()  # every column shows until the user hides it (C)
 
 
-def columns_for(runs: list[Run]) -> list[Column]:
-    """Base columns (and Version when a run has one: mini-mlflow's), then one per param and one
-    per metric that any of `runs` has."""
+def columns_for(runs: list[Run], disk: bool = True) -> list[Column]:
+    """Base columns (and Version when a run has one: mini-mlflow's; Disk unless the store cannot
+    measure it), then one per param and one per metric that any of `runs` has."""
     params = sorted({k for r in runs for k in r.params})
     metrics = sorted({k for r in runs for k in r.metrics})
     version = [VERSION_COLUMN] if any(r.version is not None for r in runs) else []
+    base = [c for c in BASE_COLUMNS[1:] if disk or c.key != "disk"]
     return (
-        BASE_COLUMNS[:1] + version + BASE_COLUMNS[1:]
+        BASE_COLUMNS[:1] + version + base
         + [Column(f"param:{k}", k) for k in params]
         + [Column(f"metric:{k}", k, numeric=True) for k in metrics]
     )

@@ -182,7 +182,7 @@ class MainScreen(RunEditing, Screen):
         self.post_message(LoadingDone(time.perf_counter() - started))
         # Last, the slowest and least urgent: how much disk each run takes (for prune and the
         # Disk column). Walking every file of every run: runs in chunks, yielding to the UI.
-        for experiment in experiments:
+        for experiment in experiments if self.index.store.measures_disk else []:
             runs = self.index.runs_of(experiment.experiment_id, include_deleted=True)
             for start in range(0, len(runs), DATA_CHUNK):
                 if worker.is_cancelled:
@@ -511,7 +511,7 @@ class MainScreen(RunEditing, Screen):
         runs = self._visible_runs(self.current_experiment)
         table.empty_text = "No runs match the filter" if self.query_text else "No runs"
         table.hidden = self.hidden_columns
-        table.set_runs(runs, columns_for(runs), keep_run_id=self.selected_run_id)
+        table.set_runs(runs, columns_for(runs, disk=self.index.store.measures_disk), keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
             # The selected run is filtered out or gone: select what the table shows instead,
             # so that the detail and `y` never act on a run the user cannot see.
@@ -632,7 +632,8 @@ class MainScreen(RunEditing, Screen):
             return
         cached = self._detail_cache.get(run.run_id)
         summaries, disk = cached if cached else (None, None)
-        detail.show(run, self.index.experiment_of(run), summaries, disk)
+        detail.show(run, self.index.experiment_of(run), summaries, disk,
+                    measures_disk=self.index.store.measures_disk)
         if cached is None and fresh_summaries and self.index.has_data(run):
             self._load_detail(run)
 

@@ -49,6 +49,7 @@ class RunDetail(VerticalScroll, can_focus=True):
         summaries: dict[str, MetricSummary] | None = None,
         disk_bytes: int | None = None,
         problems: list[Problem] | None = None,
+        measures_disk: bool = True,
     ) -> None:
         """Draw `run`. Summaries and disk size arrive later (computed off the UI thread)."""
         if run is None or self.shown_run is None or run.run_id != self.shown_run.run_id:
@@ -59,9 +60,9 @@ class RunDetail(VerticalScroll, can_focus=True):
         if run is None:
             body.update(Text("Select a run to see its details.", style="dim"))
             return
-        body.update(self._build(run, experiment, summaries, disk_bytes, problems or run.problems))
+        body.update(self._build(run, experiment, summaries, disk_bytes, problems or run.problems, measures_disk))
 
-    def _build(self, run, experiment, summaries, disk_bytes, problems) -> RenderableType:
+    def _build(self, run, experiment, summaries, disk_bytes, problems, measures_disk=True) -> RenderableType:
         now = int(self.clock() * 1000)
         parts: list[RenderableType] = []
         if problems:
@@ -76,7 +77,8 @@ class RunDetail(VerticalScroll, can_focus=True):
             if label == "Status":
                 value = f"{glyph(run)} {value}"
             overview.add_row(label, value)
-        overview.add_row("Disk", "…" if disk_bytes is None else format_bytes(disk_bytes))
+        if measures_disk:
+            overview.add_row("Disk", "…" if disk_bytes is None else format_bytes(disk_bytes))
         parts.append(overview)
         if run.note:
             parts.append(Text("\nNote", style="bold underline"))

@@ -32,6 +32,7 @@ class MlflowRestStore(Store):
         self.location = location or url
         self.http = http or MlflowHttp(url)
         self.ask_every = DEFAULT_POLL_S
+        self.measures_disk = False  # the server's disk is not ours to walk
         self._poller = RunPoller(self)
         self.experiments()  # fail now, with a clear message, if the server is not there
 
