@@ -32,6 +32,9 @@ def test_tags_as_mlflow_reads_them(reference_store, capsys):
     assert main(["tag", str(root), run_id[:8], "team=vision", "nested/key=a b", "--remove", "custom.tag"]) == 0
     tags = client_for(root).get_run(run_id).data.tags
     assert tags["team"] == "vision" and tags["nested/key"] == "a b" and "custom.tag" not in tags
+    said = capsys.readouterr()
+    assert said.out == ""  # stdout stays clean for scripts; what was done goes to stderr
+    assert f"{run_id[:8]}: set team=vision, nested/key=a b" in said.err and "removed custom.tag" in said.err
     no_temp_files(root)
 
 

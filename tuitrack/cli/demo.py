@@ -22,7 +22,7 @@ HELP = "write simulated training runs into STORE live (watch them with tuitrack 
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE", help="an mlruns folder (created if missing)")
+    parser.add_argument("store", metavar="STORE", help="an mlruns folder (created if missing; the demo writes MLflow's file format)")
     parser.add_argument("--experiment", default="tuitrack-demo", help="experiment name (default: tuitrack-demo)")
     parser.add_argument("--steps", type=int, default=600, help="steps of the run that finishes (default: 600)")
     parser.add_argument("--rate", type=float, default=20.0, help="steps per second (default: 20)")

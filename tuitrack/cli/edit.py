@@ -120,8 +120,10 @@ def _tag(args: argparse.Namespace) -> int:
     store, (found,) = store_and_runs(args, [args.run_id])
     if tags:
         store.set_tags(found, tags, force=args.force)
+        print(f"{found.run_id[:8]}: set " + ", ".join(f"{k}={v}" for k, v in tags.items()), file=sys.stderr)
     if args.remove:
         store.delete_tags(found, args.remove, force=args.force)
+        print(f"{found.run_id[:8]}: removed " + ", ".join(args.remove), file=sys.stderr)
     return 0
 
 
@@ -139,6 +141,7 @@ def _note(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     store, (found,) = store_and_runs(args, [args.run_id])
     store.set_note(found, text)
+    print(f"{found.run_id[:8]}: note set ({len(text)} characters)", file=sys.stderr)
     return 0
 
 
@@ -155,6 +158,7 @@ def _rename_arguments(parser: argparse.ArgumentParser) -> None:
 def _rename(args: argparse.Namespace) -> int:
     store, (found,) = store_and_runs(args, [args.run_id])
     store.rename_run(found, args.name)
+    print(f"{found.run_id[:8]}: renamed {found.run_name or '-'} -> {args.name}", file=sys.stderr)
     return 0
 
 
@@ -211,9 +215,14 @@ def _restore(args: argparse.Namespace) -> int:
     if args.experiment or not args.run_ids:
         return _experiment_instead(args, delete=False)
     store, runs = store_and_runs(args, args.run_ids)
+    restored = 0
     for run in runs:
         if run.is_deleted:
             store.restore_run(run)
+            restored += 1
+        else:
+            print(f"{run.run_id[:8]} is not deleted: nothing to restore", file=sys.stderr)
+    print(f"restored {restored} run(s)", file=sys.stderr)
     return 0
 
 
