@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from tuitrack.cli.command import Command
-from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.formatting import format_timestamp
 from tuitrack.model import Run, RunStatus
 from tuitrack.store import RunNotFound, Store, StoreError
@@ -97,7 +97,7 @@ def guarded(action):
 
 
 def _tag_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE")
+    add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("pairs", metavar="KEY=VALUE", nargs="*", help="tags to set")
@@ -130,7 +130,7 @@ def _tag(args: argparse.Namespace) -> int:
 tag = Command("set or remove run tags", _tag_arguments, _tag)
 
 def _note_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE")
+    add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("text", metavar="TEXT", help="the note; '-' reads it from standard input")
@@ -148,7 +148,7 @@ def _note(args: argparse.Namespace) -> int:
 note = Command("set a run's note (mlflow.note.content)", _note_arguments, _note)
 
 def _rename_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE")
+    add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("name", metavar="NAME")
@@ -165,7 +165,7 @@ def _rename(args: argparse.Namespace) -> int:
 rename = Command("rename a run (meta.yaml and the mlflow.runName tag)", _rename_arguments, _rename)
 
 def _delete_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE")
+    add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("run_ids", metavar="RUN_ID", nargs="*")
     parser.add_argument("--experiment", metavar="NAME_OR_ID",
@@ -204,7 +204,7 @@ def _delete(args: argparse.Namespace) -> int:
 delete = Command("soft-delete runs (tuitrack restore undoes it)", _delete_arguments, _delete)
 
 def _restore_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE")
+    add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("run_ids", metavar="RUN_ID", nargs="*")
     parser.add_argument("--experiment", metavar="NAME_OR_ID", help="restore this deleted experiment and its runs")

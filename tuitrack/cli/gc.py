@@ -8,7 +8,7 @@ import sys
 import time
 
 from tuitrack.cli.edit import describe, guarded
-from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.model import RunStatus
 from tuitrack.store.listing import list_runs, select_experiments
@@ -22,7 +22,7 @@ def parse_duration(text: str) -> int:
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE")
+    add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("--older-than", type=parse_duration, metavar="DURATION",
                         help="only what was deleted at least this long ago (by deleted_time, as mlflow gc)")

@@ -7,7 +7,7 @@ import shutil
 import sys
 
 from tuitrack.export import FORMATS
-from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
 from tuitrack.model import latest_versions
@@ -19,7 +19,7 @@ HELP = "list runs"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE", help="an mlruns folder, or another tracker's (see --store-format)")
+    add_store_argument(parser)
     add_format_option(parser, short_name=False)
     parser.add_argument("--all", "-a", action="store_true", help="include deleted runs and experiments")
     parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")

@@ -14,7 +14,7 @@ import time
 
 from tuitrack.cli.edit import confirm, guarded
 from tuitrack.cli.gc import parse_duration
-from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
@@ -42,7 +42,7 @@ def _keep_best(text: str) -> KeepBest:
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE")
+    add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("--status", type=_statuses, default=set(), metavar="S,S",
                         help="select runs with these statuses: FAILED, KILLED, FINISHED, ..., and STALE "

@@ -8,7 +8,7 @@ import shutil
 import sys
 
 from tuitrack.export import run_with_histories
-from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_value, run_overview
 from tuitrack.model import summarize
@@ -19,7 +19,7 @@ HELP = "show one run with its params, tags and metric histories"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE", help="an mlruns folder, or another tracker's (see --format)")
+    add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID", help="a run id, or an unambiguous prefix of one")
     parser.add_argument(

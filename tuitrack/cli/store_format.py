@@ -14,6 +14,14 @@ from tuitrack.store.locate import FORMAT_CHOICES
 HELP = "the store's format: auto (default: recognised from what is on disk), " + ", ".join(FORMAT_CHOICES[1:])
 
 
+STORE_HELP = ("an mlruns folder, an MLflow database (mlflow.db, sqlite:///...), a tracking server "
+              "(http://host:5000), or another tracker's folder (entrenar, fetch_ml)")
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", metavar="STORE", help=STORE_HELP)
+
+
 def add_format_option(parser: argparse.ArgumentParser, short_name: bool = True) -> None:
     names = ("--format", "--store-format") if short_name else ("--store-format",)
     parser.add_argument(*names, dest="store_format", choices=FORMAT_CHOICES, default="auto", help=HELP)
