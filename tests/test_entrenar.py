@@ -198,3 +198,20 @@ def test_an_empty_record_is_refused_once_it_stays_empty(tmp_path):
     with pytest.raises(StoreError, match="run-1.json stayed empty; not changed"):
         store.set_note(run, "x")
     assert path.read_text() == ""
+
+
+def test_an_active_run_refuses_changes_entrenar_would_overwrite(tmp_path):
+    """entrenar's save_run rewrites a running run's whole record from memory: a tag written into
+    it meanwhile would vanish at the next save, so tuitrack refuses instead of losing it."""
+    path = write_entrenar(tmp_path, entrenar_record("live", "x", status="Active"))
+    before = path.read_bytes()
+    store = EntrenarStore(tmp_path)
+    run = store.find_run("live")
+    for change in (lambda: store.set_tags(run, {"stage": "dev"}), lambda: store.set_note(run, "n"),
+                   lambda: store.rename_run(run, "other")):
+        with pytest.raises(StoreError, match="still Active.*would be lost"):
+            change()
+    assert path.read_bytes() == before
+    store.terminate_run(run, RunStatus.KILLED, START_MS + 5)  # its process is gone: K still works
+    store.set_tags(store.find_run("live"), {"stage": "dev"})
+    assert json.loads(path.read_text())["tags"]["stage"] == "dev"

@@ -98,7 +98,8 @@ def test_a_partial_last_record_waits_until_it_is_complete(store):
         f.write(record[:10])
     assert store.read_new_points(history) == []
     assert store.latest_metric(run, "loss").step == 2
-    assert "incomplete record" in str(store.read_run(store.experiments()[0], run.run_id).problems[-1])
+    # a writer in the middle of a record is normal, not a problem to flag
+    assert store.read_run(store.experiments()[0], run.run_id).problems == []
     with open(root / "a1b2c3d4e5f6" / "metrics.bin", "ab") as f:
         f.write(record[10:])
     assert store.read_new_points(history) == [MetricPoint((T0 + 99) * 1000, 0.125, 7)]

@@ -124,7 +124,11 @@ class RunEditing:
     # -- the changes --------------------------------------------------------------------------
 
     def action_tag(self) -> None:
-        runs = [r for r in self._targets() if not r.is_deleted]
+        targets = self._targets()
+        runs = [r for r in targets if not r.is_deleted]
+        if not targets:
+            self.notify("Tags go on runs: move to a run, or mark runs with space", severity="warning")
+            return
         if not runs:
             self.notify("No active run to tag (restore deleted runs first)", severity="warning")
             return

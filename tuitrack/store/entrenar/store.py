@@ -204,7 +204,10 @@ class EntrenarStore(Store):
 
     # -- changes ----------------------------------------------------------------------------------
 
-    def _rewrite(self, run: Run, change, require_active: bool = True) -> None:
+    def _rewrite(self, run: Run, change, require_active: bool = True, while_running: bool = False) -> None:
+        """Rewrite the run's record. entrenar's save_run writes a running run's whole record from
+        memory, so anything written into an Active record would be lost at its next save: such
+        changes are refused unless `while_running` (killing a run whose process is gone)."""
         path = self._path(run.run_id)
         if not os.path.isfile(path):
             raise RunNotFound(f"run {run.run_id} is gone from {self.location}")
@@ -213,6 +216,9 @@ class EntrenarStore(Store):
             tags = fields.get("tags")
             if require_active and isinstance(tags, dict) and tags.get(LIFECYCLE_TAG) == Lifecycle.DELETED.value:
                 raise ChangeRefused(f"{run.run_id} is deleted; restore it first")
+            if not while_running and fields.get("status") == "Active":
+                raise ChangeRefused(f"{run.run_id} is still Active: entrenar rewrites a running run's whole "
+                                    f"record from memory, so the change would be lost; make it once the run ends")
             change(fields)
 
         rewrite.rewrite_record(path, checked)
@@ -272,7 +278,7 @@ class EntrenarStore(Store):
         if name is None:
             raise ChangeRefused(f"entrenar has no status for {status.name}; it knows "
                                 f"{', '.join(s.name for s in STATUS_TO_ENTRENAR)}")
-        self._rewrite(run, lambda fields: fields.update({"status": name, "end_time_ms": end_time}))
+        self._rewrite(run, lambda fields: fields.update({"status": name, "end_time_ms": end_time}), while_running=True)
 
     def delete_experiment(self, experiment: Experiment) -> None:
         raise ChangeRefused("entrenar experiments are only names on runs and cannot be deleted; "

@@ -157,10 +157,9 @@ class FetchMlStore(Store):
         latest = self._latest_of(run.run_id)
         run.metrics = dict(latest.points)
         where = f"{run.run_id}/{METRICS}"
+        # An incomplete last record is not a problem: a writer is appending it, and it counts once
+        # complete (as an MLflow metric line does).
         run.problems = [p for p in run.problems if p.where != where] + [Problem(where, e) for e in latest.errors]
-        if latest.tail.pending:
-            run.problems.append(Problem(where, f"ends with {latest.tail.pending} bytes of an incomplete record "
-                                               "(a writer may be appending it)"))
 
     def find_run(self, run_id: str) -> Run:
         names = self._commit_folders()
