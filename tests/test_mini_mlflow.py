@@ -194,6 +194,20 @@ def test_ls_latest_agrees_with_get_latest_version(mini_store, capsys):
     assert {r["run_name"] for r in rows} == {"my_model", "diverged", "other", "baseline"}
 
 
+def test_changes_leave_mini_mlflows_latest_version_alone(mini_store):
+    """mini-mlflow's latest version is the meta.yaml written last: tuitrack's rewrites keep its time."""
+    from mini_mlflow import ExperimentTracker
+
+    root, ids = mini_store
+    store = open_store(str(root))
+    older = store.find_run(ids.runs["v1.0"])
+    store.rename_run(older, "my_model")  # the same name: only the file is rewritten
+    store.delete_run(store.find_run(ids.runs["v1.0"]))
+    store.restore_run(store.find_run(ids.runs["v1.0"]))
+    latest = ExperimentTracker(experiment_id=7, runs_dir=str(root)).get_latest_version("my_model")
+    assert latest["metadata"]["run_id"] == ids.runs["v2.0"]
+
+
 def test_csv_has_a_version_column_when_runs_have_versions(mixed_store, capsys):
     root, ids = mixed_store
     code, out, _ = run_cli(capsys, "ls", str(root), "--format", "csv")

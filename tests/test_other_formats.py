@@ -84,8 +84,8 @@ def test_format_option_on_the_commands(stores, capsys):
                                         {"step": 2, "timestamp": shown["start_time"], "value": 0.25}]
     assert main(["tag", root, "run-1", "stage=prod", "--format", "entrenar"]) == 0
     assert json.loads((stores["entrenar"] / "run-1.json").read_text())["tags"]["stage"] == "prod"
-    assert main(["ls", root, "--store-format", "fetch_ml", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == []  # no commit folders there: nothing, not an error
+    assert main(["ls", root, "--store-format", "fetch_ml", "--json"]) == 2  # entrenar records are not fetch_ml's
+    assert "not a fetch_ml base folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["show", root, "run-1", "--format", "wandb"])
 
@@ -141,3 +141,12 @@ def test_the_app_entry_takes_the_format_too(stores):
     assert isinstance(open_from(args, args.store), FetchMlStore)
     args = browse.build_parser("").parse_args([str(stores["entrenar"])])
     assert isinstance(open_from(args, args.store), EntrenarStore)
+
+
+def test_a_format_asked_for_that_is_not_there_is_an_error(tmp_path, capsys):
+    from tuitrack.cli import main
+
+    (tmp_path / "notes.txt").write_text("not runs")
+    for name in ("entrenar", "fetch_ml"):
+        assert main(["ls", str(tmp_path), "--store-format", name]) == 2
+        assert f"asked for with --format {name}" in capsys.readouterr().err

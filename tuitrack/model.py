@@ -204,6 +204,8 @@ def fold_latest(summary: MetricSummary, point: MetricPoint) -> MetricSummary:
     two count at the next full read.)"""
     if point.sort_key() <= summary.latest.sort_key():
         return summary
+    if summary.count <= 1:  # a store that keeps only the latest value (mini-mlflow): replaced
+        return MetricSummary(point, 1, point.value, point.step, point.value, point.step)
     low, low_step, high, high_step = summary.min_value, summary.min_step, summary.max_value, summary.max_step
     if not math.isnan(point.value):
         if math.isnan(low) or point.value < low:

@@ -113,6 +113,14 @@ def _open_sqlite(path: str, location: str) -> Store:
     return MlflowSqliteStore(path, location)
 
 
+def _has_entries(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return any(not e.name.startswith(".") for e in entries)
+    except OSError:
+        return False
+
+
 class Format(NamedTuple):
     """A store format: what it looks like (for errors), how to recognise it, how to open it."""
 
@@ -160,7 +168,10 @@ def open_store(location: str, workers: int = 1, format: str = "auto") -> Store:
     if not os.access(path, os.R_OK | os.X_OK):
         raise StoreError(f"{location}: permission denied; expected a readable folder")
     if format not in ("auto", "mlflow"):
-        return FORMATS[format].open(path, location, workers)  # asked for: read whatever is there
+        chosen = FORMATS[format]
+        if not chosen.detect(path) and _has_entries(path):  # an empty folder may become one
+            raise StoreError(f"{location}: not {chosen.expected} (asked for with --format {format})")
+        return chosen.open(path, location, workers)
     for name, kind in FORMATS.items():
         if format in ("auto", name) and kind.detect(path):
             return kind.open(path, location, workers)

@@ -85,7 +85,8 @@ def parse_records(data: bytes | memoryview) -> Chunk:
             name = raw.decode("utf-8")
         except UnicodeDecodeError:
             name = raw.decode("utf-8", "replace")
-            chunk.errors.append(f"a metric name is not UTF-8; shown as {name!r}")
+            shown = name if len(name) <= 40 else name[:40] + "…"
+            chunk.errors.append(f"a metric name is not UTF-8 ({len(raw)} bytes); shown as {shown!r}")
         chunk.records.append((name, MetricPoint(seconds * 1000, value, step)))
         offset = end
     chunk.used = offset

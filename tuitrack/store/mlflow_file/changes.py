@@ -44,10 +44,14 @@ def rewrite_meta(run_dir: Path, change: dict[str, Any], remove: tuple[str, ...] 
         fields.update(change)
         for key in remove:
             fields.pop(key, None)
-        data = mini.dump_meta(fields) if mini.is_mini_meta(fields) else dump_meta(fields)
+        is_mini = mini.is_mini_meta(fields)
+        data = mini.dump_meta(fields) if is_mini else dump_meta(fields)
+        stamp = os.stat(meta)
         if read_bytes(str(meta)) != before:
             continue  # changed under us: apply our change to the new content
         write_atomic(meta, data)
+        if is_mini:  # mini-mlflow's "latest version" is the meta.yaml written last: keep its time
+            os.utime(meta, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
         return fields
     raise ChangeRefused(f"{run_dir.name}: meta.yaml kept changing; not changed, try again")
 
