@@ -147,3 +147,11 @@ def test_ls_formats(reference_store_master, capsys):
     assert len(lines) == 2 + 8
     assert main(["ls", str(root), "--format", "json"]) == 0
     assert len(strict_json(capsys.readouterr().out)) == 8
+
+
+def test_a_too_short_prefix_is_said_to_be_one(capsys):
+    from tests.conftest import SAMPLE
+    from tuitrack.cli import main
+
+    assert main(["show", str(SAMPLE), "zz"]) == 1
+    assert "needs at least 4 characters" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from tuitrack.cli.command import Command
-from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
+from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.formatting import format_timestamp
 from tuitrack.model import Run, RunStatus
 from tuitrack.store import RunNotFound, Store, StoreError
@@ -20,7 +20,7 @@ def store_and_runs(args: argparse.Namespace, ids: list[str]) -> tuple[Store, lis
     store = open_from(args)
     runs = []
     for run_id in ids:
-        runs.append(store.find_run(run_id))
+        runs.append(find_run(store, run_id))
     return store, runs
 
 

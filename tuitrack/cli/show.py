@@ -8,7 +8,7 @@ import shutil
 import sys
 
 from tuitrack.export import run_with_histories
-from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
+from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_value, run_overview
 from tuitrack.model import summarize
@@ -32,7 +32,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     store = open_from(args)
     try:
-        found = store.find_run(args.run_id)
+        found = find_run(store, args.run_id)
     except RunNotFound as exc:
         print(f"tuitrack: {exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from tuitrack.store import Store, open_store
+from tuitrack.model import Run
+from tuitrack.store import RunNotFound, Store, open_store
 from tuitrack.store.locate import FORMAT_CHOICES
 
 HELP = "the store's format: auto (default: recognised from what is on disk), " + ", ".join(FORMAT_CHOICES[1:])
@@ -30,3 +31,16 @@ def add_format_option(parser: argparse.ArgumentParser, short_name: bool = True) 
 def open_from(args: argparse.Namespace, location: str | None = None, workers: int = 1) -> Store:
     """The store named on the command line (or `location`), in the format asked for."""
     return open_store(location or args.store, workers=workers, format=getattr(args, "store_format", "auto"))
+
+
+MIN_PREFIX = 4
+
+
+def find_run(store: Store, run_id: str) -> Run:
+    """A run by id or unambiguous prefix; a too-short prefix is said to be one."""
+    try:
+        return store.find_run(run_id)
+    except RunNotFound as exc:
+        if len(run_id) < MIN_PREFIX:
+            raise RunNotFound(f"{exc} (a prefix of a run id needs at least {MIN_PREFIX} characters)") from None
+        raise
