@@ -173,3 +173,23 @@ async def test_a_remote_plot_grows_while_the_run_logs(mlflow_server):
         await asyncio.sleep(0.5)
         await pilot.press("p")
         await eventually(pilot, lambda: screen._histories[(running, "loss")].points[-1].step == 34)
+
+
+async def test_an_edit_waiting_for_a_locked_database_says_so(sqlite_store, monkeypatch):
+    import sqlite3
+
+    from tuitrack.app.screens import editing
+
+    db, ids = sqlite_store
+    monkeypatch.setattr(editing, "SLOW_EDIT_S", 0.1)
+    app = TuitrackApp(open_store(str(db)), clock=fixed_clock, live=LiveOptions(watch=False))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, ids.runs["parent"])
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # a training process writing
+        await pilot.press("t", *"team=nlp", "enter")
+        await eventually(pilot, lambda: any("waiting for the store" in n.message for n in app._notifications))
+        holder.execute("ROLLBACK")
+        await settle(pilot)
+        assert sqlite_client(db).get_run(ids.runs["parent"]).data.tags["team"] == "nlp"

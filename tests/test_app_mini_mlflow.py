@@ -27,7 +27,7 @@ async def test_app_shows_mini_mlflow_runs_with_their_version_column_and_filter(m
         screen = app.screen
         tree = screen.query_one(RunTree)
         assert set(ids.runs.values()) <= set(tree.run_nodes)
-        assert str(tree.run_nodes[ids.runs["v1.1"]].label).startswith("✓ my_model")
+        assert str(tree.run_nodes[ids.runs["v1.1"]].label).startswith("✓ my_model v1.1")  # versions tell them apart
         await screen.select_run(ids.runs["v1.1"])
         await settle(pilot)
         detail = screen.query_one(RunDetail)

@@ -208,6 +208,12 @@ def test_changes_leave_mini_mlflows_latest_version_alone(mini_store):
     assert latest["metadata"]["run_id"] == ids.runs["v2.0"]
 
 
+def test_ls_table_has_a_version_column_when_runs_have_versions(mini_store, capsys):
+    root, ids = mini_store
+    code, out, _ = run_cli(capsys, "ls", str(root))
+    assert code == 0 and "VERSION" in out.splitlines()[0] and "v1.1" in out
+
+
 def test_csv_has_a_version_column_when_runs_have_versions(mixed_store, capsys):
     root, ids = mixed_store
     code, out, _ = run_cli(capsys, "ls", str(root), "--format", "csv")

@@ -72,18 +72,21 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(FORMATS[fmt](rows))  # json.dumps (the C encoder) inside, not json.dump
         return 0
     width = shutil.get_terminal_size((120, 24)).columns
+    versions = any(r.version is not None for _, r in rows)  # mini-mlflow's runs have one
     table = [
         (
             ("!" if r.problems else "") + r.run_id[:8],
             e.name or e.experiment_id,
             ("  " if r.parent_run_id else "") + r.run_name,
+            *([r.version or ""] if versions else []),
             (r.status.name if r.status else "?") + (" (deleted)" if r.is_deleted else ""),
             format_timestamp(r.start_time)[:16],
             format_duration(r.duration_ms),
         )
         for e, r in rows
     ]
-    print_table(("RUN", "EXPERIMENT", "NAME", "STATUS", "STARTED", "DURATION"), table, width, flex=2)
+    header = ("RUN", "EXPERIMENT", "NAME", *(["VERSION"] if versions else []), "STATUS", "STARTED", "DURATION")
+    print_table(header, table, width, flex=2)
     broken = sum(1 for _, r in rows if r.problems)
     if broken:
         print(

@@ -8,6 +8,7 @@ them, the same path the file watcher takes. Every change but purge goes on the u
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from textual import work
@@ -19,6 +20,8 @@ from tuitrack.formatting import format_bytes
 from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.store.base import Change, StoreError
+
+SLOW_EDIT_S = 1.0  # an edit still running after this long gets a "waiting" note
 
 EDIT_BINDINGS = [
     Binding("t", "tag", "Tag", tooltip="Set a tag (key=value) or remove one (-key) on the runs"),
@@ -74,12 +77,18 @@ class RunEditing:
     @work(thread=True, group="edit", exit_on_error=False)
     def _apply_edit(self, description: str, do: Callable[[], None], undo: Callable[[], None] | None,
                     touched: list[Change]) -> None:
+        # A database locked by a training process (or a slow server) can take seconds: say so.
+        slow = threading.Timer(SLOW_EDIT_S, self.app.call_from_thread, (
+            self.notify, f"{description}: waiting for the store (another process may be writing)…"),
+            {"timeout": 4})
+        slow.start()
         try:
             do()
         except (StoreError, OSError) as exc:
             self.app.call_from_thread(self.notify, f"Not done: {_reason(exc)}", severity="error", timeout=6)
             return
         finally:
+            slow.cancel()
             delta = self.index.apply(touched)
             if delta:
                 self.post_message(StoreChanged(delta))

@@ -98,6 +98,8 @@ class RunTree(Tree[NodeRef]):
             label.append("▌", style="bold reverse")
         label.append(glyph(run, stale) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
         label.append(run.run_name or run.run_id[:8], style="strike" if run.is_deleted else "")
+        if run.version:  # mini-mlflow: runs of one name told apart by version
+            label.append(f" {run.version}", style="bold")
         if run.is_deleted:
             label.append(f" {DELETED_GLYPH}", style="dim")
         label.append("  " + format_age(run.start_time, int(self.clock() * 1000)), style="dim")
