@@ -127,3 +127,17 @@ def test_bad_rules_are_one_line_errors(sweep, capsys):
     with pytest.raises(SystemExit):
         main(["prune", str(root), "--keep-best", "val_loss:best:2"])
     assert "METRIC:min|max:K" in capsys.readouterr().err
+
+
+def test_the_plan_says_why_selected_runs_stay(tmp_path, capsys):
+    import shutil
+
+    from tests.conftest import SAMPLE
+    from tuitrack.cli import main
+
+    root = tmp_path / "mlruns"
+    shutil.copytree(SAMPLE, root)
+    assert main(["prune", str(root), "--status", "RUNNING,STALE", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "0 of 11 run(s) selected" in err
+    assert "kept: 1 tagged keep" in err  # the RUNNING run is tagged keep: the plan says so

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import time
+from collections import Counter
 
 from tuitrack.cli.edit import confirm, guarded
 from tuitrack.cli.gc import parse_duration
@@ -120,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         _print_plan(doomed, sizes, now)
         print(f"{len(doomed)} of {len(verdicts)} run(s) selected, {format_bytes(total)} on disk "
               f"(runs tagged '{KEEP_TAG}' and running runs are always kept)", file=sys.stderr)
+        _print_kept(verdicts)
     if args.dry_run or not doomed or (args.json and not args.yes):
         return 0
     question = f"Delete these {len(doomed)} run(s)" + (" and purge them for good" if args.purge else "") + "?"
@@ -142,6 +145,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         print(f"purged {len(deleted)} run(s), freed {format_bytes(result.bytes_freed)}", file=sys.stderr)
     return 0
+
+
+def _print_kept(verdicts) -> None:
+    """Why the runs a rule selects but that stay, stay: counted by reason."""
+    reasons = Counter(_short_reason(v.reason) for v in verdicts if not v.prune and v.matched)
+    if reasons:
+        print("kept: " + "; ".join(f"{n} {why}" for why, n in reasons.most_common()), file=sys.stderr)
+
+
+def _short_reason(reason: str) -> str:
+    """The reason without the run-specific rank: "newest 2 of its experiment" -> "newest N ..."."""
+    return re.sub(r"\b(newest|best) \d+\b", r"\1 N", reason)
 
 
 def _print_plan(doomed, sizes: dict[str, int], now: int) -> None:

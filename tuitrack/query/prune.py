@@ -64,6 +64,9 @@ class Policy:
         return self.keep_last is not None or bool(self.keep_best)
 
 
+NOT_SELECTED = "no rule selects it"
+
+
 @dataclass
 class Verdict:
     run: Run
@@ -71,6 +74,7 @@ class Verdict:
     prune: bool
     reason: str  # why it goes, or why it stays
     metric: str = ""  # the keep-best metric and its value, for the plan
+    matched: str = ""  # what the selecting rules say of it, kept or not ("" when none selects it)
 
 
 def has_keep_tag(run: Run) -> bool:
@@ -107,16 +111,16 @@ def decide(
     for experiment, run in live:
         verdict = Verdict(run, experiment, False, "")
         stale = run.run_id in stale_ids
+        verdict.matched = _selected_because(run, stale, policy, now_ms, run.run_id in beyond)
         if run.run_id in always:
             verdict.reason = always[run.run_id]
         elif run.run_id in kept_by_rule:
             verdict.reason, verdict.metric = kept_by_rule[run.run_id]
         else:
-            selected = _selected_because(run, stale, policy, now_ms, run.run_id in beyond)
-            if selected:
-                verdict.prune, verdict.reason = True, selected
+            if verdict.matched:
+                verdict.prune, verdict.reason = True, verdict.matched
             else:
-                verdict.reason = "no rule selects it"
+                verdict.reason = NOT_SELECTED
         if not verdict.metric:
             verdict.metric = _metric_note(run, policy)
         verdicts.append(verdict)
