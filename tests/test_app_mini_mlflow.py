@@ -97,10 +97,11 @@ async def test_renaming_a_running_mini_run_is_refused_with_the_reason(mini_store
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
         await focus_run(pilot, running)
-        await pilot.press("R", *"renamed", "enter")
+        await pilot.press("R")  # refused at once, before a name is asked for
         await settle(pilot)
+        assert type(app.screen).__name__ == "MainScreen"
         messages = [n.message for n in app._notifications]
-        assert any("Not done" in m and "RUNNING mini-mlflow run" in m for m in messages), messages
+        assert any("Not possible" in m and "RUNNING mini-mlflow run" in m for m in messages), messages
         assert len(app.screen.undo_stack) == 0 and meta.read_text() == before
         await pilot.press("t", *"stage=dev", "enter")  # tags are stored where mini-mlflow leaves them
         await settle(pilot)

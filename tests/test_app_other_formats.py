@@ -153,3 +153,35 @@ def test_reloading_runs_does_not_repeat_their_problems(tmp_path):
     index.load_runs(experiment.experiment_id)
     problems = index.run("a1b2c3d4e5f6").problems
     assert len(problems) == 1 and "commit id is 'other'" in str(problems[0])
+
+
+async def test_changes_a_format_cannot_hold_are_refused_before_any_dialog(tmp_path):
+    """fetch_ml holds no tags or names: t and R say so at once instead of asking first."""
+    from tests.test_app_edit import focus_run
+
+    root = write_fetch_ml_store(tmp_path / "fetch_ml")
+    app = app_on(root, watch=False)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        run_id = sorted(app.screen.query_one(RunTree).run_nodes)[0]
+        await focus_run(pilot, run_id)
+        for key in ("t", "R", "e"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert type(app.screen).__name__ == "MainScreen", key  # no prompt was opened
+        messages = [n.message for n in app._notifications]
+        assert sum("Not possible" in m for m in messages) == 3
+
+
+async def test_an_entrenar_experiment_delete_is_refused_before_the_confirmation(tmp_path):
+    root = write_entrenar_store(tmp_path / "entrenar")
+    app = app_on(root, watch=False)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        tree.focus()
+        tree.move_cursor(next(iter(tree.experiment_nodes.values())))
+        await pilot.press("d")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "MainScreen"
+        assert any("only names on runs" in n.message for n in app._notifications)

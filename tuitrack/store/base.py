@@ -163,6 +163,12 @@ class Store(abc.ABC):
     def restore_experiment(self, experiment: Experiment) -> None:
         raise StoreError(f"{self.location}: this store is read-only for tuitrack")
 
+    def refusal(self, change: str, run: Run | None = None) -> str | None:
+        """Why `change` ("tag", "note", "rename", "delete_experiment") cannot be made here (to
+        `run`), asked before the user is asked anything; None when it may be tried. The change
+        itself still checks: this only spares a dialog that would end in a refusal."""
+        return None
+
     def cannot_purge(self) -> str | None:
         """Why this store cannot purge at all (asked before confirming anything), or None."""
         return None

@@ -132,6 +132,15 @@ class RunEditing:
 
     # -- the changes --------------------------------------------------------------------------
 
+    def _allowed(self, change: str, runs: list[Run]) -> list[Run]:
+        """The runs the store can make `change` to; the reason said at once for the others."""
+        reasons = {r.run_id: self.index.store.refusal(change, r) for r in runs}
+        refused = [why for why in reasons.values() if why]
+        if refused:
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            self.notify(f"Not possible: {refused[0]}{more}", severity="warning", timeout=8)
+        return [r for r in runs if not reasons[r.run_id]]
+
     def action_tag(self) -> None:
         targets = self._targets()
         runs = [r for r in targets if not r.is_deleted]
@@ -140,6 +149,9 @@ class RunEditing:
             return
         if not runs:
             self.notify("No active run to tag (restore deleted runs first)", severity="warning")
+            return
+        runs = self._allowed("tag", runs)
+        if not runs:
             return
 
         def answered(text: str | None) -> None:
@@ -175,7 +187,7 @@ class RunEditing:
 
     def action_edit_note(self) -> None:
         runs = self._targets()[:1]
-        if not runs or runs[0].is_deleted:
+        if not runs or runs[0].is_deleted or not self._allowed("note", runs):
             return
         run = runs[0]
         old = run.tags.get(NOTE_TAG)
@@ -193,7 +205,7 @@ class RunEditing:
 
     def action_rename(self) -> None:
         runs = self._targets()[:1]
-        if not runs or runs[0].is_deleted:
+        if not runs or runs[0].is_deleted or not self._allowed("rename", runs):
             return
         run = runs[0]
         old = run.run_name
@@ -212,6 +224,10 @@ class RunEditing:
         store = self.index.store
         if experiment is not None and not self.marked:
             if experiment.is_deleted:
+                return
+            refusal = store.refusal("delete_experiment")
+            if refusal:
+                self.notify(f"Not possible: {refusal}", severity="warning", timeout=8)
                 return
             runs = self.index.runs_of(experiment.experiment_id)
             busy = [r for r in runs if r.status is RunStatus.RUNNING and not self._is_stale(r)]

@@ -48,6 +48,9 @@ def record_files(root: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+EXPERIMENTS_ARE_NAMES = "entrenar experiments are only names on runs and cannot be deleted; delete their runs instead"
+
+
 class EntrenarStore(Store):
     def __init__(self, root: str | os.PathLike[str], location: str | None = None):
         self.root = os.path.abspath(root)
@@ -223,6 +226,14 @@ class EntrenarStore(Store):
 
         rewrite.rewrite_record(path, checked)
 
+    def refusal(self, change: str, run: Run | None = None) -> str | None:
+        if change == "delete_experiment":
+            return EXPERIMENTS_ARE_NAMES
+        if change in ("tag", "note", "rename") and run is not None and run.status is RunStatus.RUNNING:
+            return (f"{run.run_id} is still Active: entrenar rewrites a running run's whole record from "
+                    f"memory, so the change would be lost; make it once the run ends")
+        return None
+
     def set_tags(self, run: Run, tags: dict[str, str], force: bool = False) -> None:
         for key in tags:
             _check_tag_key(key)
@@ -281,8 +292,7 @@ class EntrenarStore(Store):
         self._rewrite(run, lambda fields: fields.update({"status": name, "end_time_ms": end_time}), while_running=True)
 
     def delete_experiment(self, experiment: Experiment) -> None:
-        raise ChangeRefused("entrenar experiments are only names on runs and cannot be deleted; "
-                            "delete their runs instead")
+        raise ChangeRefused(EXPERIMENTS_ARE_NAMES)
 
     def restore_experiment(self, experiment: Experiment) -> None:
         raise ChangeRefused("entrenar experiments are only names on runs; restore their runs instead")

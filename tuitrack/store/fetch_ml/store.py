@@ -248,6 +248,13 @@ class FetchMlStore(Store):
         except FileNotFoundError:
             pass
 
+    def refusal(self, change: str, run: Run | None = None) -> str | None:
+        if change in ("tag", "note", "rename"):
+            return NO_TAGS
+        if change == "delete_experiment":
+            return "a fetch_ml base folder is one experiment; delete its runs instead"
+        return None
+
     def set_tags(self, run: Run, tags: dict[str, str], force: bool = False) -> None:
         raise ChangeRefused(NO_TAGS)
 

@@ -67,10 +67,12 @@ def refuse_running_mini(run_dir: Path, fields: dict[str, Any], what: str) -> Non
     """mini-mlflow rewrites a RUNNING run's meta.yaml from memory when it ends: a change made to
     it now would be lost then, so it is refused instead."""
     if mini.is_mini_meta(fields) and fields.get("status") == RunStatus.RUNNING.name:
-        raise ChangeRefused(
-            f"{run_dir.name} is a RUNNING mini-mlflow run: mini-mlflow rewrites its meta.yaml when the run "
-            f"ends and would undo the {what}; wait until it ends (or mark it KILLED if it died)"
-        )
+        raise ChangeRefused(running_mini_message(run_dir.name, what))
+
+
+def running_mini_message(run_id: str, what: str) -> str:
+    return (f"{run_id} is a RUNNING mini-mlflow run: mini-mlflow rewrites its meta.yaml when the run "
+            f"ends and would undo the {what}; wait until it ends (or mark it KILLED if it died)")
 
 
 def _peek(run_dir: Path) -> dict[str, Any]:

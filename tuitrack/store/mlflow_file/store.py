@@ -397,6 +397,11 @@ class MlflowFileStore(Store):
             raise RunNotFound(f"run {run.run_id} is gone from {self.location}")
         return path
 
+    def refusal(self, change: str, run: Run | None = None) -> str | None:
+        if change == "rename" and run is not None and run.dialect and run.status is RunStatus.RUNNING:
+            return changes.running_mini_message(run.run_id, "rename")
+        return None
+
     def set_tags(self, run: Run, tags: dict[str, str], force: bool = False) -> None:
         changes.set_tags(self._run_path(run), tags, force)
 
