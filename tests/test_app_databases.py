@@ -125,10 +125,11 @@ async def test_a_store_that_stops_answering_is_said_and_recovery_too(sqlite_stor
         monkeypatch.setattr(store, "changes", changes)
         status = app.screen.query_one("#status-bar")
         await eventually(pilot, lambda: "not following: http://example:5000" in str(status.render()))
-        assert any("Cannot follow the store" in n.message for n in app._notifications)
+        # a notification reaches the app a moment after the status bar changes
+        await eventually(pilot, lambda: any("Cannot follow the store" in n.message for n in app._notifications))
         down[0] = False
         await eventually(pilot, lambda: "not following" not in str(status.render()))
-        assert any("answers again" in n.message for n in app._notifications)
+        await eventually(pilot, lambda: any("answers again" in n.message for n in app._notifications))
 
 
 async def test_a_reload_that_fails_says_why_and_keeps_the_view(sqlite_store, monkeypatch):
