@@ -333,6 +333,7 @@ def test_changes_name_what_changed_and_nothing_else(sqlite_store):
     db, ids = sqlite_store
     store = open_store(str(db))
     store._tracker.clock = lambda: time.monotonic() + 1000 * next(ticks)
+    store.start_counting_changes()
     assert store.changes(set()) == []
     client = sqlite_client(db)
     running = ids.runs["running"]
@@ -357,6 +358,7 @@ def test_run_and_tag_scans_are_rate_limited_but_not_lost(sqlite_store):
     store = open_store(str(db))
     now = [0.0]
     store._tracker.clock = lambda: now[0]
+    store.start_counting_changes()
     store._tracker._last_full = 0.0
     sqlite_client(db).set_tag(ids.runs["killed"], "stage", "prod")
     now[0] = 0.5  # within a second of the last scan: only appended rows are looked at
@@ -369,6 +371,7 @@ def test_our_own_writes_are_seen_as_changes(sqlite_store):
     db, ids = sqlite_store
     store = open_store(str(db))
     store._tracker.clock = lambda: time.monotonic() + 1000 * next(ticks)
+    store.start_counting_changes()
     store.delete_run(run_of(store, ids.runs["child"]))
     assert {(c.kind, c.run_id) for c in store.changes(set())} == {("run", ids.runs["child"])}
     assert run_of(store, ids.runs["child"]).lifecycle_stage is Lifecycle.DELETED

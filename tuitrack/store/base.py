@@ -120,6 +120,11 @@ class Store(abc.ABC):
         """What a changed file under the store means, for stores watched as files."""
         return None
 
+    def start_counting_changes(self) -> None:
+        """What `changes` reports is counted from now. The app calls this before its first listing,
+        so nothing written between that listing and the first look is missed; the CLI, which never
+        asks, pays nothing for it."""
+
     def changes(self, paths: set[str]) -> list[Change]:
         """What changed, given the paths a watcher saw (none when the store is asked on a timer).
 

@@ -157,6 +157,8 @@ class MainScreen(RunEditing, Screen):
         started = time.perf_counter()
         self.loaded = False
         self._painted.clear()
+        if self.watch:
+            self.index.store.start_counting_changes()
         experiments = self.index.load_experiments()
         self.post_message(ExperimentsLoaded())
         # Let the UI thread paint the tree before this thread competes with it for the GIL.

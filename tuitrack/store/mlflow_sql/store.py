@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tuitrack.model import (
+    NOTE_TAG,
     PARENT_RUN_TAG,
     RUN_NAME_TAG,
     Experiment,
@@ -57,7 +58,6 @@ class MlflowSqliteStore(Store):
         schema.check_readable(conn, self.location)
         self.schema_version = schema.schema_version(conn)
         self._tracker = ChangeTracker()
-        self.changes(set())  # the state changes are counted from: what the first listing will see
 
     # -- connections --------------------------------------------------------------------------------
 
@@ -216,6 +216,9 @@ class MlflowSqliteStore(Store):
 
     # -- live: asked, not classified (the database is one file) -----------------------------------
 
+    def start_counting_changes(self) -> None:
+        self.changes(set())  # the tracker's first look only takes its snapshot
+
     def changes(self, paths: set[str]) -> list[Change]:
         with self._snapshot():
             try:
@@ -244,7 +247,7 @@ class MlflowSqliteStore(Store):
         self._writer().delete_tags(run.run_id, keys, force)
 
     def set_note(self, run: Run, text: str) -> None:
-        self._writer().set_tags(run.run_id, {"mlflow.note.content": text}, force=True)
+        self._writer().set_tags(run.run_id, {NOTE_TAG: text}, force=True)
 
     def rename_run(self, run: Run, name: str) -> None:
         self._writer().rename(run.run_id, name)
