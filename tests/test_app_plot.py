@@ -6,7 +6,6 @@ import asyncio
 import subprocess
 import sys
 
-from textual.widgets import Input
 
 from tests.app_helpers import make_app, settle
 from tests.conftest import fixed_clock

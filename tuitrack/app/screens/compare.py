@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
+from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun
 from tuitrack.formatting import format_duration, format_value
 from tuitrack.model import MetricSummary, Run, summarize
 
@@ -139,8 +139,8 @@ class CompareScreen(Screen):
             out.append((f"metric {key} (last)", [self._cell(v, i == best) for i, v in enumerate(lasts)]))
             mins = [s.min_value if s else None for s in sums]
             maxs = [s.max_value if s else None for s in sums]
-            out.append((f"  min", [self._cell(v, i == best_index(mins, True) and lower) for i, v in enumerate(mins)]))
-            out.append((f"  max", [self._cell(v, i == best_index(maxs, False) and not lower) for i, v in enumerate(maxs)]))
+            out.append(("  min", [self._cell(v, i == best_index(mins, True) and lower) for i, v in enumerate(mins)]))
+            out.append(("  max", [self._cell(v, i == best_index(maxs, False) and not lower) for i, v in enumerate(maxs)]))
             steps = [("" if s is None else str(s.min_step if lower else s.max_step)) for s in sums]
             out.append((f"  step of best ({'min' if lower else 'max'})", steps))
         return out
