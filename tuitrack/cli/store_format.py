@@ -10,6 +10,7 @@ import argparse
 
 from tuitrack.model import Run
 from tuitrack.store import RunNotFound, Store, open_store
+from tuitrack.store.base import MIN_PREFIX
 from tuitrack.store.locate import FORMAT_CHOICES
 
 HELP = "the store's format: auto (default: recognised from what is on disk), " + ", ".join(FORMAT_CHOICES[1:])
@@ -31,9 +32,6 @@ def add_format_option(parser: argparse.ArgumentParser, short_name: bool = True) 
 def open_from(args: argparse.Namespace, location: str | None = None, workers: int = 1) -> Store:
     """The store named on the command line (or `location`), in the format asked for."""
     return open_store(location or args.store, workers=workers, format=getattr(args, "store_format", "auto"))
-
-
-MIN_PREFIX = 4
 
 
 def find_run(store: Store, run_id: str) -> Run:

@@ -9,6 +9,7 @@ store as a whole cannot be read.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,23 @@ class StoreError(Exception):
 
 class RunNotFound(StoreError):
     pass
+
+
+MIN_PREFIX = 4  # a run id prefix this long names the one run it starts, as git takes commits
+
+
+def prefix_matches(run_id: str, ids: Iterable[str]) -> list[str]:
+    """[run_id] when it is one of `ids`; else every id it is a long enough prefix of."""
+    ids = list(ids)
+    if run_id in ids:
+        return [run_id]
+    return [i for i in ids if len(run_id) >= MIN_PREFIX and i.startswith(run_id)]
+
+
+def refuse_ambiguous(run_id: str, matches: list[str]) -> None:
+    """Every store says the same when a prefix starts more than one run."""
+    if len(matches) > 1:
+        raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}")
 
 
 @dataclass(slots=True)

@@ -18,7 +18,15 @@ import threading
 import time
 
 from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Experiment, Lifecycle, MetricPoint, Problem, Run, RunStatus
-from tuitrack.store.base import Change, MetricHistory, PurgeResult, RunNotFound, Store
+from tuitrack.store.base import (
+    Change,
+    MetricHistory,
+    PurgeResult,
+    RunNotFound,
+    Store,
+    prefix_matches,
+    refuse_ambiguous,
+)
 from tuitrack.store.entrenar import rewrite
 from tuitrack.store.entrenar.record import (
     DELETED_TIME_TAG,
@@ -132,9 +140,8 @@ class EntrenarStore(Store):
 
     def find_run(self, run_id: str) -> Run:
         files = dict(record_files(self.root))
-        matches = [run_id] if run_id in files else [r for r in files if len(run_id) >= 4 and r.startswith(run_id)]
-        if len(matches) > 1:
-            raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}")
+        matches = prefix_matches(run_id, files)
+        refuse_ambiguous(run_id, matches)
         record = self._record(matches[0], files[matches[0]]) if matches else None
         if record is None:
             raise RunNotFound(f"no run {run_id!r} in {self.location}")

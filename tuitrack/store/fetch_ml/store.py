@@ -24,7 +24,15 @@ import threading
 from pathlib import Path
 
 from tuitrack.model import Experiment, Lifecycle, MetricPoint, Problem, Run, RunStatus
-from tuitrack.store.base import Change, MetricHistory, PurgeResult, RunNotFound, Store
+from tuitrack.store.base import (
+    Change,
+    MetricHistory,
+    PurgeResult,
+    RunNotFound,
+    Store,
+    prefix_matches,
+    refuse_ambiguous,
+)
 from tuitrack.store.fetch_ml.binary import MetricsTail, read_meta
 from tuitrack.store.grouping import experiment_id_for
 from tuitrack.store.mlflow_file import purge as tree
@@ -163,9 +171,8 @@ class FetchMlStore(Store):
 
     def find_run(self, run_id: str) -> Run:
         names = self._commit_folders()
-        matches = [run_id] if run_id in names else [n for n in names if len(run_id) >= 4 and n.startswith(run_id)]
-        if len(matches) > 1:
-            raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}")
+        matches = prefix_matches(run_id, names)
+        refuse_ambiguous(run_id, matches)
         if not matches:
             raise RunNotFound(f"no run {run_id!r} in {self.location}")
         run = self._read_run(matches[0])

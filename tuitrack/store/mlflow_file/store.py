@@ -31,7 +31,15 @@ from tuitrack.model import (
     Run,
     RunStatus,
 )
-from tuitrack.store.base import Change, MetricHistory, PurgeResult, RunNotFound, Store
+from tuitrack.store.base import (
+    MIN_PREFIX,
+    Change,
+    MetricHistory,
+    PurgeResult,
+    RunNotFound,
+    Store,
+    refuse_ambiguous,
+)
 from tuitrack.store.forked import map_chunks
 from tuitrack.store.mlflow_file import changes, mini, purge
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
@@ -532,7 +540,7 @@ class MlflowFileStore(Store):
             for exp in self.experiments(include_deleted=True)
         ]
         matches = [(exp, d, run_id) for exp, d in folders if os.path.isdir(os.path.join(d, run_id))]
-        if not matches and len(run_id) >= 4:  # an unambiguous prefix, as git takes for commits
+        if not matches and len(run_id) >= MIN_PREFIX:
             for exp, exp_dir in folders:
                 try:
                     names = os.listdir(exp_dir)
@@ -543,9 +551,7 @@ class MlflowFileStore(Store):
                     for name in names
                     if name.startswith(run_id) and name not in RESERVED_EXPERIMENT_FOLDERS
                 ]
-        if len(matches) > 1:
-            shown = ", ".join(name for _, _, name in matches[:5])
-            raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {shown}")
+        refuse_ambiguous(run_id, [name for _, _, name in matches])
         for exp, exp_dir, name in matches:
             path = os.path.join(exp_dir, name)
             run = self._read_run(exp, path, name)

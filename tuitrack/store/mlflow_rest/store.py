@@ -15,7 +15,16 @@ import math
 from typing import Any
 
 from tuitrack.model import RUN_NAME_TAG, Experiment, Lifecycle, MetricPoint, Problem, Run, RunStatus
-from tuitrack.store.base import Change, MetricHistory, PurgeResult, RunNotFound, Store, StoreError
+from tuitrack.store.base import (
+    MIN_PREFIX,
+    Change,
+    MetricHistory,
+    PurgeResult,
+    RunNotFound,
+    Store,
+    StoreError,
+    refuse_ambiguous,
+)
 from tuitrack.store.mlflow_rest.client import MlflowHttp, NotFoundOnServer
 from tuitrack.store.mlflow_rest.polling import RunPoller
 from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
@@ -95,13 +104,11 @@ class MlflowRestStore(Store):
             return self.get_run(run_id)
         except NotFoundOnServer:
             pass
-        if len(run_id) < 4:
+        if len(run_id) < MIN_PREFIX:
             raise RunNotFound(f"no run {run_id!r} on {self.location}")
         ids = [e.experiment_id for e in self.experiments(include_deleted=True)]
         matches = [r for r in self.search_runs(ids) if r.run_id.startswith(run_id)]
-        if len(matches) > 1:
-            raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts "
-                              + ", ".join(r.run_id for r in matches[:5]))
+        refuse_ambiguous(run_id, [r.run_id for r in matches])
         if not matches:
             raise RunNotFound(f"no run {run_id!r} on {self.location}")
         return matches[0]

@@ -28,7 +28,16 @@ from tuitrack.model import (
     Run,
     RunStatus,
 )
-from tuitrack.store.base import Change, MetricHistory, PurgeResult, RunNotFound, Store, StoreError
+from tuitrack.store.base import (
+    MIN_PREFIX,
+    Change,
+    MetricHistory,
+    PurgeResult,
+    RunNotFound,
+    Store,
+    StoreError,
+    refuse_ambiguous,
+)
 from tuitrack.store.mlflow_file import purge as local_files
 from tuitrack.store.mlflow_sql import schema, writes
 from tuitrack.store.mlflow_sql.changes import ChangeTracker
@@ -171,12 +180,10 @@ class MlflowSqliteStore(Store):
 
     def find_run(self, run_id: str) -> Run:
         rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = ?", [run_id])
-        if not rows and len(run_id) >= 4:  # an unambiguous prefix, as git takes for commits
+        if not rows and len(run_id) >= MIN_PREFIX:
             rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE substr(run_uuid, 1, ?) = ? LIMIT 6",
                               [len(run_id), run_id])
-        if len(rows) > 1:
-            shown = ", ".join(row[0] for row in rows[:5])
-            raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {shown}")
+        refuse_ambiguous(run_id, [row[0] for row in rows])
         if not rows:
             raise RunNotFound(f"no run {run_id!r} in {self.location}")
         run = self._run_from_row(rows[0])
