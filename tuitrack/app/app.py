@@ -11,6 +11,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from tuitrack.app.commands import TuitrackCommands
+from tuitrack.app.key_order import KeysFollowScreens
 from tuitrack.app.screens.help import HelpScreen, HelpSections
 from tuitrack.app.screens.editing import EDIT_BINDINGS
 from tuitrack.app.screens.main import MainScreen
@@ -33,7 +34,7 @@ def _stylesheet() -> Path:
 STYLES = _stylesheet()
 
 
-class TuitrackApp(App):
+class TuitrackApp(KeysFollowScreens):
     TITLE = "tuitrack"
     CSS_PATH = STYLES
     COMMANDS = App.COMMANDS | {TuitrackCommands}
