@@ -184,6 +184,9 @@ async def test_stale_run_marked_killed(reference_store):
         now[0] = written / 1000 + 3600
         await focus_run(pilot, ids.runs["running"])
         await pilot.press("K")
+        assert isinstance(app.screen, Confirm)  # K asks first, naming the run
+        assert "still-running" in " ".join(app.screen.lines)
+        await pilot.press("y")
         await settle(pilot)
         info = client_for(root).get_run(ids.runs["running"]).info
         assert info.status == "KILLED" and info.end_time == written

@@ -1,7 +1,9 @@
 """Changing runs from the main screen: tag, note, rename, delete, restore, purge, and undo.
 
-An action works on the marked runs (space), or on the run under the cursor when none are
-marked; delete and restore on the tree's experiment line work on the experiment. Changes run
+Tag, delete, restore, purge and mark-killed work on the marked runs (space), or on the run under
+the cursor when none are marked; a note or a new name is for one run, the one under the cursor,
+always. Delete and restore on the tree's experiment line work on the experiment. Every dialog
+names the runs it will change. Changes run
 on a worker thread; the index then reads the touched runs again and the screen repaints
 them, the same path the file watcher takes. Every change but purge goes on the undo stack.
 """
@@ -40,11 +42,19 @@ EDIT_BINDINGS = [
     Binding("P", "prune", "Prune", show=False, tooltip="Compose a retention policy and see what it deletes"),
     Binding("A", "mark_all", "Mark all", show=False, tooltip="Mark every run the table shows"),
     Binding("I", "invert_marks", "Invert", show=False, tooltip="Invert the marks of the runs the table shows"),
+    Binding("M", "clear_marks", "Clear marks", show=False, tooltip="Unmark every run"),
 ]
 
 
 def _runs_label(runs: list[Run]) -> str:
     return f"{runs[0].run_name or runs[0].run_id[:8]}" if len(runs) == 1 else f"{len(runs)} runs"
+
+
+def _names(runs: list[Run], most: int = 4) -> str:
+    """The runs a dialog will change, by name: `a, b, c and 5 more`."""
+    names = [r.run_name or r.run_id[:8] for r in runs[:most]]
+    more = f" and {len(runs) - most} more" if len(runs) > most else ""
+    return ", ".join(names) + more
 
 
 def _line(run: Run) -> str:
@@ -60,8 +70,14 @@ class RunEditing:
     # -- what an action works on ---------------------------------------------------------------
 
     def _targets(self) -> list[Run]:
+        """The marked runs, or the run under the cursor when none is marked."""
         ids = list(self.marked) or [r for r in [self._run_under_cursor()] if r]
         return [r for r in (self.index.run(i) for i in ids) if r is not None]
+
+    def _run_at_cursor(self) -> list[Run]:
+        """The run under the cursor (marks or not): what a note or a new name is for."""
+        run = self.index.run(self._run_under_cursor() or "")
+        return [run] if run is not None else []
 
     def _experiment_under_cursor(self):
         from tuitrack.app.widgets.run_tree import RunTree
@@ -111,6 +127,20 @@ class RunEditing:
 
     def action_invert_marks(self) -> None:
         self._mark(lambda run_id, marked: not marked)
+
+    def action_clear_marks(self) -> None:
+        from tuitrack.app.widgets.run_tree import RunTree
+        from tuitrack.app.widgets.runs_table import RunsTable
+
+        unmarked = [self.index.run(i) for i in self.marked]
+        self.marked.clear()
+        tree = self.query_one(RunTree)
+        for run in unmarked:
+            if run is not None:
+                tree.update_run(run)
+        self.query_one(RunsTable).refresh()
+        self._refresh_plot()
+        self._update_status()
 
     def _mark(self, rule: Callable[[str, bool], bool]) -> None:
         from tuitrack.app.widgets.metric_plot import PALETTE
@@ -183,10 +213,11 @@ class RunEditing:
                 description = f"Tagged {_runs_label(runs)} {key.strip()}={value}"
             self._apply_edit(description, do, undo, [Change("run", r.experiment_id, r.run_id) for r in runs])
 
-        self.app.push_screen(Prompt(f"Tag {_runs_label(runs)}", "key=value sets a tag · -key removes it"), answered)
+        self.app.push_screen(Prompt(f"Tag {_runs_label(runs)}", f"{_names(runs)}: key=value sets a tag · -key removes it"),
+                             answered)
 
     def action_edit_note(self) -> None:
-        runs = self._targets()[:1]
+        runs = self._run_at_cursor()
         if not runs or runs[0].is_deleted or not self._allowed("note", runs):
             return
         run = runs[0]
@@ -204,7 +235,7 @@ class RunEditing:
         self.app.push_screen(NoteEditor(f"Note of {_runs_label([run])}", old or ""), saved)
 
     def action_rename(self) -> None:
-        runs = self._targets()[:1]
+        runs = self._run_at_cursor()
         if not runs or runs[0].is_deleted or not self._allowed("rename", runs):
             return
         run = runs[0]
@@ -217,7 +248,8 @@ class RunEditing:
             self._apply_edit(f"Renamed {old!r} to {name!r}", lambda: store.rename_run(run, name),
                              lambda: store.rename_run(run, old), [Change("run", run.experiment_id, run.run_id)])
 
-        self.app.push_screen(Prompt("Rename run", "a new name (enter saves, escape cancels)", old), answered)
+        self.app.push_screen(Prompt(f"Rename {_runs_label([run])}", f"run {run.run_id[:8]}: a new name "
+                                    "(enter saves, escape cancels)", old), answered)
 
     def action_delete(self) -> None:
         experiment = self._experiment_under_cursor()
@@ -411,17 +443,46 @@ class RunEditing:
                                            [_line(r) for r in runs] + [f"frees about {format_bytes(size)}"]),
                              confirmed)
 
+    def _live_descendant(self, run: Run) -> Run | None:
+        """A RUNNING descendant of `run` that still writes: a sweep's parent is alive through it."""
+        seen, todo = {run.run_id}, list(self.index.children_ids(run.run_id))
+        while todo:
+            run_id = todo.pop()
+            if run_id in seen:
+                continue
+            seen.add(run_id)
+            child = self.index.run(run_id)
+            if child is not None and child.status is RunStatus.RUNNING and not self._is_stale(child):
+                return child
+            todo.extend(self.index.children_ids(run_id))
+        return None
+
     def action_kill_stale(self) -> None:
-        runs = [r for r in self._targets() if r.status is RunStatus.RUNNING and self._is_stale(r)]
+        stale = [r for r in self._targets() if r.status is RunStatus.RUNNING and self._is_stale(r)]
+        alive = {r.run_id: child for r in stale if (child := self._live_descendant(r)) is not None}
+        runs = [r for r in stale if r.run_id not in alive]
+        if alive:
+            first, child = next((self.index.run(i), c) for i, c in alive.items())
+            self.notify(f"{_runs_label([first])} left RUNNING: its child {_runs_label([child])} still writes"
+                        + (f" (and {len(alive) - 1} more parent(s))" if len(alive) > 1 else ""),
+                        severity="warning", timeout=6)
         if not runs:
-            self.notify("K marks stale RUNNING runs (◔) KILLED; none is selected", severity="warning")
+            if not alive:
+                self.notify("K marks stale RUNNING runs (◔) KILLED; none is selected", severity="warning")
             return
         store = self.index.store
         ends = {r.run_id: self.index.last_write(r.run_id) for r in runs}
-        self._apply_edit(f"Marked {_runs_label(runs)} KILLED",
-                         lambda: [store.terminate_run(r, RunStatus.KILLED, ends[r.run_id]) for r in runs],
-                         lambda: [store.terminate_run(r, RunStatus.RUNNING, None) for r in runs],
-                         [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+        def confirmed(yes: bool) -> None:
+            if yes:
+                self._apply_edit(f"Marked {_runs_label(runs)} KILLED",
+                                 lambda: [store.terminate_run(r, RunStatus.KILLED, ends[r.run_id]) for r in runs],
+                                 lambda: [store.terminate_run(r, RunStatus.RUNNING, None) for r in runs],
+                                 [Change("run", r.experiment_id, r.run_id) for r in runs])
+
+        self.app.push_screen(Confirm(f"Mark {_runs_label(runs)} KILLED? (u undoes)",
+                                     ["silent for longer than --stale-after; ended at their last write:"]
+                                     + [_line(r) for r in runs]), confirmed)
 
 
 def _reason(exc: Exception) -> str:

@@ -408,6 +408,11 @@ class MainScreen(RunEditing, Screen):
             if node is not None and (node.is_expanded or node.children):
                 await self._fill_experiment(eid)
         changed = [self.index.run(r) for r in delta.runs_changed]
+        # A run deleted (or gone) loses its mark: the next change must not reach it unseen.
+        unmarked = [r for r in delta.runs_removed if self.marked.pop(r, None)] + [
+            run.run_id for run in changed if run is not None and run.is_deleted and self.marked.pop(run.run_id, None)]
+        if unmarked:
+            self._refresh_plot()
         for run in changed:
             if run is None or run.experiment_id in affected:
                 continue
@@ -542,6 +547,8 @@ class MainScreen(RunEditing, Screen):
             text.append(f"│ {kind}: {shown} of {len(runs)} ", style="bold")
         if self.show_deleted:
             text.append("│ deleted shown ", style="italic")
+        if self.marked:
+            text.append(f"│ {len(self.marked)} marked (M clears) ", style="bold")
         if self.watch:
             text.append(f"│ {self.watch_mode} ", style="dim")
         if getattr(self, "_status_note", ""):
@@ -832,6 +839,13 @@ class MainScreen(RunEditing, Screen):
             self.query_one(RunTree).update_run(run)
         self.query_one(RunsTable).refresh()
         self._refresh_plot()  # the ▌ beside the run says it is marked: no toast to pile up
+        self._update_status()
+        # On to the next run, so that space space space marks three in a row.
+        tree, table = self.query_one(RunTree), self.query_one(RunsTable)
+        if self.focused is tree:
+            tree.action_cursor_down()
+        elif self.focused is table:
+            table.action_cursor_down()
 
     def _plot_runs(self) -> list[Run]:
         ids = list(self.marked) or ([self.selected_run_id] if self.selected_run_id else [])
