@@ -40,7 +40,9 @@ class TuitrackApp(KeysFollowScreens):
     COMMANDS = App.COMMANDS | {TuitrackCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("question_mark", "help", "Help", id="help"),
+        # f1 works inside a text field too, where ? is typed
+        Binding("f1", "help", "Help", id="help-f1", show=False, priority=True),
     ]
 
     def __init__(
@@ -58,15 +60,40 @@ class TuitrackApp(KeysFollowScreens):
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.index, clock=self.clock, live=self.live))
 
-    def help_sections(self) -> HelpSections:
-        return [
+    def help_sections(self, screen=None) -> HelpSections:
+        """The keys of what the user looks at first (the focused widget, its containers, the
+        screen), then every other key of the app, each binding listed once."""
+        from tuitrack.app.widgets.metric_plot import MetricPlot
+
+        screen = screen or self.screen
+        here: HelpSections = []
+        focused = screen.focused
+        for node in (focused.ancestors_with_self if focused is not None else [screen]):
+            if node is self:
+                break
+            bindings = [b for b in node.BINDINGS if isinstance(b, Binding)]
+            title = getattr(node, "HELP_TITLE", None)
+            if title and bindings:
+                here.append((f"{title} (here)", bindings))
+        rest: HelpSections = [
             ("Everywhere", list(self.BINDINGS) + [b for b in MainScreen.BINDINGS if b not in EDIT_BINDINGS]),
-            ("Changing runs (marked runs, or the one under the cursor)", list(EDIT_BINDINGS)),
+            ("Changing runs (the marked runs, or the one under the cursor)", list(EDIT_BINDINGS)),
             ("Tree (left)", list(RunTree.BINDINGS)),
             ("Runs table", list(RunsTable.BINDINGS)),
             ("Run detail", list(RunDetail.BINDINGS)),
+            ("Plot (p shows it)", list(MetricPlot.BINDINGS)),
         ]
+        if screen is not self._main_screen():
+            here.append(("Keys of the app (back on the main screen)", list(self.BINDINGS)))
+        shown = {id(b) for _, bindings in here for b in bindings}
+        sections = here + [(t, [b for b in bs if id(b) not in shown]) for t, bs in rest]
+        return [(title, bindings) for title, bindings in sections if bindings]
+
+    def _main_screen(self):
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+        else:
             self.push_screen(HelpScreen(self.help_sections()))

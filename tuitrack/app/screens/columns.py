@@ -15,6 +15,8 @@ from tuitrack.app.columns import Column
 class ColumnChooser(ModalScreen[set[str] | None]):
     """Returns the set of hidden column keys, or None when cancelled."""
 
+    HELP_TITLE = "Choosing columns"  # its section of `?` help
+
     BINDINGS = [
         Binding("escape,q", "cancel", "Cancel"),
         Binding("enter", "apply", "Apply", priority=True),  # the list would toggle on enter

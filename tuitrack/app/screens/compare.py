@@ -38,6 +38,7 @@ def best_index(values: list[float | None], lower: bool) -> int | None:
 
 
 class CompareScreen(Screen):
+    HELP_TITLE = "Compare"  # its section of `?` help
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("d", "toggle_diff", "Only differences"),

@@ -20,6 +20,8 @@ DIALOG_CSS = """
 class Confirm(ModalScreen[bool]):
     """A yes/no question listing what will change. `y` says yes; `n` or escape says no."""
 
+    HELP_TITLE = "This question"  # its section of `?` help
+
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
     DEFAULT_CSS = "Confirm {" + DIALOG_CSS + "}"
 
@@ -41,6 +43,8 @@ class Confirm(ModalScreen[bool]):
 
 class TypeToConfirm(ModalScreen[bool]):
     """For what cannot be undone: the user types a word (purge) to go ahead."""
+
+    HELP_TITLE = "This confirmation"  # its section of `?` help
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = "TypeToConfirm {" + DIALOG_CSS + "}"
@@ -69,6 +73,8 @@ class TypeToConfirm(ModalScreen[bool]):
 class Prompt(ModalScreen[str | None]):
     """One line of text: a tag, a new name. enter gives it, escape cancels."""
 
+    HELP_TITLE = "This prompt"  # its section of `?` help
+
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = "Prompt {" + DIALOG_CSS + "}"
 
@@ -94,6 +100,8 @@ class Prompt(ModalScreen[str | None]):
 
 class NoteEditor(ModalScreen[str | None]):
     """A run's note, several lines. ctrl+s saves, escape cancels."""
+
+    HELP_TITLE = "The note editor"  # its section of `?` help
 
     BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True), Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = "NoteEditor {" + DIALOG_CSS + "} NoteEditor TextArea { height: 12; }"

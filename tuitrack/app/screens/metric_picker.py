@@ -24,6 +24,7 @@ def fuzzy(query: str, text: str) -> bool:
 
 
 class MetricPicker(ModalScreen[list[str] | None]):
+    HELP_TITLE = "Choosing metrics"  # its section of `?` help
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("enter", "apply", "Apply", priority=True),

@@ -21,6 +21,7 @@ STATUS_BOXES = ("FAILED", "KILLED", STALE, "FINISHED")
 
 
 class PruneScreen(ModalScreen[None]):
+    HELP_TITLE = "The prune panel"  # its section of `?` help
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "apply", "Delete them", priority=True),

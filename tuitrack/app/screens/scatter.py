@@ -92,6 +92,7 @@ class Scatter(Widget):
 
 
 class ScatterScreen(Screen):
+    HELP_TITLE = "Scatter"  # its section of `?` help
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("x", "next_x(1)", "Next x"),

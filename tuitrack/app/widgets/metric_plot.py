@@ -40,6 +40,7 @@ class PlotRun:
 
 
 class MetricPlot(Widget, can_focus=True):
+    HELP_TITLE = "Plot"  # its section of `?` help
     ALLOW_MAXIMIZE = True
     BINDINGS = [
         Binding("enter", "screen.open_plot", "Full screen", tooltip="Show the plot full screen (escape: back)"),

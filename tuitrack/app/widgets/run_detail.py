@@ -18,6 +18,7 @@ from tuitrack.model import Experiment, MetricSummary, Problem, Run, fold_latest
 
 
 class RunDetail(VerticalScroll, can_focus=True):
+    HELP_TITLE = "Run detail"  # its section of `?` help
     ALLOW_MAXIMIZE = True  # enter shows a run full screen; escape comes back
     BINDINGS = [
         Binding("j,down", "scroll_down", "Down", show=False),

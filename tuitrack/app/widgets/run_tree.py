@@ -40,6 +40,7 @@ class NodeRef:
 
 
 class RunTree(Tree[NodeRef]):
+    HELP_TITLE = "Tree"  # its section of `?` help
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False),
         Binding("k,up", "cursor_up", "Up", show=False),

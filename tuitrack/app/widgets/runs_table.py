@@ -30,6 +30,8 @@ GAP = 2
 class RunsTable(ScrollView, can_focus=True):
     """Runs of one experiment. Posts RunHighlighted as the cursor moves, RunOpened on enter."""
 
+    HELP_TITLE = "Runs table"  # its section of `?` help
+
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False),
         Binding("k,up", "cursor_up", "Up", show=False),

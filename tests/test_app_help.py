@@ -1,0 +1,97 @@
+"""`?` on every screen: that screen's keys first, then the rest, and every key the README names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.app_helpers import settle
+from tests.test_app_edit import app_for, focus_run
+from tuitrack.app.screens.compare import CompareScreen
+from tuitrack.app.screens.dialogs import Confirm, Prompt
+from tuitrack.app.screens.help import EXTRA, HelpScreen
+from tuitrack.app.screens.prune import PruneScreen
+from tuitrack.app.widgets.metric_plot import MetricPlot
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+SYMBOLS = {"↓": "down", "↑": "up", "←": "left", "→": "right", "/": "slash", ".": "full_stop", "?": "question_mark",
+           "+": "plus", "-": "minus"}
+
+
+async def open_help(pilot):
+    await pilot.press("f1")
+    assert isinstance(pilot.app.screen, HelpScreen)
+    sections = pilot.app.screen.sections
+    await pilot.press("escape")
+    return sections
+
+
+async def test_each_screen_lists_its_own_keys_first(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, ids.runs["parent"])
+        first = (await open_help(pilot))[0]
+        assert first[0].startswith("Tree")
+
+        await pilot.press("t")
+        assert isinstance(app.screen, Prompt)
+        first = (await open_help(pilot))[0]
+        assert first[0].startswith("This prompt") and {b.action for b in first[1]} == {"cancel"}
+        await pilot.press("escape")
+
+        await pilot.press("d")
+        assert isinstance(app.screen, Confirm)
+        sections = await open_help(pilot)
+        assert sections[0][0].startswith("This question")
+        assert {"answer(True)", "answer(False)"} <= {b.action for b in sections[0][1]}
+        assert any(title.startswith("Everywhere") for title, _ in sections)  # then the rest
+        await pilot.press("n")
+
+        await pilot.press("p", "i")
+        await settle(pilot)
+        assert isinstance(app.focused, MetricPlot)
+        first = (await open_help(pilot))[0]
+        assert first[0].startswith("Plot") and "next_zoom" in {b.action for b in first[1]}
+        await pilot.press("p")
+
+        await pilot.press("P")
+        await settle(pilot)
+        assert isinstance(app.screen, PruneScreen)
+        assert (await open_help(pilot))[0][0].startswith("The prune panel")
+        await pilot.press("escape")
+        await settle(pilot)
+
+        for name in ("parent", "child"):
+            await focus_run(pilot, ids.runs[name])
+            app.screen.action_toggle_mark()
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        sections = await open_help(pilot)
+        assert sections[0][0].startswith("Compare") and "toggle_diff" in {b.action for b in sections[0][1]}
+
+
+def _readme_keys() -> set[str]:
+    """The keys of the README's table of the app's keys, as binding key names."""
+    text = README.read_text()
+    table = text[text.index("| keys | where | what |"):]
+    table = table[:table.index("\n\n")]
+    keys = set()
+    for row in table.splitlines()[2:]:
+        for key in re.findall(r"`([^`]+)`", row.split("|")[1]):
+            keys.add(SYMBOLS.get(key, key))
+    return keys
+
+
+async def test_every_key_the_readme_names_is_in_help(reference_store):
+    root, _ = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        sections = await open_help(pilot)
+        bound = {k.strip() for _, bindings in sections for b in bindings for k in b.key.split(",")}
+        bound |= {key for _, key, _ in EXTRA}
+        missing = _readme_keys() - bound
+        assert not missing, f"README keys not in ? help: {sorted(missing)}"
