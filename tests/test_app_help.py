@@ -95,3 +95,29 @@ async def test_every_key_the_readme_names_is_in_help(reference_store):
         bound |= {key for _, key, _ in EXTRA}
         missing = _readme_keys() - bound
         assert not missing, f"README keys not in ? help: {sorted(missing)}"
+
+
+async def test_checkboxes_read_without_colour(reference_store):
+    """On and off boxes differ by their character, not their colour (NO_COLOR, 16 colours)."""
+    from textual.widgets import Checkbox, SelectionList
+
+    root, _ = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#table").focus()
+        await pilot.press("C")
+        await settle(pilot)
+        choices = app.screen.query_one(SelectionList)
+        boxes = [choices.render_line(y).text[:3] for y in range(3)]
+        assert boxes[0] == "▐✓▌"  # Name is shown
+        choices.deselect(choices.get_option_at_index(0).value)
+        choices.refresh()
+        assert choices.render_line(0).text[:3] == "▐ ▌"
+        await pilot.press("escape")
+        await pilot.press("P")
+        await settle(pilot)
+        box = app.screen.query_one("#split", Checkbox)
+        assert "✓" not in box.render().plain
+        box.value = True
+        assert "✓" in box.render().plain

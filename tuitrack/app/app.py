@@ -40,8 +40,8 @@ class TuitrackApp(KeysFollowScreens):
     COMMANDS = App.COMMANDS | {TuitrackCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", id="help"),
-        # f1 works inside a text field too, where ? is typed
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        # f1 also inside a text field, where ? is typed and f1 would not reach the app
         Binding("f1", "help", "Help", id="help-f1", show=False, priority=True),
     ]
 

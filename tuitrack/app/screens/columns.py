@@ -10,6 +10,7 @@ from textual.widgets import Label, SelectionList
 from textual.widgets.selection_list import Selection
 
 from tuitrack.app.columns import Column
+from tuitrack.app.widgets.toggles import TickList
 
 
 class ColumnChooser(ModalScreen[set[str] | None]):
@@ -42,7 +43,7 @@ class ColumnChooser(ModalScreen[set[str] | None]):
         with Vertical() as box:
             box.border_title = "Columns"
             yield Label("space toggles · enter applies · escape cancels")
-            yield SelectionList[str](
+            yield TickList[str](
                 *[
                     Selection(self._label(c), c.key, c.key not in self.hidden)
                     for c in self.columns

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, OptionList, Static
 
+from tuitrack.app.widgets.toggles import TickBox
 from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.query.prune import STALE, KeepBest, Policy, Verdict, decide
 
@@ -56,15 +57,15 @@ class PruneScreen(ModalScreen[None]):
             yield Label("Delete runs with status:")
             with Horizontal():
                 for status in STATUS_BOXES:
-                    yield Checkbox(status, id=f"status-{status}")
+                    yield TickBox(status, id=f"status-{status}")
             yield Input(placeholder=f"or started longer ago than ({DURATION_HELP})", id="older", compact=True)
             yield Label("but keep:")
             yield Input(placeholder="the newest N of each experiment", id="keep-last", compact=True)
             yield Input(placeholder="the best: METRIC:min|max:K, e.g. val/loss:min:3", id="keep-best", compact=True)
             yield Input(placeholder="ranked within each value of params.X", id="group-by", compact=True)
             with Horizontal():
-                yield Checkbox("judge child runs alone", id="split")
-                yield Checkbox("this experiment only", value=self.experiment_id is not None, id="scope")
+                yield TickBox("judge child runs alone", id="split")
+                yield TickBox("this experiment only", value=self.experiment_id is not None, id="scope")
             yield Static(id="summary")
             yield OptionList(id="matches")
             yield Label("ctrl+s deletes them (u undoes) · ctrl+x purges · esc closes\n"
