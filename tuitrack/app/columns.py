@@ -46,10 +46,11 @@ def columns_for(runs: list[Run], disk: bool = True) -> list[Column]:
     metrics = sorted({k for r in runs for k in r.metrics})
     version = [VERSION_COLUMN] if any(r.version is not None for r in runs) else []
     base = [c for c in BASE_COLUMNS[1:] if disk or c.key != "disk"]
+    both = set(params) & set(metrics)  # `lr` logged as a param and as a metric: say which is which
     return (
         BASE_COLUMNS[:1] + version + base
-        + [Column(f"param:{k}", k) for k in params]
-        + [Column(f"metric:{k}", k, numeric=True) for k in metrics]
+        + [Column(f"param:{k}", f"param {k}" if k in both else k) for k in params]
+        + [Column(f"metric:{k}", f"metric {k}" if k in both else k, numeric=True) for k in metrics]
     )
 
 

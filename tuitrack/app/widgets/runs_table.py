@@ -167,13 +167,25 @@ class RunsTable(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.RunHighlighted(self.highlighted_run))
 
+    def _frozen_width(self) -> int:
+        """Cells the first column (the name) keeps at the left however far the table scrolls."""
+        if not self._widths:
+            return 0
+        return min(self._widths[0] + GAP, self.size.width // 2)
+
     def watch_cursor_column(self) -> None:
-        left = sum(self._widths[: self.cursor_column]) + GAP * self.cursor_column
-        width = self._widths[self.cursor_column] if self._widths else 0
-        if left < self.scroll_x:
-            self.scroll_to(x=left, animate=False)
-        elif left + width > self.scroll_x + self.size.width:
-            self.scroll_to(x=left + width - self.size.width + GAP, animate=False)
+        frozen = self._frozen_width()
+        if self.cursor_column == 0:
+            self.scroll_to(x=0, animate=False)
+        else:
+            # Positions in the part right of the frozen name column, which scrolls.
+            left = sum(self._widths[1: self.cursor_column]) + GAP * (self.cursor_column - 1)
+            width = self._widths[self.cursor_column] + GAP
+            visible = max(1, self.size.width - frozen)
+            if left < self.scroll_x:
+                self.scroll_to(x=left, animate=False)
+            elif left + width > self.scroll_x + visible:
+                self.scroll_to(x=left + width - visible, animate=False)
         self.refresh()
 
     def _scroll_cursor_into_view(self) -> None:
@@ -243,7 +255,7 @@ class RunsTable(ScrollView, can_focus=True):
         if not self.columns:
             return Strip.blank(width, self.rich_style)
         if y == 0:
-            return self._header().crop(scroll_x, scroll_x + width).extend_cell_length(
+            return self._scrolled(self._header(), scroll_x, width).extend_cell_length(
                 width, self.get_component_rich_style("runs-table--header")
             )
         index = scroll_y + y - 1
@@ -252,9 +264,14 @@ class RunsTable(ScrollView, can_focus=True):
                 style = self.get_component_rich_style("runs-table--empty")
                 return Strip([Segment(" " + self.empty_text, style)]).extend_cell_length(width, self.rich_style)
             return Strip.blank(width, self.rich_style)
-        return self._row(index).crop(scroll_x, scroll_x + width).extend_cell_length(
+        return self._scrolled(self._row(index), scroll_x, width).extend_cell_length(
             width, self._row_base_style(index)
         )
+
+    def _scrolled(self, line: Strip, scroll_x: int, width: int) -> Strip:
+        """The name column where it is, the rest of the line scrolled: `l` never hides the name."""
+        frozen = self._frozen_width()
+        return Strip.join([line.crop(0, frozen), line.crop(frozen + scroll_x, scroll_x + width)])
 
     def _row_base_style(self, index: int) -> Style:
         if index == self.cursor_row:
