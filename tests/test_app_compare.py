@@ -89,3 +89,22 @@ def test_compare_snapshot(snap_compare):
         await open_compare(pilot)
 
     assert snap_compare(sample_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_fit_widths_shares_the_room():
+    from tuitrack.app.screens.compare import CELL_PADDING, fit_widths
+
+    widths = fit_widths([30, 22, 22, 22, 22], 78)
+    assert sum(widths) + CELL_PADDING * len(widths) <= 78
+    assert min(widths[1:]) >= 8
+    assert fit_widths([10, 6, 6], 78) == [10, 6, 6]  # what fits keeps its width
+
+
+async def test_compare_fits_four_runs_at_80_columns():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_compare(pilot, ("lr=0.1", "lr=0.01", "lr=0.003", "lr=0.03"))
+        table = screen.query_one(DataTable)
+        shown = sum(c.get_render_width(table) for c in table.ordered_columns)
+        assert len(table.ordered_columns) == 5 and shown <= 80  # no run is off to the right

@@ -161,12 +161,17 @@ class CompareScreen(Screen):
         rows = self.rows()
         labels = [""] + [run.run_name or run.run_id[:8] for run in self.runs]
         columns = list(zip(*[[label, *cells] for label, cells in rows])) or [[] for _ in labels]
-        for index, (label, key) in enumerate(zip(labels, ["label"] + [r.run_id for r in self.runs])):
-            cells = columns[index] if index < len(columns) else []
-            widest = max([len(label)] + [len(c.plain if isinstance(c, Text) else str(c)) for c in cells])
-            table.add_column(label, key=key, width=min(40, widest))
+        widest = [max([len(label)] + [len(c.plain if isinstance(c, Text) else str(c)) for c in cells])
+                  for label, cells in zip(labels, columns + [[]] * (len(labels) - len(columns)))]
+        widths = fit_widths(widest, self.app.size.width - 2)
+        for label, key, width in zip(labels, ["label"] + [r.run_id for r in self.runs], widths):
+            table.add_column(label, key=key, width=width)
         for label, cells in rows:
             table.add_row(label, *cells)
+
+    def on_resize(self) -> None:
+        if getattr(self, "loaded", False):
+            self._fill()  # the columns share the new width
 
     def action_toggle_diff(self) -> None:
         self.only_differences = not self.only_differences
@@ -203,3 +208,22 @@ class CompareScreen(Screen):
             self.notify(f"Not exported: {exc.strerror or exc}", severity="error")
             return
         self.notify(f"Wrote the comparison to {path}", timeout=6)
+
+
+CELL_PADDING = 2  # DataTable's padding around each cell
+
+
+def fit_widths(widest: list[int], room: int, most: int = 40, least: int = 8) -> list[int]:
+    """Column widths (the label column first, then one per run) that fit `room` cells when they
+    can: 4 runs side by side at 80 columns. Narrow columns keep their width; the widest give up
+    cells first (down to `least`), and the labels column at most a third of the room."""
+    widths = [min(most, w) for w in widest]
+    if widths:
+        widths[0] = min(widths[0], max(least, room // 3))
+    budget = room - CELL_PADDING * len(widths)
+    while sum(widths) > budget:
+        widest_at = max(range(len(widths)), key=lambda i: widths[i])
+        if widths[widest_at] <= least:
+            break
+        widths[widest_at] -= 1
+    return widths
