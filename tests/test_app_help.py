@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from tests.app_helpers import settle
+from tests.svg_text import screen_lines
 from tests.test_app_edit import app_for, focus_run
 from tuitrack.app.screens.compare import CompareScreen
 from tuitrack.app.screens.dialogs import Confirm, Prompt
@@ -121,3 +122,29 @@ async def test_checkboxes_read_without_colour(reference_store):
         assert "✓" not in box.render().plain
         box.value = True
         assert "✓" in box.render().plain
+
+
+async def test_full_screen_views_offer_escape_not_full_screen(reference_store):
+    root, ids = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, ids.runs["parent"])
+        await pilot.press("p", "i")
+        await settle(pilot)
+        assert "Full screen" in screen_lines(app)[-1]
+        await pilot.press("enter")
+        await settle(pilot)
+        footer = screen_lines(app)[-1]
+        assert app.screen.maximized is not None
+        assert "Full screen" not in footer and "esc Back" in footer
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.maximized is None
+        await pilot.press("p")  # the detail, full screen (enter in the tree)
+        await focus_run(pilot, ids.runs["parent"])
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.maximized is not None and "esc Back" in screen_lines(app)[-1]
+        await pilot.press("escape")
+        assert app.screen.maximized is None

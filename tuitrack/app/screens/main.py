@@ -733,6 +733,7 @@ class MainScreen(RunEditing, Screen):
             self.set_focus(self.query_one(RunsTable))
         elif self.maximized is not None:
             self.minimize()
+            self.refresh_bindings()
             back = self._focus_before_detail
             if back is not None and back.is_attached:
                 back.focus()
@@ -777,6 +778,7 @@ class MainScreen(RunEditing, Screen):
             self._focus_before_detail = self.focused
         self.maximize(detail, container=False)
         detail.focus()
+        self.refresh_bindings()  # the footer: escape back, no "Full screen"
 
     def action_cycle_pane(self, step: int) -> None:
         """Tab between the three panes (the filter is reached with /)."""
@@ -785,12 +787,24 @@ class MainScreen(RunEditing, Screen):
         index = panes.index(current) + step if current is not None else (0 if step > 0 else -1)
         self.set_focus(panes[index % len(panes)])
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Full screen: the footer offers the way back, not `Full screen` again."""
+        if action in ("open_plot", "open_detail") and self.maximized is not None:
+            return False
+        if action == "leave_full_screen":
+            return self.maximized is not None
+        return True
+
+    def action_leave_full_screen(self) -> None:
+        self.action_escape()
+
     def action_open_plot(self) -> None:
         plot = self.query_one(MetricPlot)
         if self.maximized is None:
             self._focus_before_detail = self.focused
         self.maximize(plot, container=False)
         plot.focus()
+        self.refresh_bindings()  # the footer: escape back, no "Full screen"
 
     def action_focus_detail(self) -> None:
         self._lower().focus()

@@ -44,6 +44,7 @@ class MetricPlot(Widget, can_focus=True):
     ALLOW_MAXIMIZE = True
     BINDINGS = [
         Binding("enter", "screen.open_plot", "Full screen", tooltip="Show the plot full screen (escape: back)"),
+        Binding("escape", "screen.leave_full_screen", "Back", tooltip="Leave full screen"),
         Binding("m", "pick_metrics", "Metrics", tooltip="Choose the metrics to plot"),
         Binding("n", "next_metric(1)", "Next metric", show=False, tooltip="Plot the next metric"),
         Binding("N", "next_metric(-1)", "Previous metric", show=False, tooltip="Plot the previous metric"),

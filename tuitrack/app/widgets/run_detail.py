@@ -21,6 +21,7 @@ class RunDetail(VerticalScroll, can_focus=True):
     HELP_TITLE = "Run detail"  # its section of `?` help
     ALLOW_MAXIMIZE = True  # enter shows a run full screen; escape comes back
     BINDINGS = [
+        Binding("escape", "screen.leave_full_screen", "Back", tooltip="Leave full screen"),
         Binding("j,down", "scroll_down", "Down", show=False),
         Binding("k,up", "scroll_up", "Up", show=False),
         Binding("g,home", "scroll_home", "Top", show=False),
