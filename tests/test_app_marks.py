@@ -105,3 +105,13 @@ async def test_K_leaves_a_parent_running_while_its_child_still_writes(tmp_path):
             await pilot.press("y")
         await settle(pilot)
     assert client.get_run(parent).info.status == "RUNNING"
+
+
+def test_the_status_never_says_not_watching_while_watching_starts(reference_store):
+    from tuitrack.app.screens.main import MainScreen
+    from tuitrack.live.index import RunIndex
+
+    root, _ = reference_store
+    index = RunIndex(open_store(str(root)))
+    assert MainScreen(index, live=LiveOptions(watch=True)).watch_mode == "live once loaded"
+    assert MainScreen(index, live=LiveOptions(watch=False)).watch_mode == "not watching (--no-watch)"

@@ -101,7 +101,8 @@ class MainScreen(RunEditing, Screen):
         self.watch = live.watch
         self.poll = live.poll
         self.stale_after_ms = int(live.stale_after * 1000)
-        self.watch_mode = "not watching"
+        # What the status bar says of following the store, until the watcher says it is on.
+        self.watch_mode = "live once loaded" if live.watch else "not watching (--no-watch)"
         self._watch_problem: str | None = None  # why asking the store what changed fails now
         self._watch_parts: tuple | None = None
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
@@ -277,6 +278,7 @@ class MainScreen(RunEditing, Screen):
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def start_watching(self) -> None:
+        self.post_message(WatchStarted("starting to watch…"))
         store = self.index.store
         root = store.watch_root
         if root is None:
