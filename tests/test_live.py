@@ -216,3 +216,22 @@ def test_choose_mode(tmp_path):
     limit.write_text("100000\n")
     assert not choose_mode(str(store), mounts_file=str(mounts), limit_file=str(limit)).polling
     assert choose_mode(str(store), poll=1.5).interval == 1.5
+
+
+def test_a_growing_run_is_measured_again_now_and_then(reference_store):
+    from tuitrack.live.index import DISK_EVERY_S
+
+    root, ids = reference_store
+    index = loaded_index(root)
+    run_id = ids.runs["running"]
+    index.load_disk_sizes(index.all_runs())
+    before = index.run(run_id).disk_bytes
+    run_dir = root / ids.experiments["beta"] / run_id
+    with open(run_dir / "metrics" / "m", "a") as f:
+        f.write("".join(f"1795000009000 {i}.5 {i + 5}\n" for i in range(2000)))  # a block or more
+    delta = index.apply(changes(index, run_dir / "metrics" / "m"))
+    assert index.run(run_id).disk_bytes == before  # an append keeps the old size...
+    grown = index.remeasure_disk({r for r, _ in delta.metrics}, now=1000.0)
+    assert [r.run_id for r in grown] == [run_id] and index.run(run_id).disk_bytes > before  # ...until measured
+    assert index.remeasure_disk({run_id}, now=1000.0 + DISK_EVERY_S / 2) == []  # not on every append
+    assert index.remeasure_disk({run_id}, now=1000.0 + DISK_EVERY_S) != []

@@ -24,6 +24,7 @@ from tuitrack.model import Experiment, Run, RunStatus
 from tuitrack.store import Store
 from tuitrack.store.base import Change
 
+DISK_EVERY_S = 10.0  # a growing run's disk size is measured again at most this often
 
 @dataclass
 class Delta:
@@ -47,6 +48,7 @@ class RunIndex:
         self.experiments: dict[str, Experiment] = {}
         self._runs: dict[str, dict[str, Run]] = {}  # experiment id -> run id -> run
         self._with_data: set[str] = set()
+        self._measured_at: dict[str, float] = {}  # run id -> when (monotonic) its size was measured again
         self._children: dict[str, list[str]] = {}  # parent run id -> child run ids, newest first
         self._write = threading.RLock()
         self._last_write: dict[str, int] = {}  # run id -> ms of its last write (running runs)
@@ -104,6 +106,21 @@ class RunIndex:
             if run.disk_bytes is None:
                 run.disk_bytes = self.store.disk_usage(run)
                 done.append(run)
+        return done
+
+    def remeasure_disk(self, run_ids: Iterable[str], now: float | None = None) -> list[Run]:
+        """Measure again runs whose files grew, each at most every DISK_EVERY_S seconds: a
+        training run appends all the time, and walking its folder on every append would cost
+        more than the size tells."""
+        now = time.monotonic() if now is None else now
+        done = []
+        for run_id in run_ids:
+            run = self.run(run_id)
+            if run is None or now - self._measured_at.get(run_id, float("-inf")) < DISK_EVERY_S:
+                continue
+            self._measured_at[run_id] = now
+            run.disk_bytes = self.store.disk_usage(run)
+            done.append(run)
         return done
 
     def experiment_bytes(self, experiment_id: str) -> int | None:

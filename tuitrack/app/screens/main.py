@@ -352,8 +352,12 @@ class MainScreen(RunEditing, Screen):
             delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
             # Runs read again from scratch have no size yet (appends keep the old one).
             self.index.load_disk_sizes(r for r in map(self.index.run, delta.runs_added | delta.runs_changed) if r)
+            # Runs that grew (appends keep the old size) are measured again, now and then.
+            grown = self.index.remeasure_disk({run_id for run_id, _ in delta.metrics})
             if delta:
                 self.post_message(StoreChanged(delta))
+            for experiment_id in {run.experiment_id for run in grown}:
+                self.post_message(SizesLoaded(experiment_id))
 
     def stop_watching(self) -> None:
         if self._watch_parts is not None:
