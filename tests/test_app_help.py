@@ -148,3 +148,23 @@ async def test_full_screen_views_offer_escape_not_full_screen(reference_store):
         assert app.screen.maximized is not None and "esc Back" in screen_lines(app)[-1]
         await pilot.press("escape")
         assert app.screen.maximized is None
+
+
+async def test_running_and_failed_differ_in_16_colours(reference_store):
+    """The glyphs tell every status apart; in the default theme the colours do too, even when a
+    terminal has only 16 (running was $warning, which becomes failed's bright red)."""
+    from rich.color import Color, ColorSystem
+
+    from tuitrack.app.status_look import STATUS_COLOURS
+
+    root, _ = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(80, 24)):
+        variables = app.get_css_variables()
+
+        def sixteen(status: str) -> int:
+            name = STATUS_COLOURS[f"status-{status}"].split("$")[1].split(";")[0]
+            return Color.parse(variables[name][:7]).downgrade(ColorSystem.STANDARD).number
+
+        assert sixteen("running") != sixteen("failed")
+        assert len({sixteen(s) for s in ("running", "finished", "failed")}) == 3

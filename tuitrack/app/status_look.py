@@ -41,7 +41,7 @@ def style_class(run: Run, stale: bool = False) -> str:
 
 # One place decides each status's colour; widgets get component classes named `<prefix>--status-*`.
 STATUS_COLOURS = {
-    "status-running": "color: $warning;",
+    "status-running": "color: $primary-lighten-2;",  # not $warning: 16 colours make it failed's red
     "status-finished": "color: $success;",
     "status-failed": "color: $error;",
     "status-killed": "color: $text-muted;",
