@@ -235,3 +235,38 @@ def test_a_growing_run_is_measured_again_now_and_then(reference_store):
     assert [r.run_id for r in grown] == [run_id] and index.run(run_id).disk_bytes > before  # ...until measured
     assert index.remeasure_disk({run_id}, now=1000.0 + DISK_EVERY_S / 2) == []  # not on every append
     assert index.remeasure_disk({run_id}, now=1000.0 + DISK_EVERY_S) != []
+
+
+def test_a_sweep_finds_what_no_watcher_saw(reference_store):
+    """A run made between the listing and the first watch, a run removed, a meta rewritten: the
+    sweep hands on exactly those paths, and the index follows them."""
+    from tuitrack.live.sweep import Sweeper
+
+    root, ids = reference_store
+    index = loaded_index(root)
+    handed: list[set[str]] = []
+    sweeper = Sweeper(index.store, lambda paths: handed.append(set(paths)))
+    sweeper.baseline()
+    beta = root / ids.experiments["beta"]
+    new_run = beta / ("f" * 32)
+    shutil.copytree(beta / ids.runs["killed"], new_run)
+    meta = (new_run / "meta.yaml").read_text().replace(ids.runs["killed"], "f" * 32)
+    (new_run / "meta.yaml").write_text(meta)
+    shutil.rmtree(beta / ids.runs["restored"])
+    sweeper.sweep_and_hand_on()
+    assert handed == [{str(new_run), str(beta / ids.runs["restored"])}]
+    delta = index.apply([c for c in map(index.store.classify, handed[0]) if c])
+    assert delta.runs_added == {"f" * 32} and delta.runs_removed == {ids.runs["restored"]}
+    assert sweeper.sweep() == set()  # nothing new: nothing handed on
+
+
+def test_a_sweep_reports_experiments_the_listing_did_not_know(reference_store):
+    from tuitrack.live.sweep import Sweeper
+
+    root, ids = reference_store
+    index = loaded_index(root)
+    known = {ids.experiments["alpha"]}
+    sweeper = Sweeper(index.store, lambda paths: None)
+    sweeper.baseline(known=lambda p: (c := index.store.classify(p)) is not None and c.experiment_id in known)
+    found = sweeper.sweep()
+    assert str(root / ids.experiments["beta"]) in found and str(root / ids.experiments["alpha"]) not in found

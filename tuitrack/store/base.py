@@ -9,6 +9,7 @@ store as a whole cannot be read.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,6 +144,13 @@ class Store(abc.ABC):
         so nothing written between that listing and the first look is missed; the CLI, which never
         asks, pays nothing for it."""
 
+    def fingerprints(self) -> dict[str, tuple] | None:
+        """For a folder store: a cheap stat fingerprint of each experiment and run, keyed by a path
+        that `classify` explains. The live view compares two of them to find what a watcher
+        missed (a run made before watching began, an overflowed inotify queue, folders past the
+        watch limit). None: the store is asked what changed instead (a database, a server)."""
+        return None
+
     def changes(self, paths: set[str]) -> list[Change]:
         """What changed, given the paths a watcher saw (none when the store is asked on a timer).
 
@@ -215,3 +223,12 @@ class Store(abc.ABC):
         If the metric was rewritten from scratch, `history.points` is replaced and all of it
         returned.
         """
+
+
+def stat_key(path: str) -> tuple[int, int, int] | None:
+    """(size, mtime_ns, inode) of `path`, or None when it is not there: what tells a rewrite."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)

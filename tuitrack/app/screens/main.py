@@ -42,6 +42,7 @@ from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
 from tuitrack.live.options import LiveOptions
+from tuitrack.live.sweep import Sweeper
 from tuitrack.live.undo import UndoStack
 from tuitrack.live.watcher import (
     AskTimer,
@@ -105,6 +106,7 @@ class MainScreen(RunEditing, Screen):
         self.watch_mode = "live once loaded" if live.watch else "not watching (--no-watch)"
         self._watch_problem: str | None = None  # why asking the store what changed fails now
         self._watch_parts: tuple | None = None
+        self._sweeper = Sweeper(index.store, lambda paths: None)
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
         self.prune_preview: set[str] = set()  # runs the prune panel would delete (× in the tree)
@@ -164,6 +166,11 @@ class MainScreen(RunEditing, Screen):
         self.post_message(ExperimentsLoaded())
         # Let the UI thread paint the tree before this thread competes with it for the GIL.
         self._painted.wait(timeout=2.0)
+        if self.watch:
+            # What the runs look like now: after watching starts, a sweep finds what changed
+            # since (a run made before the watches were in place) and hands it on.
+            self._sweeper = Sweeper(self.index.store, lambda paths: None)
+            self._sweeper.baseline(known=self._experiment_known)
         pending = [e.experiment_id for e in experiments]
         while pending and not worker.is_cancelled:
             experiment_id = self._next(pending)
@@ -194,6 +201,10 @@ class MainScreen(RunEditing, Screen):
                 if done:
                     self.post_message(SizesLoaded(experiment.experiment_id))
                 time.sleep(0.002)
+
+    def _experiment_known(self, path: str) -> bool:
+        change = self.index.store.classify(path)
+        return change is not None and change.experiment_id in self.index.experiments
 
     def _next(self, pending: list[str]) -> str:
         while self._urgent:
@@ -298,6 +309,8 @@ class MainScreen(RunEditing, Screen):
             watcher = PollWatcher(root, debouncer, mode.interval, self._hot_run_dirs, self._all_run_dirs)
             watcher.start()
         self._watch_parts = (watcher, debouncer)
+        self._sweeper.hand_on = debouncer.add
+        self._sweeper.start()  # what changed between the listing and now, then now and then
         self.post_message(WatchStarted(mode.describe()))
 
     def _start_asking(self, store) -> None:
@@ -364,6 +377,7 @@ class MainScreen(RunEditing, Screen):
             watcher, debouncer = self._watch_parts
             watcher.stop()
             debouncer.stop()
+            self._sweeper.stop()
             self._watch_parts = None
 
     def on_unmount(self) -> None:

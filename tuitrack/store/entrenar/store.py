@@ -26,6 +26,7 @@ from tuitrack.store.base import (
     Store,
     prefix_matches,
     refuse_ambiguous,
+    stat_key,
 )
 from tuitrack.store.entrenar import rewrite
 from tuitrack.store.entrenar.record import (
@@ -194,6 +195,10 @@ class EntrenarStore(Store):
             return os.lstat(self._path(run.run_id)).st_blocks * 512
         except OSError:
             return None
+
+    def fingerprints(self) -> dict[str, tuple]:
+        """Each run record by its stat."""
+        return {path: (stat_key(path),) for _, path in record_files(self.root)}
 
     def classify(self, path: str) -> Change | None:
         folder, name = os.path.split(os.path.abspath(path))

@@ -32,6 +32,7 @@ from tuitrack.store.base import (
     Store,
     prefix_matches,
     refuse_ambiguous,
+    stat_key,
 )
 from tuitrack.store.fetch_ml.binary import MetricsTail, read_meta
 from tuitrack.store.grouping import experiment_id_for
@@ -223,6 +224,11 @@ class FetchMlStore(Store):
     def disk_usage(self, run: Run) -> int | None:
         folder = Path(self._folder(run.run_id))
         return tree.disk_bytes(folder) if folder.is_dir() else None
+
+    def fingerprints(self) -> dict[str, tuple]:
+        """Each commit folder by its meta.bin, metrics.bin and deletion marker."""
+        return {folder: tuple(stat_key(os.path.join(folder, name)) for name in (META, METRICS, DELETED_MARKER))
+                for folder in map(self._folder, self._commit_folders())}
 
     def classify(self, path: str) -> Change | None:
         rel = os.path.relpath(os.path.abspath(path), self.root)

@@ -39,6 +39,7 @@ from tuitrack.store.base import (
     RunNotFound,
     Store,
     refuse_ambiguous,
+    stat_key,
 )
 from tuitrack.store.forked import map_chunks
 from tuitrack.store.mlflow_file import changes, mini, purge
@@ -461,6 +462,29 @@ class MlflowFileStore(Store):
         return result
 
     # -- what a changed path means ------------------------------------------------------------------
+
+    def fingerprints(self) -> dict[str, tuple]:
+        """Each experiment folder by its meta.yaml; each run folder by its meta.yaml and its
+        metrics/, params/ and tags/ folders (a new key changes its folder's mtime)."""
+        out: dict[str, tuple] = {}
+        for base in (self.root, os.path.join(self.root, TRASH)):
+            for _, exp_path in self._subfolders(base):
+                out[exp_path] = (stat_key(os.path.join(exp_path, META)),)
+                try:
+                    entries = list(os.scandir(exp_path))
+                except OSError:
+                    continue
+                for entry in entries:
+                    if entry.name in RESERVED_EXPERIMENT_FOLDERS or entry.name.startswith("."):
+                        continue
+                    try:
+                        if not entry.is_dir(follow_symlinks=False):
+                            continue
+                    except OSError:
+                        continue
+                    out[entry.path] = tuple(stat_key(os.path.join(entry.path, part))
+                                            for part in (META, "metrics", "params", "tags"))
+        return out
 
     def classify(self, path: str) -> Change | None:
         rel = self._rel(os.path.abspath(path))
