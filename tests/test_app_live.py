@@ -122,7 +122,7 @@ async def test_a_run_made_before_the_watch_began_appears(reference_store, poll, 
         meta = beta / new_id / "meta.yaml"
         meta.write_text(meta.read_text().replace(ids.runs["killed"], new_id))
 
-    watchers = {None: "InotifyWatcher", 0.2: "PollWatcher"}
+    watchers = {None: "FolderWatcher", 0.2: "PollWatcher"}
     original = getattr(main_screen, watchers[poll])
 
     class LateWatcher(original):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tuitrack.live.index import RunIndex
-from tuitrack.live.watcher import Debouncer, InotifyWatcher, PollWatcher, choose_mode, filesystem_type
+from tuitrack.live.inotify import FolderWatcher
+from tuitrack.live.watcher import Debouncer, PollWatcher, choose_mode, filesystem_type
 from tuitrack.model import RunStatus
 from tuitrack.store import open_store
 from tuitrack.store.base import Change
@@ -177,7 +178,8 @@ def test_watcher_sees_a_writer_process(reference_store, mode):
 
     debouncer = Debouncer(on_batch, delay=0.03)
     if mode == "inotify":
-        watcher = InotifyWatcher(str(root), debouncer)
+        watcher = FolderWatcher(str(root), debouncer.add, run_dirs=lambda: [str(run_dir)],
+                                hot_runs=lambda: [str(run_dir)])
     else:
         watcher = PollWatcher(str(root), debouncer, interval=0.1, hot_runs=lambda: [str(run_dir)],
                               all_runs=lambda: [str(run_dir)])
@@ -207,15 +209,12 @@ def test_choose_mode(tmp_path):
     assert mode.polling and "nfs4" in mode.reason
     limit = tmp_path / "limit"
     limit.write_text("10\n")
-    store = tmp_path / "store"
-    for i in range(20):
-        (store / str(i)).mkdir(parents=True)
     mounts.write_text("/dev/vda / ext4 rw 0 0\n")
-    mode = choose_mode(str(store), mounts_file=str(mounts), limit_file=str(limit))
-    assert mode.polling and "watch limit is 10" in mode.reason
-    limit.write_text("100000\n")
-    assert not choose_mode(str(store), mounts_file=str(mounts), limit_file=str(limit)).polling
-    assert choose_mode(str(store), poll=1.5).interval == 1.5
+    mode = choose_mode(str(tmp_path), mounts_file=str(mounts), limit_file=str(limit))
+    assert not mode.polling and mode.watch_budget == 5  # half the limit: other programs need watches
+    limit.write_text("10000000\n")
+    assert choose_mode(str(tmp_path), mounts_file=str(mounts), limit_file=str(limit)).watch_budget == 50_000
+    assert choose_mode(str(tmp_path), poll=1.5).interval == 1.5
 
 
 def test_a_growing_run_is_measured_again_now_and_then(reference_store):
@@ -270,3 +269,57 @@ def test_a_sweep_reports_experiments_the_listing_did_not_know(reference_store):
     sweeper.baseline(known=lambda p: (c := index.store.classify(p)) is not None and c.experiment_id in known)
     found = sweeper.sweep()
     assert str(root / ids.experiments["beta"]) in found and str(root / ids.experiments["alpha"]) not in found
+
+
+def test_a_large_store_is_watched_where_it_changes(reference_store, monkeypatch):
+    """Past its watch budget the watcher takes the top, the experiments and the hot runs; a new
+    run is hot; a cold run is left to the sweep; watches the kernel refuses are counted."""
+    import errno as errno_module
+
+    from watchdog.observers.inotify_c import InotifyFD
+
+    root, ids = reference_store
+    beta = root / ids.experiments["beta"]
+    hot, cold = str(beta / ids.runs["running"]), str(beta / ids.runs["killed"])
+    seen: set[str] = set()
+    lock = threading.Lock()
+
+    def hand_on(paths):
+        with lock:
+            seen.update(paths)
+
+    watcher = FolderWatcher(str(root), hand_on, run_dirs=lambda: [hot, cold], hot_runs=lambda: [hot], budget=0)
+    watcher.start()
+    try:
+        assert not watcher.whole and "1 active run(s), the rest swept" in watcher.describe()
+        with open(Path(cold) / "metrics" / "x", "a") as f:  # seen by the next sweep only
+            f.write("1795000000000 1.0 0\n")
+        with open(Path(hot) / "metrics" / "m", "a") as f:
+            f.write("1795000009000 9.5 5\n")
+        assert wait_until(lambda: str(Path(hot) / "metrics" / "m") in seen)
+        new_run = beta / ("e" * 32)
+        (new_run / "metrics").mkdir(parents=True)
+        assert wait_until(lambda: str(new_run / "metrics") in watcher._watched)
+        (new_run / "metrics" / "loss").write_text("1795000000000 1.0 0\n")
+        assert wait_until(lambda: str(new_run / "metrics" / "loss") in seen)
+        with lock:
+            assert not any(p.startswith(cold) for p in seen)
+    finally:
+        watcher.stop()
+
+    calls = []
+    real_add = InotifyFD.add_callback
+
+    def add_until_full(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:
+            raise OSError(errno_module.ENOSPC, "No space left on device")
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(InotifyFD, "add_callback", add_until_full)
+    full = FolderWatcher(str(root), hand_on, run_dirs=lambda: [hot, cold], hot_runs=lambda: [hot])
+    full.start()
+    try:
+        assert full.refused > 0 and "not watched (inotify limit), swept" in full.describe()
+    finally:
+        full.stop()

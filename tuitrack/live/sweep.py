@@ -23,10 +23,13 @@ MAX_SHARE = 0.02  # of one core, at most, spent sweeping
 
 
 class Sweeper:
-    def __init__(self, store: Store, hand_on: Callable[[Iterable[str]], None], every: float = 30.0):
+    def __init__(self, store: Store, hand_on: Callable[[Iterable[str]], None], every: float = 30.0,
+                 after: Callable[[], None] = lambda: None):
         self.store = store
         self.hand_on = hand_on  # e.g. Debouncer.add
         self.every = every
+        self.after = after  # after each sweep (the watcher looks again at which runs are hot)
+        self._sweeping = threading.Lock()  # a queue overflow may ask for a sweep at any time
         self.last_duration = 0.0
         self._last: dict[str, tuple] | None = None
         self._stop = threading.Event()
@@ -46,19 +49,21 @@ class Sweeper:
 
     def sweep(self) -> set[str]:
         """The paths whose fingerprint changed, appeared or vanished since the last sweep."""
-        if self._last is None:
-            return set()
-        started = time.perf_counter()
-        now = self.store.fingerprints() or {}
-        changed = {path for path in now.keys() | self._last.keys() if now.get(path) != self._last.get(path)}
-        self._last = now
-        self.last_duration = time.perf_counter() - started
-        return changed
+        with self._sweeping:
+            if self._last is None:
+                return set()
+            started = time.perf_counter()
+            now = self.store.fingerprints() or {}
+            changed = {path for path in now.keys() | self._last.keys() if now.get(path) != self._last.get(path)}
+            self._last = now
+            self.last_duration = time.perf_counter() - started
+            return changed
 
     def sweep_and_hand_on(self) -> set[str]:
         changed = self.sweep()
         if changed:
             self.hand_on(changed)
+        self.after()
         return changed
 
     def start(self) -> None:

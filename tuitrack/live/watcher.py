@@ -5,10 +5,9 @@ watcher's own thread, at most one batch per `debounce` seconds. A training scrip
 thousand metric lines a second makes four thousand inotify events a second; the callback sees
 one batch of a handful of paths.
 
-inotify sees nothing of writes made by other machines on NFS, SMB or SSHFS, and when the kernel's
-watch limit runs out it silently skips folders (shared/reference/textual-notes.md §4). So
-`choose_mode` polls on network filesystems and when the store has more folders than watches are
-left, and `--poll SECONDS` forces polling.
+inotify sees nothing of writes made by other machines on NFS, SMB or SSHFS: `choose_mode` polls
+there, and `--poll SECONDS` forces polling. Folder stores are otherwise watched where they change
+(live/inotify.py) and swept for the rest (live/sweep.py).
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ class Mode:
     polling: bool
     interval: float
     reason: str
+    watch_budget: int = 50_000  # inotify watches tuitrack may take (the kernel's limit is shared)
 
     def describe(self) -> str:
         if not self.polling:
@@ -62,25 +62,11 @@ def filesystem_type(path: str, mounts_file: str = "/proc/mounts") -> str | None:
     return kind
 
 
-def count_folders(root: str, stop_at: int) -> int:
-    """Folders under `root` (symlinks not followed), counting no further than `stop_at`."""
-    count = 0
-    stack = [root]
-    while stack and count <= stop_at:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        count += 1
-                        stack.append(entry.path)
-        except OSError:
-            continue
-    return count
-
-
 def choose_mode(root: str, poll: float | None = None, mounts_file: str = "/proc/mounts",
                 limit_file: str = WATCH_LIMIT_FILE) -> Mode:
-    """inotify unless asked to poll, on a network filesystem, or short of inotify watches."""
+    """inotify unless asked to poll or on a network filesystem; inotify takes at most half the
+    kernel's watch limit (other programs of the user need watches too). A store needing more is
+    watched where it changes and swept for the rest (live/inotify.py), not polled."""
     if poll is not None:
         return Mode(True, poll, "asked with --poll")
     kind = filesystem_type(root, mounts_file)
@@ -91,12 +77,8 @@ def choose_mode(root: str, poll: float | None = None, mounts_file: str = "/proc/
             limit = int(f.read().strip())
     except (OSError, ValueError):
         limit = None
-    if limit is not None:
-        needed = count_folders(root, stop_at=limit) + 1
-        if needed > limit * 0.8:  # other programs of this user hold watches too
-            return Mode(True, 2.0, f"{needed} folders but the inotify watch limit is {limit} "
-                                   f"(raise fs.inotify.max_user_watches)")
-    return Mode(False, 0.0, "")
+    budget = Mode.watch_budget if limit is None else min(Mode.watch_budget, limit // 2)
+    return Mode(False, 0.0, "", watch_budget=budget)
 
 
 class Debouncer:
@@ -139,46 +121,6 @@ class Debouncer:
     def stop(self) -> None:
         self._stopped = True
         self._wake.set()
-
-
-class InotifyWatcher:
-    """watchdog's inotify observer on the whole store, feeding a Debouncer."""
-
-    def __init__(self, root: str, debouncer: Debouncer):
-        from watchdog.events import (
-            DirCreatedEvent,
-            DirDeletedEvent,
-            DirMovedEvent,
-            FileClosedEvent,
-            FileCreatedEvent,
-            FileDeletedEvent,
-            FileModifiedEvent,
-            FileMovedEvent,
-            FileSystemEventHandler,
-        )
-        from watchdog.observers import Observer
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event) -> None:
-                paths = [os.fsdecode(event.src_path)]
-                if getattr(event, "dest_path", ""):
-                    paths.append(os.fsdecode(event.dest_path))
-                debouncer.add(paths)
-
-        self.observer = Observer()
-        self.observer.daemon = True
-        self.observer.schedule(
-            Handler(), root, recursive=True,
-            event_filter=[FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent,
-                          FileClosedEvent, DirCreatedEvent, DirDeletedEvent, DirMovedEvent],
-        )
-
-    def start(self) -> None:
-        self.observer.start()
-
-    def stop(self) -> None:
-        self.observer.stop()
-        self.observer.join(timeout=2)
 
 
 class FileSetWatcher:

@@ -41,6 +41,7 @@ from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
+from tuitrack.live.inotify import FolderWatcher
 from tuitrack.live.options import LiveOptions
 from tuitrack.live.sweep import Sweeper
 from tuitrack.live.undo import UndoStack
@@ -48,7 +49,6 @@ from tuitrack.live.watcher import (
     AskTimer,
     Debouncer,
     FileSetWatcher,
-    InotifyWatcher,
     Mode,
     PollWatcher,
     choose_mode,
@@ -65,6 +65,7 @@ def _plural(count: int, word: str) -> str:
 SUMMARIES_EVERY = 3.0  # seconds between full reads for min/max while the selected run writes
 AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
+HOT_FOR_MS = 15 * 60_000  # a run that wrote this recently is watched closely, running or not
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
 
 
@@ -297,21 +298,24 @@ class MainScreen(RunEditing, Screen):
             return
         mode = choose_mode(root, self.poll)
         debouncer = Debouncer(self._on_batch)
+        sweeper = self._sweeper
         watcher = None
         if not mode.polling:
             try:
-                watcher = InotifyWatcher(root, debouncer)
+                watcher = FolderWatcher(root, debouncer.add, self._all_run_dirs, self._hot_run_dirs,
+                                        on_overflow=sweeper.sweep_and_hand_on, budget=mode.watch_budget)
                 watcher.start()
-            except OSError as exc:  # no watches or inotify instances left
+                sweeper.after = watcher.refresh
+            except OSError as exc:  # no inotify instance to be had
                 mode = Mode(True, 2.0, f"inotify unavailable ({exc.strerror or exc})")
                 watcher = None
         if watcher is None:
             watcher = PollWatcher(root, debouncer, mode.interval, self._hot_run_dirs, self._all_run_dirs)
             watcher.start()
         self._watch_parts = (watcher, debouncer)
-        self._sweeper.hand_on = debouncer.add
-        self._sweeper.start()  # what changed between the listing and now, then now and then
-        self.post_message(WatchStarted(mode.describe()))
+        sweeper.hand_on = debouncer.add
+        sweeper.start()  # what changed between the listing and now, then now and then
+        self.post_message(WatchStarted(watcher.describe() if isinstance(watcher, FolderWatcher) else mode.describe()))
 
     def _start_asking(self, store) -> None:
         """A database or a server: file events on the database (if any) and a timer both lead to
@@ -341,8 +345,12 @@ class MainScreen(RunEditing, Screen):
         self.post_message(WatchStarted(f"live ({', '.join(how)})"))
 
     def _hot_run_dirs(self) -> list[str]:
-        store = self.index.store
-        return [store.run_dir(r) for r in self.index.all_runs() if r.status is RunStatus.RUNNING]
+        """The runs whose files are watched (or polled) closely: running ones, and those that
+        wrote in the last HOT_FOR_MS; the sweep looks after the rest."""
+        store, now = self.index.store, self.clock() * 1000
+        return [store.run_dir(r) for r in self.index.all_runs()
+                if (r.status is RunStatus.RUNNING and not r.is_deleted)
+                or now - (self.index.last_write(r.run_id) or 0) < HOT_FOR_MS]
 
     def _all_run_dirs(self) -> list[str]:
         store = self.index.store
