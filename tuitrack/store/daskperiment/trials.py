@@ -67,7 +67,8 @@ class Trial:
     trial: int
     parameters: Any = None  # the dict, or None when there is none
     result: Any = None
-    metrics: dict[str, list[MetricPoint]] = field(default_factory=dict)
+    metrics: dict[str, list[MetricPoint]] = field(default_factory=dict)  # full, or only the latest point
+    started: int | None = None  # the first metric point's time, when only the latest points are here
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -89,7 +90,7 @@ def trial_run(experiment_id: str, trial: Trial, running: bool = False) -> Run:
     if trial.result is None:
         run.status = RunStatus.RUNNING if running else RunStatus.KILLED
         firsts = [p[0].timestamp for p in trial.metrics.values() if p]
-        run.start_time = min(firsts) if firsts else None
+        run.start_time = trial.started if trial.started is not None else min(firsts) if firsts else None
         return run
     if not isinstance(trial.result, dict):
         run.status = RunStatus.FINISHED
