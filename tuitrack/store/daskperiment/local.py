@@ -35,6 +35,7 @@ from tuitrack.store.daskperiment.trials import (
     RESULT_METRIC,
     Trial,
     bounded_text,
+    code_text,
     metric_points,
     result_history,
     trial_named,
@@ -262,7 +263,7 @@ class DaskperimentLocalStore(Store):
         tags = {}
         code = _read_text(os.path.join(folder, "code", f"{experiment_id}_{trial}.py"))
         if code is not None:
-            tags[CODE_TAG] = code
+            tags[CODE_TAG] = code_text(code)
         for kind, ext in ENVIRONMENT_KINDS.items():
             found = _read_text(os.path.join(folder, "environment", f"{kind}_{experiment_id}_{trial}.{ext}"))
             if found is not None:

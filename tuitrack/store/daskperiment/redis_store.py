@@ -40,6 +40,7 @@ from tuitrack.store.daskperiment.trials import (
     TRIAL_TAG,
     Trial,
     bounded_text,
+    code_text,
     metric_point,
     result_history,
     run_id_for,
@@ -276,8 +277,11 @@ class DaskperimentRedisStore(Store):
             if keys.persisted.get(t):
                 run.tags[PERSISTED_TAG] = ", ".join(sorted(keys.persisted[t]))
         for (run, tag, _), value in zip(wanted, self._values([k for _, _, k in wanted], MAX_TEXT)):
-            run.tags[tag] = bounded_text(value.decode("utf-8", "replace")) if isinstance(value, bytes) \
-                else f"(not shown: the key {value})"
+            if not isinstance(value, bytes):
+                run.tags[tag] = f"(not shown: the key {value})"
+                continue
+            saved = value.decode("utf-8", "replace")
+            run.tags[tag] = code_text(saved) if tag == CODE_TAG else bounded_text(saved)
 
     def runs(self, experiment: Experiment, include_deleted: bool = False, with_data: bool = True) -> list[Run]:
         keys = self._keys(experiment.experiment_id)

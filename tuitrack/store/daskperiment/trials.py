@@ -60,6 +60,15 @@ def bounded_text(value: str) -> str:
     return value[:MAX_TAG_TEXT] + f"\n… (cut: {len(value):,} characters in all)"
 
 
+def code_text(saved: str) -> str:
+    """A trial's code as daskperiment's `get_code(trial_id)` returns it: without the header line
+    (`# Code output saved in trial_id=N`) its CodeManager writes first."""
+    lines = saved.splitlines()
+    if lines and lines[0].startswith("# Code output saved in trial_id="):
+        lines = lines[1:]
+    return bounded_text("\n".join(lines) + "\n")
+
+
 @dataclass
 class Trial:
     """One trial's records as read (still inert data), and what was wrong reading them."""

@@ -19,13 +19,12 @@ bounded in depth, items and length, since a hostile pickle can nest lists a mill
 from __future__ import annotations
 
 import datetime
-import math
 import struct
 from typing import Any
 
 from tuitrack.store.daskperiment.inert import Global, Made
 
-UNIT_PER_MS = {7: 1e-3, 8: 1, 9: 1_000, 10: 1_000_000, 11: 1_000_000_000}  # numpy's datetime units
+UNIT_PER_MS = {8: 1, 9: 1_000, 10: 1_000_000, 11: 1_000_000_000}  # numpy's datetime units (7: s)
 NS = 10
 EPOCH = datetime.datetime(1970, 1, 1)
 NUMPY_SCALAR_FORMATS = {"f": {2: "e", 4: "f", 8: "d"}, "i": {1: "b", 2: "h", 4: "i", 8: "q"},
@@ -46,8 +45,11 @@ def _int(value: Any) -> int | None:
 
 
 def _to_ms(count: int, reso: Any) -> int | None:
-    per_ms = UNIT_PER_MS.get(_int(reso) if reso is not None else NS)
-    return None if per_ms is None else math.floor(count / per_ms)
+    unit = _int(reso) if reso is not None else NS
+    if unit == 7:
+        return count * 1000
+    per_ms = UNIT_PER_MS.get(unit)
+    return None if per_ms is None else count // per_ms
 
 
 def timestamp_ms(value: Any) -> int | None:
@@ -63,8 +65,8 @@ def timestamp_ms(value: Any) -> int | None:
     if ms is None or tz is not None:
         return ms  # a Timestamp with a zone counts from the epoch in UTC
     try:
-        wall = EPOCH + datetime.timedelta(milliseconds=ms)
-        return math.floor(wall.timestamp() * 1000)  # naive: local time, as datetime reads it
+        wall = EPOCH + datetime.timedelta(milliseconds=ms)  # naive: local time, as datetime reads it
+        return int(wall.replace(microsecond=0).timestamp()) * 1000 + wall.microsecond // 1000
     except (OverflowError, ValueError, OSError):
         return None
 
