@@ -43,9 +43,11 @@ RUNS_CODE_MODULES = frozenset({
     "telnetlib", "numpy.testing", "torch.serialization",
 })
 # Of builtins, only the types whose construction just holds data.
+# (getattr: how a classmethod is pickled, e.g. a time zone's ZoneInfo._unpickle; what it fetches
+# is checked at the call, see `_refuse_risky_call`.)
 SAFE_BUILTINS = frozenset({
     "set", "frozenset", "bytearray", "bytes", "str", "int", "float", "complex", "bool", "list",
-    "dict", "tuple", "slice", "range", "object", "NotImplemented", "Ellipsis",
+    "dict", "tuple", "slice", "range", "object", "NotImplemented", "Ellipsis", "getattr",
 })
 RUNS_CODE_WORDS = ("system", "exec", "eval", "popen", "spawn", "import", "subprocess", "compile",
                    "_make_function", "_fill_function", "_make_skel_func", "_builtin_type",
@@ -104,8 +106,8 @@ class Made:
 def runs_code(module: str, name: str) -> bool:
     """True for a global whose call (or import) could run code or touch the system."""
     top = module.split(".", 1)[0]
-    if module in RUNS_CODE_MODULES or top in RUNS_CODE_MODULES:
-        return True
+    if module in RUNS_CODE_MODULES or top in RUNS_CODE_MODULES or name.split(".", 1)[0] in RUNS_CODE_MODULES:
+        return True  # (the name too: `numpy.os` is the os module)
     if top in ("builtins", "__builtin__"):
         return name not in SAFE_BUILTINS
     lowered = name.lower()
@@ -177,8 +179,9 @@ class InertUnpickler(pickle._Unpickler):  # the pure-Python parser: every opcode
         raise PickleRefused(f"uses extension code {code} (a registry outside the pickle): not read")
 
     def load_reduce(self) -> None:
-        args = self.stack.pop()
-        self.stack[-1] = Made(self.stack[-1], _as_tuple(args))
+        args = _as_tuple(self.stack.pop())
+        _refuse_risky_call(self.stack[-1], args)
+        self.stack[-1] = Made(self.stack[-1], args)
     dispatch[pickle.REDUCE[0]] = load_reduce
 
     def load_newobj(self) -> None:
@@ -217,10 +220,24 @@ class InertUnpickler(pickle._Unpickler):  # the pure-Python parser: every opcode
         items = self.pop_mark()
         target = self.stack[-1]
         if isinstance(target, set):
+            _check_keys(items)
             target.update(items)
         else:
             _extend(target, items)
     dispatch[pickle.ADDITEMS[0]] = load_additems
+
+    def load_dict(self) -> None:
+        items = self.pop_mark()
+        target: dict = {}
+        _set_items(target, items)
+        self.append(target)
+    dispatch[pickle.DICT[0]] = load_dict
+
+    def load_frozenset(self) -> None:
+        items = self.pop_mark()
+        _check_keys(items)
+        self.append(frozenset(items))
+    dispatch[pickle.FROZENSET[0]] = load_frozenset
 
     def load_setitem(self) -> None:
         value = self.stack.pop()
@@ -232,6 +249,18 @@ class InertUnpickler(pickle._Unpickler):  # the pure-Python parser: every opcode
         items = self.pop_mark()
         _set_items(self.stack[-1], items)
     dispatch[pickle.SETITEMS[0]] = load_setitems
+
+
+def _refuse_risky_call(func: Any, args: tuple) -> None:
+    """A call of what another call returned is only ever getattr's result (a classmethod); one
+    that fetches a risky name (getattr(x, "system")) is refused like the name itself."""
+    if isinstance(func, Global):
+        if func.name == "getattr" and len(args) > 1 and isinstance(args[1], str):
+            if runs_code(args[0].module if isinstance(args[0], Global) else "", args[1]):
+                raise PickleRefused(f"would run code when loaded (getattr {args[1]!r}): not read, nothing run")
+        return
+    if not (isinstance(func, Made) and isinstance(func.made_by, Global) and func.made_by.name == "getattr"):
+        raise PickleRefused("would call something built while loading: not read, nothing run")
 
 
 def _as_tuple(args: Any) -> tuple:
@@ -247,8 +276,32 @@ def _extend(target: Any, items: list) -> None:
         raise PickleRefused(f"appends to a {type(target).__name__}: not read")
 
 
+MAX_KEY_NESTING = 100
+MAX_KEY_ITEMS = 10_000
+HASHED_SAFELY = (str, bytes, int, float, bool, type(None), Global, Made)
+
+
+def _check_keys(keys: list) -> None:
+    """Dict keys and set items get hashed, and hashing a tuple nested a million deep overflows the C
+    stack: keys may nest tuples (and frozensets) only so deep, and hold only plain values."""
+    for key in keys:
+        if isinstance(key, HASHED_SAFELY):
+            continue
+        todo, seen = [(key, 1)], 0
+        while todo:
+            value, depth = todo.pop()
+            seen += 1
+            if depth > MAX_KEY_NESTING or seen > MAX_KEY_ITEMS:
+                raise PickleRefused("has a dict key or set item nested too deeply: not read")
+            if isinstance(value, (tuple, frozenset)):
+                todo.extend((item, depth + 1) for item in value)
+            elif not isinstance(value, HASHED_SAFELY):
+                raise PickleRefused(f"has a {type(value).__name__} as a dict key or set item: not read")
+
+
 def _set_items(target: Any, items: list) -> None:
     if type(target) is dict:
+        _check_keys(items[0::2])
         for i in range(0, len(items) - 1, 2):
             target[items[i]] = items[i + 1]
     elif isinstance(target, Made):
