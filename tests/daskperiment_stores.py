@@ -138,6 +138,16 @@ def metric_record(epoch: int, value: float) -> bytes:
     return cloudpickle.dumps({"Epoch": epoch, "Value": value, "Timestamp": pd.Timestamp.now()})
 
 
+def result_record(success: bool, result: float | None = None) -> bytes:
+    """A `<id>:history:<trial>` value: TrialResult.to_dict() as daskperiment's RedisBackend saves it."""
+    import cloudpickle
+    import pandas as pd
+
+    return cloudpickle.dumps({"Result": result, "Result Type": repr(type(result)), "Success": success,
+                              "Finished": pd.Timestamp.now(), "Process Time": pd.Timedelta("3s"),
+                              "Description": float("nan") if success else "ValueError(no)", "Seed": 1})
+
+
 # -- Redis ----------------------------------------------------------------------------------------------
 
 

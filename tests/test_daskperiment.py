@@ -16,6 +16,7 @@ from tests.daskperiment_stores import (  # noqa: F401 (fixtures)
     local_master,
     metric_record,
     pickled_dict,
+    result_record,
     redis_quickstart,
     redis_server,
     redis_url,
@@ -201,7 +202,7 @@ def test_a_running_trial_and_appended_metrics_are_changes(redis_url):
     assert store.latest_metric(run, "loss").step == 1
     client.set("live:trial_id", 2)
     client.set("live:parameter:2", pickled_dict({"lr": 0.2}))
-    client.set("live:history:1", pickled_dict({"Success": True, "Result": 0.5}))
+    client.set("live:history:1", result_record(True, 0.5))
     changed = {c.run_id for c in store.changes(set()) if c.kind == "run"}
     assert changed == {run_id_for("live", 1), run_id_for("live", 2)}
     assert store.read_run(store.experiments()[0], run.run_id).status is RunStatus.FINISHED
