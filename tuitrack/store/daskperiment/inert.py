@@ -123,7 +123,8 @@ class InertUnpickler(pickle._Unpickler):  # the pure-Python parser: every opcode
     dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, data: bytes, max_ops: int = MAX_OPS, max_depth: int = MAX_DEPTH):
-        super().__init__(io.BytesIO(data))
+        self._source = io.BytesIO(data)
+        super().__init__(self._source)
         self.max_ops, self.max_depth = max_ops, max_depth
         self.globals_seen: list[Global] = []
 
@@ -140,10 +141,10 @@ class InertUnpickler(pickle._Unpickler):  # the pure-Python parser: every opcode
         raise PickleRefused("refers to outside objects (a persistent id): not read")
 
     def load(self) -> Any:
-        """pickle._Unpickler.load, counting opcodes and mark depth."""
-        unframer = pickle._Unframer(self._file_read, self._file_readline)
-        self._unframer = unframer
-        self.read, self.readinto, self.readline = unframer.read, unframer.readinto, unframer.readline
+        """pickle._Unpickler.load, counting opcodes. The bytes are all in memory, so they are read
+        straight from them: a frame (protocol 4+) is only a length hint before bytes that follow."""
+        source = self._source
+        self.read, self.readinto, self.readline = source.read, source.readinto, source.readline
         self.metastack, self.stack = [], []
         self.append = self.stack.append
         self.proto = 0
@@ -160,6 +161,11 @@ class InertUnpickler(pickle._Unpickler):  # the pure-Python parser: every opcode
                 dispatch[key[0]](self)
         except _Stop as stop:
             return stop.value
+
+    def load_frame(self) -> None:
+        if len(self.read(8)) != 8:
+            raise EOFError
+    dispatch[pickle.FRAME[0]] = load_frame
 
     # -- the opcodes that would import or call -------------------------------------------------------
 
