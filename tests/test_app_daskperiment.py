@@ -8,16 +8,7 @@ import pytest
 
 from tests.app_helpers import settle
 from tests.conftest import fixed_clock
-from tests.daskperiment_stores import (  # noqa: F401 (fixtures)
-    local_cache,
-    local_master,
-    metric_record,
-    pickled_dict,
-    result_record,
-    redis_server,
-    redis_url,
-    run_quickstart,
-)
+from tests.daskperiment_stores import metric_record, pickled_dict, result_record, run_quickstart
 from tests.test_app_live import eventually
 from tuitrack.app.app import TuitrackApp
 from tuitrack.app.widgets.run_tree import RunTree
@@ -26,6 +17,7 @@ from tuitrack.live.options import LiveOptions
 from tuitrack.store import open_store
 from tuitrack.store.daskperiment.trials import run_id_for
 
+pytest_plugins = ["tests.daskperiment_fixtures"]  # its fixtures: stores and a Redis server
 EXPERIMENT = "quickstart_pj"
 
 

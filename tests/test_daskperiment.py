@@ -11,17 +11,7 @@ import shutil
 
 import pytest
 
-from tests.daskperiment_stores import (  # noqa: F401 (fixtures)
-    local_cache,
-    local_master,
-    metric_record,
-    pickled_dict,
-    result_record,
-    redis_quickstart,
-    redis_server,
-    redis_url,
-    run_quickstart,
-)
+from tests.daskperiment_stores import metric_record, pickled_dict, result_record, run_quickstart
 from tuitrack.cli import main
 from tuitrack.model import NOTE_TAG, RunStatus
 from tuitrack.store import StoreError, open_store
@@ -29,6 +19,7 @@ from tuitrack.store.daskperiment import DaskperimentLocalStore
 from tuitrack.store.daskperiment.trials import ENVIRONMENT_TAG, run_id_for
 from tuitrack.store.mlflow_rules import ChangeRefused
 
+pytest_plugins = ["tests.daskperiment_fixtures"]  # its fixtures: stores and a Redis server
 EXPERIMENT = "quickstart_pj"
 
 

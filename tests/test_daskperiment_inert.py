@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.daskperiment_stores import local_cache, local_master  # noqa: F401 (fixtures)
 from tuitrack.store import open_store
 from tuitrack.store.daskperiment.inert import Made, PickleRefused, load_inert
 from tuitrack.store.daskperiment.values import number, text, timedelta_ms, timestamp_ms
 
+pytest_plugins = ["tests.daskperiment_fixtures"]  # its fixtures: stores and a Redis server
 EXPERIMENT = "quickstart_pj"
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuitrack.model import Experiment, MetricPoint, Problem, Run, RunStatus
+from tuitrack.model import Experiment, MetricPoint, Problem, Run
 from tuitrack.store.base import Change, MetricHistory, RunNotFound, Store, prefix_matches, refuse_ambiguous
 from tuitrack.store.daskperiment.inert import Made, PickleRefused, load_inert
 from tuitrack.store.daskperiment.trials import (

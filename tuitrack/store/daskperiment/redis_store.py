@@ -43,7 +43,6 @@ from tuitrack.store.daskperiment.trials import (
     code_text,
     metric_point,
     result_history,
-    run_id_for,
     trial_named,
     trial_run,
 )
