@@ -286,3 +286,26 @@ def test_hostile_pickle_stays_inert(local_cache, tmp_path):
     assert store.runs(experiment) == [] and not canary.exists()
     pickle.loads((cache / EXPERIMENT / f"{EXPERIMENT}.pkl").read_bytes())  # the payload is real
     assert canary.exists()
+
+
+NEVER_IMPORTED = {"daskperiment", "pandas", "cloudpickle", "numpy", "dask"}
+LIST_AND_CHECK = """
+import json, sys
+from tuitrack.cli import main
+main(["ls", sys.argv[1], "--json"])
+main(["show", sys.argv[1], "quickstart_pj:1", "--json"])
+print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+def test_reading_imports_neither_daskperiment_nor_pandas_nor_cloudpickle(request, backend):
+    import subprocess
+    import sys
+
+    location = str(request.getfixturevalue("local_cache")[0]) if backend == "local" \
+        else request.getfixturevalue("redis_quickstart")[0]
+    done = subprocess.run([sys.executable, "-c", LIST_AND_CHECK, location], capture_output=True, text=True,
+                          check=True)
+    modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "tuitrack" in modules and not modules & NEVER_IMPORTED
