@@ -191,6 +191,7 @@ def test_a_running_trial_and_appended_metrics_are_changes(redis_url):
     client.rpush("live:metric:loss:1", metric_record(1, 0.5))
     assert [(c.kind, c.key) for c in store.changes(set())] == [("metric", "loss")]
     assert store.latest_metric(run, "loss").step == 1
+    assert store.last_write(store.find_run(run.run_id)) == store.latest_metric(run, "loss").timestamp
     client.set("live:trial_id", 2)
     client.set("live:parameter:2", pickled_dict({"lr": 0.2}))
     client.set("live:history:1", result_record(True, 0.5))

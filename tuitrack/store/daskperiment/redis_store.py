@@ -376,6 +376,13 @@ class DaskperimentRedisStore(Store):
         history.points.extend(new)
         return new
 
+    def last_write(self, run: Run) -> int | None:
+        """A trial writes its parameters when it starts and a metric record at each save_metric: the
+        newest of those times (so a trial whose process died shows as stale)."""
+        times = [p.timestamp for k, p in run.metrics.items() if k != RESULT_METRIC or run.end_time is None]
+        times += [t for t in (run.start_time, run.end_time) if t is not None]
+        return max(times) if times else None
+
     # -- following ---------------------------------------------------------------------------------
 
     def start_counting_changes(self) -> None:
