@@ -209,8 +209,9 @@ def test_redis_garbage_is_a_problem_on_the_trial(redis_url):
     client.rpush("bad:history:2", b"a list where a pickle should be")
     client.set("bad:parameter:3", pickled_dict({"lr": 1}))
     client.rpush("bad:metric:loss:3", b"garbage", metric_record(1, 2.0))
+    client.set("bad:metric:acc:1", b"a string where a list should be")
     runs = trials_of(open_store(redis_url), "bad")
-    assert "not a readable pickle" in runs[1].problems[0].message
+    assert [p.message[:25] for p in runs[1].problems] == ["is not a readable pickle ", "is not a list (WRONGTYPE "]
     assert "not a string" in runs[2].problems[0].message
     assert runs[3].metrics["loss"].value == 2.0
     history = open_store(redis_url).metric_history(runs[3], "loss")

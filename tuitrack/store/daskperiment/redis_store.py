@@ -248,6 +248,9 @@ class DaskperimentRedisStore(Store):
                                for t, name in metric_keys for c, i in (("lindex", 0), ("lindex", -1))])
         for n, (t, name) in enumerate(metric_keys):
             where = f"{experiment_id}:metric:{name}:{t}"
+            if isinstance(ends[2 * n], Exception):
+                trials[t].problems.append(Problem(where, f"is not a list ({str(ends[2 * n])[:80]})"))
+                continue
             first, last = (_record(v, where, trials[t].problems) for v in ends[2 * n: 2 * n + 2])
             if last is not None:
                 trials[t].metrics[name] = [last]
