@@ -78,3 +78,16 @@ async def test_app_follows_redis_as_a_trial_runs(redis_url):
         await asyncio.to_thread(client.set, "live:trial_id", 2)
         await asyncio.to_thread(client.set, "live:parameter:2", pickled_dict({"lr": 0.2}))
         await eventually(pilot, lambda: run_id_for("live", 2) in tree.run_nodes)
+
+
+async def test_app_follows_trials_daskperiment_adds_to_redis(redis_url, tmp_path):
+    expected = await asyncio.to_thread(run_quickstart, tmp_path, redis_url, trials=[{"a": 1, "b": 2, "opt": "sgd"}])
+    app = app_on(redis_url, poll=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        assert set(tree.run_nodes) == {run_id_for(EXPERIMENT, int(t)) for t in expected}
+        await asyncio.to_thread(run_quickstart, tmp_path, redis_url, trials=[{"a": 300, "b": 1, "opt": "sgd"}])
+        new = run_id_for(EXPERIMENT, 2)
+        await eventually(pilot, lambda: new in tree.run_nodes and str(tree.run_nodes[new].label).startswith("✗"))
+        assert app.screen.index.run(new).note == "ValueError(score too big: 301)"
