@@ -234,6 +234,21 @@ def test_a_long_metric_list_is_read_in_pages(redis_url, monkeypatch):
     assert [p.step for p in store.read_new_points(history)] == list(range(50, 60))
 
 
+def test_an_experiment_with_too_many_keys_says_so(redis_url, monkeypatch):
+    import redis
+
+    monkeypatch.setattr("tuitrack.store.daskperiment.redis_store.MAX_KEYS", 5)
+    client = redis.Redis.from_url(redis_url)
+    client.set("many:trial_id", 10)
+    for t in range(1, 11):
+        client.set(f"many:parameter:{t}", pickled_dict({"t": t}))
+    store = open_store(redis_url)
+    [experiment] = store.experiments()
+    assert 0 < len(store.runs(experiment)) <= 5
+    assert "more than 5 keys" in experiment.problems[0].message
+    assert "more than 5 keys" in store.experiments()[0].problems[0].message
+
+
 def test_a_too_big_value_is_not_fetched(redis_url, monkeypatch):
     import redis
 

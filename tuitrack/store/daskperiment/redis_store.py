@@ -147,6 +147,7 @@ class DaskperimentRedisStore(Store):
         self._client = client
         self._error = error  # redis.exceptions.RedisError: every failure of the server or the link
         self._trial_of: dict[str, tuple[str, int]] = {}  # run id -> (experiment id, trial)
+        self._key_problems: dict[str, list[Problem]] = {}  # what the last listing of each experiment found
         self._lock = threading.Lock()
         self._poller = RedisPoller(self)
 
@@ -161,9 +162,10 @@ class DaskperimentRedisStore(Store):
         except self._error as exc:
             raise self._fail(exc) from None
 
-    def _scan(self, pattern: str, limit: int = MAX_KEYS) -> tuple[list[bytes], bool]:
-        """Keys matching `pattern` (SCAN, in steps), at most `limit`; True when more were left."""
+    def _scan(self, pattern: str) -> tuple[list[bytes], bool]:
+        """Keys matching `pattern` (SCAN, in steps), at most MAX_KEYS; True when more were left."""
         found: list[bytes] = []
+        limit = MAX_KEYS
         try:
             for key in self._client.scan_iter(match=pattern, count=SCAN_COUNT):
                 if len(found) >= limit:
@@ -208,12 +210,14 @@ class DaskperimentRedisStore(Store):
     # -- experiments and keys ---------------------------------------------------------------------
 
     def _experiment_ids(self) -> list[str]:
-        keys, _ = self._scan("*:trial_id", MAX_KEYS)
+        keys, _ = self._scan("*:trial_id")
         ids = {_decode(k)[: -len(":trial_id")] for k in keys if _decode(k)}
         return sorted(i for i in ids if i)
 
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
-        return [Experiment(e, e) for e in self._experiment_ids()]
+        with self._lock:
+            said = dict(self._key_problems)
+        return [Experiment(e, e, problems=list(said.get(e, []))) for e in self._experiment_ids()]
 
     def _keys(self, experiment_id: str) -> Keys:
         keys = Keys()
@@ -287,10 +291,10 @@ class DaskperimentRedisStore(Store):
 
     def runs(self, experiment: Experiment, include_deleted: bool = False, with_data: bool = True) -> list[Run]:
         keys = self._keys(experiment.experiment_id)
-        runs = self._runs(experiment.experiment_id, keys, keys.trials(), with_data)
-        if keys.problems and runs:
-            runs[0].problems += keys.problems
-        return runs
+        with self._lock:
+            self._key_problems[experiment.experiment_id] = keys.problems
+        experiment.problems = list(keys.problems)
+        return self._runs(experiment.experiment_id, keys, keys.trials(), with_data)
 
     def load_data(self, run: Run) -> None:
         fresh = self._read(run.experiment_id, int(run.tags.get(TRIAL_TAG, "0") or 0))
