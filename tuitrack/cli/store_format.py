@@ -17,7 +17,8 @@ HELP = "the store's format: auto (default: recognised from what is on disk), " +
 
 
 STORE_HELP = ("an mlruns folder, an MLflow database (mlflow.db, sqlite:///...), a tracking server "
-              "(http://host:5000), or another tracker's folder (entrenar, fetch_ml)")
+              "(http://host:5000), another tracker's folder (entrenar, fetch_ml, a daskperiment_cache), "
+              "or daskperiment's Redis (redis://host:6379/0)")
 
 
 def add_store_argument(parser: argparse.ArgumentParser) -> None:

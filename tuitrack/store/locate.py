@@ -12,6 +12,7 @@ from typing import NamedTuple
 from urllib.parse import unquote, urlparse
 
 from tuitrack.store.base import Store, StoreError
+from tuitrack.store.daskperiment.local import is_experiment_pickle, is_local_cache, open_local
 from tuitrack.store.entrenar import EntrenarStore
 from tuitrack.store.entrenar.store import record_files
 from tuitrack.store.fetch_ml import FetchMlStore
@@ -23,7 +24,8 @@ from tuitrack.store.mlflow_rest import MlflowRestStore
 from tuitrack.store.mlflow_sql import MlflowSqliteStore
 
 EXPECTED = "an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash)"
-ELSEWHERE = "or an MLflow database (mlflow.db) or tracking server (http://host:5000)"
+ELSEWHERE = ("or an MLflow database (mlflow.db) or tracking server (http://host:5000), or daskperiment's Redis "
+             "(redis://host:6379/0)")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -136,6 +138,8 @@ FORMATS: dict[str, Format] = {
                        lambda path, loc, workers: EntrenarStore(path, loc)),
     "fetch_ml": Format("a fetch_ml base folder (commit folders with meta.bin and metrics.bin)", is_fetch_ml,
                        lambda path, loc, workers: FetchMlStore(path, loc)),
+    "daskperiment": Format("a daskperiment_cache folder (experiment folders with <id>.pkl), one experiment folder "
+                           "or its .pkl", is_local_cache, lambda path, loc, workers: open_local(path, loc)),
 }
 FORMAT_CHOICES = ("auto", *FORMATS)
 EXPECTED_ANY = "; or ".join(f.expected for f in FORMATS.values()) + "; " + ELSEWHERE
@@ -151,6 +155,10 @@ def open_store(location: str, workers: int = 1, format: str = "auto") -> Store:
         raise StoreError(f"unknown store format {format!r}; choose from {', '.join(FORMAT_CHOICES)}")
     if location.startswith(("http://", "https://")):
         return MlflowRestStore(location)
+    if location.startswith(("redis://", "rediss://")):
+        from tuitrack.store.daskperiment.redis_store import open_redis  # redis-py is an optional extra
+
+        return open_redis(location)
     path = location
     if location.startswith("file:"):
         path = unquote(urlparse(location).path)
@@ -164,6 +172,8 @@ def open_store(location: str, workers: int = 1, format: str = "auto") -> Store:
     if os.path.isfile(path):
         if is_sqlite(path):
             return _open_sqlite(path, location)
+        if format in ("auto", "daskperiment") and is_experiment_pickle(path):
+            return open_local(path, location)
         raise StoreError(f"{location}: is a file, not a database; expected {EXPECTED_ANY}")
     if not os.access(path, os.R_OK | os.X_OK):
         raise StoreError(f"{location}: permission denied; expected a readable folder")
