@@ -52,8 +52,11 @@ RESERVED_ROOT_FOLDERS = frozenset({TRASH, "models"})
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 META = "meta.yaml"
 # MLflow rewrites meta.yaml in place (truncate, then write), so a reader may see it empty for a
-# moment. Like MLflow, read it again after a short wait before calling it broken.
-EMPTY_META_RETRIES = (0.05, 0.1)
+# moment. A meta.yaml that is empty or does not parse is read again after these pauses (about
+# 0.3 s in all) before it is called broken, when it changed in the last few seconds: one broken
+# for longer is not being written, and is reported at once.
+META_RETRIES = (0.02, 0.04, 0.08, 0.16)
+RECENT_SECONDS = 5.0
 
 
 class _Meta:
@@ -68,24 +71,39 @@ class _Meta:
 
 
 def read_meta(path: str) -> _Meta:
-    for delay in (*EMPTY_META_RETRIES, None):
-        try:
-            data = read_bytes(path)
-        except FileNotFoundError:
-            return _Meta(None, "meta.yaml is missing", missing=True)
-        except IsADirectoryError:
-            return _Meta(None, "meta.yaml is a folder, not a file")
-        except OSError as exc:
-            return _Meta(None, f"cannot read meta.yaml ({reason(exc)})")
-        try:
-            fields = load_meta(data)
-        except MetaYamlError as exc:
-            return _Meta(None, f"meta.yaml is unreadable: {exc}")
-        if fields is not None:
-            return _Meta(fields)
-        if delay is not None:
-            time.sleep(delay)
-    return _Meta(None, "meta.yaml is empty (a writer may have been rewriting it)")
+    meta, may_be_mid_write = _read_meta_once(path)
+    for delay in META_RETRIES:
+        if not may_be_mid_write or not _changed_lately(path):
+            break
+        time.sleep(delay)
+        meta, may_be_mid_write = _read_meta_once(path)
+    return meta
+
+
+def _read_meta_once(path: str) -> tuple[_Meta, bool]:
+    """The outcome, and whether it may be a rewrite in progress (empty, or does not parse)."""
+    try:
+        data = read_bytes(path)
+    except FileNotFoundError:
+        return _Meta(None, "meta.yaml is missing", missing=True), False
+    except IsADirectoryError:
+        return _Meta(None, "meta.yaml is a folder, not a file"), False
+    except OSError as exc:
+        return _Meta(None, f"cannot read meta.yaml ({reason(exc)})"), False
+    try:
+        fields = load_meta(data)
+    except MetaYamlError as exc:
+        return _Meta(None, f"meta.yaml is unreadable: {exc}"), True
+    if fields is None:
+        return _Meta(None, "meta.yaml is empty (a writer may have been rewriting it)"), True
+    return _Meta(fields), False
+
+
+def _changed_lately(path: str) -> bool:
+    try:
+        return os.stat(path).st_mtime > time.time() - RECENT_SECONDS
+    except OSError:
+        return False
 
 
 def _int_or_none(fields: dict[str, Any], key: str, problems: list[str]) -> int | None:
