@@ -128,7 +128,9 @@ def _replace(path: str, data: bytes, expected: bytes, parse: Parse, keep_mtime: 
     """Replace the file with `data` if it still holds `expected`. _CHANGED if it did not (nothing
     written); else the fields written into the old file after our read (lost unless re-applied),
     or None."""
-    temp = write_temp(os.path.dirname(path), data, file_mode(path))  # the slow part, before the check
+    # Not synced yet: the time between our read and our replace is a window for lost writes,
+    # and fsync can take tens of milliseconds. The file is synced once it is in place.
+    temp = write_temp(os.path.dirname(path), data, file_mode(path), durable=False)
     try:
         old = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except BaseException:
@@ -144,11 +146,27 @@ def _replace(path: str, data: bytes, expected: bytes, parse: Parse, keep_mtime: 
         except BaseException:
             discard(temp)
             raise
-        if keep_mtime:
-            os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
-        return _late_write(old, expected, parse)
+        late = _late_write(old, expected, parse)
     finally:
         os.close(old)
+    if keep_mtime:
+        os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    _sync(path)
+    return late
+
+
+def _sync(path: str) -> None:
+    """Put the file now at `path` on disk (ours, or a newer one: syncing that does no harm)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _late_write(fd: int, expected: bytes, parse: Parse) -> dict[str, Any] | None:

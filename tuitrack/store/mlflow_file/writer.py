@@ -39,14 +39,16 @@ STALE_TEMP_SECONDS = 3600
 _swept: set[str] = set()
 
 
-def write_temp(folder: str, data: bytes, mode: int) -> str:
-    """`data` in a new temporary dot-file in `folder`, on disk (fsync) with `mode`; its path."""
+def write_temp(folder: str, data: bytes, mode: int, durable: bool = True) -> str:
+    """`data` in a new temporary dot-file in `folder` with `mode`; its path. `durable`: on disk
+    (fsync) before this returns; otherwise the caller syncs it once it is in place."""
     fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(temp, mode)
     except BaseException:
         discard(temp)
