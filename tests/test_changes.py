@@ -140,11 +140,11 @@ def test_a_meta_rewritten_meanwhile_is_not_lost(reference_store, monkeypatch):
     real = guarded.write_temp
     calls = {"n": 0}
 
-    def racing_write(folder, data, mode):
+    def racing_write(folder, data, mode, durable=True):
         calls["n"] += 1
         if calls["n"] == 1:  # right after our read, MLflow finishes the run (in place)
             meta.write_text(meta.read_text().replace("status: 1", "status: 3").replace("end_time: null", "end_time: 1795000001234"))
-        return real(folder, data, mode)
+        return real(folder, data, mode, durable)
 
     monkeypatch.setattr(guarded, "write_temp", racing_write)
     changes.rename(folder, "renamed")

@@ -14,6 +14,7 @@ from tuitrack.cli.store_format import add_format_option, add_store_argument, fin
 from tuitrack.formatting import format_timestamp
 from tuitrack.model import Run, RunStatus
 from tuitrack.store import RunNotFound, Store, StoreError
+from tuitrack.store.mlflow_file.experiment_delete import INTERRUPTED
 
 
 def store_and_runs(args: argparse.Namespace, ids: list[str]) -> tuple[Store, list[Run]]:
@@ -67,8 +68,8 @@ def _experiment(args: argparse.Namespace, delete: bool) -> int:
         if not confirm("Delete?", args.yes):
             return 1
         store.delete_experiment(experiment)
-    elif experiment.is_deleted:
-        store.restore_experiment(experiment)
+    elif experiment.is_deleted or any(INTERRUPTED in p.message for p in experiment.problems):
+        store.restore_experiment(experiment)  # restores it, or undoes a delete that was cut short
     return 0
 
 

@@ -17,9 +17,8 @@ from typing import Any
 from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle, RunStatus
 from tuitrack.store.mlflow_file import guarded, mini
 from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
-from tuitrack.store.mlflow_file.files import read_bytes
-from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
-from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_atomic, write_value
+from tuitrack.store.mlflow_file.meta_yaml import load_meta
+from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_value
 
 
 
@@ -146,62 +145,3 @@ def terminate(run_dir: Path, status: RunStatus, end_time: int | None) -> None:
         rewrite_meta(run_dir, {"status": status.name, "end_time": end})
     else:
         rewrite_meta(run_dir, {"status": status.value, "end_time": end_time})
-
-
-def _rewrite_experiment_meta(folder: Path, change: dict[str, Any], tags: dict[str, str]) -> None:
-    """MLflow rewrites an experiment's meta.yaml with its tags as a mapping (dict(experiment))."""
-    fields = load_meta(read_bytes(str(folder / "meta.yaml")))
-    if fields is None:
-        raise ChangeRefused(f"experiment {folder.name}: meta.yaml is empty; not changed")
-    fields.update(change)
-    fields["tags"] = dict(tags)
-    write_atomic(folder / "meta.yaml", dump_meta(fields))
-
-
-def delete_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> None:
-    """As MlflowClient.delete_experiment: its active runs deleted, then the folder into .trash."""
-    if experiment_id == "0":
-        raise ChangeRefused("the Default experiment cannot be deleted (MLflow refuses it too)")
-    folder = root / experiment_id
-    # mini-mlflow's experiments have no meta.yaml, and get none: MLflow would then try to read
-    # their runs and fail on them.
-    synthesised = not (folder / "meta.yaml").is_file() and mini.holds_mini_runs(str(folder))
-    if not synthesised and not (folder / "meta.yaml").is_file():
-        raise ChangeRefused(f"experiment {experiment_id} is not an active experiment here")
-    trash = root / ".trash"
-    if (trash / experiment_id).exists():
-        raise ChangeRefused(f".trash already holds an experiment {experiment_id}; purge it first")
-    when = now_ms()
-    to_delete = []
-    for run_dir in folder.iterdir():
-        if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
-            continue
-        fields = read_fields(run_dir)
-        if fields.get("lifecycle_stage", "active") == Lifecycle.ACTIVE.value:
-            refuse_running_mini(run_dir, fields, "delete")
-            to_delete.append(run_dir)
-    for run_dir in to_delete:
-        soft_delete(run_dir, when)
-    if not synthesised:
-        _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.DELETED.value, "last_update_time": when}, tags)
-    trash.mkdir(exist_ok=True)
-    os.rename(folder, trash / experiment_id)
-
-
-def restore_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> None:
-    """As MlflowClient.restore_experiment: back from .trash, and every deleted run in it restored."""
-    folder = root / ".trash" / experiment_id
-    synthesised = not (folder / "meta.yaml").is_file() and mini.holds_mini_runs(str(folder))
-    if not synthesised and not (folder / "meta.yaml").is_file():
-        raise ChangeRefused(f"experiment {experiment_id} is not in .trash")
-    if (root / experiment_id).exists():
-        raise ChangeRefused(f"an experiment {experiment_id} exists already; not restored")
-    os.rename(folder, root / experiment_id)
-    folder = root / experiment_id
-    if not synthesised:
-        _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.ACTIVE.value, "last_update_time": now_ms()}, tags)
-    for run_dir in folder.iterdir():
-        if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
-            continue
-        if read_fields(run_dir).get("lifecycle_stage") == Lifecycle.DELETED.value:
-            restore(run_dir)

@@ -41,7 +41,7 @@ from tuitrack.store.base import (
     refuse_ambiguous,
 )
 from tuitrack.store.forked import map_chunks
-from tuitrack.store.mlflow_file import changes, mini, purge
+from tuitrack.store.mlflow_file import changes, experiment_delete, mini, purge
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
@@ -212,6 +212,8 @@ class MlflowFileStore(Store):
             creation_time=_int_or_none(fields, "creation_time", issues),
             last_update_time=_int_or_none(fields, "last_update_time", issues),
         )
+        if not trashed and experiment_delete.interrupted(path):
+            issues.append(experiment_delete.INTERRUPTED_HINT)
         exp.problems.extend(Problem(where, m) for m in issues)
         exp.tags = self._read_values(path, "tags", self._rel(path), exp.problems)
         return exp
@@ -450,10 +452,10 @@ class MlflowFileStore(Store):
         changes.terminate(self._run_path(run), status, end_time)
 
     def delete_experiment(self, experiment: Experiment) -> None:
-        changes.delete_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
+        experiment_delete.delete_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
 
     def restore_experiment(self, experiment: Experiment) -> None:
-        changes.restore_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
+        experiment_delete.restore_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
 
     def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
         root = Path(self.root)
