@@ -53,8 +53,9 @@ def _experiment(args: argparse.Namespace, delete: bool) -> int:
 
     store = open_from(args)
     experiment = select_experiments(store, args.experiment, include_deleted=True)[0]  # raises if none
+    cut_short = any(INTERRUPTED in p.message for p in experiment.problems)  # a delete or restore killed half way
     if delete:
-        if experiment.is_deleted:
+        if experiment.is_deleted and not cut_short:
             print(f"experiment {experiment.experiment_id} is already deleted", file=sys.stderr)
             return 0
         runs = store.runs(experiment)
@@ -68,7 +69,7 @@ def _experiment(args: argparse.Namespace, delete: bool) -> int:
         if not confirm("Delete?", args.yes):
             return 1
         store.delete_experiment(experiment)
-    elif experiment.is_deleted or any(INTERRUPTED in p.message for p in experiment.problems):
+    elif experiment.is_deleted or cut_short:
         store.restore_experiment(experiment)  # restores it, or undoes a delete that was cut short
     return 0
 
