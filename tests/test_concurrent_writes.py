@@ -190,3 +190,21 @@ def test_an_entrenar_save_into_the_replaced_record_is_kept(tmp_path, monkeypatch
     store.set_tags(run, {"k": "v"})
     again = EntrenarStore(tmp_path).find_run("run-1")
     assert calls and again.tags["k"] == "v" and again.status.name == "FAILED"
+
+
+@pytest.mark.parametrize("error", [28, 30])  # ENOSPC (disk full), EROFS (read-only)
+def test_a_single_change_that_cannot_be_written_fails_cleanly(running, monkeypatch, capsys, error):
+    root, run_id, folder, meta = running
+    before = meta.read_bytes()
+    name_tag = (folder / "tags" / "mlflow.runName").read_bytes()
+
+    def cannot_write(*args, **kwargs):
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(guarded, "write_temp", cannot_write)
+    from tuitrack.cli import main
+
+    assert main(["rename", str(root), run_id, "renamed"]) == 1
+    assert os.strerror(error) in capsys.readouterr().err
+    assert meta.read_bytes() == before and list(root.rglob(".tuitrack-*")) == []
+    assert (folder / "tags" / "mlflow.runName").read_bytes() == name_tag  # the name stays whole

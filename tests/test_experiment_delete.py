@@ -240,3 +240,34 @@ def test_mini_mlflow_experiment_delete_rolls_back_too(mini_store, monkeypatch, c
     assert main(["delete", str(root), "--experiment", experiment.name, "--yes", "--force"]) == 1
     assert snapshot(root) == before and leftovers(root) == []
     assert {os.stat(p).st_mtime_ns for p in experiment.rglob("meta.yaml")}  # still readable
+
+
+def _metas(root: Path, experiment_id: str) -> dict[str, dict]:
+    import yaml
+
+    found = {}
+    for meta in sorted(root.rglob("meta.yaml")):
+        if experiment_id in meta.parts:
+            fields = yaml.safe_load(meta.read_text())
+            for key in ("deleted_time", "last_update_time"):  # the moment differs, not its presence
+                if key in fields:
+                    fields[key] = "set"
+            found[str(meta.relative_to(root))] = fields
+    return found
+
+
+def test_delete_and_restore_write_what_mlflow_writes(reference_store, tmp_path):
+    ours, ids = reference_store
+    theirs = tmp_path / "theirs"
+    shutil.copytree(ours, theirs, symlinks=True)
+    beta = ids.experiments["beta"]
+    client = client_for(theirs)
+    store, experiment = beta_of(ours, ids)
+    store.delete_experiment(experiment)
+    client.delete_experiment(beta)
+    assert _metas(ours, beta) == _metas(theirs, beta)
+    store, experiment = beta_of(ours, ids)
+    store.restore_experiment(experiment)
+    client.restore_experiment(beta)
+    assert _metas(ours, beta) == _metas(theirs, beta)
+    assert leftovers(ours) == []

@@ -18,7 +18,7 @@ from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle, RunStatus
 from tuitrack.store.mlflow_file import guarded, mini
 from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
 from tuitrack.store.mlflow_file.meta_yaml import load_meta
-from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_value
+from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_atomic, write_value
 
 
 
@@ -118,8 +118,23 @@ def rename(run_dir: Path, name: str) -> None:
         refuse_running_mini(run_dir, fields, "rename")
         rewrite_meta(run_dir, {"name": name})
         return
+    tag = run_dir / "tags" / RUN_NAME_TAG
+    try:
+        old_tag: bytes | None = tag.read_bytes()
+    except FileNotFoundError:
+        old_tag = None
     write_value(run_dir, "tags", RUN_NAME_TAG, name)
-    rewrite_meta(run_dir, {"run_name": name})
+    try:
+        rewrite_meta(run_dir, {"run_name": name})
+    except BaseException:  # a full disk: the name stays whole, the tag as it was
+        try:
+            if old_tag is None:
+                os.remove(tag)
+            else:
+                write_atomic(tag, old_tag, temp_dir=run_dir)
+        except OSError:
+            pass
+        raise
 
 
 def soft_delete(run_dir: Path, when: int | None = None) -> None:
