@@ -271,3 +271,27 @@ def test_delete_and_restore_write_what_mlflow_writes(reference_store, tmp_path):
     client.restore_experiment(beta)
     assert _metas(ours, beta) == _metas(theirs, beta)
     assert leftovers(ours) == []
+
+
+async def test_in_the_app_r_undoes_a_killed_delete(reference_store):
+    import time
+
+    from tests.app_helpers import settle
+    from tuitrack.app.app import TuitrackApp
+    from tuitrack.app.widgets.run_tree import RunTree
+    from tuitrack.live.options import LiveOptions
+
+    root, ids = reference_store
+    beta = ids.experiments["beta"]
+    before = snapshot(root)
+    killed_delete(root, beta, "runs")
+    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 86_400, live=LiveOptions(watch=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        tree.focus()
+        tree.select_experiment(beta)
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+    assert snapshot(root) == before and leftovers(root) == []

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tuitrack.model import Lifecycle
+from tuitrack.model import Experiment, Lifecycle
 from tuitrack.store.mlflow_file import mini
 from tuitrack.store.mlflow_file.changes import (
     read_fields,
@@ -45,6 +45,12 @@ INTERRUPTED = "a delete or restore of this experiment was interrupted"
 INTERRUPTED_HINT = (f"{INTERRUPTED}: `tuitrack delete --experiment` finishes the delete, "
                     "`tuitrack restore --experiment` undoes it")
 _RUN_STATE = ("lifecycle_stage", "deleted_time")
+
+
+def cut_short(experiment: Experiment) -> bool:
+    """True for an experiment listed with a half-done delete or restore (its problem says so):
+    deleting it finishes the delete, restoring it undoes it."""
+    return any(INTERRUPTED in p.message for p in experiment.problems)
 
 
 def interrupted(folder: str) -> bool:
