@@ -39,7 +39,7 @@ def killed_rename(root, run_id) -> list:
 
 def test_a_killed_write_leaves_a_store_mlflow_reads_and_tuitrack_does_not_list(reference_store, capsys):
     root, ids = reference_store
-    run_id = ids.runs["failed"]
+    run_id = ids.runs["killed"]
     before = client_for(root).get_run(run_id)
     strays = killed_rename(root, run_id)
     assert len(strays) == 1 and strays[0].parent.name == run_id  # in the run's own folder
@@ -58,7 +58,7 @@ def test_a_killed_write_leaves_a_store_mlflow_reads_and_tuitrack_does_not_list(r
 
 def test_a_stale_temp_file_of_ours_is_removed_when_the_folder_is_next_written(reference_store, tmp_path, monkeypatch):
     root, ids = reference_store
-    run_id = ids.runs["failed"]
+    run_id = ids.runs["killed"]
     stray = killed_rename(root, run_id)[0]
     folder = stray.parent
     fresh = folder / ".tuitrack-fresh123.tmp"
