@@ -45,7 +45,7 @@ def rewrite_record(path: str, change: Callable[[dict[str, Any]], None]) -> dict[
         return fields
 
     try:
-        return guarded.rewrite(path, _parse_record, apply, dump_record)
+        return guarded.rewrite(path, _parse_record, apply, dump_record, busy=lambda f: f.get("status") == "Active")
     except FileNotFoundError:
         raise ChangeRefused(f"{name}: the run is gone") from None
     except guarded.Unsettled as exc:

@@ -34,11 +34,17 @@ def rewrite_meta(run_dir: Path, change: dict[str, Any], remove: tuple[str, ...] 
     # mini-mlflow's "latest version" is the meta.yaml written last: a rewrite keeps its time.
     keep_mtime = mini.is_mini_meta(_peek(run_dir))
     try:
-        return guarded.rewrite(meta, load_meta, guarded.merge_fields(change, remove), _dump_any_meta, keep_mtime)
+        return guarded.rewrite(meta, load_meta, guarded.merge_fields(change, remove), _dump_any_meta, keep_mtime,
+                               busy=_is_running)
     except FileNotFoundError:
         raise ChangeRefused(f"{run_dir.name}: the run is gone (meta.yaml missing)") from None
     except guarded.Unsettled as exc:
         raise ChangeRefused(f"{run_dir.name}: meta.yaml {exc}; not changed") from None
+
+
+def _is_running(fields: dict[str, Any]) -> bool:
+    """A RUNNING run: its script may end it (rewriting meta.yaml) at any moment."""
+    return fields.get("status", RunStatus.RUNNING.value) in (RunStatus.RUNNING.value, RunStatus.RUNNING.name)
 
 
 def read_fields(run_dir: Path) -> dict[str, Any]:
