@@ -13,7 +13,7 @@ from mlflow.entities import ViewType
 from tests.mlflow_stores import client_for
 from tuitrack.cli import main
 from tuitrack.store import open_store
-from tuitrack.store.mlflow_file import changes
+from tuitrack.store.mlflow_file import changes, guarded
 from tuitrack.store.mlflow_file.changes import ChangeRefused
 
 
@@ -137,17 +137,16 @@ def test_a_meta_rewritten_meanwhile_is_not_lost(reference_store, monkeypatch):
     root, ids = reference_store
     folder = run_dir(root, ids, "running", "beta")
     meta = folder / "meta.yaml"
-    real = changes.read_bytes
+    real = guarded.write_temp
     calls = {"n": 0}
 
-    def racing_read(path):
-        data = real(path)
+    def racing_write(folder, data, mode, durable=True):
         calls["n"] += 1
-        if calls["n"] == 1:  # right after our first read, MLflow finishes the run
+        if calls["n"] == 1:  # right after our read, MLflow finishes the run (in place)
             meta.write_text(meta.read_text().replace("status: 1", "status: 3").replace("end_time: null", "end_time: 1795000001234"))
-        return data
+        return real(folder, data, mode, durable)
 
-    monkeypatch.setattr(changes, "read_bytes", racing_read)
+    monkeypatch.setattr(guarded, "write_temp", racing_write)
     changes.rename(folder, "renamed")
     run = client_for(root).get_run(ids.runs["running"])
     assert run.info.run_name == "renamed" and run.info.status == "FINISHED" and run.info.end_time == 1795000001234

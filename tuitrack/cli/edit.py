@@ -14,6 +14,7 @@ from tuitrack.cli.store_format import add_format_option, add_store_argument, fin
 from tuitrack.formatting import format_timestamp
 from tuitrack.model import Run, RunStatus
 from tuitrack.store import RunNotFound, Store, StoreError
+from tuitrack.store.mlflow_file.experiment_delete import cut_short
 
 
 def store_and_runs(args: argparse.Namespace, ids: list[str]) -> tuple[Store, list[Run]]:
@@ -52,8 +53,9 @@ def _experiment(args: argparse.Namespace, delete: bool) -> int:
 
     store = open_from(args)
     experiment = select_experiments(store, args.experiment, include_deleted=True)[0]  # raises if none
+    half_done = cut_short(experiment)  # a delete or restore killed half way
     if delete:
-        if experiment.is_deleted:
+        if experiment.is_deleted and not half_done:
             print(f"experiment {experiment.experiment_id} is already deleted", file=sys.stderr)
             return 0
         runs = store.runs(experiment)
@@ -67,8 +69,8 @@ def _experiment(args: argparse.Namespace, delete: bool) -> int:
         if not confirm("Delete?", args.yes):
             return 1
         store.delete_experiment(experiment)
-    elif experiment.is_deleted:
-        store.restore_experiment(experiment)
+    elif experiment.is_deleted or half_done:
+        store.restore_experiment(experiment)  # restores it, or undoes a delete that was cut short
     return 0
 
 

@@ -22,6 +22,7 @@ from tuitrack.formatting import format_bytes
 from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.store.base import Change, StoreError
+from tuitrack.store.mlflow_file.experiment_delete import cut_short
 
 SLOW_EDIT_S = 1.0  # an edit still running after this long gets a "waiting" note
 
@@ -255,7 +256,7 @@ class RunEditing:
         experiment = self._experiment_under_cursor()
         store = self.index.store
         if experiment is not None and not self.marked:
-            if experiment.is_deleted:
+            if experiment.is_deleted and not cut_short(experiment):
                 return
             refusal = store.refusal("delete_experiment")
             if refusal:
@@ -300,7 +301,7 @@ class RunEditing:
     def action_restore(self) -> None:
         store = self.index.store
         experiment = self._experiment_under_cursor()
-        if experiment is not None and experiment.is_deleted and not self.marked:
+        if experiment is not None and (experiment.is_deleted or cut_short(experiment)) and not self.marked:
             self._apply_edit(f"Restored experiment {experiment.name}",
                              lambda: store.restore_experiment(experiment),
                              lambda: store.delete_experiment(self.index.experiments[experiment.experiment_id]),

@@ -3,22 +3,30 @@
 The new file is written beside the record as `.tuitrack-*.tmp` (a dot-file without `.json`, so
 neither entrenar nor tuitrack reads it as a run) and moved over the record with `os.replace`.
 Fields tuitrack does not know are kept as they were, in their order. If the file changed while
-we worked (entrenar saving the run again), the change is made again on the new content.
+we worked (entrenar saving the run again), the change is made again on the new content, and a
+save that lands in the file being replaced is read back and kept (guarded.py).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
+from tuitrack.store.mlflow_file import guarded
 from tuitrack.store.mlflow_file.changes import ChangeRefused
-from tuitrack.store.mlflow_file.files import read_bytes
-from tuitrack.store.mlflow_file.writer import write_atomic
 
-RETRIES = 5
+
+def _parse_record(data: bytes) -> dict[str, Any] | None:
+    """The record's fields; None while empty (entrenar truncates, then writes); ValueError if bad."""
+    if not data.strip():
+        return None
+    fields = json.loads(data)  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    if not isinstance(fields, dict):
+        raise ValueError("not a run record object")
+    return fields
 
 
 def dump_record(fields: dict[str, Any]) -> bytes:
@@ -27,32 +35,21 @@ def dump_record(fields: dict[str, Any]) -> bytes:
 
 
 def rewrite_record(path: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Apply `change` to the record's fields in place and save them; returns the new fields."""
+    """Apply `change` to the record's fields and save them; returns the new fields. A save
+    entrenar makes at the same moment is kept and the change applied on top (see guarded.py)."""
     name = os.path.basename(path)
-    why = "kept changing"
-    for attempt in range(RETRIES):
-        try:
-            before = read_bytes(path)
-        except FileNotFoundError:
-            raise ChangeRefused(f"{name}: the run is gone") from None
-        try:
-            fields = json.loads(before)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            if not before.strip():  # entrenar truncates, then writes: read it again
-                why = "stayed empty"
-                time.sleep(0.02 * (attempt + 1))
-                continue
-            raise ChangeRefused(f"{name} is not a readable run record ({exc}); not changed") from None
-        if not isinstance(fields, dict):
-            raise ChangeRefused(f"{name} is not a run record object; not changed")
+
+    def apply(base: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+        fields = copy.deepcopy(theirs)
         change(fields)
-        data = dump_record(fields)
-        if read_bytes(path) != before:
-            why = "kept changing"
-            continue  # changed under us: apply the change to the new content
-        write_atomic(path, data)
         return fields
-    raise ChangeRefused(f"{name} {why}; not changed, try again")
+
+    try:
+        return guarded.rewrite(path, _parse_record, apply, dump_record, busy=lambda f: f.get("status") == "Active")
+    except FileNotFoundError:
+        raise ChangeRefused(f"{name}: the run is gone") from None
+    except guarded.Unsettled as exc:
+        raise ChangeRefused(f"{name} {exc}; not changed") from None
 
 
 def tags_of(fields: dict[str, Any]) -> dict[str, Any]:

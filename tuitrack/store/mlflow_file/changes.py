@@ -2,65 +2,59 @@
 and restore (shared/reference/mlflow-file-store.md §3, §4 and §8).
 
 What differs from MLflow is safety. Every rewrite is atomic (see writer.write_atomic), and a
-run's meta.yaml is rewritten only if nobody changed it since it was read: a training script
-may finish the run (MLflow rewrites meta.yaml) at the same moment. If it did, the change is
-made again on the new content. Tags live in their own files, so a script logging metrics,
-params or tags into the run at the same time loses nothing.
+run's meta.yaml is rewritten so that neither tuitrack's change nor one a training script makes
+at the same moment (MLflow rewrites meta.yaml in place as the run ends) is lost: see guarded.py.
+Tags live in their own files, so a script logging metrics, params or tags into the run at the
+same time loses nothing.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle, RunStatus
-from tuitrack.store.mlflow_file import mini
+from tuitrack.store.mlflow_file import guarded, mini
 from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
-from tuitrack.store.mlflow_file.files import read_bytes
-from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
+from tuitrack.store.mlflow_file.meta_yaml import load_meta
 from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_atomic, write_value
 
-RETRIES = 5
+
+
+def _dump_any_meta(fields: dict[str, Any]) -> bytes:
+    return mini.dump_meta(fields) if mini.is_mini_meta(fields) else dump_meta(fields)
 
 
 def rewrite_meta(run_dir: Path, change: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Apply `change` (and drop `remove` keys) to a run's meta.yaml, atomically, without
-    losing a rewrite someone else made in the meantime. Returns the new fields."""
-    meta = run_dir / "meta.yaml"
-    for attempt in range(RETRIES):
-        try:
-            before = read_bytes(str(meta))
-        except FileNotFoundError:
-            raise ChangeRefused(f"{run_dir.name}: the run is gone (meta.yaml missing)") from None
-        try:
-            fields = load_meta(before)
-        except MetaYamlError as exc:
-            raise ChangeRefused(f"{run_dir.name}: meta.yaml is unreadable ({exc}); not changed") from None
-        if fields is None:  # MLflow is rewriting it (truncate, then write): read it again
-            time.sleep(0.02 * (attempt + 1))
-            continue
-        fields.update(change)
-        for key in remove:
-            fields.pop(key, None)
-        is_mini = mini.is_mini_meta(fields)
-        data = mini.dump_meta(fields) if is_mini else dump_meta(fields)
-        stamp = os.stat(meta)
-        if read_bytes(str(meta)) != before:
-            continue  # changed under us: apply our change to the new content
-        write_atomic(meta, data)
-        if is_mini:  # mini-mlflow's "latest version" is the meta.yaml written last: keep its time
-            os.utime(meta, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
-        return fields
-    raise ChangeRefused(f"{run_dir.name}: meta.yaml kept changing; not changed, try again")
+    """Apply `change` (and drop `remove` keys) to a run's meta.yaml, atomically, without losing a
+    rewrite MLflow makes at the same moment, nor letting it undo ours (see guarded.py). Returns
+    the new fields."""
+    meta = str(run_dir / "meta.yaml")
+    # mini-mlflow's "latest version" is the meta.yaml written last: a rewrite keeps its time.
+    keep_mtime = mini.is_mini_meta(_peek(run_dir))
+    try:
+        return guarded.rewrite(meta, load_meta, guarded.merge_fields(change, remove), _dump_any_meta, keep_mtime,
+                               busy=_is_running)
+    except FileNotFoundError:
+        raise ChangeRefused(f"{run_dir.name}: the run is gone (meta.yaml missing)") from None
+    except guarded.Unsettled as exc:
+        raise ChangeRefused(f"{run_dir.name}: meta.yaml {exc}; not changed") from None
+
+
+def _is_running(fields: dict[str, Any]) -> bool:
+    """A RUNNING run: its script may end it (rewriting meta.yaml) at any moment."""
+    return fields.get("status", RunStatus.RUNNING.value) in (RunStatus.RUNNING.value, RunStatus.RUNNING.name)
 
 
 def read_fields(run_dir: Path) -> dict[str, Any]:
-    fields = load_meta(read_bytes(str(run_dir / "meta.yaml")))
-    if fields is None:
-        raise ChangeRefused(f"{run_dir.name}: meta.yaml is empty")
-    return fields
+    """meta.yaml's fields, waiting briefly while MLflow rewrites it (truncate, then write)."""
+    try:
+        return guarded.read_settled(str(run_dir / "meta.yaml"), load_meta)[1]
+    except FileNotFoundError:
+        raise ChangeRefused(f"{run_dir.name}: the run is gone (meta.yaml missing)") from None
+    except guarded.Unsettled as exc:
+        raise ChangeRefused(f"{run_dir.name}: meta.yaml {exc}; not changed") from None
 
 
 def refuse_running_mini(run_dir: Path, fields: dict[str, Any], what: str) -> None:
@@ -76,11 +70,11 @@ def running_mini_message(run_id: str, what: str) -> str:
 
 
 def _peek(run_dir: Path) -> dict[str, Any]:
-    """meta.yaml's fields for deciding how to change it; {} when unreadable right now (the
-    rewrite that follows reads it again, retrying, and says what is wrong)."""
+    """meta.yaml's fields for deciding how to change it (waiting while MLflow rewrites it); {}
+    when unreadable (the rewrite that follows reads it again and says what is wrong)."""
     try:
-        return load_meta(read_bytes(str(run_dir / "meta.yaml"))) or {}
-    except (OSError, MetaYamlError):
+        return read_fields(run_dir)
+    except ChangeRefused:
         return {}
 
 
@@ -130,8 +124,23 @@ def rename(run_dir: Path, name: str) -> None:
         refuse_running_mini(run_dir, fields, "rename")
         rewrite_meta(run_dir, {"name": name})
         return
+    tag = run_dir / "tags" / RUN_NAME_TAG
+    try:
+        old_tag: bytes | None = tag.read_bytes()
+    except FileNotFoundError:
+        old_tag = None
     write_value(run_dir, "tags", RUN_NAME_TAG, name)
-    rewrite_meta(run_dir, {"run_name": name})
+    try:
+        rewrite_meta(run_dir, {"run_name": name})
+    except BaseException:  # a full disk: the name stays whole, the tag as it was
+        try:
+            if old_tag is None:
+                os.remove(tag)
+            else:
+                write_atomic(tag, old_tag, temp_dir=run_dir)
+        except OSError:
+            pass
+        raise
 
 
 def soft_delete(run_dir: Path, when: int | None = None) -> None:
@@ -157,62 +166,3 @@ def terminate(run_dir: Path, status: RunStatus, end_time: int | None) -> None:
         rewrite_meta(run_dir, {"status": status.name, "end_time": end})
     else:
         rewrite_meta(run_dir, {"status": status.value, "end_time": end_time})
-
-
-def _rewrite_experiment_meta(folder: Path, change: dict[str, Any], tags: dict[str, str]) -> None:
-    """MLflow rewrites an experiment's meta.yaml with its tags as a mapping (dict(experiment))."""
-    fields = load_meta(read_bytes(str(folder / "meta.yaml")))
-    if fields is None:
-        raise ChangeRefused(f"experiment {folder.name}: meta.yaml is empty; not changed")
-    fields.update(change)
-    fields["tags"] = dict(tags)
-    write_atomic(folder / "meta.yaml", dump_meta(fields))
-
-
-def delete_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> None:
-    """As MlflowClient.delete_experiment: its active runs deleted, then the folder into .trash."""
-    if experiment_id == "0":
-        raise ChangeRefused("the Default experiment cannot be deleted (MLflow refuses it too)")
-    folder = root / experiment_id
-    # mini-mlflow's experiments have no meta.yaml, and get none: MLflow would then try to read
-    # their runs and fail on them.
-    synthesised = not (folder / "meta.yaml").is_file() and mini.holds_mini_runs(str(folder))
-    if not synthesised and not (folder / "meta.yaml").is_file():
-        raise ChangeRefused(f"experiment {experiment_id} is not an active experiment here")
-    trash = root / ".trash"
-    if (trash / experiment_id).exists():
-        raise ChangeRefused(f".trash already holds an experiment {experiment_id}; purge it first")
-    when = now_ms()
-    to_delete = []
-    for run_dir in folder.iterdir():
-        if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
-            continue
-        fields = read_fields(run_dir)
-        if fields.get("lifecycle_stage", "active") == Lifecycle.ACTIVE.value:
-            refuse_running_mini(run_dir, fields, "delete")
-            to_delete.append(run_dir)
-    for run_dir in to_delete:
-        soft_delete(run_dir, when)
-    if not synthesised:
-        _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.DELETED.value, "last_update_time": when}, tags)
-    trash.mkdir(exist_ok=True)
-    os.rename(folder, trash / experiment_id)
-
-
-def restore_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> None:
-    """As MlflowClient.restore_experiment: back from .trash, and every deleted run in it restored."""
-    folder = root / ".trash" / experiment_id
-    synthesised = not (folder / "meta.yaml").is_file() and mini.holds_mini_runs(str(folder))
-    if not synthesised and not (folder / "meta.yaml").is_file():
-        raise ChangeRefused(f"experiment {experiment_id} is not in .trash")
-    if (root / experiment_id).exists():
-        raise ChangeRefused(f"an experiment {experiment_id} exists already; not restored")
-    os.rename(folder, root / experiment_id)
-    folder = root / experiment_id
-    if not synthesised:
-        _rewrite_experiment_meta(folder, {"lifecycle_stage": Lifecycle.ACTIVE.value, "last_update_time": now_ms()}, tags)
-    for run_dir in folder.iterdir():
-        if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
-            continue
-        if read_fields(run_dir).get("lifecycle_stage") == Lifecycle.DELETED.value:
-            restore(run_dir)

@@ -42,7 +42,7 @@ from tuitrack.store.base import (
     stat_key,
 )
 from tuitrack.store.forked import map_chunks
-from tuitrack.store.mlflow_file import changes, mini, purge
+from tuitrack.store.mlflow_file import changes, experiment_delete, mini, purge
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
@@ -53,8 +53,11 @@ RESERVED_ROOT_FOLDERS = frozenset({TRASH, "models"})
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 META = "meta.yaml"
 # MLflow rewrites meta.yaml in place (truncate, then write), so a reader may see it empty for a
-# moment. Like MLflow, read it again after a short wait before calling it broken.
-EMPTY_META_RETRIES = (0.05, 0.1)
+# moment. A meta.yaml that is empty or does not parse is read again after these pauses (about
+# 0.3 s in all) before it is called broken, when it changed in the last few seconds: one broken
+# for longer is not being written, and is reported at once.
+META_RETRIES = (0.02, 0.04, 0.08, 0.16)
+RECENT_SECONDS = 5.0
 
 
 class _Meta:
@@ -69,24 +72,39 @@ class _Meta:
 
 
 def read_meta(path: str) -> _Meta:
-    for delay in (*EMPTY_META_RETRIES, None):
-        try:
-            data = read_bytes(path)
-        except FileNotFoundError:
-            return _Meta(None, "meta.yaml is missing", missing=True)
-        except IsADirectoryError:
-            return _Meta(None, "meta.yaml is a folder, not a file")
-        except OSError as exc:
-            return _Meta(None, f"cannot read meta.yaml ({reason(exc)})")
-        try:
-            fields = load_meta(data)
-        except MetaYamlError as exc:
-            return _Meta(None, f"meta.yaml is unreadable: {exc}")
-        if fields is not None:
-            return _Meta(fields)
-        if delay is not None:
-            time.sleep(delay)
-    return _Meta(None, "meta.yaml is empty (a writer may have been rewriting it)")
+    meta, may_be_mid_write = _read_meta_once(path)
+    for delay in META_RETRIES:
+        if not may_be_mid_write or not _changed_lately(path):
+            break
+        time.sleep(delay)
+        meta, may_be_mid_write = _read_meta_once(path)
+    return meta
+
+
+def _read_meta_once(path: str) -> tuple[_Meta, bool]:
+    """The outcome, and whether it may be a rewrite in progress (empty, or does not parse)."""
+    try:
+        data = read_bytes(path)
+    except FileNotFoundError:
+        return _Meta(None, "meta.yaml is missing", missing=True), False
+    except IsADirectoryError:
+        return _Meta(None, "meta.yaml is a folder, not a file"), False
+    except OSError as exc:
+        return _Meta(None, f"cannot read meta.yaml ({reason(exc)})"), False
+    try:
+        fields = load_meta(data)
+    except MetaYamlError as exc:
+        return _Meta(None, f"meta.yaml is unreadable: {exc}"), True
+    if fields is None:
+        return _Meta(None, "meta.yaml is empty (a writer may have been rewriting it)"), True
+    return _Meta(fields), False
+
+
+def _changed_lately(path: str) -> bool:
+    try:
+        return os.stat(path).st_mtime > time.time() - RECENT_SECONDS
+    except OSError:
+        return False
 
 
 def _int_or_none(fields: dict[str, Any], key: str, problems: list[str]) -> int | None:
@@ -195,6 +213,8 @@ class MlflowFileStore(Store):
             creation_time=_int_or_none(fields, "creation_time", issues),
             last_update_time=_int_or_none(fields, "last_update_time", issues),
         )
+        if not trashed and experiment_delete.interrupted(path):
+            issues.append(experiment_delete.INTERRUPTED_HINT)
         exp.problems.extend(Problem(where, m) for m in issues)
         exp.tags = self._read_values(path, "tags", self._rel(path), exp.problems)
         return exp
@@ -433,10 +453,10 @@ class MlflowFileStore(Store):
         changes.terminate(self._run_path(run), status, end_time)
 
     def delete_experiment(self, experiment: Experiment) -> None:
-        changes.delete_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
+        experiment_delete.delete_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
 
     def restore_experiment(self, experiment: Experiment) -> None:
-        changes.restore_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
+        experiment_delete.restore_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
 
     def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
         root = Path(self.root)

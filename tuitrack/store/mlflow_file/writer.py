@@ -10,6 +10,7 @@ MLflow's `append_to` does.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 import time
@@ -30,6 +31,68 @@ def dump_meta(fields: dict[str, Any]) -> bytes:
                      sort_keys=True).encode("utf-8")
 
 
+TEMP_PREFIX, TEMP_SUFFIX = ".tuitrack-", ".tmp"
+# Exactly the names tempfile.mkstemp gives ours: the prefix, 8 characters of its alphabet, the suffix.
+TEMP_NAME = re.compile(r"\.tuitrack-[a-z0-9_]{8}\.tmp")
+# A temporary file older than this is a leftover of a killed write (a write takes milliseconds).
+STALE_TEMP_SECONDS = 3600
+_swept: set[str] = set()
+
+
+def write_temp(folder: str, data: bytes, mode: int, durable: bool = True) -> str:
+    """`data` in a new temporary dot-file in `folder` with `mode`; its path. `durable`: on disk
+    (fsync) before this returns; otherwise the caller syncs it once it is in place."""
+    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.chmod(temp, mode)
+    except BaseException:
+        discard(temp)
+        raise
+    sweep_stale_temps(folder)
+    return temp
+
+
+def discard(temp: str) -> None:
+    try:
+        os.unlink(temp)
+    except FileNotFoundError:
+        pass
+
+
+def sweep_stale_temps(folder: str) -> None:
+    """Remove what killed writes of ours left in `folder`: regular files named exactly as our
+    temporary files and older than an hour. Symlinks and anything else are left alone. Once per
+    folder per process: enough to clean up, cheap for a folder of 10,000 entrenar records."""
+    if folder in _swept:
+        return
+    _swept.add(folder)
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    try:
+        with os.scandir(folder) as entries:
+            stale = [e.path for e in entries if TEMP_NAME.fullmatch(e.name) and e.is_file(follow_symlinks=False)
+                     and e.stat(follow_symlinks=False).st_mtime < cutoff]
+    except OSError:
+        return
+    for path in stale:
+        try:
+            os.unlink(path)  # unlink never follows a symlink
+        except OSError:
+            pass
+
+
+def file_mode(path: str) -> int:
+    """An existing file's permission bits (kept by a rewrite), else 0o644."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o644
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, temp_dir: str | os.PathLike[str] | None = None) -> None:
     """Replace `path` with `data` so that a reader sees the old bytes or the new, never a part.
 
@@ -38,23 +101,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, temp_dir: str | os.P
     """
     path = os.fspath(path)
     folder = os.fspath(temp_dir) if temp_dir is not None else os.path.dirname(path)
+    temp = write_temp(folder, data, file_mode(path))
     try:
-        mode = os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, temp = tempfile.mkstemp(prefix=".tuitrack-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
+        discard(temp)
         raise
 
 
