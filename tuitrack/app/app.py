@@ -57,6 +57,10 @@ class TuitrackApp(App):
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.index, clock=self.clock, live=self.live))
 
+    def on_unmount(self) -> None:
+        """Quitting: the store stops waiting (on a hung server, say), so worker threads end at once."""
+        self.store.close()
+
     def help_sections(self) -> HelpSections:
         return [
             ("Everywhere", list(self.BINDINGS) + [b for b in MainScreen.BINDINGS if b not in EDIT_BINDINGS]),
