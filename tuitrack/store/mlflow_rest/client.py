@@ -213,7 +213,7 @@ def _shown_origin(url: str) -> str:
     return f"{scheme}://{host}:{port}"[:200]
 
 
-def _json(data: bytes | bytearray, where: str) -> dict[str, Any]:
+def _json(data: bytes, where: str) -> dict[str, Any]:
     try:
         value = json.loads(data)
     except (ValueError, RecursionError):

@@ -32,7 +32,7 @@ CHUNK = 64 * 1024
 class Answer:
     status: int
     headers: Message
-    body: bytearray
+    body: bytes
 
 
 class TooBig(Exception):
@@ -115,16 +115,17 @@ class Exchange:
             length = response.headers.get("Content-Length", "")
             if length.strip().isdigit() and int(length) > self.max_bytes:
                 raise TooBig()
-            body = bytearray()
+            chunks, size = [], 0  # joined once complete: a growing buffer would be copied as it grows
             while chunk := response.read1(CHUNK):
-                if len(body) + len(chunk) > self.max_bytes:
+                size += len(chunk)
+                if size > self.max_bytes:
                     raise TooBig()
-                body += chunk
+                chunks.append(chunk)
                 if self._stopped is not None or time.monotonic() > self.deadline:
                     raise OutOfTime()  # nobody waits for it any more
             if response.length:  # fewer bytes than Content-Length said
                 raise Dropped()
-            return Answer(response.status, response.headers, body)
+            return Answer(response.status, response.headers, b"".join(chunks))
 
     def _remember(self, sock: socket.socket) -> None:
         with self._lock:
