@@ -306,6 +306,7 @@ RUN_SHAPES = {
     "info is a list": b'{"runs": [{"info": []}]}',
     "run id is null": b'{"runs": [{"info": {"run_id": null}}]}',
     "run id is an object": b'{"runs": [{"info": {"run_id": {"x": 1}}}]}',
+    "run id is huge": b'{"runs": [{"info": {"run_id": "' + b"a" * 10_000 + b'"}}]}',
     "token is a number": b'{"runs": [], "next_page_token": 5}',
     "huge number": b'{"runs": [], "x": ' + b"9" * 5000 + b"}",
     "deep nesting": b'{"runs": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
@@ -337,6 +338,8 @@ ODD_FIELDS = {
     "metric value": ({"data": {"metrics": [{"key": "m", "value": "abc"}]}}, "metric point .* is not a value"),
     "metric key": ({"data": {"metrics": [{"key": None, "value": 1}]}}, "a metric whose key is a JSON null"),
     "data": ({"data": [1]}, "`data` is a JSON list, not an object"),
+    "long name": ({"run_name": "n" * 100_000}, "'run_name' of 100,000 characters; tuitrack keeps the first 65,536"),
+    "long tag": ({"data": {"tags": [{"key": "k", "value": "v" * 70_000}]}}, "'k' of 70,000 characters"),
 }
 
 

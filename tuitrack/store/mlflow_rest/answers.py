@@ -19,6 +19,8 @@ from tuitrack.model import RUN_NAME_TAG, Experiment, Lifecycle, MetricPoint, Pro
 from tuitrack.store.base import StoreError
 
 INT64 = 2**63
+MAX_TEXT_CHARS = 65_536  # of a name, tag or param; MLflow itself keeps tag values to 8,000
+MAX_ID_CHARS = 256  # MLflow's run ids are 32 hex digits, experiment ids a number
 
 
 class BadAnswer(StoreError):
@@ -143,9 +145,15 @@ class _Fields:
         if value is None:
             return default
         if isinstance(value, str):
-            return value
+            return self.bounded(value, key)
         self.problem(f"{key} as a JSON {_kind(value)}, not a string")
         return default
+
+    def bounded(self, text: str, what: str) -> str:
+        if len(text) <= MAX_TEXT_CHARS:
+            return text
+        self.problem(f"{what[:60]!r} of {len(text):,} characters; tuitrack keeps the first {MAX_TEXT_CHARS:,}")
+        return text[:MAX_TEXT_CHARS]
 
     def time(self, key: str) -> int | None:
         value = self.item.get(key)
@@ -172,16 +180,16 @@ class _Fields:
         for entry in self.objects(key):
             name, value = entry.get("key"), entry.get("value", "")
             if isinstance(name, str) and isinstance(value, str):
-                pairs[name] = value
+                pairs[self.bounded(name, f"a key of {key}")] = self.bounded(value, name)
             else:
                 self.problem(f"an entry of {key} that is not a string key and value: {_short(entry)}")
         return pairs
 
 
 def _id(value: Any) -> str:
-    """An id: a string, or a number (experiment ids are int64 in older servers)."""
+    """An id: a string, or a number (experiment ids are int64 in older servers); "" for none."""
     if isinstance(value, str):
-        return value
+        return value if len(value) <= MAX_ID_CHARS else ""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return ""
