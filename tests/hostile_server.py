@@ -1,5 +1,5 @@
-"""A hostile pretend MLflow tracking server on 127.0.0.1, for tests of what a server can do to
-tuitrack: redirect it elsewhere, page for ever, drip bytes, send gigabytes or odd JSON, hang.
+"""A pretend MLflow tracking server on 127.0.0.1 that answers as each test says, hostile answers
+included: redirect tuitrack elsewhere, page for ever, drip bytes, send gigabytes or odd JSON, hang.
 
 Each server runs `behave(request)` for every request it receives and records the request (method,
 path, headers, body) in `seen`. `behave` writes the answer with the helpers of `Request`.
