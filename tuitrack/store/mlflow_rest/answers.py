@@ -106,18 +106,16 @@ def run_from_json(item: Any, where: str) -> Run:
     )
 
 
-def history_from_json(answer: dict[str, Any], where: str) -> list[MetricPoint]:
-    """One page of metrics/get-history: a point that cannot be read is an error (a plot with a
+def history_point(item: Any, where: str) -> MetricPoint:
+    """One point of metrics/get-history: one that cannot be read is an error (a plot with a
     silent hole in it would mislead)."""
+    if not isinstance(item, dict):
+        raise BadAnswer(f"{where}: a metric point is a JSON {_kind(item)}, not an object")
     problems: list[Problem] = []
-    fields = _Fields({}, where, problems)
-    points = []
-    for entry in field_list(answer, "metrics", where):
-        point = point_from_json(entry if isinstance(entry, dict) else {"value": entry}, fields)
-        if point is None:
-            raise BadAnswer(f"{where}: {problems[-1].message}")
-        points.append(point)
-    return points
+    point = point_from_json(item, _Fields({}, where, problems))
+    if point is None:
+        raise BadAnswer(f"{where}: {problems[0].message}")
+    return point
 
 
 def point_from_json(item: dict[str, Any], fields: _Fields) -> MetricPoint | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from tuitrack.model import RUN_NAME_TAG, Experiment, MetricPoint, Run, RunStatus
 from tuitrack.store.base import (
@@ -30,7 +30,7 @@ from tuitrack.store.mlflow_rest.answers import (
     BadAnswer,
     experiment_from_json,
     field_list,
-    history_from_json,
+    history_point,
     page_token,
     run_from_json,
 )
@@ -40,6 +40,7 @@ from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_
 
 PAGE = 1000
 HISTORY_PAGE = 25_000
+T = TypeVar("T")
 MAX_PAGES = 200  # of one listing: 200,000 runs or experiments, 5,000,000 points of one metric
 DEFAULT_POLL_S = 2.0
 
@@ -60,8 +61,8 @@ class MlflowRestStore(Store):
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
         found = []
         where = f"{self.location} (experiments/search)"
-        for item in self._pages("experiments/search", {"view_type": "ALL"}, "experiments", PAGE):
-            experiment = experiment_from_json(item, where)
+        for experiment in self._pages("experiments/search", {"view_type": "ALL"}, "experiments", PAGE,
+                                      lambda item: experiment_from_json(item, where)):
             if include_deleted or not experiment.is_deleted:
                 found.append(experiment)
         return sorted(found, key=lambda e: int(e.experiment_id) if e.experiment_id.isdigit() else 0)
@@ -83,24 +84,26 @@ class MlflowRestStore(Store):
         if filter_string:
             body["filter"] = filter_string
         where = f"{self.location} (runs/search)"
-        return [run_from_json(item, where) for item in self._pages("runs/search", body, "runs", PAGE)]
+        return self._pages("runs/search", body, "runs", PAGE, lambda item: run_from_json(item, where))
 
-    def _pages(self, endpoint: str, body: dict[str, Any], field: str, size: int) -> list[Any]:
+    def _pages(self, endpoint: str, body: dict[str, Any], field: str, size: int, read: Callable[[Any], T]) -> list[T]:
         return self._paged(endpoint, lambda token: self.http.post(
-            endpoint, {**body, "max_results": size, **({"page_token": token} if token else {})}), field, size)
+            endpoint, {**body, "max_results": size, **({"page_token": token} if token else {})}), field, size, read)
 
-    def _paged(self, endpoint: str, ask: Callable[[str | None], dict[str, Any]], field: str, size: int) -> list[Any]:
-        """Every item of a paged listing, asking for pages of `size` until no next_page_token comes.
-        A server that keeps paging (a token seen before, more than MAX_PAGES pages or their items,
-        a page without items that promises another) is an error, not an endless wait."""
+    def _paged(self, endpoint: str, ask: Callable[[str | None], dict[str, Any]], field: str, size: int,
+               read: Callable[[Any], T]) -> list[T]:
+        """Every item of a paged listing, each `read` from its JSON as its page comes, asking for
+        pages of `size` until no next_page_token comes. A server that keeps paging (a token seen
+        before, more than MAX_PAGES pages or their items, a page without items that promises
+        another) is an error, not an endless wait."""
         where = f"{self.location} ({endpoint})"
-        items: list[Any] = []
+        items: list[T] = []
         seen: set[str] = set()
         token = None
         for _ in range(MAX_PAGES):
             answer = ask(token)
             page = field_list(answer, field, where)
-            items += page
+            items += map(read, page)
             if len(items) > MAX_PAGES * size:
                 raise BadAnswer(f"{where}: the server sent more than {MAX_PAGES * size:,} {field}, "
                                 f"the most tuitrack reads of one listing")
@@ -177,10 +180,9 @@ class MlflowRestStore(Store):
 
     def _history(self, run_id: str, key: str) -> list[MetricPoint]:
         where = f"{self.location} (metrics/get-history)"
-        pages = self._paged("metrics/get-history", lambda token: self.http.get(
+        return self._paged("metrics/get-history", lambda token: self.http.get(
             "metrics/get-history", run_id=run_id, metric_key=key, max_results=HISTORY_PAGE, page_token=token),
-            "metrics", HISTORY_PAGE)
-        return history_from_json({"metrics": pages}, where)
+            "metrics", HISTORY_PAGE, lambda item: history_point(item, where))
 
     # -- live -----------------------------------------------------------------------------------
 
