@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import math
 import socket
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from mlflow.entities import Metric, ViewType
 
+from tests.hostile_server import HostileServer
 from tuitrack.model import RunStatus
 from tuitrack.store import RunNotFound, StoreError, open_store
 from tuitrack.store.mlflow_rest import store as rest_store
@@ -177,68 +176,48 @@ def test_a_server_that_is_down_says_so_quickly(monkeypatch):
     assert time.monotonic() - started < 5
 
 
-class Stub(BaseHTTPRequestHandler):
-    """A pretend server: answers from `script` in order and records what it was sent."""
-
-    script: list[tuple[int, bytes]] = []
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        Stub.seen.append({"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)})
-        status, body = Stub.script.pop(0) if Stub.script else (200, b'{"experiments": []}')
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST  # noqa: N815
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def stub():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Stub.script, Stub.seen = [], []
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    """A pretend server answering from `script` in order (then with no experiments)."""
+    script: list[tuple[int, bytes]] = []
+    server = HostileServer(lambda r: r.send(*(script.pop(0) if script else (200, b'{"experiments": []}')))).start()
+    server.script = script
+    yield server
+    server.stop()
 
 
 def test_token_and_basic_auth_as_mlflow_sends_them(stub):
-    MlflowHttp(stub, env={"MLFLOW_TRACKING_TOKEN": "s3cret"}).post("experiments/search", {})
-    MlflowHttp(stub, env={"MLFLOW_TRACKING_USERNAME": "ann", "MLFLOW_TRACKING_PASSWORD": "pw"}).post(
+    MlflowHttp(stub.url, env={"MLFLOW_TRACKING_TOKEN": "s3cret"}).post("experiments/search", {})
+    MlflowHttp(stub.url, env={"MLFLOW_TRACKING_USERNAME": "ann", "MLFLOW_TRACKING_PASSWORD": "pw"}).post(
         "experiments/search", {})
-    assert Stub.seen[0]["headers"]["Authorization"] == "Bearer s3cret"
-    assert Stub.seen[1]["headers"]["Authorization"] == "Basic YW5uOnB3"  # base64("ann:pw")
-    assert Stub.seen[0]["path"] == "/api/2.0/mlflow/experiments/search"
+    assert stub.seen[0].headers["Authorization"] == "Bearer s3cret"
+    assert stub.seen[1].headers["Authorization"] == "Basic YW5uOnB3"  # base64("ann:pw")
+    assert stub.seen[0].path == "/api/2.0/mlflow/experiments/search"
 
 
 def test_a_path_prefix_is_kept(stub):
-    MlflowHttp(stub + "/mlflow/").post("runs/search", {"experiment_ids": ["1"]})
-    assert Stub.seen[0]["path"] == "/mlflow/api/2.0/mlflow/runs/search"
-    assert json.loads(Stub.seen[0]["body"]) == {"experiment_ids": ["1"]}
+    MlflowHttp(stub.url + "/mlflow/").post("runs/search", {"experiment_ids": ["1"]})
+    assert stub.seen[0].path == "/mlflow/api/2.0/mlflow/runs/search"
+    assert json.loads(stub.seen[0].body) == {"experiment_ids": ["1"]}
 
 
 def test_busy_answers_are_retried(stub, monkeypatch):
     monkeypatch.setattr("tuitrack.store.mlflow_rest.client.BACKOFF_S", 0.01)
-    Stub.script = [(503, b"busy"), (429, b"slow down"), (200, b'{"experiments": [{"experiment_id": "7", "name": "x"}]}')]
-    answer = MlflowHttp(stub, env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2"}).post("experiments/search", {})
-    assert answer["experiments"][0]["name"] == "x" and len(Stub.seen) == 3
+    stub.script += [(503, b"busy"), (429, b"slow down"), (200, b'{"experiments": [{"experiment_id": "7", "name": "x"}]}')]
+    answer = MlflowHttp(stub.url, env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2"}).post("experiments/search", {})
+    assert answer["experiments"][0]["name"] == "x" and len(stub.seen) == 3
 
 
 def test_refused_credentials_say_which_variables_to_set(stub):
-    Stub.script = [(401, b"")]
+    stub.script.append((401, b""))
     with pytest.raises(StoreError, match="refused the credentials.*MLFLOW_TRACKING_TOKEN"):
-        MlflowHttp(stub).post("experiments/search", {})
+        MlflowHttp(stub.url).post("experiments/search", {})
 
 
 def test_a_server_that_is_not_mlflow(stub):
-    Stub.script = [(200, b"<html>hello</html>")]
+    stub.script.append((200, b"<html>hello</html>"))
     with pytest.raises(StoreError, match="not JSON; is this an MLflow tracking server"):
-        open_store(stub)
+        open_store(stub.url)
 
 
 def test_search_view_types_match_mlflow(mlflow_server):

@@ -57,6 +57,10 @@ class TuitrackApp(KeysFollowScreens):
         self.index = RunIndex(store)
         self.live = live
 
+    def on_unmount(self) -> None:
+        """Quitting: the store stops waiting (on a hung server, say), so worker threads end at once."""
+        self.store.close()
+
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.index, clock=self.clock, live=self.live))
 

@@ -158,6 +158,11 @@ class Store(abc.ABC):
         last call instead."""
         return [c for c in map(self.classify, paths) if c is not None]
 
+    def close(self) -> None:
+        """The app is quitting: stop waiting on anything in flight (calls may then raise
+        StoreError). Python waits for the app's worker threads before it exits, so a thread
+        waiting on a hung server would hold the quit."""
+
     def last_write(self, run: Run) -> int | None:
         """When (ms) the run's meta or metrics last changed; None if unknown. A RUNNING run that
         has not written for long is probably dead."""

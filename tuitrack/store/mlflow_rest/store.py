@@ -12,9 +12,10 @@ can have changed, and every tenth call for everything.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from tuitrack.model import RUN_NAME_TAG, Experiment, Lifecycle, MetricPoint, Problem, Run, RunStatus
+from tuitrack.model import RUN_NAME_TAG, Experiment, MetricPoint, Run, RunStatus
 from tuitrack.store.base import (
     MIN_PREFIX,
     Change,
@@ -25,12 +26,22 @@ from tuitrack.store.base import (
     StoreError,
     refuse_ambiguous,
 )
+from tuitrack.store.mlflow_rest.answers import (
+    BadAnswer,
+    experiment_from_json,
+    field_list,
+    history_point,
+    page_token,
+    run_from_json,
+)
 from tuitrack.store.mlflow_rest.client import MlflowHttp, NotFoundOnServer
 from tuitrack.store.mlflow_rest.polling import RunPoller
 from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
 
 PAGE = 1000
 HISTORY_PAGE = 25_000
+T = TypeVar("T")
+MAX_PAGES = 200  # of one listing: 200,000 runs or experiments, 5,000,000 points of one metric
 DEFAULT_POLL_S = 2.0
 
 
@@ -49,8 +60,9 @@ class MlflowRestStore(Store):
 
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
         found = []
-        for item in self._pages("experiments/search", {"view_type": "ALL"}, "experiments"):
-            experiment = experiment_from_json(item)
+        where = f"{self.location} (experiments/search)"
+        for experiment in self._pages("experiments/search", {"view_type": "ALL"}, "experiments", PAGE,
+                                      lambda item: experiment_from_json(item, where)):
             if include_deleted or not experiment.is_deleted:
                 found.append(experiment)
         return sorted(found, key=lambda e: int(e.experiment_id) if e.experiment_id.isdigit() else 0)
@@ -71,20 +83,50 @@ class MlflowRestStore(Store):
         body: dict[str, Any] = {"experiment_ids": experiment_ids, "run_view_type": view}
         if filter_string:
             body["filter"] = filter_string
-        return [run_from_json(item) for item in self._pages("runs/search", body, "runs")]
+        where = f"{self.location} (runs/search)"
+        return self._pages("runs/search", body, "runs", PAGE, lambda item: run_from_json(item, where))
 
-    def _pages(self, endpoint: str, body: dict[str, Any], field: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    def _pages(self, endpoint: str, body: dict[str, Any], field: str, size: int, read: Callable[[Any], T]) -> list[T]:
+        return self._paged(endpoint, lambda token: self.http.post(
+            endpoint, {**body, "max_results": size, **({"page_token": token} if token else {})}), field, size, read)
+
+    def _paged(self, endpoint: str, ask: Callable[[str | None], dict[str, Any]], field: str, size: int,
+               read: Callable[[Any], T]) -> list[T]:
+        """Every item of a paged listing, each `read` from its JSON as its page comes, asking for
+        pages of `size` until no next_page_token comes. A server that keeps paging (a token seen
+        before, more than MAX_PAGES pages or their items, a page without items that promises
+        another) is an error, not an endless wait."""
+        where = f"{self.location} ({endpoint})"
+        items: list[T] = []
+        seen: set[str] = set()
         token = None
-        while True:
-            answer = self.http.post(endpoint, {**body, "max_results": PAGE, **({"page_token": token} if token else {})})
-            items += answer.get(field, [])
-            token = answer.get("next_page_token")
-            if not token:
+        for _ in range(MAX_PAGES):
+            answer = ask(token)
+            page = field_list(answer, field, where)
+            items += map(read, page)
+            if len(items) > MAX_PAGES * size:
+                raise BadAnswer(f"{where}: the server sent more than {MAX_PAGES * size:,} {field}, "
+                                f"the most tuitrack reads of one listing")
+            token = page_token(answer, where)
+            if token is None:
                 return items
+            if not page:
+                raise BadAnswer(f"{where}: the server sent a page without {field} and a next_page_token")
+            if token in seen:
+                raise BadAnswer(f"{where}: the server keeps paging: it sent the same next_page_token twice")
+            seen.add(token)
+        raise BadAnswer(f"{where}: the server keeps paging: still a next_page_token after {MAX_PAGES} pages "
+                        f"of {size:,} {field}; tuitrack stops there")
 
     def get_run(self, run_id: str) -> Run:
-        return run_from_json(self.http.get("runs/get", run_id=run_id).get("run", {}))
+        where = f"{self.location} (runs/get)"
+        answer = self.http.get("runs/get", run_id=run_id)
+        if "run" not in answer:
+            raise BadAnswer(f"{where}: the answer has no `run`")
+        run = run_from_json(answer["run"], where)
+        if run.run_id != run_id:
+            raise BadAnswer(f"{where}: asked for run {run_id}, the server sent {run.run_id[:40]!r}")
+        return run
 
     def load_data(self, run: Run) -> None:
         fresh = self.get_run(run.run_id)
@@ -137,20 +179,18 @@ class MlflowRestStore(Store):
         return points
 
     def _history(self, run_id: str, key: str) -> list[MetricPoint]:
-        points: list[MetricPoint] = []
-        token = None
-        while True:
-            answer = self.http.get("metrics/get-history", run_id=run_id, metric_key=key,
-                                   max_results=HISTORY_PAGE, page_token=token)
-            points += [point_from_json(m) for m in answer.get("metrics", [])]
-            token = answer.get("next_page_token")
-            if not token:
-                return points
+        where = f"{self.location} (metrics/get-history)"
+        return self._paged("metrics/get-history", lambda token: self.http.get(
+            "metrics/get-history", run_id=run_id, metric_key=key, max_results=HISTORY_PAGE, page_token=token),
+            "metrics", HISTORY_PAGE, lambda item: history_point(item, where))
 
     # -- live -----------------------------------------------------------------------------------
 
     def changes(self, paths: set[str]) -> list[Change]:
         return self._poller.poll()
+
+    def close(self) -> None:
+        self.http.close()
 
     # -- changes through the server's own endpoints --------------------------------------------
 
@@ -204,59 +244,6 @@ class MlflowRestStore(Store):
 
     def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
         raise StoreError(self.cannot_purge())
-
-
-# -- MLflow's JSON entities to tuitrack's model ------------------------------------------------------
-
-def experiment_from_json(item: dict[str, Any]) -> Experiment:
-    eid = str(item.get("experiment_id", ""))
-    problems: list[Problem] = []
-    stage = item.get("lifecycle_stage", "active")
-    try:
-        lifecycle = Lifecycle(stage)
-    except ValueError:
-        problems.append(Problem(f"experiments/{eid}", f"lifecycle_stage {stage!r} is neither active nor deleted"))
-        lifecycle = Lifecycle.ACTIVE
-    tags = {t.get("key", ""): t.get("value", "") for t in item.get("tags", [])}
-    return Experiment(eid, item.get("name", ""), lifecycle, item.get("artifact_location"),
-                      _int(item.get("creation_time")), _int(item.get("last_update_time")), tags, problems)
-
-
-def run_from_json(item: dict[str, Any]) -> Run:
-    info, data = item.get("info", {}), item.get("data", {})
-    run_id = info.get("run_id") or info.get("run_uuid") or ""
-    problems: list[Problem] = []
-    status = RunStatus.__members__.get(info.get("status", ""))
-    if status is None:
-        problems.append(Problem(f"runs/{run_id}", f"status {info.get('status')!r} is not an MLflow run status"))
-    try:
-        lifecycle = Lifecycle(info.get("lifecycle_stage", "active"))
-    except ValueError:
-        problems.append(Problem(f"runs/{run_id}", f"lifecycle_stage {info.get('lifecycle_stage')!r} is unknown"))
-        lifecycle = Lifecycle.ACTIVE
-    tags = {t.get("key", ""): t.get("value", "") for t in data.get("tags", [])}
-    return Run(
-        run_id=run_id, experiment_id=str(info.get("experiment_id", "")),
-        run_name=info.get("run_name") or tags.get(RUN_NAME_TAG, ""), status=status, lifecycle_stage=lifecycle,
-        start_time=_int(info.get("start_time")), end_time=_int(info.get("end_time")),
-        deleted_time=None, user_id=info.get("user_id", ""), artifact_uri=info.get("artifact_uri"),
-        params={p.get("key", ""): p.get("value", "") for p in data.get("params", [])},
-        tags=tags, metrics={m.get("key", ""): point_from_json(m) for m in data.get("metrics", [])},
-        problems=problems,
-    )
-
-
-def point_from_json(item: dict[str, Any]) -> MetricPoint:
-    """MLflow's JSON writes NaN and the infinities as the strings "NaN", "Infinity", "-Infinity"."""
-    value = item.get("value", math.nan)
-    return MetricPoint(_int(item.get("timestamp")) or 0, float(value), _int(item.get("step")) or 0)
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _same(a: list[MetricPoint], b: list[MetricPoint]) -> bool:
