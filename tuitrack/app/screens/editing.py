@@ -20,6 +20,7 @@ from tuitrack.formatting import format_bytes
 from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.store.base import Change, StoreError
+from tuitrack.store.purge_plan import PurgePlan
 
 SLOW_EDIT_S = 1.0  # an edit still running after this long gets a "waiting" note
 
@@ -50,6 +51,21 @@ def _runs_label(runs: list[Run]) -> str:
 def _line(run: Run) -> str:
     status = run.status.name if run.status else "?"
     return f"{run.run_id[:8]}  {run.run_name or '-'}  ({status})"
+
+
+def purge_lines(plan: PurgePlan, runs: list[Run]) -> list[str]:
+    """What the purge dialog says: the exact space freed and what is left in place, then the runs."""
+    kept = plan.kept_lines()
+    lines = [f"frees {format_bytes(plan.bytes)}"]
+    if kept:
+        lines.append(f"left in place ({len(kept)}):")
+        lines += [f"  {line}" for line in kept]
+    return lines + [_line(r) for r in runs]
+
+
+def _purged(what: str, plan: PurgePlan) -> str:
+    kept = len(plan.kept)
+    return f"{what}, freed {format_bytes(plan.bytes)}" + (f"; {kept} place(s) left in place" if kept else "")
 
 
 class RunEditing:
@@ -297,21 +313,40 @@ class RunEditing:
             self.notify("Only deleted runs can be purged: delete them first (. shows deleted runs)",
                         severity="warning", timeout=5)
             return
-        store = self.index.store
-        size = sum(store.disk_usage(r) or 0 for r in runs)
-        lines = [_line(r) for r in runs] + [f"frees about {format_bytes(size)}"]
 
-        def confirmed(yes: bool) -> None:
-            if not yes:
-                self.notify("Nothing purged", timeout=2)
-                return
+        def purge(plan: PurgePlan) -> None:
             for r in runs:
                 self.marked.pop(r.run_id, None)
-            self._apply_edit(f"Purged {_runs_label(runs)}, freed about {format_bytes(size)}",
-                             lambda: store.purge(runs, []), None,
+            self._apply_edit(_purged(f"Purged {_runs_label(runs)}", plan), lambda: self._execute_plan(plan), None,
                              [Change("run", r.experiment_id, r.run_id) for r in runs])
 
-        self.app.push_screen(TypeToConfirm(f"Purge {_runs_label(runs)} for good?", lines), confirmed)
+        self._confirm_purge(f"Purge {_runs_label(runs)} for good?", runs, purge, "Nothing purged")
+
+    def _execute_plan(self, plan: PurgePlan) -> None:
+        """Carry out the plan shown (on the edit worker); a place that changed since is left, and said."""
+        result = self.index.store.execute_purge(plan)
+        said = set(plan.kept_lines())
+        surprises = [w for w in result.warnings if w not in said and "was a symlink" not in w]
+        if surprises:
+            self.app.call_from_thread(self.notify, "; ".join(surprises), severity="warning", timeout=8)
+
+    def _confirm_purge(self, title: str, runs: list[Run], then: Callable[[PurgePlan], None], cancelled: str) -> None:
+        """Plan the purge, then ask, showing the plan: the exact space freed and what is left in
+        place; `then(plan)` carries out that plan. Planned here, not on a worker, so that keys
+        typed right after X reach the dialog (a plan reads each run's meta.yaml once)."""
+        try:
+            plan = self.index.store.plan_purge(runs, [])
+        except (StoreError, OSError) as exc:
+            self.notify(f"Not done: {_reason(exc)}", severity="error", timeout=6)
+            return
+
+        def answered(yes: bool) -> None:
+            if yes:
+                then(plan)
+            else:
+                self.notify(cancelled, timeout=2)
+
+        self.app.push_screen(TypeToConfirm(title, purge_lines(plan, runs)), answered)
 
     # -- compare ------------------------------------------------------------------------------
 
@@ -391,25 +426,18 @@ class RunEditing:
                          [Change("run", r.experiment_id, r.run_id) for r in runs])
 
     def prune_and_purge(self, runs: list[Run]) -> None:
-        size = sum(r.disk_bytes or 0 for r in runs)
         store = self.index.store
 
-        def confirmed(yes: bool) -> None:
-            if not yes:
-                self.notify("Nothing deleted", timeout=2)
-                return
-
+        def purge(plan: PurgePlan) -> None:
             def do() -> None:
                 for run in runs:
                     store.delete_run(run)
-                store.purge([store.find_run(r.run_id) for r in runs], [])
+                self._execute_plan(plan)
 
-            self._apply_edit(f"Pruned and purged {len(runs)} run(s), about {format_bytes(size)}", do, None,
+            self._apply_edit(_purged(f"Pruned and purged {len(runs)} run(s)", plan), do, None,
                              [Change("run", r.experiment_id, r.run_id) for r in runs])
 
-        self.app.push_screen(TypeToConfirm(f"Prune and purge {_runs_label(runs)} for good?",
-                                           [_line(r) for r in runs] + [f"frees about {format_bytes(size)}"]),
-                             confirmed)
+        self._confirm_purge(f"Prune and purge {_runs_label(runs)} for good?", runs, purge, "Nothing deleted")
 
     def action_kill_stale(self) -> None:
         runs = [r for r in self._targets() if r.status is RunStatus.RUNNING and self._is_stale(r)]
