@@ -41,15 +41,17 @@ def plan(store: MlflowFileStore, runs: list[Run], experiments: list[Experiment])
     guard.protect(os.path.join(root, "models"), "the store's models folder", inner=True)
     purged = {e.experiment_id for e in experiments}
     every_experiment = store.experiments(include_deleted=True)
-    for exp in every_experiment:
-        owner = _exp_owner(exp.experiment_id) if exp.experiment_id in purged else None
-        guard.protect(store.experiment_dir(exp.experiment_id),
-                      f"experiment {exp.name or exp.experiment_id}'s folder", owner, inner=True)
     members: dict[str, list[Run]] = {}
     for exp, run in store.all_runs(every_experiment, include_deleted=True, with_data=False):
         guard.protect(store.run_dir(run), f"run {run.run_id}'s folder", run.run_id, inner=True)
         guard.protect_uri(run.artifact_uri, f"run {run.run_id}'s artifacts", run.run_id)
         members.setdefault(exp.experiment_id, []).append(run)
+    for exp in every_experiment:
+        folder = store.experiment_dir(exp.experiment_id)
+        # A folder with no meta.yaml and no runs is no experiment (MLflow ignores it): just a folder.
+        if exp.experiment_id in members or os.path.lexists(os.path.join(folder, "meta.yaml")):
+            owner = _exp_owner(exp.experiment_id) if exp.experiment_id in purged else None
+            guard.protect(folder, f"experiment {exp.name or exp.experiment_id}'s folder", owner, inner=True)
 
     result = PurgePlan()
     for run in runs:
