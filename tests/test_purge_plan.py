@@ -325,3 +325,47 @@ def test_execute_checks_each_path_again(hostile):
     result = store.execute_purge(plan)
     assert (outside / "moved-run" / "meta.yaml").exists() and folder.is_symlink()
     assert any("changed since the plan" in w for w in result.warnings) and result.bytes_freed == 0
+
+
+# -- moved stores ------------------------------------------------------------------------------------
+
+
+def test_a_moved_store_uses_its_own_copy_of_the_artifacts(tmp_path, capsys):
+    """A store MLflow wrote, copied elsewhere (rsync, a clone) and the original removed: its
+    artifact URIs name the old place; the store's own `<exp>/<run>/artifacts` is used instead."""
+    from tests.mlflow_stores import client_for
+
+    original = tmp_path / "machine-a" / "mlruns"
+    client = client_for(original)
+    exp = client.create_experiment("moved")
+    kept_run, gone_run = (client.create_run(exp).info.run_id for _ in range(2))
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"w" * 60_000)
+    for run_id in (kept_run, gone_run):
+        client.log_artifact(run_id, str(model))
+        client.set_terminated(run_id)
+    client.delete_run(gone_run)
+    moved = tmp_path / "machine-b" / "mlruns"
+    shutil.copytree(original, moved)
+    shutil.rmtree(tmp_path / "machine-a")
+
+    store = open_store(str(moved))
+    run = store.find_run(kept_run)
+    here = moved / exp / kept_run / "artifacts"
+    assert run.artifact_uri == here.as_uri()
+    assert run.artifacts_moved_from == (original / exp / kept_run / "artifacts").as_uri()
+    assert store.disk_usage(run) >= 60_000
+    assert main(["show", str(moved), kept_run]) == 0
+    out = capsys.readouterr().out
+    assert here.as_uri() in out and f"moved from {run.artifacts_moved_from}" in out
+
+    plan = _gc_json(moved)
+    assert kept_of(plan) == [] and plan["bytes"] == du(moved / exp / gone_run)
+    assert main(["gc", str(moved), "--yes"]) == 0
+    assert not (moved / exp / gone_run).exists() and (here / "model.bin").exists()
+
+
+def test_a_store_whose_artifacts_are_still_in_place_is_not_moved(reference_store):
+    root, ids = reference_store  # a copy: the master, which its URIs name, still exists
+    run = open_store(str(root)).find_run(ids.runs["parent"])
+    assert run.artifacts_moved_from is None and str(root) not in run.artifact_uri
