@@ -49,15 +49,30 @@ def local_path(uri: str | None) -> tuple[str | None, str | None]:
     return path, None
 
 
-def canonical(path: str) -> str:
+def canonical(path: str, cache: dict[str, str] | None = None) -> str:
     """Where `path` really is, without following its last part: the folders above it resolved
     (so a symlinked folder on the way cannot hide the store root), the last name kept, so that a
-    symlink is seen as one. A trailing slash is dropped (it would make the OS follow a link)."""
+    symlink is seen as one. A trailing slash is dropped (it would make the OS follow a link).
+    `cache` keeps resolved folders between calls: a plan resolves thousands of sibling paths."""
     path = path.rstrip(os.sep) or os.sep
     head, name = os.path.split(path)
     if name in ("", ".", ".."):
         return os.path.realpath(path)
-    return os.path.join(os.path.realpath(head), name)
+    return os.path.join(_real_folder(head, {} if cache is None else cache), name)
+
+
+def _real_folder(folder: str, cache: dict[str, str]) -> str:
+    """os.path.realpath(folder), one lstat per folder not seen before."""
+    real = cache.get(folder)
+    if real is None:
+        parent, name = os.path.split(folder)
+        if name in ("", ".", ".."):
+            real = os.path.realpath(folder)
+        else:
+            joined = os.path.join(_real_folder(parent, cache), name)
+            real = os.path.realpath(joined) if os.path.islink(joined) else joined
+        cache[folder] = real
+    return real
 
 
 def is_within(path: str, folder: str) -> bool:
@@ -74,15 +89,19 @@ class Guard:
     """
 
     def __init__(self, root: str):
-        self.root = canonical(root)
+        self.cache: dict[str, str] = {}  # resolved folders, shared by every path of the plan
+        self.root = canonical(root, self.cache)
         self._labels: dict[str, list[tuple[str, str | None, bool]]] = {}
         self._sorted: list[str] | None = None
 
     def protect(self, path: str | None, label: str, owner: str | None = None, inner: bool = False) -> None:
         if not path:
             return
-        self._labels.setdefault(canonical(path), []).append((label, owner, inner))
+        self._labels.setdefault(self.canonical(path), []).append((label, owner, inner))
         self._sorted = None
+
+    def canonical(self, path: str) -> str:
+        return canonical(path, self.cache)
 
     def protect_uri(self, uri: str | None, label: str, owner: str | None = None, inner: bool = True) -> None:
         path, _ = local_path(uri)

@@ -15,7 +15,7 @@ from textual import work
 from textual.binding import Binding
 
 from tuitrack.app.messages import StoreChanged
-from tuitrack.app.screens.dialogs import Confirm, NoteEditor, Prompt, TypeToConfirm
+from tuitrack.app.screens.dialogs import Confirm, NoteEditor, Prompt
 from tuitrack.formatting import format_bytes
 from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
@@ -51,16 +51,6 @@ def _runs_label(runs: list[Run]) -> str:
 def _line(run: Run) -> str:
     status = run.status.name if run.status else "?"
     return f"{run.run_id[:8]}  {run.run_name or '-'}  ({status})"
-
-
-def purge_lines(plan: PurgePlan, runs: list[Run]) -> list[str]:
-    """What the purge dialog says: the exact space freed and what is left in place, then the runs."""
-    kept = plan.kept_lines()
-    lines = [f"frees {format_bytes(plan.bytes)}"]
-    if kept:
-        lines.append(f"left in place ({len(kept)}):")
-        lines += [f"  {line}" for line in kept]
-    return lines + [_line(r) for r in runs]
 
 
 def _purged(what: str, plan: PurgePlan) -> str:
@@ -331,22 +321,20 @@ class RunEditing:
             self.app.call_from_thread(self.notify, "; ".join(surprises), severity="warning", timeout=8)
 
     def _confirm_purge(self, title: str, runs: list[Run], then: Callable[[PurgePlan], None], cancelled: str) -> None:
-        """Plan the purge, then ask, showing the plan: the exact space freed and what is left in
-        place; `then(plan)` carries out that plan. Planned here, not on a worker, so that keys
-        typed right after X reach the dialog (a plan reads each run's meta.yaml once)."""
-        try:
-            plan = self.index.store.plan_purge(runs, [])
-        except (StoreError, OSError) as exc:
-            self.notify(f"Not done: {_reason(exc)}", severity="error", timeout=6)
-            return
+        """Ask with the purge plan (the exact space freed, what is left in place and why, made
+        while the dialog is open); `then(plan)` carries out exactly the plan shown."""
+        from tuitrack.app.screens.purge_dialog import PurgeConfirm
 
-        def answered(yes: bool) -> None:
-            if yes:
+        store = self.index.store
+
+        def answered(plan: PurgePlan | None) -> None:
+            if plan is not None:
                 then(plan)
             else:
                 self.notify(cancelled, timeout=2)
 
-        self.app.push_screen(TypeToConfirm(title, purge_lines(plan, runs)), answered)
+        self.app.push_screen(PurgeConfirm(title, lambda: store.plan_purge(runs, []), [_line(r) for r in runs]),
+                             answered)
 
     # -- compare ------------------------------------------------------------------------------
 

@@ -35,8 +35,8 @@ TRASH = ".trash"
 
 
 def plan(store: MlflowFileStore, runs: list[Run], experiments: list[Experiment]) -> PurgePlan:
-    root = canonical(store.root)
-    guard = Guard(root)
+    guard = Guard(store.root)
+    root = guard.root
     guard.protect(os.path.join(root, TRASH), "the store's .trash folder")
     guard.protect(os.path.join(root, "models"), "the store's models folder", inner=True)
     purged = {e.experiment_id for e in experiments}
@@ -58,7 +58,7 @@ def plan(store: MlflowFileStore, runs: list[Run], experiments: list[Experiment])
         if run.experiment_id in purged:
             continue  # it goes with its experiment
         target = Target("run", run.run_id, run.run_name, run.experiment_id)
-        folder = canonical(store.run_dir(run))
+        folder = guard.canonical(store.run_dir(run))
         owners = {run.run_id}
         why = guard.holds(folder, owners) if is_within(folder, root) and folder != root else "it is outside the store"
         if why:
@@ -73,7 +73,7 @@ def plan(store: MlflowFileStore, runs: list[Run], experiments: list[Experiment])
     trash = os.path.join(root, TRASH)
     for exp in experiments:
         target = Target("experiment", exp.experiment_id, exp.name)
-        folder = canonical(store.experiment_dir(exp.experiment_id))
+        folder = guard.canonical(store.experiment_dir(exp.experiment_id))
         inside = members.get(exp.experiment_id, [])
         target.run_ids = [r.run_id for r in inside]
         owners = {_exp_owner(exp.experiment_id), *target.run_ids}
@@ -101,7 +101,7 @@ def _plan_artifacts(guard: Guard, target: Target, run: Run, owners: set[str], wi
         if why:
             target.kept.append(Kept(run.artifact_uri or "", f"artifacts: {why}"))
         return
-    place = canonical(path)
+    place = guard.canonical(path)
     if is_within(place, within) or not os.path.lexists(place):
         return
     why = guard.refuse_artifacts(place, owners)

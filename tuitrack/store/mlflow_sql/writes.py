@@ -302,7 +302,7 @@ def _plan_artifacts(guard: Guard, target: Target, run_id: str, uri: str | None, 
         if why:
             target.kept.append(Kept(uri or "", f"artifacts of run {run_id}: {why}"))
         return
-    place = canonical(path)
+    place = guard.canonical(path)
     if not os.path.lexists(place):
         return
     why = guard.refuse_artifacts(place, owners)
