@@ -369,3 +369,26 @@ def test_a_store_whose_artifacts_are_still_in_place_is_not_moved(reference_store
     root, ids = reference_store  # a copy: the master, which its URIs name, still exists
     run = open_store(str(root)).find_run(ids.runs["parent"])
     assert run.artifacts_moved_from is None and str(root) not in run.artifact_uri
+
+
+# -- other trackers: the same plan step -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tracker", ["entrenar", "fetch_ml"])
+def test_other_trackers_gc_plans_first_and_frees_what_it_said(tmp_path, tracker):
+    from tests.other_trackers import write_entrenar_store, write_fetch_ml_store
+
+    root = Path(write_entrenar_store(tmp_path / "runs") if tracker == "entrenar"
+                else write_fetch_ml_store(tmp_path / "experiments"))
+    store = open_store(str(root))
+    run = next(r for _, r in store.all_runs(store.experiments()) if r.status.name != "RUNNING")
+    store.delete_run(run)
+    place = Path(store.run_dir(run))
+    expected = du(place) if place.is_dir() else os.lstat(place).st_blocks * 512
+    before = snapshot(root)
+    assert main(["gc", str(root), "--dry-run"]) == 0
+    plan = _gc_json(root)
+    assert snapshot(root) == before
+    assert [r["id"] for r in plan["runs"]] == [run.run_id] and plan["bytes"] == expected
+    done = _run_json(["gc", str(root), "--json", "--yes"])
+    assert done["purged"]["bytes_freed"] == expected and not os.path.lexists(place)
