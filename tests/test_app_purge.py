@@ -90,3 +90,26 @@ async def test_enter_before_the_plan_shows_does_not_purge_until_enter_again(refe
         await pilot.press("enter")
         await settle(pilot)
         assert not own.exists()
+
+
+async def test_escape_while_planning_cancels_cleanly(reference_store):
+    import threading
+
+    root, ids = reference_store
+    own = root / ids.experiments["beta"] / ids.runs["deleted"]
+    app = app_for(root)
+    release = threading.Event()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        store = pilot.app.screen.index.store
+        planned = store.plan_purge
+        store.plan_purge = lambda runs, experiments: (release.wait(10), planned(runs, experiments))[1]
+        await pilot.press("full_stop")
+        await settle(pilot)
+        await focus_run(pilot, ids.runs["deleted"])
+        await pilot.press("X", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PurgeConfirm)
+        release.set()
+        await settle(pilot)  # the plan arrives for a closed dialog: nothing happens
+        assert own.exists() and not isinstance(app.screen, PurgeConfirm)

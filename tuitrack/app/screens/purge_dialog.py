@@ -69,9 +69,13 @@ class PurgeConfirm(ModalScreen[PurgePlan | None]):
         self.app.call_from_thread(self._planned, plan)
 
     def _failed(self, message: str) -> None:
+        if not self.is_attached:
+            return  # cancelled while planning
         self.query_one("#plan", Static).update(Text(f"Cannot plan the purge: {message}"))
 
     def _planned(self, plan: PurgePlan) -> None:
+        if not self.is_attached:
+            return  # cancelled while planning
         self.plan = plan
         lines = purge_lines(plan, self.run_lines)
         if len(lines) > MAX_LINES:
