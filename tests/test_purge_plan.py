@@ -134,12 +134,17 @@ def hostile_uris(root: Path, ids, outside: Path) -> dict[str, tuple[str, str]]:
         "outside the store": (outside.as_uri(), "outside the store"),
         "plain path to an experiment": (str(alpha), "experiment"),
         "another host": ("file://elsewhere" + str(outside), "another machine"),
+        "dot-dots to an experiment": ((root / ids.experiments["beta"] / ids.runs[KILLED]).as_uri()
+                                      + "/../../" + ids.experiments["alpha"], "experiment"),
+        "a trailing slash": (alpha.as_uri() + "/", "experiment"),
+        "percent-encoded dot-dots": ((root / ids.experiments["beta"]).as_uri() + "/%2E%2E", "store root"),
     }
 
 
 CASES = ["store root", "experiment folder", "trashed experiment folder", "another run's folder",
          "inside another run's folder", "another run's artifacts", "an ancestor of the store",
-         "outside the store", "plain path to an experiment", "another host"]
+         "outside the store", "plain path to an experiment", "another host", "dot-dots to an experiment",
+         "a trailing slash", "percent-encoded dot-dots"]
 
 
 @pytest.mark.parametrize("how", ["gc", "prune", "api"])
