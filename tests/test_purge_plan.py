@@ -397,3 +397,15 @@ def test_other_trackers_gc_plans_first_and_frees_what_it_said(tmp_path, tracker)
     assert [r["id"] for r in plan["runs"]] == [run.run_id] and plan["bytes"] == expected
     done = _run_json(["gc", str(root), "--json", "--yes"])
     assert done["purged"]["bytes_freed"] == expected and not os.path.lexists(place)
+
+
+def test_the_plan_reads_the_runs_meta_again(hostile):
+    """A caller's Run (the app's, read a while ago) may hold an old artifact_uri: the plan uses
+    what meta.yaml says now."""
+    root, ids, outside, work = hostile
+    store = open_store(str(root))
+    store.delete_run(store.find_run(ids.runs[KILLED]))
+    old = store.find_run(ids.runs[KILLED])
+    set_artifact_uri(root, ids, KILLED, root.as_uri())  # changed since the caller read it
+    plan = store.plan_purge([old], [])
+    assert plan.kept and "store root" in plan.kept[0][1].why

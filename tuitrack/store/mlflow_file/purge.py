@@ -42,7 +42,9 @@ def plan(store: MlflowFileStore, runs: list[Run], experiments: list[Experiment])
     purged = {e.experiment_id for e in experiments}
     every_experiment = store.experiments(include_deleted=True)
     members: dict[str, list[Run]] = {}
+    fresh: dict[str, Run] = {}
     for exp, run in store.all_runs(every_experiment, include_deleted=True, with_data=False):
+        fresh[run.run_id] = run
         guard.protect(store.run_dir(run), f"run {run.run_id}'s folder", run.run_id, inner=True)
         guard.protect_uri(run.artifact_uri, f"run {run.run_id}'s artifacts", run.run_id)
         members.setdefault(exp.experiment_id, []).append(run)
@@ -55,6 +57,7 @@ def plan(store: MlflowFileStore, runs: list[Run], experiments: list[Experiment])
 
     result = PurgePlan()
     for run in runs:
+        run = fresh.get(run.run_id, run)  # its meta.yaml as it is now, not as the caller last read it
         if run.experiment_id in purged:
             continue  # it goes with its experiment
         target = Target("run", run.run_id, run.run_name, run.experiment_id)
