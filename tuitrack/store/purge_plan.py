@@ -80,6 +80,11 @@ def is_within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def experiment_owner(experiment_id: str) -> str:
+    """The owner a guard gives what belongs to an experiment (run ids own their runs' paths)."""
+    return "experiment:" + experiment_id
+
+
 class Guard:
     """Paths a purge must not take: each with what it is and whom it belongs to.
 
@@ -247,6 +252,26 @@ def plan_removal(target: Target, path: str, what: str) -> Removal | None:
     removal = Removal(path, what, stat.S_ISLNK(st.st_mode), (st.st_dev, st.st_ino))
     target.removals.append(removal)
     return removal
+
+
+def plan_artifacts(guard: Guard, target: Target, run_id: str, uri: str | None, owners: set[str],
+                   within: str | None = None) -> None:
+    """A run's artifact location: removed when it is the run's alone, else kept with the reason.
+    Nothing when it lies in `within` (a folder that goes anyway) or does not exist."""
+    what = "artifacts" if target.id == run_id else f"artifacts of run {run_id}"
+    path, why = local_path(uri)
+    if path is None:
+        if why:
+            target.kept.append(Kept(uri or "", f"{what}: {why}"))
+        return
+    place = guard.canonical(path)
+    if (within is not None and is_within(place, within)) or not os.path.lexists(place):
+        return
+    why = guard.refuse_artifacts(place, owners)
+    if why:
+        target.kept.append(Kept(place, f"{what}: {why}"))
+    else:
+        plan_removal(target, place, "artifacts")
 
 
 def measure(plan: PurgePlan) -> None:

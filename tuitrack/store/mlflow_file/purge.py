@@ -22,9 +22,11 @@ from tuitrack.store.purge_plan import (
     PurgePlan,
     Target,
     canonical,
+    experiment_owner,
     is_within,
     local_path,
     measure,
+    plan_artifacts,
     plan_removal,
 )
 
@@ -35,11 +37,25 @@ TRASH = ".trash"
 
 
 def plan(store: MlflowFileStore, runs: list[Run], experiments: list[Experiment]) -> PurgePlan:
-    guard = Guard(store.root)
-    root = guard.root
-    guard.protect(os.path.join(root, TRASH), "the store's .trash folder")
-    guard.protect(os.path.join(root, "models"), "the store's models folder", inner=True)
     purged = {e.experiment_id for e in experiments}
+    guard, members, fresh = _protect_everything(store, purged)
+    result = PurgePlan()
+    for run in runs:
+        run = fresh.get(run.run_id, run)  # its meta.yaml as it is now, not as the caller last read it
+        if run.experiment_id not in purged:  # else it goes with its experiment
+            result.targets.append(_plan_run(store, guard, run))
+    for exp in experiments:
+        result.targets.append(_plan_experiment(store, guard, exp, members.get(exp.experiment_id, [])))
+    measure(result)
+    return result
+
+
+def _protect_everything(store: MlflowFileStore, purged: set[str]) -> tuple[Guard, dict[str, list[Run]], dict[str, Run]]:
+    """A guard over every run of the store (deleted or not, trashed experiments too): its folder
+    and artifacts, each experiment's folder, `.trash` and `models`; and the runs, as read now."""
+    guard = Guard(store.root)
+    guard.protect(os.path.join(guard.root, TRASH), "the store's .trash folder")
+    guard.protect(os.path.join(guard.root, "models"), "the store's models folder", inner=True)
     every_experiment = store.experiments(include_deleted=True)
     members: dict[str, list[Run]] = {}
     fresh: dict[str, Run] = {}
@@ -52,67 +68,44 @@ def plan(store: MlflowFileStore, runs: list[Run], experiments: list[Experiment])
         folder = store.experiment_dir(exp.experiment_id)
         # A folder with no meta.yaml and no runs is no experiment (MLflow ignores it): just a folder.
         if exp.experiment_id in members or os.path.lexists(os.path.join(folder, "meta.yaml")):
-            owner = _exp_owner(exp.experiment_id) if exp.experiment_id in purged else None
+            owner = experiment_owner(exp.experiment_id) if exp.experiment_id in purged else None
             guard.protect(folder, f"experiment {exp.name or exp.experiment_id}'s folder", owner, inner=True)
-
-    result = PurgePlan()
-    for run in runs:
-        run = fresh.get(run.run_id, run)  # its meta.yaml as it is now, not as the caller last read it
-        if run.experiment_id in purged:
-            continue  # it goes with its experiment
-        target = Target("run", run.run_id, run.run_name, run.experiment_id)
-        folder = guard.canonical(store.run_dir(run))
-        owners = {run.run_id}
-        why = guard.holds(folder, owners) if is_within(folder, root) and folder != root else "it is outside the store"
-        if why:
-            target.kept.append(Kept(folder, why))
-            target.stays = True
-            _keep_artifacts_too(target, run)
-        else:
-            _plan_artifacts(guard, target, run, owners, within=folder)
-            plan_removal(target, folder, "run folder")
-        result.targets.append(target)
-
-    trash = os.path.join(root, TRASH)
-    for exp in experiments:
-        target = Target("experiment", exp.experiment_id, exp.name)
-        folder = guard.canonical(store.experiment_dir(exp.experiment_id))
-        inside = members.get(exp.experiment_id, [])
-        target.run_ids = [r.run_id for r in inside]
-        owners = {_exp_owner(exp.experiment_id), *target.run_ids}
-        why = "it is not in .trash" if os.path.dirname(folder) != trash else guard.holds(folder, owners)
-        if why:
-            target.kept.append(Kept(folder, why))
-            target.stays = True
-        else:
-            for run in inside:
-                _plan_artifacts(guard, target, run, {run.run_id, _exp_owner(exp.experiment_id)}, within=folder)
-            plan_removal(target, folder, "experiment folder")
-        result.targets.append(target)
-    measure(result)
-    return result
+    return guard, members, fresh
 
 
-def _exp_owner(experiment_id: str) -> str:
-    return "experiment:" + experiment_id
-
-
-def _plan_artifacts(guard: Guard, target: Target, run: Run, owners: set[str], within: str) -> None:
-    """The run's artifact location, when it lies outside `within` (which goes anyway)."""
-    path, why = local_path(run.artifact_uri)
-    if path is None:
-        if why:
-            target.kept.append(Kept(run.artifact_uri or "", f"artifacts: {why}"))
-        return
-    place = guard.canonical(path)
-    if is_within(place, within) or not os.path.lexists(place):
-        return
-    why = guard.refuse_artifacts(place, owners)
+def _plan_run(store: MlflowFileStore, guard: Guard, run: Run) -> Target:
+    """The run's folder, unless it holds what another run names; its artifacts elsewhere, if its alone."""
+    target = Target("run", run.run_id, run.run_name, run.experiment_id)
+    folder = guard.canonical(store.run_dir(run))
+    owners = {run.run_id}
+    inside = is_within(folder, guard.root) and folder != guard.root
+    why = guard.holds(folder, owners) if inside else "it is outside the store"
     if why:
-        target.kept.append(Kept(place, f"artifacts of run {run.run_id}: {why}" if target.kind == "experiment"
-                                else f"artifacts: {why}"))
+        target.kept.append(Kept(folder, why))
+        target.stays = True
+        _keep_artifacts_too(target, run)
     else:
-        plan_removal(target, place, "artifacts")
+        plan_artifacts(guard, target, run.run_id, run.artifact_uri, owners, within=folder)
+        plan_removal(target, folder, "run folder")
+    return target
+
+
+def _plan_experiment(store: MlflowFileStore, guard: Guard, exp: Experiment, inside: list[Run]) -> Target:
+    """A trashed experiment's folder with its runs, and their artifacts elsewhere if theirs alone."""
+    target = Target("experiment", exp.experiment_id, exp.name)
+    folder = guard.canonical(store.experiment_dir(exp.experiment_id))
+    target.run_ids = [r.run_id for r in inside]
+    owner = experiment_owner(exp.experiment_id)
+    in_trash = os.path.dirname(folder) == os.path.join(guard.root, TRASH)
+    why = guard.holds(folder, {owner, *target.run_ids}) if in_trash else "it is not in .trash"
+    if why:
+        target.kept.append(Kept(folder, why))
+        target.stays = True
+        return target
+    for run in inside:
+        plan_artifacts(guard, target, run.run_id, run.artifact_uri, {run.run_id, owner}, within=folder)
+    plan_removal(target, folder, "experiment folder")
+    return target
 
 
 def _keep_artifacts_too(target: Target, run: Run) -> None:

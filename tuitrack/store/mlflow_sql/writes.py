@@ -23,14 +23,13 @@ from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_
 from tuitrack.store.mlflow_sql import schema
 from tuitrack.store.purge_plan import (
     Guard,
-    Kept,
     PurgePlan,
     Target,
-    canonical,
     execute,
+    experiment_owner,
     local_path,
     measure,
-    plan_removal,
+    plan_artifacts,
 )
 
 MAX_TAG_VALUE_LENGTH = 8000  # MLflow's MAX_TAG_VAL_LENGTH
@@ -196,7 +195,7 @@ class SqlWriter:
             guard.protect(self.path + suffix, "the database")
         purged = {str(e) for e in experiment_ids}
         for eid, location in self._look("SELECT experiment_id, artifact_location FROM experiments"):
-            owner = _exp_owner(str(eid)) if str(eid) in purged else None
+            owner = experiment_owner(str(eid)) if str(eid) in purged else None
             guard.protect_uri(location, f"experiment {eid}'s artifact location", owner, inner=False)
         rows = self._look("SELECT run_uuid, name, experiment_id, artifact_uri FROM runs")
         for run_id, _, _, uri in rows:
@@ -212,7 +211,7 @@ class SqlWriter:
             if row is None or str(row[2]) in purged:
                 continue  # purged meanwhile, or goes with its experiment
             target = Target("run", run_id, row[1] or "", str(row[2]))
-            _plan_artifacts(guard, target, run_id, row[3], {run_id})
+            plan_artifacts(guard, target, run_id, row[3], {run_id})
             plan.targets.append(target)
         for experiment_id in experiment_ids:
             names = self._look("SELECT name FROM experiments WHERE experiment_id = ?", _experiment_key(experiment_id))
@@ -220,7 +219,7 @@ class SqlWriter:
             for run_id, _, eid, uri in rows:
                 if str(eid) == str(experiment_id):
                     target.run_ids.append(run_id)
-                    _plan_artifacts(guard, target, run_id, uri, {run_id, _exp_owner(str(eid))})
+                    plan_artifacts(guard, target, run_id, uri, {run_id, experiment_owner(str(eid))})
             plan.targets.append(target)
         measure(plan)
         return plan
@@ -290,26 +289,6 @@ def _refuse_if_assessed(conn: sqlite3.Connection, run_ids: list[str]) -> None:
                                     f"run for good; delete it with MLflow's client if that is meant")
     except sqlite3.OperationalError:
         return  # no assessments table in this schema
-
-
-def _exp_owner(experiment_id: str) -> str:
-    return "experiment:" + experiment_id
-
-
-def _plan_artifacts(guard: Guard, target: Target, run_id: str, uri: str | None, owners: set[str]) -> None:
-    path, why = local_path(uri)
-    if path is None:
-        if why:
-            target.kept.append(Kept(uri or "", f"artifacts of run {run_id}: {why}"))
-        return
-    place = guard.canonical(path)
-    if not os.path.lexists(place):
-        return
-    why = guard.refuse_artifacts(place, owners)
-    if why:
-        target.kept.append(Kept(place, f"artifacts of run {run_id}: {why}"))
-    else:
-        plan_removal(target, place, "artifacts")
 
 
 def _remove_if_empty(folder: str) -> None:
