@@ -16,6 +16,7 @@ from textual.binding import Binding
 
 from tuitrack.app.messages import StoreChanged
 from tuitrack.app.screens.dialogs import Confirm, NoteEditor, Prompt
+from tuitrack.app.screens.purge_dialog import PurgeConfirm
 from tuitrack.formatting import format_bytes
 from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
@@ -323,8 +324,6 @@ class RunEditing:
     def _confirm_purge(self, title: str, runs: list[Run], then: Callable[[PurgePlan], None], cancelled: str) -> None:
         """Ask with the purge plan (the exact space freed, what is left in place and why, made
         while the dialog is open); `then(plan)` carries out exactly the plan shown."""
-        from tuitrack.app.screens.purge_dialog import PurgeConfirm
-
         store = self.index.store
 
         def answered(plan: PurgePlan | None) -> None:
