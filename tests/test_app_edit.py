@@ -9,7 +9,8 @@ from tests.conftest import fixed_clock
 from tests.mlflow_stores import client_for
 from tuitrack.app.app import TuitrackApp
 from tuitrack.live.options import LiveOptions
-from tuitrack.app.screens.dialogs import Confirm, NoteEditor, TypeToConfirm
+from tuitrack.app.screens.dialogs import Confirm, NoteEditor
+from tuitrack.app.screens.purge_dialog import PurgeConfirm
 from tuitrack.app.widgets.run_tree import RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.store import open_store
@@ -147,11 +148,13 @@ async def test_purge_needs_the_word_and_cannot_be_undone(reference_store):
         await settle(pilot)
         await focus_run(pilot, ids.runs["deleted"])
         await pilot.press("X")
-        assert isinstance(app.screen, TypeToConfirm)
+        assert isinstance(app.screen, PurgeConfirm)
         await pilot.press(*"nope", "enter")
         await settle(pilot)
         assert target.exists()
-        await pilot.press("X", *"purge", "enter")
+        await pilot.press("X")
+        await settle(pilot)  # the plan is shown
+        await pilot.press(*"purge", "enter")
         await settle(pilot)
         assert not target.exists()
         assert len(app.screen.undo_stack) == 0
@@ -275,8 +278,8 @@ async def test_prune_panel_purges_with_the_word(reference_store):
         await settle(pilot)
         await open_prune(pilot, ("KILLED",))
         await pilot.press("ctrl+x")
-        await pilot.pause()
-        assert isinstance(app.screen, TypeToConfirm)
+        await settle(pilot)  # the plan is shown
+        assert isinstance(app.screen, PurgeConfirm)
         await pilot.press(*"purge", "enter")
         await settle(pilot)
         assert not (root / ids.experiments["beta"] / ids.runs["killed"]).exists()

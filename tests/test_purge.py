@@ -69,7 +69,7 @@ def test_purge_never_follows_symlinks_out_of_the_store(reference_store, tmp_path
     err = capsys.readouterr().err
     assert (outside / "model.bin").read_bytes() == b"weights"
     assert not run.exists() and not folder(root, ids, "failed", "alpha").exists()
-    assert "outside the store: left in place" in err
+    assert "left in place: artifacts: it is outside the store" in err
 
 
 def test_purged_store_is_read_by_mlflow_gc_again(reference_store):

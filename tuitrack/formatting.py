@@ -117,8 +117,14 @@ def run_overview(run: Run, experiment: Experiment | None, now_ms: int | None = N
         ("User", run.user_id or "-"),
         ("Source", run.tags.get(SOURCE_NAME_TAG, "-")),
         ("Parent", run.parent_run_id or "-"),
-        ("Artifacts", run.artifact_uri or "-"),
+        ("Artifacts", _artifacts(run)),
     ]
+
+
+def _artifacts(run: Run) -> str:
+    if run.artifacts_moved_from:
+        return f"{run.artifact_uri}  (moved from {run.artifacts_moved_from})"
+    return run.artifact_uri or "-"
 
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")

@@ -116,7 +116,8 @@ class Run:
     end_time: int | None = None
     deleted_time: int | None = None
     user_id: str = ""
-    artifact_uri: str | None = None
+    artifact_uri: str | None = None  # where the artifacts are (for a moved store, its own copy)
+    artifacts_moved_from: str | None = None  # the URI the store names, when the store was moved
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, MetricPoint] = field(default_factory=dict)

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 from tuitrack.cli.edit import confirm, guarded
-from tuitrack.cli.gc import parse_duration
+from tuitrack.cli.gc import parse_duration, print_result
 from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
@@ -110,18 +110,29 @@ def run(args: argparse.Namespace) -> int:
                     args.split_families, condition, args.beyond_newest)
     verdicts = decide(list_runs(store, experiments), policy, now, is_stale)
     doomed = [v for v in verdicts if v.prune]
-    sizes = {v.run.run_id: store.disk_usage(v.run) or 0 for v in doomed}
+    # With --purge the sizes are the purge plan's: exactly what goes, and what is left in place.
+    purge_plan = store.plan_purge([v.run for v in doomed], []) if args.purge and doomed else None
+    targets = {t.id: t for t in purge_plan.runs()} if purge_plan else {}
+    sizes = {v.run.run_id: targets[v.run.run_id].bytes if v.run.run_id in targets else store.disk_usage(v.run) or 0
+             for v in doomed}
     total = sum(sizes.values())
     if args.json:
         plan = [{"run_id": v.run.run_id, "run_name": v.run.run_name, "experiment_id": v.experiment.experiment_id,
                  "experiment_name": v.experiment.name, "status": v.run.status.name if v.run.status else None,
                  "start_time": v.run.start_time, "metric": v.metric, "bytes": sizes[v.run.run_id],
                  "reason": v.reason} for v in doomed]
+        if purge_plan:
+            for row in plan:
+                target = targets.get(row["run_id"])
+                row["kept"] = [k.to_json() for k in target.kept] if target else []
         print(json.dumps({"runs": plan, "count": len(plan), "bytes": total}, ensure_ascii=False))
     else:
         _print_plan(doomed, sizes, now)
-        print(f"{len(doomed)} of {len(verdicts)} run(s) selected, {format_bytes(total)} on disk "
+        freed = "freed by the purge" if purge_plan else "on disk"
+        print(f"{len(doomed)} of {len(verdicts)} run(s) selected, {format_bytes(total)} {freed} "
               f"(runs tagged '{KEEP_TAG}' and running runs are always kept)", file=sys.stderr)
+        for line in purge_plan.kept_lines() if purge_plan else []:
+            print(f"  kept: {line}", file=sys.stderr)
         _print_kept(verdicts)
     if args.dry_run or not doomed or (args.json and not args.yes):
         return 0
@@ -138,12 +149,10 @@ def run(args: argparse.Namespace) -> int:
     for verdict in doomed:
         store.delete_run(verdict.run)
     print(f"deleted {len(doomed)} run(s) (tuitrack restore undoes it)", file=sys.stderr)
-    if args.purge:
-        deleted = [store.find_run(v.run.run_id) for v in doomed]
-        result = store.purge(deleted, [])
-        for warning in result.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        print(f"purged {len(deleted)} run(s), freed {format_bytes(result.bytes_freed)}", file=sys.stderr)
+    if purge_plan:
+        result = store.execute_purge(purge_plan)  # exactly the plan shown, now that the runs are deleted
+        print_result(result, purge_plan)
+        print(f"purged {len(result.removed)} run(s), freed {format_bytes(result.bytes_freed)}", file=sys.stderr)
     return 0
 
 

@@ -12,9 +12,12 @@ import abc
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuitrack.model import Experiment, MetricPoint, Problem, Run, RunStatus
+
+if TYPE_CHECKING:
+    from tuitrack.store.purge_plan import PurgePlan
 
 
 class StoreError(Exception):
@@ -209,9 +212,18 @@ class Store(abc.ABC):
         """Why this store cannot purge at all (asked before confirming anything), or None."""
         return None
 
+    def plan_purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgePlan:
+        """What purging these runs and deleted experiments would remove (exact bytes) and leave in
+        place (and why), judged against the whole store. Changes nothing: show it, then execute."""
+        raise StoreError(self.cannot_purge() or f"{self.location}: this store cannot purge")
+
+    def execute_purge(self, plan: PurgePlan) -> PurgeResult:
+        """Carry out exactly `plan` (each target must still be deleted). Not undoable."""
+        raise StoreError(self.cannot_purge() or f"{self.location}: this store cannot purge")
+
     def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
-        """Hard-delete soft-deleted runs and deleted experiments. Not undoable."""
-        raise StoreError(f"{self.location}: this store cannot purge")
+        """Plan and execute at once, for callers that show nothing in between."""
+        return self.execute_purge(self.plan_purge(runs, experiments))
 
     def disk_usage(self, run: Run) -> int | None:
         """Bytes the run takes on disk (artifacts inside the store included); None if unknown."""

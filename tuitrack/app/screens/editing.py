@@ -17,12 +17,14 @@ from textual import work
 from textual.binding import Binding
 
 from tuitrack.app.messages import StoreChanged
-from tuitrack.app.screens.dialogs import Confirm, NoteEditor, Prompt, TypeToConfirm
+from tuitrack.app.screens.dialogs import Confirm, NoteEditor, Prompt
+from tuitrack.app.screens.purge_dialog import PurgeConfirm
 from tuitrack.formatting import format_bytes
 from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.store.base import Change, StoreError
 from tuitrack.store.mlflow_file.experiment_delete import cut_short
+from tuitrack.store.purge_plan import PurgePlan
 
 SLOW_EDIT_S = 1.0  # an edit still running after this long gets a "waiting" note
 
@@ -61,6 +63,11 @@ def _names(runs: list[Run], most: int = 4) -> str:
 def _line(run: Run) -> str:
     status = run.status.name if run.status else "?"
     return f"{run.run_id[:8]}  {run.run_name or '-'}  ({status})"
+
+
+def _purged(what: str, plan: PurgePlan) -> str:
+    kept = len(plan.kept)
+    return f"{what}, freed {format_bytes(plan.bytes)}" + (f"; {kept} place(s) left in place" if kept else "")
 
 
 class RunEditing:
@@ -330,21 +337,36 @@ class RunEditing:
             self.notify("Only deleted runs can be purged: delete them first (. shows deleted runs)",
                         severity="warning", timeout=5)
             return
-        store = self.index.store
-        size = sum(store.disk_usage(r) or 0 for r in runs)
-        lines = [_line(r) for r in runs] + [f"frees about {format_bytes(size)}"]
 
-        def confirmed(yes: bool) -> None:
-            if not yes:
-                self.notify("Nothing purged", timeout=2)
-                return
+        def purge(plan: PurgePlan) -> None:
             for r in runs:
                 self.marked.pop(r.run_id, None)
-            self._apply_edit(f"Purged {_runs_label(runs)}, freed about {format_bytes(size)}",
-                             lambda: store.purge(runs, []), None,
+            self._apply_edit(_purged(f"Purged {_runs_label(runs)}", plan), lambda: self._execute_plan(plan), None,
                              [Change("run", r.experiment_id, r.run_id) for r in runs])
 
-        self.app.push_screen(TypeToConfirm(f"Purge {_runs_label(runs)} for good?", lines), confirmed)
+        self._confirm_purge(f"Purge {_runs_label(runs)} for good?", runs, purge, "Nothing purged")
+
+    def _execute_plan(self, plan: PurgePlan) -> None:
+        """Carry out the plan shown (on the edit worker); a place that changed since is left, and said."""
+        result = self.index.store.execute_purge(plan)
+        said = set(plan.kept_lines())
+        surprises = [w for w in result.warnings if w not in said and "was a symlink" not in w]
+        if surprises:
+            self.app.call_from_thread(self.notify, "; ".join(surprises), severity="warning", timeout=8)
+
+    def _confirm_purge(self, title: str, runs: list[Run], then: Callable[[PurgePlan], None], cancelled: str) -> None:
+        """Ask with the purge plan (the exact space freed, what is left in place and why, made
+        while the dialog is open); `then(plan)` carries out exactly the plan shown."""
+        store = self.index.store
+
+        def answered(plan: PurgePlan | None) -> None:
+            if plan is not None:
+                then(plan)
+            else:
+                self.notify(cancelled, timeout=2)
+
+        self.app.push_screen(PurgeConfirm(title, lambda: store.plan_purge(runs, []), [_line(r) for r in runs]),
+                             answered)
 
     # -- compare ------------------------------------------------------------------------------
 
@@ -424,25 +446,18 @@ class RunEditing:
                          [Change("run", r.experiment_id, r.run_id) for r in runs])
 
     def prune_and_purge(self, runs: list[Run]) -> None:
-        size = sum(r.disk_bytes or 0 for r in runs)
         store = self.index.store
 
-        def confirmed(yes: bool) -> None:
-            if not yes:
-                self.notify("Nothing deleted", timeout=2)
-                return
-
+        def purge(plan: PurgePlan) -> None:
             def do() -> None:
                 for run in runs:
                     store.delete_run(run)
-                store.purge([store.find_run(r.run_id) for r in runs], [])
+                self._execute_plan(plan)
 
-            self._apply_edit(f"Pruned and purged {len(runs)} run(s), about {format_bytes(size)}", do, None,
+            self._apply_edit(_purged(f"Pruned and purged {len(runs)} run(s)", plan), do, None,
                              [Change("run", r.experiment_id, r.run_id) for r in runs])
 
-        self.app.push_screen(TypeToConfirm(f"Prune and purge {_runs_label(runs)} for good?",
-                                           [_line(r) for r in runs] + [f"frees about {format_bytes(size)}"]),
-                             confirmed)
+        self._confirm_purge(f"Prune and purge {_runs_label(runs)} for good?", runs, purge, "Nothing deleted")
 
     def _live_descendant(self, run: Run) -> Run | None:
         """A RUNNING descendant of `run` that still writes: a sweep's parent is alive through it."""

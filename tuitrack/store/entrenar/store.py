@@ -28,6 +28,7 @@ from tuitrack.store.base import (
     refuse_ambiguous,
     stat_key,
 )
+from tuitrack.store import purge_plan
 from tuitrack.store.entrenar import rewrite
 from tuitrack.store.entrenar.record import (
     DELETED_TIME_TAG,
@@ -41,6 +42,7 @@ from tuitrack.store.grouping import UNREADABLE_ID, experiment_id_for, experiment
 from tuitrack.store.mlflow_file.changes import ChangeRefused
 from tuitrack.store.mlflow_file.files import read_bytes, reason
 from tuitrack.store.mlflow_file.writer import now_ms
+from tuitrack.store.purge_plan import PurgePlan
 
 SUFFIX = ".json"
 JUST_WRITTEN_S = 2.0  # a record this fresh that does not parse may be mid-write: read it again once
@@ -309,22 +311,14 @@ class EntrenarStore(Store):
     def restore_experiment(self, experiment: Experiment) -> None:
         raise ChangeRefused("entrenar experiments are only names on runs; restore their runs instead")
 
-    def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
+    def plan_purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgePlan:
         if experiments:
             raise ChangeRefused("entrenar experiments are only names on runs; purge their runs instead")
-        for run in runs:
-            if not run.is_deleted:
-                raise ChangeRefused(f"run {run.run_id} is not deleted; delete it first")
-        result = PurgeResult()
-        for run in runs:
-            path = self._path(run.run_id)
-            try:
-                result.bytes_freed += os.lstat(path).st_blocks * 512
-                os.unlink(path)  # a symlinked record loses the link; its target stays
-            except FileNotFoundError:
-                continue
-            result.removed.append(run.run_id)
-        return result
+        return purge_plan.plan_own_places(self.root, runs, lambda r: self._path(r.run_id), "run record")
+
+    def execute_purge(self, plan: PurgePlan) -> PurgeResult:
+        # a symlinked record loses the link; its target stays
+        return purge_plan.execute(plan, lambda target: purge_plan.check_run_deleted(self.find_run, target))
 
 
 def _check_tag_key(key: str) -> None:

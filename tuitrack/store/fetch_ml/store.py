@@ -34,12 +34,13 @@ from tuitrack.store.base import (
     refuse_ambiguous,
     stat_key,
 )
+from tuitrack.store import purge_plan
 from tuitrack.store.fetch_ml.binary import MetricsTail, read_meta
 from tuitrack.store.grouping import experiment_id_for
-from tuitrack.store.mlflow_file import purge as tree
 from tuitrack.store.mlflow_file.changes import ChangeRefused
 from tuitrack.store.mlflow_file.files import read_bytes, reason
 from tuitrack.store.mlflow_file.writer import now_ms, write_atomic
+from tuitrack.store.purge_plan import PurgePlan
 
 META = "meta.bin"
 METRICS = "metrics.bin"
@@ -223,7 +224,7 @@ class FetchMlStore(Store):
 
     def disk_usage(self, run: Run) -> int | None:
         folder = Path(self._folder(run.run_id))
-        return tree.disk_bytes(folder) if folder.is_dir() else None
+        return purge_plan.disk_bytes(folder) if folder.is_dir() else None
 
     def fingerprints(self) -> dict[str, tuple]:
         """Each commit folder by its meta.bin, metrics.bin and deletion marker."""
@@ -289,24 +290,19 @@ class FetchMlStore(Store):
     def restore_experiment(self, experiment: Experiment) -> None:
         raise ChangeRefused("a fetch_ml base folder is one experiment; restore its runs instead")
 
-    def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
-        """Remove deleted runs' commit folders, as fetch_ml's prune does, but never outside the base
-        folder: a symlink is unlinked, not followed."""
+    def plan_purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgePlan:
+        """Deleted runs' commit folders, as fetch_ml's prune removes them, but never outside the
+        base folder: a symlink is unlinked, not followed."""
         if experiments:
             raise ChangeRefused("a fetch_ml base folder is one experiment; purge its runs instead")
-        for run in runs:
-            if not run.is_deleted:
-                raise ChangeRefused(f"run {run.run_id} is not deleted; delete it first")
-        root = Path(self.root)
-        result = PurgeResult()
-        for run in runs:
-            if not _is_folder_name(run.run_id):
-                result.warnings.append(f"{run.run_id!r} is not a commit folder name: left in place")
-                continue
-            tree.remove_tree(root, root / run.run_id, result)
-            with self._lock:
-                self._latest.pop(run.run_id, None)
-            result.removed.append(run.run_id)
+        return purge_plan.plan_own_places(
+            self.root, runs, lambda r: self._folder(r.run_id) if _is_folder_name(r.run_id) else None, "run folder")
+
+    def execute_purge(self, plan: PurgePlan) -> PurgeResult:
+        result = purge_plan.execute(plan, lambda target: purge_plan.check_run_deleted(self.find_run, target))
+        with self._lock:
+            for run_id in result.removed:
+                self._latest.pop(run_id, None)
         return result
 
 

@@ -31,6 +31,7 @@ from tuitrack.model import (
     Run,
     RunStatus,
 )
+from tuitrack.store import purge_plan
 from tuitrack.store.base import (
     MIN_PREFIX,
     Change,
@@ -46,6 +47,7 @@ from tuitrack.store.mlflow_file import changes, experiment_delete, mini, purge
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
+from tuitrack.store.purge_plan import PurgePlan
 
 TRASH = ".trash"
 # Folders that are not experiments at the root, and not runs inside an experiment (MLflow's names).
@@ -290,6 +292,8 @@ class MlflowFileStore(Store):
         else:
             issues = self._apply_run_meta(run, meta.fields, folder, experiment.experiment_id)
         run.problems.extend(Problem(where, m) for m in issues)
+        if run.artifact_uri:
+            self._find_moved_artifacts(run, path)
         # Two tags belong to what a run is even before its data is read: its parent (the tree
         # nests by it) and, for stores whose meta.yaml has no name, its name.
         for tag in (PARENT_RUN_TAG, RUN_NAME_TAG) if not run.run_name else (PARENT_RUN_TAG,):
@@ -299,6 +303,22 @@ class MlflowFileStore(Store):
         if not run.run_name:
             run.run_name = run.tags.get(RUN_NAME_TAG, "")
         return run
+
+    def _find_moved_artifacts(self, run: Run, run_dir: str) -> None:
+        """A store copied from another machine (rsync, a git clone) keeps MLflow's absolute URIs,
+        which name the old place. When that place is gone and the URI ends in this run's
+        `<experiment>/<run>/artifacts`, which this store holds, the store's copy is the run's
+        artifacts: for sizes, purge and display (the detail says where it moved from)."""
+        path, _ = purge_plan.local_path(run.artifact_uri)
+        if path is None or path.startswith(self.root + os.sep):
+            return
+        if path.rstrip(os.sep).split(os.sep)[-3:] != [run.experiment_id, run.run_id, "artifacts"]:
+            return
+        here = os.path.join(run_dir, "artifacts")
+        if os.path.lexists(path) or not os.path.lexists(here):
+            return
+        run.artifacts_moved_from = run.artifact_uri
+        run.artifact_uri = Path(here).as_uri()
 
     @staticmethod
     def _apply_run_meta(run: Run, fields: dict[str, Any], folder: str, experiment_id: str) -> list[str]:
@@ -409,15 +429,18 @@ class MlflowFileStore(Store):
 
     def disk_usage(self, run: Run) -> int | None:
         """Disk blocks used by the run folder, like `du` (symlinks counted, not followed), plus
-        its artifacts when they live elsewhere inside the store (what a purge would free)."""
-        folder = Path(self.run_dir(run))
-        if not folder.is_dir():
+        its artifacts when they live elsewhere inside the store, in a folder of their own."""
+        folder = self.run_dir(run)
+        if not os.path.isdir(folder):
             return None
-        total = purge.disk_bytes(folder)
-        artifacts = purge.artifact_folder(run.artifact_uri)
-        if (artifacts is not None and not artifacts.is_symlink() and purge.inside(Path(self.root), artifacts)
-                and not purge.inside(folder, artifacts)):
-            total += purge.disk_bytes(artifacts)
+        total = purge_plan.disk_bytes(folder)
+        path, _ = purge_plan.local_path(run.artifact_uri)
+        if path is not None:
+            place, root = purge_plan.canonical(path), purge_plan.canonical(self.root)
+            if (purge_plan.is_within(place, root) and not os.path.islink(place)
+                    and not purge_plan.is_within(place, purge_plan.canonical(folder))
+                    and not purge_plan.is_within(purge_plan.canonical(folder), place)):
+                total += purge_plan.disk_bytes(place)
         return total
 
     def _run_path(self, run: Run) -> Path:
@@ -458,28 +481,11 @@ class MlflowFileStore(Store):
     def restore_experiment(self, experiment: Experiment) -> None:
         experiment_delete.restore_experiment(Path(self.root), experiment.experiment_id, experiment.tags)
 
-    def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
-        root = Path(self.root)
-        result = PurgeResult()
-        for run in runs:
-            if not run.is_deleted:
-                raise changes.ChangeRefused(f"run {run.run_id} is not deleted; delete it first")
-        for experiment in experiments:
-            if not experiment.is_deleted:
-                raise changes.ChangeRefused(f"experiment {experiment.experiment_id} is not deleted")
-        for run in runs:
-            purge.purge_run(root, Path(self.run_dir(run)), run.artifact_uri, result)
-        for experiment in experiments:
-            folder = Path(self.experiment_dir(experiment.experiment_id))
-            if folder.parent.name != TRASH:
-                raise changes.ChangeRefused(f"experiment {experiment.experiment_id} is not in .trash")
-            for run in self.runs(experiment, include_deleted=True, with_data=False):
-                artifacts = purge.artifact_folder(run.artifact_uri)
-                if artifacts is not None and purge.inside(root, artifacts) and not str(artifacts).startswith(str(folder)):
-                    purge.remove_tree(root, artifacts, result)
-            purge.remove_tree(root, folder, result)
-            result.removed.append(experiment.experiment_id)
-        return result
+    def plan_purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgePlan:
+        return purge.plan(self, runs, experiments)
+
+    def execute_purge(self, plan: PurgePlan) -> PurgeResult:
+        return purge_plan.execute(plan, lambda target: purge.check_still_deleted(self, target))
 
     # -- what a changed path means ------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable
-from pathlib import Path
 
 from tuitrack.model import (
     NOTE_TAG,
@@ -28,6 +27,7 @@ from tuitrack.model import (
     Run,
     RunStatus,
 )
+from tuitrack.store import purge_plan
 from tuitrack.store.base import (
     MIN_PREFIX,
     Change,
@@ -38,9 +38,9 @@ from tuitrack.store.base import (
     StoreError,
     refuse_ambiguous,
 )
-from tuitrack.store.mlflow_file import purge as local_files
 from tuitrack.store.mlflow_sql import schema, writes
 from tuitrack.store.mlflow_sql.changes import ChangeTracker
+from tuitrack.store.purge_plan import PurgePlan
 
 RUN_COLUMNS = ("run_uuid, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, "
                "experiment_id, deleted_time")
@@ -237,10 +237,13 @@ class MlflowSqliteStore(Store):
 
     def disk_usage(self, run: Run) -> int | None:
         """The run's local artifacts (what a purge frees besides its rows); None when elsewhere."""
-        folder = local_files.artifact_folder(run.artifact_uri)
-        if folder is None or not local_files.inside(Path(self.root), folder) or not folder.exists():
-            return None if folder is None else 0
-        return local_files.disk_bytes(folder)
+        path, _ = purge_plan.local_path(run.artifact_uri)
+        if path is None:
+            return None
+        place = purge_plan.canonical(path)
+        if not purge_plan.is_within(place, purge_plan.canonical(self.root)) or not os.path.lexists(place):
+            return 0
+        return purge_plan.disk_bytes(place)
 
     # -- changes: one transaction each, as MLflow's SQL store makes them --------------------------
 
@@ -274,9 +277,12 @@ class MlflowSqliteStore(Store):
     def restore_experiment(self, experiment: Experiment) -> None:
         self._writer().set_experiment_lifecycle(experiment.experiment_id, Lifecycle.ACTIVE)
 
-    def purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgeResult:
-        return self._writer().purge([r.run_id for r in runs], [e.experiment_id for e in experiments],
-                                    Path(self.root))
+    def plan_purge(self, runs: list[Run], experiments: list[Experiment]) -> PurgePlan:
+        return self._writer().plan_purge([r.run_id for r in runs], [e.experiment_id for e in experiments],
+                                         self.root)
+
+    def execute_purge(self, plan: PurgePlan) -> PurgeResult:
+        return self._writer().execute_purge(plan)
 
 
 class _Snapshot:

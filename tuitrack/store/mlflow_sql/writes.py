@@ -11,17 +11,26 @@ where MLflow would lose something silently, tuitrack refuses and says why instea
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle, RunStatus
 from tuitrack.store.base import PurgeResult, RunNotFound, StoreError
-from tuitrack.store.mlflow_file import purge as local_files
 from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
 from tuitrack.store.mlflow_sql import schema
+from tuitrack.store.purge_plan import (
+    Guard,
+    PurgePlan,
+    Target,
+    execute,
+    experiment_owner,
+    local_path,
+    measure,
+    plan_artifacts,
+)
 
 MAX_TAG_VALUE_LENGTH = 8000  # MLflow's MAX_TAG_VAL_LENGTH
 # Rows that belong to a run, removed before the run itself (MLflow's _RUN_DELETE_CASCADE_MODELS).
@@ -176,46 +185,86 @@ class SqlWriter:
 
     # -- purge ------------------------------------------------------------------------------------------
 
-    def purge(self, run_ids: list[str], experiment_ids: list[str], root: Path) -> PurgeResult:
-        """As `mlflow gc`: each run's artifacts first (only local ones inside `root`), then its rows;
-        a deleted experiment after all its runs. The database file keeps its size (SQLite reuses
-        the pages) until `VACUUM`."""
-        result = PurgeResult()
-        schema.check_writable(self.schema_version, self.location)
+    def plan_purge(self, run_ids: list[str], experiment_ids: list[str], root: str) -> PurgePlan:
+        """As `mlflow gc`: each run's local artifacts, then its rows; a deleted experiment after
+        all its runs. Artifacts go only when they are the run's alone: inside `root` (the
+        database's folder) and not the database, an experiment's artifact location, the shared
+        artifact root or another run's artifacts, nor a folder holding any of those."""
+        guard = Guard(root)
+        for suffix in ("", "-wal", "-journal", "-shm"):
+            guard.protect(self.path + suffix, "the database")
+        purged = {str(e) for e in experiment_ids}
+        for eid, location in self._look("SELECT experiment_id, artifact_location FROM experiments"):
+            owner = experiment_owner(str(eid)) if str(eid) in purged else None
+            guard.protect_uri(location, f"experiment {eid}'s artifact location", owner, inner=False)
+        rows = self._look("SELECT run_uuid, name, experiment_id, artifact_uri FROM runs")
+        for run_id, _, _, uri in rows:
+            guard.protect_uri(uri, f"run {run_id}'s artifacts", run_id)
+            path, _ = local_path(uri)
+            if path is not None and os.path.basename(path) == "artifacts" \
+                    and os.path.basename(os.path.dirname(path)) == run_id:
+                guard.protect(os.path.dirname(path), f"run {run_id}'s folder", run_id, inner=True)
+        by_id = {r[0]: r for r in rows}
+        plan = PurgePlan()
         for run_id in run_ids:
-            self._purge_run(run_id, root, result, require_deleted=True)
+            row = by_id.get(run_id)
+            if row is None or str(row[2]) in purged:
+                continue  # purged meanwhile, or goes with its experiment
+            target = Target("run", run_id, row[1] or "", str(row[2]))
+            plan_artifacts(guard, target, run_id, row[3], {run_id})
+            plan.targets.append(target)
         for experiment_id in experiment_ids:
-            eid = _experiment_key(experiment_id)
-            rows = self._look("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?", eid)
-            runs = [r for (r,) in self._look("SELECT run_uuid FROM runs WHERE experiment_id = ?", eid)]
-            if not rows or rows[0][0] != Lifecycle.DELETED.value:
-                raise ChangeRefused(f"experiment {experiment_id} is not deleted; delete it first")
-            for run_id in runs:
-                self._purge_run(run_id, root, result, require_deleted=False)
-            try:
-                with self._transaction() as conn:
-                    conn.execute("DELETE FROM experiment_tags WHERE experiment_id = ?", (eid,))
-                    conn.execute("DELETE FROM experiments WHERE experiment_id = ?", (eid,))
-            except sqlite3.IntegrityError:
-                result.warnings.append(f"experiment {experiment_id}: its runs are purged, but it still holds "
-                                       f"traces, datasets or models; purge it with `mlflow gc`")
-                continue
-            result.removed.append(experiment_id)
-        return result
+            names = self._look("SELECT name FROM experiments WHERE experiment_id = ?", _experiment_key(experiment_id))
+            target = Target("experiment", str(experiment_id), names[0][0] if names else "")
+            for run_id, _, eid, uri in rows:
+                if str(eid) == str(experiment_id):
+                    target.run_ids.append(run_id)
+                    plan_artifacts(guard, target, run_id, uri, {run_id, experiment_owner(str(eid))})
+            plan.targets.append(target)
+        measure(plan)
+        return plan
 
-    def _purge_run(self, run_id: str, root: Path, result: PurgeResult, require_deleted: bool) -> None:
-        rows = self._look("SELECT lifecycle_stage, artifact_uri FROM runs WHERE run_uuid = ?", run_id)
-        if not rows:
-            return  # purged by someone else meanwhile
-        row = rows[0]
-        if require_deleted and row[0] != Lifecycle.DELETED.value:
-            raise ChangeRefused(f"run {run_id} is not deleted; delete it first")
-        _remove_artifacts(run_id, row[1], root, result)
-        with self._transaction() as conn:
-            for table in RUN_CHILD_TABLES:
-                conn.execute(f"DELETE FROM {table} WHERE run_uuid = ?", (run_id,))
-            conn.execute("DELETE FROM runs WHERE run_uuid = ?", (run_id,))
-        result.removed.append(run_id)
+    def execute_purge(self, plan: PurgePlan) -> PurgeResult:
+        schema.check_writable(self.schema_version, self.location)
+        return execute(plan, self._check_still_deleted, self._forget)
+
+    def _check_still_deleted(self, target: Target) -> None:
+        if target.kind == "run":
+            rows = self._look("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", target.id)
+            if rows and rows[0][0] != Lifecycle.DELETED.value:
+                raise ChangeRefused(f"run {target.id} is not deleted; delete it first")
+            return
+        rows = self._look("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?",
+                          _experiment_key(target.id))
+        if not rows or rows[0][0] != Lifecycle.DELETED.value:
+            raise ChangeRefused(f"experiment {target.id} is not deleted; delete it first")
+
+    def _forget(self, target: Target, result: PurgeResult) -> bool:
+        """The rows of a target whose artifacts are gone (an experiment's runs first), and each
+        run's folder that its artifacts leave empty."""
+        run_ids = [target.id] if target.kind == "run" else target.run_ids
+        for removal in target.removals:
+            if os.path.basename(os.path.dirname(removal.path)) in run_ids:
+                _remove_if_empty(os.path.dirname(removal.path))
+        for run_id in run_ids:
+            with self._transaction() as conn:
+                for table in RUN_CHILD_TABLES:
+                    conn.execute(f"DELETE FROM {table} WHERE run_uuid = ?", (run_id,))
+                conn.execute("DELETE FROM runs WHERE run_uuid = ?", (run_id,))
+            if target.kind == "experiment":
+                result.removed.append(run_id)
+        if target.kind == "run":
+            return True
+        eid = _experiment_key(target.id)
+        try:
+            with self._transaction() as conn:
+                conn.execute("DELETE FROM experiment_tags WHERE experiment_id = ?", (eid,))
+                conn.execute("DELETE FROM experiments WHERE experiment_id = ?", (eid,))
+        except sqlite3.IntegrityError:
+            result.warnings.append(f"experiment {target.id}: its runs are purged, but it still holds "
+                                   f"traces, datasets or models; purge it with `mlflow gc`")
+            return False
+        return True
 
 
 def _upsert_tag(conn: sqlite3.Connection, run_id: str, key: str, value: str) -> None:
@@ -242,23 +291,10 @@ def _refuse_if_assessed(conn: sqlite3.Connection, run_ids: list[str]) -> None:
         return  # no assessments table in this schema
 
 
-def _remove_artifacts(run_id: str, artifact_uri: str | None, root: Path, result: PurgeResult) -> None:
-    """The run's local artifact folder, if it is inside `root` (the database's folder), then the
-    run's folder above it when that is left empty."""
-    folder = local_files.artifact_folder(artifact_uri)
-    if folder is None:
-        if artifact_uri:
-            result.warnings.append(f"{run_id}: artifacts at {artifact_uri} are not local: left in place")
-        return
-    if not folder.exists() and not folder.is_symlink():
-        return
-    if not local_files.inside(root, folder.parent) or not local_files.inside(root, folder) and not folder.is_symlink():
-        result.warnings.append(f"{run_id}: artifacts at {folder} are outside {root}: left in place")
-        return
+def _remove_if_empty(folder: str) -> None:
+    """MLflow's `<run_id>/` folder above `artifacts`, once empty (rmdir never removes more)."""
     try:
-        local_files.remove_tree(root, folder, result)
-        if folder.name == "artifacts" and folder.parent.name == run_id and not any(folder.parent.iterdir()):
-            folder.parent.rmdir()
-    except OSError as exc:
-        raise StoreError(f"{run_id}: cannot remove artifacts at {folder} ({exc.strerror or exc}); "
-                         f"the run's rows are kept") from None
+        if not os.path.islink(folder) and os.path.realpath(folder) == folder:
+            os.rmdir(folder)
+    except OSError:
+        pass
