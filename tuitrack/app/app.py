@@ -19,6 +19,7 @@ from tuitrack.app.widgets.run_tree import RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
 from tuitrack.live.options import LiveOptions
+from tuitrack.safe_text import visible
 from tuitrack.store import Store
 
 def _stylesheet() -> Path:
@@ -56,6 +57,14 @@ class TuitrackApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.index, clock=self.clock, live=self.live))
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification, whoever sends it, is plain text: messages quote run names, tags and
+        store errors, which must never be read as markup (`[/]` would crash the app) nor reach
+        the terminal as escapes."""
+        super().notify(visible(str(message)), title=visible(str(title)), severity=severity, timeout=timeout,
+                       markup=False)
 
     def help_sections(self) -> HelpSections:
         return [

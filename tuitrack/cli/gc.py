@@ -11,6 +11,7 @@ from tuitrack.cli.edit import describe, guarded
 from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.model import RunStatus
+from tuitrack.safe_text import visible
 from tuitrack.store.listing import list_runs, select_experiments
 
 HELP = "purge deleted runs and experiments for good (shows the space freed)"
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             continue
         if found.status is RunStatus.RUNNING and not args.force:
-            print(f"skipping {found.run_id[:8]} ({found.run_name}): still RUNNING (--force purges it)", file=sys.stderr)
+            print(f"skipping {found.run_id[:8]} ({visible(found.run_name)}): still RUNNING (--force purges it)",
+                  file=sys.stderr)
             continue
         runs.append(found)
     trashed = [] if wanted is not None else [
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     for found in runs:
         print(describe(found), file=sys.stderr)
     for experiment in trashed:
-        print(f"  experiment {experiment.experiment_id} {experiment.name}", file=sys.stderr)
+        print(f"  experiment {experiment.experiment_id} {visible(experiment.name)}", file=sys.stderr)
     print(f"about {format_bytes(sizes)} in runs, plus their experiments' folders", file=sys.stderr)
     if not args.yes:
         if not sys.stdin.isatty():

@@ -10,6 +10,7 @@ from textual.widgets import Label, SelectionList
 from textual.widgets.selection_list import Selection
 
 from tuitrack.app.columns import Column
+from tuitrack.app.store_text import store_text
 
 
 class ColumnChooser(ModalScreen[set[str] | None]):
@@ -42,7 +43,7 @@ class ColumnChooser(ModalScreen[set[str] | None]):
             yield Label("space toggles · enter applies · escape cancels")
             yield SelectionList[str](
                 *[
-                    Selection(self._label(c), c.key, c.key not in self.hidden)
+                    Selection(store_text(self._label(c)), c.key, c.key not in self.hidden)
                     for c in self.columns
                 ]
             )
