@@ -81,4 +81,12 @@ def write_hostile_store(root: Path, canary: Path) -> Hostile:
         for key, value in {**store.tags, "mlflow.note.content": store.note}.items():
             c.set_tag(run_id, key, value)
         c.set_terminated(run_id, "FAILED" if i % 3 == 0 else "FINISHED", end_time=T0 + i * 1000 + 500)
+    # Keys MLflow would refuse, as another program could write them: files of the last run.
+    last = root / store.escape_experiment_id / run_id
+    (last / "params" / OUTLAW_PARAM).write_text("outlaw value")
+    (last / "metrics" / OUTLAW_METRIC).write_text("".join(f"{T0 + s} {s / 2} {s}\n" for s in range(5)))
     return store
+
+
+OUTLAW_PARAM = "[red]k"  # outside MLflow's key rules: written as files, not through MLflow
+OUTLAW_METRIC = "[b]m"

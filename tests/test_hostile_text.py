@@ -15,7 +15,7 @@ import pytest
 
 from tests.app_helpers import screen_text, settle
 from tests.conftest import fixed_clock
-from tests.hostile_stores import MARKUP, write_hostile_store
+from tests.hostile_stores import MARKUP, OUTLAW_METRIC, OUTLAW_PARAM, write_hostile_store
 from tuitrack.app.app import TuitrackApp
 from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import RunTree
@@ -103,6 +103,8 @@ def test_visible_escapes_controls_and_bidi_and_keeps_text():
     assert visible("a\nb\tc\rd") == "a\\nb\\tc\\rd"
     assert visible("a\nb\x1b", newlines=True) == "a\nb\\x1b"
     assert visible(visible("x\x1by")) == visible("x\x1by")  # applied twice: the same
+    # Its fast path (str.isprintable) skips only text with nothing to escape:
+    assert not [c for c in map(chr, range(0x110000)) if visible(c) != c and c.isprintable()]
     # The escapes above 0x7f are JSON's too: over JSON text, it keeps the values exact.
     data = {"name": "csi\x9b2J \u202e", "n": 1}
     assert json.loads(visible(json.dumps(data, ensure_ascii=False))) == data
@@ -251,6 +253,28 @@ async def test_palette_hits_and_help(hostile):
             await settle(pilot)
 
 
+async def test_column_chooser_and_metric_picker(hostile):
+    app = make_app(hostile)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await open_on(pilot, hostile, "in-escape-experiment")
+        app.screen.query_one(RunsTable).focus()
+        assert OUTLAW_PARAM in assert_safe_screen(app)  # the table's column
+        await pilot.press("C")
+        await settle(pilot)
+        assert f"param {OUTLAW_PARAM}" in assert_safe_screen(app)
+        await pilot.press("escape", "p")
+        await settle(pilot)
+        await pilot.press("i", "m")
+        await settle(pilot)
+        text = assert_safe_screen(app)
+        assert "Metrics to plot" in text and OUTLAW_METRIC in text
+        await pilot.press("b", "m", "down", "space", "enter")  # narrowed to it, chosen, plotted
+        await settle(pilot)
+        await pilot.pause(0.3)
+        assert OUTLAW_METRIC in app.screen.query_one("#plot").metrics
+        assert OUTLAW_METRIC in assert_safe_screen(app)  # the plot's title
+
+
 async def test_dialogs_name_runs_as_typed_and_notifications_too(hostile):
     app = make_app(hostile)
     name = "[WIP] baseline"
@@ -380,7 +404,7 @@ def test_cli_json_stays_exact(hostile, capsys):
     runs = {r["run_id"]: r for r in json.loads(out)}
     for name, run_id in hostile.runs.items():
         assert runs[run_id]["run_name"] == name
-        assert runs[run_id]["params"] == hostile.params
+        assert runs[run_id]["params"].items() >= hostile.params.items()
     escaped = "bidi\u202eevil\u202c"
     code, out, _ = run_cli(capsys, "show", str(hostile.root), hostile.runs[escaped], "--json")
     assert json.loads(out)["tags"]["mlflow.note.content"] == hostile.note

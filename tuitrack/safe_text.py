@@ -35,10 +35,9 @@ def visible(text: str, newlines: bool = False) -> str:
     """`text` with every control character and bidi control written as a visible escape
     (`\\x1b`, `\\n`, `\\u202e`); with `newlines`, real line breaks stay (multi-line notes).
     Plain text, including every other non-ASCII character, is returned as it is."""
-    pattern = _UNSAFE_BUT_NEWLINE if newlines else _UNSAFE
-    if pattern.search(text) is None:  # the common case: nothing to do, no copy
+    if text.isprintable():  # the common case, in C: every character escaped here is unprintable
         return text
-    return pattern.sub(_escape, text)
+    return (_UNSAFE_BUT_NEWLINE if newlines else _UNSAFE).sub(_escape, text)
 
 
 # OWASP's list: a spreadsheet runs a cell that starts with one of these as a formula.
