@@ -74,14 +74,16 @@ class TuitrackCommands(Provider):
     async def discover(self) -> Hits:
         for title, help_text, callback in self._commands():
             if not title.startswith("Go to run"):
-                yield DiscoveryHit(store_content(title), callback, text=title, help=store_content(help_text))
+                yield DiscoveryHit(store_content(title), callback, text=visible(title),
+                                   help=store_content(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for title, help_text, callback in self._commands():
             score = max(matcher.match(title), matcher.match(help_text) * 0.8)
             if score > 0:
-                yield Hit(score, _highlight(matcher, title), callback, text=title, help=store_content(help_text))
+                yield Hit(score, _highlight(matcher, title), callback, text=visible(title),
+                          help=store_content(help_text))
 
 
 def _highlight(matcher: Matcher, title: str) -> Content:
