@@ -36,9 +36,11 @@ def hostile_master(tmp_path_factory):
 
 @pytest.fixture
 def hostile(hostile_master, tmp_path):
-    """A private copy (the canary folder the @click payload names stays the master's)."""
-    shutil.copytree(hostile_master.root, tmp_path / "mlruns")
-    yield dataclasses.replace(hostile_master, root=tmp_path / "mlruns")
+    """A private copy, in a folder whose own name is hostile too (the status bar shows it); the
+    canary folder the @click payload names stays the master's."""
+    root = tmp_path / "copy [/] \x1b]0;t\x07" / "mlruns"
+    shutil.copytree(hostile_master.root, root)
+    yield dataclasses.replace(hostile_master, root=root)
     assert not any(hostile_master.canary.iterdir()), "the @click payload ran an action"
 
 
@@ -146,7 +148,7 @@ async def test_main_screen_tree_table_detail_status(hostile):
             text = assert_safe_screen(app)
             assert f"Name        {visible(name)}" in text
             assert f"Run {visible(name)}"[:60] in text  # the detail's border title
-        assert "3 experiments, 16 runs" in text  # the status bar
+        assert f" {visible(str(hostile.root))} │ 3 experiments, 16 runs" in text  # the status bar
 
 
 async def test_detail_full_screen_with_note(hostile):
