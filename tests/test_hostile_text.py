@@ -253,6 +253,15 @@ async def test_palette_hits_and_help(hostile):
             assert visible(name)[:100] in text, query
             await pilot.press("escape")
             await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"looks-normal")  # only the payload's run matches: enter goes there
+        await settle(pilot)
+        await pilot.pause(0.5)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.screen.selected_run_id == hostile.runs[hostile.click]
+        assert f"Name        {hostile.click}" in assert_safe_screen(app)
 
 
 async def test_column_chooser_and_metric_picker(hostile):
