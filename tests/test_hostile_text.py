@@ -355,6 +355,19 @@ async def test_clicking_the_payload_runs_nothing(hostile):
     # (the fixture checks that the canary folder is still empty)
 
 
+async def test_textuals_own_notifications_keep_their_markup(hostile):
+    app = make_app(hostile)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await open_on(pilot, hostile, "[/]")
+        await pilot.press("ctrl+c")  # Textual's hint: "Press [b]q[/b] to quit the app"
+        await settle(pilot)
+        await pilot.pause(0.2)
+        (hint,) = [n for n in app._notifications if "to quit the app" in n.message]
+        assert hint.markup and "[b]" in hint.message  # Textual's own markup, left to Textual
+        text = assert_safe_screen(app)
+        assert "to quit the app" in text and "[b]q[/b]" not in text and "[b]ctrl+q[/b]" not in text
+
+
 # -- the CLI ----------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from importlib.resources import files
@@ -60,11 +61,12 @@ class TuitrackApp(App):
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = True) -> None:
-        """Every notification, whoever sends it, is plain text: messages quote run names, tags and
-        store errors, which must never be read as markup (`[/]` would crash the app) nor reach
-        the terminal as escapes."""
-        super().notify(visible(str(message)), title=visible(str(title)), severity=severity, timeout=timeout,
-                       markup=False)
+        """Notifications from tuitrack's screens and widgets quote run names, tags and store
+        errors: they are plain text, with escapes made visible (as markup, `[/]` would crash the
+        app). Only Textual's own, sent by its App class ("Press q to quit"), keep their markup."""
+        if sys._getframe(1).f_globals.get("__name__") != "textual.app":
+            message, title, markup = visible(str(message)), visible(str(title)), False
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def help_sections(self) -> HelpSections:
         return [
