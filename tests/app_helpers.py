@@ -28,3 +28,15 @@ async def settle(pilot, timeout: float = 10.0) -> None:
         await pilot.pause()
     failed = [w for w in pilot.app.workers if w.state is WorkerState.ERROR]
     assert not failed, [w.error for w in failed]
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text (modal screens over the ones behind)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True,
+                      force_terminal=True, color_system=None, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()

@@ -1,6 +1,10 @@
 """Runs as data for people and scripts: JSON objects (`ls --json`, `show --json`), CSV and
 Markdown tables (`ls --format`, and the app's export key).
 
+CSV and Markdown are read by people and spreadsheets: store text in them has its control
+characters made visible, and CSV text cells cannot start a formula (tuitrack.safe_text).
+JSON stays exact.
+
 JSON (RFC 8259) has no NaN or infinity. Metric values that are not finite are written as the
 strings "NaN", "Infinity" and "-Infinity" (the spellings Python's `float()` and JavaScript's
 `Number()` read back); every other value is a JSON number.
@@ -15,6 +19,7 @@ import math
 from typing import Any
 
 from tuitrack.model import Experiment, MetricPoint, Run
+from tuitrack.safe_text import spreadsheet_cell, visible
 from tuitrack.store.base import MetricHistory, problems_after_full_read
 
 
@@ -85,24 +90,34 @@ def table(pairs: list[tuple[Experiment, Run]]) -> tuple[list[str], list[list[str
     return header, rows
 
 
-def to_csv(pairs: list[tuple[Experiment, Run]]) -> str:
-    header, rows = table(pairs)
+def csv_text(header: list[str], rows: list[list[str]]) -> str:
+    """CSV for spreadsheets: a text cell that would start a formula (`=`, `+`, `-`, `@`) gets a
+    leading `'` (numbers stay numbers); control characters are written as visible escapes
+    (a cell's own line breaks stay, quoted as CSV does)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    for row in [header, *rows]:
+        writer.writerow([spreadsheet_cell(visible(cell, newlines=True)) for cell in row])
     return out.getvalue()
 
 
-def to_markdown(pairs: list[tuple[Experiment, Run]]) -> str:
-    header, rows = table(pairs)
+def markdown_text(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table: `|` escaped, and line breaks and control characters visible escapes."""
 
     def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return visible(text).replace("|", "\\|")
 
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def to_csv(pairs: list[tuple[Experiment, Run]]) -> str:
+    return csv_text(*table(pairs))
+
+
+def to_markdown(pairs: list[tuple[Experiment, Run]]) -> str:
+    return markdown_text(*table(pairs))
 
 
 def to_json(pairs: list[tuple[Experiment, Run]]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from importlib.resources import files
@@ -20,6 +21,7 @@ from tuitrack.app.widgets.run_tree import RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
 from tuitrack.live.options import LiveOptions
+from tuitrack.safe_text import visible
 from tuitrack.store import Store
 
 def _stylesheet() -> Path:
@@ -63,6 +65,15 @@ class TuitrackApp(KeysFollowScreens):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.index, clock=self.clock, live=self.live))
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Notifications from tuitrack's screens and widgets quote run names, tags and store
+        errors: they are plain text, with escapes made visible (as markup, `[/]` would crash the
+        app). Only Textual's own, sent by its App class ("Press q to quit"), keep their markup."""
+        if sys._getframe(1).f_globals.get("__name__") != "textual.app":
+            message, title, markup = visible(str(message)), visible(str(title)), False
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def help_sections(self, screen=None) -> HelpSections:
         """The keys of what the user looks at first (the focused widget, its containers, the

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual.content import Content
+
+from tuitrack.app.store_text import store_content
+from tuitrack.safe_text import visible
 
 ACTIONS = [  # (title, help, action name on the main screen)
     ("Filter runs", "Narrow runs by name, id, param, tag or metric text", "filter"),
@@ -70,11 +74,25 @@ class TuitrackCommands(Provider):
     async def discover(self) -> Hits:
         for title, help_text, callback in self._commands():
             if not title.startswith("Go to run"):
-                yield DiscoveryHit(title, callback, help=help_text)
+                yield DiscoveryHit(store_content(title), callback, text=visible(title),
+                                   help=store_content(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for title, help_text, callback in self._commands():
             score = max(matcher.match(title), matcher.match(help_text) * 0.8)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+                yield Hit(score, _highlight(matcher, title), callback, text=visible(title),
+                          help=store_content(help_text))
+
+
+def _highlight(matcher: Matcher, title: str) -> Content:
+    """`matcher.highlight` without its markup parsing (titles hold run and experiment names):
+    the matched characters of the visible title in the match style."""
+    shown = visible(title)
+    content = Content(shown)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, shown)
+    for offset in offsets if score else ():
+        if not shown[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

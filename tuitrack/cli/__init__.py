@@ -10,6 +10,8 @@ import sys
 
 from tuitrack.cli import browse, demo, gc, ls, prune, show
 from tuitrack.cli.edit import delete, note, rename, restore, tag
+from tuitrack.cli.terminal import visible_output
+from tuitrack.safe_text import visible
 from tuitrack.store import StoreError
 
 COMMANDS = {
@@ -41,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         return browse.run(browse.build_parser(epilog).parse_args(argv))
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command].run(args)
+        with visible_output():
+            return COMMANDS[args.command].run(args)
     except StoreError as exc:
-        print(f"tuitrack: {exc}", file=sys.stderr)
+        print(f"tuitrack: {visible(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `tuitrack ls ... | head`
         sys.stderr.close()

@@ -7,6 +7,7 @@ import os
 import sys
 
 from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.safe_text import visible
 from tuitrack.store import StoreError
 
 DEFAULT_STORE = "./mlruns"
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = open_from(args, location)
     except StoreError as exc:
-        print(f"tuitrack: {exc}", file=sys.stderr)
+        print(f"tuitrack: {visible(str(exc))}", file=sys.stderr)
         return 2
     from tuitrack.app.app import TuitrackApp  # Textual loads only when the app opens
     from tuitrack.live.options import LiveOptions
@@ -55,5 +56,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     live = LiveOptions(watch=not args.no_watch, poll=args.poll, stale_after=args.stale_after * 60)
     app = TuitrackApp(store, live=live)
-    app.run(mouse=not args.no_mouse)
+    try:
+        app.run(mouse=not args.no_mouse)
+    except Exception as exc:  # the app could not even start (no terminal, a broken driver)
+        print(f"tuitrack: the app failed: {type(exc).__name__}: {visible(str(exc))}", file=sys.stderr)
+        return 1
+    if app.return_code:  # Textual caught a crash, printed its report and stopped the app
+        print("tuitrack: the app stopped after an unexpected error (the report above says where)",
+              file=sys.stderr)
+        return 1
     return 0

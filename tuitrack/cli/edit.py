@@ -13,6 +13,7 @@ from tuitrack.cli.command import Command
 from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.formatting import format_timestamp
 from tuitrack.model import Run, RunStatus
+from tuitrack.safe_text import visible
 from tuitrack.store import RunNotFound, Store, StoreError
 from tuitrack.store.mlflow_file.experiment_delete import cut_short
 
@@ -76,7 +77,7 @@ def _experiment(args: argparse.Namespace, delete: bool) -> int:
 
 def describe(run: Run) -> str:
     status = run.status.name if run.status else "?"
-    return f"  {run.run_id[:8]}  {run.run_name or '-':<24} {status:<9} started {format_timestamp(run.start_time)}"
+    return f"  {run.run_id[:8]}  {visible(run.run_name or '-'):<24} {status:<9} started {format_timestamp(run.start_time)}"
 
 
 def guarded(action):

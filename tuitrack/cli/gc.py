@@ -12,6 +12,7 @@ from tuitrack.cli.edit import describe, guarded
 from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.model import Run, RunStatus
+from tuitrack.safe_text import visible
 from tuitrack.store.base import PurgeResult
 from tuitrack.store.listing import list_runs, select_experiments
 from tuitrack.store.purge_plan import PurgePlan
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             continue
         if found.status is RunStatus.RUNNING and not args.force:
-            print(f"skipping {found.run_id[:8]} ({found.run_name}): still RUNNING (--force purges it)", file=sys.stderr)
+            print(f"skipping {found.run_id[:8]} ({visible(found.run_name)}): still RUNNING (--force purges it)",
+                  file=sys.stderr)
             continue
         runs.append(found)
     trashed = [] if wanted is not None else [
@@ -124,13 +126,13 @@ def print_plan(plan: PurgePlan, runs: list[Run]) -> None:
     print(f"Purge for good (this cannot be undone): {len(plan.runs())} run(s), "
           f"{len(plan.experiments())} deleted experiment(s)", file=sys.stderr)
     for target in plan.runs():
-        line = describe(by_id[target.id]) if target.id in by_id else f"  {target.id[:8]}  {target.name or '-'}"
+        line = describe(by_id[target.id]) if target.id in by_id else f"  {visible(target.id[:8])}  {visible(target.name or '-')}"
         print(f"{line}  {format_bytes(target.bytes)}", file=sys.stderr)
     for target in plan.experiments():
-        print(f"  experiment {target.id} {target.name} ({len(target.run_ids)} run(s))  "
+        print(f"  experiment {visible(target.id)} {visible(target.name or '')} ({len(target.run_ids)} run(s))  "
               f"{format_bytes(target.bytes)}", file=sys.stderr)
     for line in plan.kept_lines():
-        print(f"  kept: {line}", file=sys.stderr)
+        print(f"  kept: {visible(line)}", file=sys.stderr)
     print(f"frees {format_bytes(plan.bytes)}", file=sys.stderr)
 
 
@@ -139,4 +141,4 @@ def print_result(result: PurgeResult, plan: PurgePlan) -> None:
     said = set(plan.kept_lines())
     for warning in result.warnings:
         if warning not in said:
-            print(f"warning: {warning}", file=sys.stderr)
+            print(f"warning: {visible(warning)}", file=sys.stderr)

@@ -12,6 +12,7 @@ from tuitrack.cli.store_format import add_format_option, add_store_argument, fin
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_value, run_overview
 from tuitrack.model import summarize
+from tuitrack.safe_text import visible
 from tuitrack.store import RunNotFound
 from tuitrack.store.base import problems_after_full_read
 
@@ -48,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = shutil.get_terminal_size((120, 24)).columns
     for label, value in run_overview(found, experiment):
-        print(f"{label:<11}{value}")
+        print(f"{label:<11}{visible(value)}")
     if found.note:
         print("Note")
-        for line in found.note.splitlines():
+        for line in visible(found.note, newlines=True).split("\n"):
             print(f"  {line}")
     for title, values in (("Params", found.params), ("Tags", found.tags)):
         print(f"\n{title}")
@@ -77,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         print("\nProblems")
         for problem in problems:
-            print(f"  {problem}")
+            print(f"  {visible(str(problem))}")
     return 0

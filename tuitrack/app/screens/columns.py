@@ -11,6 +11,7 @@ from textual.widgets.selection_list import Selection
 
 from tuitrack.app.columns import Column
 from tuitrack.app.widgets.toggles import TickList
+from tuitrack.app.store_text import store_text
 
 
 class ColumnChooser(ModalScreen[set[str] | None]):
@@ -45,7 +46,7 @@ class ColumnChooser(ModalScreen[set[str] | None]):
             yield Label("space toggles · enter applies · escape cancels")
             yield TickList[str](
                 *[
-                    Selection(self._label(c), c.key, c.key not in self.hidden)
+                    Selection(store_text(self._label(c)), c.key, c.key not in self.hidden)
                     for c in self.columns
                 ]
             )

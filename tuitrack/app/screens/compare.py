@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tuitrack.app.store_text import store_text
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun
 from tuitrack.formatting import format_duration, format_value
 from tuitrack.model import MetricSummary, Run, summarize
@@ -159,7 +160,10 @@ class CompareScreen(Screen):
         table = self.query_one(DataTable)
         table.clear(columns=True)
         rows = self.rows()
-        labels = [""] + [run.run_name or run.run_id[:8] for run in self.runs]
+        # DataTable reads a str cell as markup: every label and cell goes in as Text.
+        rows = [(store_text(label), [c if isinstance(c, Text) else store_text(str(c)) for c in cells])
+                for label, cells in rows]
+        labels = [Text("")] + [store_text(run.run_name or run.run_id[:8]) for run in self.runs]
         columns = list(zip(*[[label, *cells] for label, cells in rows])) or [[] for _ in labels]
         widest = [max([len(label)] + [len(c.plain if isinstance(c, Text) else str(c)) for c in cells])
                   for label, cells in zip(labels, columns + [[]] * (len(labels) - len(columns)))]
@@ -179,24 +183,19 @@ class CompareScreen(Screen):
 
     def action_export(self, fmt: str) -> None:
         """The comparison as it shows (one row per field, a column per run) in ./tuitrack-compare-*."""
-        import csv
-        import io
         import json
         import os
         import time
+
+        from tuitrack.export import csv_text, markdown_text
 
         header = ["field"] + [r.run_name or r.run_id for r in self.runs]
         rows = [[label.strip()] + [c.plain if isinstance(c, Text) else str(c) for c in cells]
                 for label, cells in self.rows()]
         if fmt == "csv":
-            out = io.StringIO()
-            csv.writer(out, lineterminator="\n").writerows([header] + rows)
-            data = out.getvalue()
+            data = csv_text(header, rows)
         elif fmt == "md":
-            def esc(text: str) -> str:
-                return text.replace("|", "\\|").replace("\n", " ")
-            data = "\n".join(["| " + " | ".join(map(esc, header)) + " |", "|" + "---|" * len(header)]
-                             + ["| " + " | ".join(map(esc, row)) + " |" for row in rows]) + "\n"
+            data = markdown_text(header, rows)
         else:
             data = json.dumps({"runs": [r.run_id for r in self.runs], "fields": {
                 row[0]: dict(zip([r.run_id for r in self.runs], row[1:])) for row in rows}}, ensure_ascii=False) + "\n"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, TextArea
+
+from tuitrack.app.store_text import store_text
+from tuitrack.safe_text import visible
 
 DIALOG_CSS = """
     align: center middle;
@@ -15,6 +19,12 @@ DIALOG_CSS = """
     Label { color: $text-muted; }
     .danger { color: $error; text-style: bold; }
 """
+
+
+def _listing(lines: list[str]) -> Text:
+    """What a dialog lists (run names among it), at most 12 lines, as plain text."""
+    shown = lines[:12] + ([f"… and {len(lines) - 12} more"] if len(lines) > 12 else [])
+    return Text("\n").join(store_text(line) for line in shown)
 
 
 class Confirm(ModalScreen[bool]):
@@ -32,9 +42,8 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = self.title_text
-            shown = self.lines[:12] + ([f"… and {len(self.lines) - 12} more"] if len(self.lines) > 12 else [])
-            yield Static("\n".join(shown))
+            box.border_title = store_text(self.title_text)
+            yield Static(_listing(self.lines))
             yield Label("y: yes   n / escape: no")
 
     def action_answer(self, yes: bool) -> None:
@@ -55,8 +64,8 @@ class TypeToConfirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = self.title_text
-            yield Static("\n".join(self.lines[:12] + ([f"… and {len(self.lines) - 12} more"] if len(self.lines) > 12 else [])))
+            box.border_title = store_text(self.title_text)
+            yield Static(_listing(self.lines))
             yield Label(f"This cannot be undone. Type {self.word} and press enter (escape cancels):", classes="danger")
             yield Input(id="word")
 
@@ -84,15 +93,16 @@ class Prompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = self.title_text
-            yield Label(self.hint)
-            yield Input(value=self.value, id="answer")
+            box.border_title = store_text(self.title_text)
+            yield Label(store_text(self.hint))
+            yield Input(value=visible(self.value), id="answer")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+        # The old value is shown with its escapes made visible: left as shown, it is unchanged.
+        self.dismiss(self.value if event.value == visible(self.value) else event.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -112,15 +122,16 @@ class NoteEditor(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = self.title_text
-            yield TextArea(self.text, id="note")
+            box.border_title = store_text(self.title_text)
+            yield TextArea(visible(self.text, newlines=True), id="note")
             yield Label("ctrl+s saves · escape cancels")
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
 
     def action_save(self) -> None:
-        self.dismiss(self.query_one(TextArea).text)
+        text = self.query_one(TextArea).text
+        self.dismiss(self.text if text == visible(self.text, newlines=True) else text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

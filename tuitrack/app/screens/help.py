@@ -75,6 +75,6 @@ class HelpScreen(ModalScreen[None]):
             table.add_column(ratio=1)
             rows = [(key_label(self.app, b), b.tooltip or b.description) for b in bindings if b.description]
             for key, description in rows + extra.pop(title, []):
-                table.add_row(key, description)
+                table.add_row(Text(key), Text(description))  # a key label like `[` is no markup
             parts += [Text(title, style="bold underline"), table, Text("")]
         return Group(*parts)

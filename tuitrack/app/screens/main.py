@@ -56,6 +56,7 @@ from tuitrack.live.watcher import (
 from tuitrack.model import Run, RunStatus, summarize
 from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
+from tuitrack.safe_text import visible
 from tuitrack.store.base import StoreError
 
 def _plural(count: int, word: str) -> str:
@@ -565,10 +566,10 @@ class MainScreen(RunEditing, Screen):
         experiments = self._visible_experiments()
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" tuitrack ", style="bold reverse")
-        text.append(f" {self.index.store.location} ", style="bold")
+        text.append(f" {visible(self.index.store.location)} ", style="bold")
         text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(len(runs), 'run')} ")
         if self.query_error:
-            text.append(f"│ filter: {self.query_error} ", style="bold red")
+            text.append(f"│ filter: {visible(self.query_error)} ", style="bold red")
         elif self.query_text:
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
@@ -578,9 +579,9 @@ class MainScreen(RunEditing, Screen):
         if self.marked:
             text.append(f"│ {len(self.marked)} marked (M clears) ", style="bold")
         if self.watch:
-            text.append(f"│ {self.watch_mode} ", style="dim")
+            text.append(f"│ {visible(self.watch_mode)} ", style="dim")
         if getattr(self, "_status_note", ""):
-            text.append(f"│ {self._status_note}", style="dim italic")
+            text.append(f"│ {visible(self._status_note)}", style="dim italic")  # may quote a store error
         if text.plain != getattr(self, "_status_plain", None):  # an update costs a layout pass
             self._status_plain = text.plain
             self.query_one("#status-bar", Static).update(text)

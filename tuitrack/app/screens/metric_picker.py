@@ -9,6 +9,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, SelectionList
 from textual.widgets.selection_list import Selection
 
+from tuitrack.app.store_text import store_text
+
 MAX_METRICS = 4
 
 
@@ -61,7 +63,7 @@ class MetricPicker(ModalScreen[list[str] | None]):
         choices = self.query_one(SelectionList)
         choices.clear_options()
         choices.add_options(
-            [Selection(key, key, key in self.chosen) for key in self.available if fuzzy(query, key)]
+            [Selection(store_text(key), key, key in self.chosen) for key in self.available if fuzzy(query, key)]
         )
         if choices.option_count:
             choices.highlighted = 0

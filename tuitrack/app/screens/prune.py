@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, OptionList, Static
 
 from tuitrack.app.widgets.toggles import TickBox
+from tuitrack.app.store_text import store_text
 from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.query.prune import STALE, KeepBest, Policy, Verdict, decide
 
@@ -100,7 +101,7 @@ class PruneScreen(ModalScreen[None]):
         try:
             policy = self._policy()
         except ValueError as exc:
-            summary.update(str(exc))
+            summary.update(store_text(str(exc)))  # it quotes what was typed
             summary.add_class("-error")
             return
         summary.remove_class("-error")
@@ -117,8 +118,8 @@ class PruneScreen(ModalScreen[None]):
         self._show(self.doomed, len(scope), "")
         matches.clear_options()
         matches.add_options([
-            f"{v.run.run_name or v.run.run_id[:8]} · {v.experiment.name} · {v.reason}"
-            + (f" · {v.metric}" if v.metric else "")
+            store_text(f"{v.run.run_name or v.run.run_id[:8]} · {v.experiment.name} · {v.reason}"
+                       + (f" · {v.metric}" if v.metric else ""))
             for v in self.doomed[:500]
         ])
 
@@ -126,7 +127,7 @@ class PruneScreen(ModalScreen[None]):
         known = [v.run.disk_bytes for v in doomed if v.run.disk_bytes is not None]
         size = format_bytes(sum(known)) + ("+" if len(known) < len(doomed) else "")
         text = note or f"{len(doomed)} of {total} runs would be deleted, {size} on disk"
-        self.query_one("#summary", Static).update(text)
+        self.query_one("#summary", Static).update(store_text(text))
         self.main.set_prune_preview({v.run.run_id for v in doomed})
         if not doomed:
             self.query_one("#matches", OptionList).clear_options()

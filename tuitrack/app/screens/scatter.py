@@ -13,8 +13,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
+from tuitrack.app.store_text import store_text
 from tuitrack.app.widgets.metric_plot import build_strips, default_metric, start_figure
 from tuitrack.model import Run
+from tuitrack.safe_text import visible
 
 
 def numeric_params(runs: list[Run]) -> list[str]:
@@ -77,7 +79,7 @@ class Scatter(Widget):
         points = self.points()
         if points:
             plotext.scatter([p[0] for p in points], [p[1] for p in points], marker="dot", color="cyan")
-        name_x, name_y = self.x.partition(":")[2], self.y.partition(":")[2]
+        name_x, name_y = visible(self.x.partition(":")[2]), visible(self.y.partition(":")[2])  # plotext writes raw
         if not self.x:
             plotext.title("nothing for the x axis: the runs share every param, and have one metric")
             return build_strips(self, width, height)
@@ -112,8 +114,8 @@ class ScatterScreen(Screen):
         self.y_fields = [f"metric:{k}" for k in metrics]
 
     def compose(self) -> ComposeResult:
-        yield Static(f" {self.experiment_name}: a param or metric against a metric, one dot per run "
-                     "· x/y change the axes · l/L log · esc back", id="scatter-title")
+        yield Static(store_text(f" {self.experiment_name}: a param or metric against a metric, one dot per run "
+                                "· x/y change the axes · l/L log · esc back"), id="scatter-title")
         yield Scatter(self.runs, id="scatter")
         yield Footer()
 

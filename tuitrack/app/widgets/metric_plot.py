@@ -21,6 +21,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tuitrack.model import MetricPoint
+from tuitrack.safe_text import visible
 from tuitrack.series import SMOOTHING, X_AXES, ZOOMS, Curve, PreparedSeries, downsample
 
 PALETTE = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
@@ -193,7 +194,7 @@ class MetricPlot(Widget, can_focus=True):
             first = None if last_steps is None else max(p.step for p in points[-64:]) - last_steps + 1
             begin = series.window(first)
             xs = series.xs[begin:]
-            label = run.label if len(self.runs) > 1 else None
+            label = visible(run.label) if len(self.runs) > 1 else None  # plotext writes it raw
             if strength:
                 raw = downsample(Curve(xs, series.ys[begin:]), buckets, self.log_y)
                 if raw.xs:
@@ -202,7 +203,7 @@ class MetricPlot(Widget, can_focus=True):
             if curve.xs:
                 plotext.plot(curve.xs, curve.ys, color=run.colour, marker="braille", label=label)
                 drew = True
-        title = key
+        title = visible(key)
         if strength:
             title += f"  (smoothing {strength:g})"
         if ZOOMS[self.zoom] is not None:
@@ -212,7 +213,7 @@ class MetricPlot(Widget, can_focus=True):
         if self.log_y and drew:  # plotext fails on a log axis without data
             plotext.yscale("log")
             title += "  log y"
-        plotext.title(title if drew else f"{key}: nothing to draw")
+        plotext.title(title if drew else f"{visible(key)}: nothing to draw")
         plotext.xlabel(AXIS_LABELS[self.axis])
 
 
@@ -230,7 +231,7 @@ def build_strips(widget: Widget, width: int, height: int) -> list[Strip]:
     try:
         text = Text.from_ansi(plotext.build())
     except Exception as exc:  # a plotting bug must not take the app down
-        message = f" cannot draw this plot: {type(exc).__name__}: {exc}"
+        message = f" cannot draw this plot: {type(exc).__name__}: {visible(str(exc))}"
         return [Strip([Segment(message, base)]).extend_cell_length(width, base)]
     strips = []
     for line in text.split("\n", allow_blank=True)[:height]:

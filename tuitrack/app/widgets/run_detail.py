@@ -13,8 +13,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tuitrack.app.status_look import glyph
+from tuitrack.app.store_text import store_text
 from tuitrack.formatting import format_bytes, format_value, run_overview
 from tuitrack.model import Experiment, MetricSummary, Problem, Run, fold_latest
+from tuitrack.safe_text import visible
 
 
 class RunDetail(VerticalScroll, can_focus=True):
@@ -57,7 +59,7 @@ class RunDetail(VerticalScroll, can_focus=True):
         if run is None or self.shown_run is None or run.run_id != self.shown_run.run_id:
             self.scroll_home(animate=False)  # another run: start at its name, not mid-way
         self.shown_run = run
-        self.border_title = f"Run {run.run_name or run.run_id[:8]}" if run else "Run"
+        self.border_title = store_text(f"Run {run.run_name or run.run_id[:8]}") if run else "Run"
         body = self.query_one("#detail-body", Static)
         if run is None:
             body.update(Text("Select a run to see its details.", style="dim"))
@@ -70,7 +72,7 @@ class RunDetail(VerticalScroll, can_focus=True):
         if problems:
             warn = Text("Problems\n", style="bold red")
             for problem in problems:
-                warn.append(f"  ! {problem}\n", style="red")
+                warn.append(f"  ! {visible(str(problem))}\n", style="red")
             parts.append(warn)
         overview = Table.grid(padding=(0, 2))
         overview.add_column(style="bold", no_wrap=True)
@@ -78,13 +80,13 @@ class RunDetail(VerticalScroll, can_focus=True):
         for label, value in run_overview(run, experiment, now):
             if label == "Status":
                 value = f"{glyph(run)} {value}"
-            overview.add_row(label, value)
+            overview.add_row(label, store_text(value))
         if measures_disk:
             overview.add_row("Disk", "…" if disk_bytes is None else format_bytes(disk_bytes))
         parts.append(overview)
         if run.note:
             parts.append(Text("\nNote", style="bold underline"))
-            parts.append(Text(run.note))
+            parts.append(store_text(run.note, newlines=True))
         parts.append(Text("\nMetrics", style="bold underline"))
         if run.metrics:
             metrics = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
@@ -100,7 +102,7 @@ class RunDetail(VerticalScroll, can_focus=True):
                     summary = fold_latest(summary, point)  # the full read may be seconds old
                     low = f"{format_value(summary.min_value, 5)} @{summary.min_step}"
                     high = f"{format_value(summary.max_value, 5)} @{summary.max_step}"
-                metrics.add_row(key, format_value(point.value, 5), str(point.step), low, high)
+                metrics.add_row(store_text(key), format_value(point.value, 5), str(point.step), low, high)
             parts.append(metrics)
         else:
             parts.append(Text("  none", style="dim"))
@@ -113,6 +115,6 @@ class RunDetail(VerticalScroll, can_focus=True):
             grid.add_column(style="bold", no_wrap=True, max_width=32)
             grid.add_column()
             for key in sorted(values):
-                grid.add_row(key, values[key])
+                grid.add_row(store_text(key), store_text(values[key]))
             parts.append(grid)
         return Group(*parts)

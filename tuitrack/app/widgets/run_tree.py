@@ -24,8 +24,10 @@ from tuitrack.app.status_look import (
     status_css,
     style_class,
 )
+from tuitrack.app.store_text import store_text
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import Experiment, Run
+from tuitrack.safe_text import visible
 
 CHUNK = 250  # nodes added between two yields to the event loop
 
@@ -78,7 +80,7 @@ class RunTree(Tree[NodeRef]):
 
     def experiment_label(self, experiment: Experiment, count: int | None, size: int | None = None) -> Text:
         name = experiment.name or f"(unnamed {experiment.experiment_id})"
-        label = Text(name, style="bold")
+        label = store_text(name, style="bold")
         label.append(f"  {count}" if count is not None else "  …", style="dim")
         if size is not None:
             label.append(f" · {format_bytes(size)}", style="dim")
@@ -98,9 +100,9 @@ class RunTree(Tree[NodeRef]):
         if self.is_marked(run):
             label.append("▌", style="bold reverse")
         label.append(glyph(run, stale) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
-        label.append(run.run_name or run.run_id[:8], style="strike" if run.is_deleted else "")
+        label.append(visible(run.run_name or run.run_id[:8]), style="strike" if run.is_deleted else "")
         if run.version:  # mini-mlflow: runs of one name told apart by version
-            label.append(f" {run.version}", style="bold")
+            label.append(f" {visible(run.version)}", style="bold")
         if run.is_deleted:
             label.append(f" {DELETED_GLYPH}", style="dim")
         label.append("  " + format_age(run.start_time, int(self.clock() * 1000)), style="dim")

@@ -23,6 +23,7 @@ from textual.strip import Strip
 from tuitrack.app.columns import MAX_WIDTH, Column, cell, sort_runs
 from tuitrack.app.status_look import glyph, status_component_classes, status_css, style_class
 from tuitrack.model import Run
+from tuitrack.safe_text import visible
 
 GAP = 2
 
@@ -127,7 +128,7 @@ class RunsTable(ScrollView, can_focus=True):
 
     def _compute_cells(self) -> None:
         now = int(self.clock() * 1000)
-        self._cells = [[cell(run, c, now) for c in self.columns] for run in self.runs]
+        self._cells = [[visible(cell(run, c, now)) for c in self.columns] for run in self.runs]
         stale = [self.is_stale(run) for run in self.runs]
         status_at = next((i for i, c in enumerate(self.columns) if c.key == "status"), None)
         if status_at is not None:
@@ -139,7 +140,7 @@ class RunsTable(ScrollView, can_focus=True):
         widths = []
         for index, column in enumerate(self.columns):
             longest = max((len(row[index]) for row in self._cells), default=0)
-            widths.append(min(MAX_WIDTH, max(len(column.label) + 2, longest)))
+            widths.append(min(MAX_WIDTH, max(len(visible(column.label)) + 2, longest)))
         if widths:
             widths[0] += 3  # the mark and the status glyph before the name
         self._widths = widths
@@ -283,7 +284,7 @@ class RunsTable(ScrollView, can_focus=True):
         current = self.get_component_rich_style("runs-table--header-cursor")
         segments = []
         for i, (column, width) in enumerate(zip(self.columns, self._widths)):
-            label = column.label
+            label = visible(column.label)
             if column.key == self.sort_key:
                 label += " ▼" if self.sort_descending else " ▲"
             text = _fit(label, width, column.numeric)
@@ -317,7 +318,6 @@ class RunsTable(ScrollView, can_focus=True):
 
 
 def _fit(text: str, width: int, right: bool) -> str:
-    text = text.replace("\n", " ")
     if len(text) > width:
         return text[: max(0, width - 1)] + "…"
     return text.rjust(width) if right else text.ljust(width)
