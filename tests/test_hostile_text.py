@@ -307,7 +307,7 @@ async def test_dialogs_name_runs_as_typed_and_notifications_too(hostile):
         await pilot.press("R")
         await settle(pilot)
         text = assert_safe_screen(app)
-        assert "Rename run" in text and visible(escaped) in text
+        assert f"Rename {visible(escaped)}" in text  # the dialog names its run, escapes visible
         await pilot.press("enter")  # left as shown: not renamed to its escaped spelling
         await settle(pilot)
         assert open_store(str(hostile.root)).find_run(hostile.runs[escaped]).run_name == escaped

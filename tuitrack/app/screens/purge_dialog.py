@@ -19,6 +19,7 @@ from textual.widgets import Input, Label, Static
 
 from tuitrack.app.screens.dialogs import DIALOG_CSS
 from tuitrack.formatting import format_bytes
+from tuitrack.app.store_text import store_text
 from tuitrack.store.purge_plan import PurgePlan
 
 MAX_LINES = 14
@@ -49,7 +50,7 @@ class PurgeConfirm(ModalScreen[PurgePlan | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = self.title_text
+            box.border_title = store_text(self.title_text)
             yield Static(Text("Planning the purge (reading every run of the store)…"), id="plan")
             yield Label(f"This cannot be undone. Type {self.WORD} and press enter (escape cancels):",
                         classes="danger")
@@ -71,7 +72,7 @@ class PurgeConfirm(ModalScreen[PurgePlan | None]):
     def _failed(self, message: str) -> None:
         if not self.is_attached:
             return  # cancelled while planning
-        self.query_one("#plan", Static).update(Text(f"Cannot plan the purge: {message}"))
+        self.query_one("#plan", Static).update(store_text(f"Cannot plan the purge: {message}"))
 
     def _planned(self, plan: PurgePlan) -> None:
         if not self.is_attached:
@@ -82,7 +83,7 @@ class PurgeConfirm(ModalScreen[PurgePlan | None]):
             lines = lines[:MAX_LINES - 1] + [f"… and {len(lines) - MAX_LINES + 1} more"]
         if self.early:
             lines += ["", "This is the plan: press enter again to purge."]
-        self.query_one("#plan", Static).update(Text("\n".join(lines)))
+        self.query_one("#plan", Static).update(Text("\n").join(store_text(line) for line in lines))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip() != self.WORD:
