@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tuitrack.store.mlflow_file.changes import ChangeRefused
-from tuitrack.store.mlflow_file.files import read_bytes
+from tuitrack.store.entrenar.record import RECORD_LIMIT
+from tuitrack.store.mlflow_file.files import read_bytes, reason
 from tuitrack.store.mlflow_file.writer import write_atomic
 
 RETRIES = 5
@@ -32,11 +33,15 @@ def rewrite_record(path: str, change: Callable[[dict[str, Any]], None]) -> dict[
     why = "kept changing"
     for attempt in range(RETRIES):
         try:
-            before = read_bytes(path)
+            before = read_bytes(path, RECORD_LIMIT)
         except FileNotFoundError:
             raise ChangeRefused(f"{name}: the run is gone") from None
+        except OSError as exc:  # a symlink, or too large: never written through or in part
+            raise ChangeRefused(f"{name}: {reason(exc)}; not changed") from None
         try:
             fields = json.loads(before)
+        except RecursionError:
+            raise ChangeRefused(f"{name} is nested too deeply to read; not changed") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             if not before.strip():  # entrenar truncates, then writes: read it again
                 why = "stayed empty"
@@ -47,7 +52,7 @@ def rewrite_record(path: str, change: Callable[[dict[str, Any]], None]) -> dict[
             raise ChangeRefused(f"{name} is not a run record object; not changed")
         change(fields)
         data = dump_record(fields)
-        if read_bytes(path) != before:
+        if read_bytes(path, RECORD_LIMIT) != before:
             why = "kept changing"
             continue  # changed under us: apply the change to the new content
         write_atomic(path, data)

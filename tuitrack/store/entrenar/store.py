@@ -29,6 +29,7 @@ from tuitrack.store.base import (
 )
 from tuitrack.store.entrenar import rewrite
 from tuitrack.store.entrenar.record import (
+    RECORD_LIMIT,
     DELETED_TIME_TAG,
     LIFECYCLE_TAG,
     RESERVED_TAG_PREFIXES,
@@ -82,7 +83,7 @@ class EntrenarStore(Store):
                 cached = self._parsed.get(path)
             if cached is not None and cached[0] == version:
                 return cached[1]
-            data = read_bytes(path)
+            data = read_bytes(path, RECORD_LIMIT)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -102,7 +103,7 @@ class EntrenarStore(Store):
         """A second read of a record that was unreadable just after a write (not cached: the
         next read parses it again, whatever it holds then)."""
         try:
-            return parse_record(run_id, read_bytes(path))
+            return parse_record(run_id, read_bytes(path, RECORD_LIMIT))
         except OSError:
             return first
 
