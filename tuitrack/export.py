@@ -12,7 +12,8 @@ import csv
 import io
 import json
 import math
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 from tuitrack.model import Experiment, MetricPoint, Run
 from tuitrack.store.base import MetricHistory, problems_after_full_read
@@ -61,6 +62,31 @@ def run_with_histories(
     obj["metrics"] = {h.key: [point_object(p) for p in h.points] for h in histories}
     obj["problems"] = [str(p) for p in problems_after_full_read(run, histories)]
     return obj
+
+
+def write_run_with_histories(
+    out: TextIO, run: Run, experiment: Experiment | None,
+    streams: Iterable[tuple[MetricHistory, Iterator[list[MetricPoint]]]],
+) -> None:
+    """`run_with_histories` as JSON text, the same bytes as `json.dumps` of it, written a batch of
+    points at a time: memory stays that of one batch however long the histories are."""
+    obj = run_object(run, experiment)
+    head = json.dumps({k: v for k, v in obj.items() if k not in ("metrics", "problems")},
+                      ensure_ascii=False, allow_nan=False)
+    out.write(head[:-1] + ', "metrics": {')
+    histories = []
+    for index, (history, batches) in enumerate(streams):
+        out.write((", " if index else "") + json.dumps(history.key, ensure_ascii=False) + ": [")
+        first = True
+        for batch in batches:
+            if batch:
+                text = json.dumps([point_object(p) for p in batch], allow_nan=False)
+                out.write(text[1:-1] if first else ", " + text[1:-1])
+                first = False
+        out.write("]")
+        histories.append(history)
+    problems = [str(p) for p in problems_after_full_read(run, histories)]
+    out.write('}, "problems": ' + json.dumps(problems, ensure_ascii=False) + "}")
 
 
 def table(pairs: list[tuple[Experiment, Run]]) -> tuple[list[str], list[list[str]]]:

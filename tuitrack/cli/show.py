@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 
-from tuitrack.export import run_with_histories
+from tuitrack.export import write_run_with_histories
 from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_value, run_overview
@@ -40,12 +39,12 @@ def run(args: argparse.Namespace) -> int:
         (e for e in store.experiments(include_deleted=True) if e.experiment_id == found.experiment_id),
         None,
     )
-    histories = [store.metric_history(found, key) for key in sorted(found.metrics)]
-    if args.json:
-        obj = run_with_histories(found, experiment, histories)
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False, allow_nan=False))
+    if args.json:  # streamed: memory does not grow with the number of points
+        streams = (store.stream_history(found, key) for key in sorted(found.metrics))
+        write_run_with_histories(sys.stdout, found, experiment, streams)
         sys.stdout.write("\n")
         return 0
+    histories = [store.metric_history(found, key) for key in sorted(found.metrics)]
     width = shutil.get_terminal_size((120, 24)).columns
     for label, value in run_overview(found, experiment):
         print(f"{label:<11}{value}")

@@ -1,25 +1,37 @@
-"""Plain-text tables for the CLI, fitted to the terminal width."""
+"""Plain-text tables for the CLI, fitted to the terminal width.
+
+Widths are terminal cells, as Rich measures them: a CJK character takes two, a combining accent
+none, so columns stay aligned whatever the store's text holds.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from rich.cells import cell_len, set_cell_size
 
 
 def print_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], width: int, flex: int = 0
 ) -> None:
     """Columns as wide as their content; column `flex` shrinks (with `…`) to fit `width`."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    header = [_one_line(h) for h in header]
+    rows = [[_one_line(cell) for cell in row] for row in rows]
+    widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(header)]
     overflow = sum(widths) + 2 * (len(widths) - 1) - width
     if overflow > 0:
-        widths[flex] = max(len(header[flex]), widths[flex] - overflow)
+        widths[flex] = max(cell_len(header[flex]), widths[flex] - overflow)
     for row in [header, *rows]:
         cells = [_fit(cell, w) for cell, w in zip(row, widths)]
         print("  ".join(cells).rstrip())
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\n", " ")
+
+
 def _fit(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
-    if len(text) > width:
-        return text[: max(0, width - 1)] + "…"
-    return text.ljust(width)
+    """`text` in exactly `width` cells: padded, or cut with `…`."""
+    if cell_len(text) > width:
+        return set_cell_size(text, max(0, width - 1)) + "…"
+    return set_cell_size(text, width)

@@ -19,6 +19,7 @@ import os
 import posixpath
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from tuitrack.model import (
@@ -558,17 +559,10 @@ class MlflowFileStore(Store):
         ]
         matches = [(exp, d, run_id) for exp, d in folders if os.path.isdir(os.path.join(d, run_id))]
         if not matches and len(run_id) >= MIN_PREFIX:
-            for exp, exp_dir in folders:
-                try:
-                    names = os.listdir(exp_dir)
-                except OSError:
-                    continue
-                matches += [
-                    (exp, exp_dir, name)
-                    for name in names
-                    if name.startswith(run_id) and name not in RESERVED_EXPERIMENT_FOLDERS
-                ]
-        refuse_ambiguous(run_id, [name for _, _, name in matches])
+            # Only run folders: `meta` must not find an experiment's meta.yaml.
+            matches = [(exp, exp_dir, name) for exp, exp_dir in folders
+                       for name, _ in self._run_folders(exp) if name.startswith(run_id)]
+        refuse_ambiguous(run_id, [name for _, _, name in matches], [exp.experiment_id for exp, _, _ in matches])
         for exp, exp_dir, name in matches:
             path = os.path.join(exp_dir, name)
             run = self._read_run(exp, path, name)
@@ -592,6 +586,25 @@ class MlflowFileStore(Store):
             history.cursor = MetricCursor("metrics/" + key, base=run_dir)
         self.read_new_points(history)
         return history
+
+    def stream_history(self, run: Run, key: str) -> tuple[MetricHistory, Iterator[list[MetricPoint]]]:
+        if run.dialect or not _valid_key(key):  # one point at most, or none
+            return super().stream_history(run, key)
+        run_dir = self.run_dir(run)
+        history = MetricHistory(run_id=run.run_id, key=key, where=posixpath.join(self._rel(run_dir), "metrics", key))
+        cursor = MetricCursor("metrics/" + key, base=run_dir)
+
+        def batches() -> Iterator[list[MetricPoint]]:
+            try:
+                reading = cursor.iter_new()
+                next(reading)
+                yield from reading
+            except OSError as exc:
+                history.problems.append(Problem(history.where, f"cannot read ({reason(exc)})"))
+                return
+            history.problems.extend(Problem(history.where, e) for e in cursor.last_errors)
+
+        return history, batches()
 
     def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
         cursor: MetricCursor | mini.JsonMetricCursor | None = history.cursor
