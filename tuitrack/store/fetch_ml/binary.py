@@ -22,6 +22,7 @@ from tuitrack.store.mlflow_file.files import format_size, open_regular
 META_VERSION = 1
 META_MIN_BYTES = 10
 RECORD_HEAD = struct.Struct(">qIdB")  # timestamp, step, value, name length: 21 bytes
+_NUL_HEAD = bytes(RECORD_HEAD.size)
 
 
 @dataclass(slots=True)
@@ -86,13 +87,13 @@ class Unreadable:
     bad_name: str | None = None  # the first metric name that is not UTF-8, described
     bad_names: int = 0  # how many there were
 
-    def add(self, offset: int, size: int) -> None:
+    def add(self, offset: int, size: int, records: int = 1) -> None:
         last = self.regions[-1] if self.regions else None
         if last is not None and last[0] + last[1] == offset:
             last[1] += size
-            last[2] += 1
+            last[2] += records
         elif len(self.regions) < MAX_REGIONS:
-            self.regions.append([offset, size, 1])
+            self.regions.append([offset, size, records])
         else:
             self.more += 1
             self.more_bytes += size
@@ -124,6 +125,12 @@ def parse_records(data: bytes | memoryview, base: int = 0, unreadable: Unreadabl
         if end > size:
             break
         if length == 0:
+            if data[offset:offset + head] == _NUL_HEAD:  # a run of NULs: skipped at C speed
+                nuls = (size - offset) - len(bytes(data[offset:]).lstrip(b"\0"))
+                taken = nuls // head * head
+                garbage.add(base + offset, taken, taken // head)
+                offset += taken
+                continue
             garbage.add(base + offset, end - offset)
             offset = end
             continue

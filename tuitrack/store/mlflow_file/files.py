@@ -48,7 +48,7 @@ class NotRegularFile(OSError):
 def format_size(size: int) -> str:
     """1536 -> '1.5 KiB'; 1 << 30 -> '1 GiB'."""
     for unit, scale in (("GiB", 1 << 30), ("MiB", MiB), ("KiB", KiB)):
-        if size >= scale:
+        if round(size / scale, 1) >= 1:
             text = f"{size / scale:.1f}".removesuffix(".0")
             return f"{text} {unit}"
     return f"{size} bytes"

@@ -66,6 +66,7 @@ def parse_lines(data: bytes, first_line_number: int = 1) -> ParseResult:
 
 MAX_LINE = 8 * KiB  # a longer "line" is garbage: MLflow's lines are under 100 bytes (dataset ones a few hundred)
 READ_CHUNK = 1 * MiB
+_TOO_LONG = "a line longer than " + format_size(MAX_LINE)
 MAX_REGIONS = 10  # unreadable regions described one by one per read; the rest are counted
 
 
@@ -83,8 +84,8 @@ class _Region:
     def message(self) -> str:
         if self.lines == 1 and self.ended and self.size <= MAX_LINE:
             return f"line {self.first_line}: {self.first_error}"
-        if not self.ended and self.lines <= 1:
-            where = f"from line {self.first_line} with no line end"
+        if self.lines == 1:
+            where = f"line {self.first_line}" + ("" if self.ended else " with no line end")
         else:
             where = f"lines {self.first_line}-{self.first_line + self.lines - 1}"
             where += "" if self.ended else ", the last with no line end"
@@ -139,7 +140,8 @@ class LineReader:
             except MalformedLine as exc:
                 self.line_number += good
                 good = 0
-                self._bad(offset, len(line) + 1, f"{exc}: {_describe(line)}")
+                error = _TOO_LONG if len(line) > MAX_LINE else f"{exc}: {_describe(line)}"
+                self._bad(offset, len(line) + 1, error)
             offset += len(line) + 1
         self.line_number += good
         return points
@@ -159,7 +161,7 @@ class LineReader:
             if self.skipping:
                 newline = buffer.find(b"\n")
                 taken = len(buffer) if newline < 0 else newline + 1
-                self._bad(base, taken, "a line longer than " + format_size(MAX_LINE), newline >= 0, new_line=False)
+                self._bad(base, taken, _TOO_LONG, newline >= 0, new_line=False)
                 self.skipping = newline < 0
                 start = taken
                 self.offset = base + taken
@@ -172,7 +174,7 @@ class LineReader:
                 start = last
             rest = len(buffer) - start
             if rest > MAX_LINE:  # no line is this long: skip it to its end
-                self._bad(base + start, rest, "a line longer than " + format_size(MAX_LINE), ended=False)
+                self._bad(base + start, rest, _TOO_LONG, ended=False)
                 self.skipping = True
                 self.offset = base + len(buffer)
                 carry = b""
