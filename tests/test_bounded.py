@@ -388,3 +388,17 @@ def test_table_columns_align_by_cell_width(capsys):
     print_table(("NAME", "V"), [("日本語日本語日本語", "long value " * 5)], 20, flex=0)
     cut = capsys.readouterr().out.splitlines()[1]
     assert cell_len(cut) <= 20 + len("long value ") * 5 and "…" in cut
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, 3.0, 2.0, 0.5, 3.0, 0.5], [float("nan")] * 4, [float("nan"), 2.0, float("nan"), 1.0],
+    [1.0, float("nan"), float("nan"), 5.0], [2.0, 2.0, 2.0, 2.0],
+])
+def test_summaries_merged_batch_by_batch_equal_one_summary(values):
+    from tuitrack.model import MetricPoint, merge_summaries, summarize
+
+    points = [MetricPoint(100 + i % 3, v, i // 2) for i, v in enumerate(values)]
+    whole = summarize(points)
+    for cut in range(1, len(points)):
+        merged = merge_summaries(summarize(points[:cut]), summarize(points[cut:]))
+        assert repr(merged) == repr(whole), cut  # repr: NaN equals itself there

@@ -64,6 +64,14 @@ def run_with_histories(
     return obj
 
 
+_POINT = '{{"step": {}, "timestamp": {}, "value": {}}}'  # json.dumps(point_object(p)), without its cost
+
+
+def _number_text(value: float) -> str:
+    """json.dumps(json_number(value)): finite floats as their repr, the others as strings."""
+    return repr(value) if math.isfinite(value) else json.dumps(json_number(value))
+
+
 def write_run_with_histories(
     out: TextIO, run: Run, experiment: Experiment | None,
     streams: Iterable[tuple[MetricHistory, Iterator[list[MetricPoint]]]],
@@ -80,8 +88,8 @@ def write_run_with_histories(
         first = True
         for batch in batches:
             if batch:
-                text = json.dumps([point_object(p) for p in batch], allow_nan=False)
-                out.write(text[1:-1] if first else ", " + text[1:-1])
+                text = ", ".join([_POINT.format(p.step, p.timestamp, _number_text(p.value)) for p in batch])
+                out.write(text if first else ", " + text)
                 first = False
         out.write("]")
         histories.append(history)

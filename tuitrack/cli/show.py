@@ -10,7 +10,7 @@ from tuitrack.export import write_run_with_histories
 from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_value, run_overview
-from tuitrack.model import summarize
+from tuitrack.model import merge_summaries, summarize
 from tuitrack.store import RunNotFound
 from tuitrack.store.base import problems_after_full_read
 
@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
         write_run_with_histories(sys.stdout, found, experiment, streams)
         sys.stdout.write("\n")
         return 0
-    histories = [store.metric_history(found, key) for key in sorted(found.metrics)]
     width = shutil.get_terminal_size((120, 24)).columns
     for label, value in run_overview(found, experiment):
         print(f"{label:<11}{value}")
@@ -57,8 +56,13 @@ def run(args: argparse.Namespace) -> int:
         print_table(("  KEY", "VALUE"), [("  " + k, v) for k, v in sorted(values.items())], width, 1)
     print("\nMetrics")
     rows = []
-    for history in histories:
-        summary = summarize(history.points)
+    histories = []
+    for key in sorted(found.metrics):  # summarized a batch at a time: memory stays that of a batch
+        history, batches = store.stream_history(found, key)
+        summary = None
+        for batch in batches:
+            summary = merge_summaries(summary, summarize(batch))
+        histories.append(history)
         if summary is None:
             continue
         rows.append(

@@ -92,6 +92,17 @@ class _Region:
         return f"{format_size(self.size)} of unreadable bytes at offset {self.offset:,} ({where}; {self.first_error})"
 
 
+def _hole_end(fd: int, position: int, end: int) -> int:
+    """Where the data after `position` starts again, if `position` is in a hole (else `position`)."""
+    try:
+        return min(os.lseek(fd, position, os.SEEK_DATA), end)
+    except OSError:  # ENXIO: only a hole until the end; or SEEK_DATA unsupported
+        try:
+            return end if os.lseek(fd, position, os.SEEK_HOLE) == position else position
+        except OSError:
+            return position
+
+
 @dataclass(slots=True)
 class LineReader:
     """Parses a metric file's complete lines from `offset`, a chunk at a time, in bounded memory.
@@ -151,6 +162,12 @@ class LineReader:
         carry = b""
         position = self.offset
         while position < end:
+            if self.skipping:  # a hole of a sparse file is NULs, no newline: skipped unread
+                hole = _hole_end(fd, position, end)
+                if hole > position:
+                    self._bad(position, hole - position, _TOO_LONG, False, new_line=False)
+                    self.offset = position = hole
+                    continue
             chunk = os.pread(fd, min(READ_CHUNK, end - position), position)
             if not chunk:
                 break
