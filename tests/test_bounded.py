@@ -402,3 +402,20 @@ def test_summaries_merged_batch_by_batch_equal_one_summary(values):
     for cut in range(1, len(points)):
         merged = merge_summaries(summarize(points[:cut]), summarize(points[cut:]))
         assert repr(merged) == repr(whole), cut  # repr: NaN equals itself there
+
+
+def test_an_experiment_with_a_symlinked_run_is_not_deleted(reference_store, tmp_path, capsys):
+    root, ids = reference_store
+    run = root / ids.experiments["alpha"] / ids.runs["child"]
+    canary = Canary.make(tmp_path / "outside", run / "meta.yaml")
+    before = canary.snapshot()
+    (run / "meta.yaml").unlink()
+    os.symlink(canary.folder / "meta.yaml", run / "meta.yaml")
+    assert main(["delete", str(root), "--experiment", "exp-alpha", "--yes", "--force"]) != 0
+    assert "symlink" in capsys.readouterr().err
+    assert canary.snapshot() == before
+    store = open_store(str(root))
+    parent = store.find_run(ids.runs["parent"])
+    assert not parent.is_deleted  # nothing was changed half way
+    assert "symlink" in store.refusal("tag", store.find_run(ids.runs["child"]))
+    assert store.refusal("tag", parent) is None

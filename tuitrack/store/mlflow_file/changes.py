@@ -18,7 +18,7 @@ from typing import Any
 from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle, RunStatus
 from tuitrack.store.mlflow_file import mini
 from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
-from tuitrack.store.mlflow_file.files import read_bytes
+from tuitrack.store.mlflow_file.files import read_bytes, refuse_symlinked_parts
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_atomic, write_value
 
@@ -187,6 +187,7 @@ def delete_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> N
     for run_dir in folder.iterdir():
         if run_dir.name.startswith(".") or not (run_dir / "meta.yaml").is_file():
             continue
+        refuse_symlinked_parts(str(run_dir))  # before anything changes: all of it, or nothing
         fields = read_fields(run_dir)
         if fields.get("lifecycle_stage", "active") == Lifecycle.ACTIVE.value:
             refuse_running_mini(run_dir, fields, "delete")
@@ -207,6 +208,9 @@ def restore_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> 
         raise ChangeRefused(f"experiment {experiment_id} is not in .trash")
     if (root / experiment_id).exists():
         raise ChangeRefused(f"an experiment {experiment_id} exists already; not restored")
+    for run_dir in folder.iterdir():  # before anything changes: all of it, or nothing
+        if run_dir.is_dir() and not run_dir.name.startswith("."):
+            refuse_symlinked_parts(str(run_dir))
     os.rename(folder, root / experiment_id)
     folder = root / experiment_id
     if not synthesised:

@@ -118,6 +118,21 @@ def open_beneath(base: str, relative: str) -> int:
         os.close(fd)
 
 
+def read_head(path: str, size: int, follow: bool = False) -> bytes:
+    """The first `size` bytes of a regular file (b"" for anything else, a FIFO never blocks):
+    enough to recognise a format. `follow`: the path itself may be a symlink (what the user typed)."""
+    try:
+        fd = os.open(path, _READ_FLAGS & ~os.O_NOFOLLOW if follow else _READ_FLAGS)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, size) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
 def _is_symlink(path: str, dir_fd: int | None) -> bool:
     try:
         return stat.S_ISLNK(os.lstat(path, dir_fd=dir_fd).st_mode)

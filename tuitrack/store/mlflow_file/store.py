@@ -422,6 +422,11 @@ class MlflowFileStore(Store):
     def refusal(self, change: str, run: Run | None = None) -> str | None:
         if change == "rename" and run is not None and run.dialect and run.status is RunStatus.RUNNING:
             return changes.running_mini_message(run.run_id, "rename")
+        if run is not None:
+            try:
+                refuse_symlinked_parts(self.run_dir(run))
+            except changes.ChangeRefused as exc:
+                return str(exc)
         return None
 
     def set_tags(self, run: Run, tags: dict[str, str], force: bool = False) -> None:
