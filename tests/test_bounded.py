@@ -419,3 +419,21 @@ def test_an_experiment_with_a_symlinked_run_is_not_deleted(reference_store, tmp_
     assert not parent.is_deleted  # nothing was changed half way
     assert "symlink" in store.refusal("tag", store.find_run(ids.runs["child"]))
     assert store.refusal("tag", parent) is None
+
+
+def test_thousands_of_key_folders_need_few_descriptors(tmp_path):
+    from tuitrack.store.mlflow_file.files import walk_keys
+
+    for i in range(3000):  # keys like layer{i}/grad: one folder each
+        (tmp_path / "metrics" / f"layer{i}").mkdir(parents=True)
+        (tmp_path / "metrics" / f"layer{i}" / "grad").write_text("1 1.0 0\n")
+    (tmp_path / "metrics" / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "metrics" / "a" / "b" / "c" / "d").write_text("1 1.0 0\n")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        problems: list = []
+        keys = {key for key, _, _ in walk_keys(str(tmp_path / "metrics"), problems)}
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert problems == [] and len(keys) == 3001 and "a/b/c/d" in keys

@@ -28,7 +28,7 @@ MiB = 1 << 20
 META_LIMIT = 64 * KiB
 PARAM_LIMIT = 64 * KiB
 TAG_LIMIT = 1 * MiB
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 SYMLINK_NOT_READ = "a symlink; not read (tuitrack never reads or writes through a symlink)"
 
@@ -54,14 +54,16 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def open_regular(path: str, dir_fd: int | None = None) -> int:
-    """A descriptor on a regular file, not through a symlink (ELOOP) and never blocking."""
+def open_regular(path: str, dir_fd: int | None = None, listed: bool = False) -> int:
+    """A descriptor on a regular file, not through a symlink (ELOOP) and never blocking.
+    `listed`: a folder listing just said it is a regular file, so no fstat asks again (were it
+    swapped for a FIFO since, O_NONBLOCK reads it as empty; a device, the read's bound stops)."""
     try:
-        fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
+        fd = os.open(path, READ_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
-        if exc.errno == errno.ELOOP and _is_symlink(path, dir_fd):
-            raise OSError(errno.ELOOP, SYMLINK_NOT_READ) from None
-        raise
+        raise said_plainly(exc, path, dir_fd) from None
+    if listed:
+        return fd
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             if stat.S_ISDIR(os.fstat(fd).st_mode):
@@ -73,25 +75,33 @@ def open_regular(path: str, dir_fd: int | None = None) -> int:
     return fd
 
 
+def said_plainly(exc: OSError, path: str, dir_fd: int | None = None) -> OSError:
+    """The error of opening `path` with READ_FLAGS, a symlink's ELOOP said as what it is."""
+    if exc.errno == errno.ELOOP and _is_symlink(path, dir_fd):
+        return OSError(errno.ELOOP, SYMLINK_NOT_READ)
+    return exc
+
+
 def read_fd(fd: int, limit: int) -> bytes:
     """At most `limit` bytes from `fd`'s position; FileTooLarge if there are more."""
     chunks = []
     left = limit + 1
     while left > 0:
-        chunk = os.read(fd, min(_CHUNK, left))
-        if not chunk:
-            break
+        wanted = min(_CHUNK, left)
+        chunk = os.read(fd, wanted)
         chunks.append(chunk)
         left -= len(chunk)
+        if len(chunk) < wanted:  # the end of the file (a regular file's reads are never short before it)
+            break
     if left <= 0:
         raise FileTooLarge(limit)
     return b"".join(chunks)
 
 
-def read_bytes(path: str, limit: int = META_LIMIT, dir_fd: int | None = None) -> bytes:
+def read_bytes(path: str, limit: int = META_LIMIT, dir_fd: int | None = None, listed: bool = False) -> bytes:
     """The whole file, if it is a regular file (not a symlink) of at most `limit` bytes.
     Raises OSError: FileTooLarge, NotRegularFile, or ELOOP for a symlink."""
-    fd = open_regular(path, dir_fd)
+    fd = open_regular(path, dir_fd, listed)
     try:
         return read_fd(fd, limit)
     finally:
@@ -102,27 +112,32 @@ def open_beneath(base: str, relative: str) -> int:
     """`open_regular` of `base/relative` where no component below `base` may be a symlink
     (each folder is opened with O_NOFOLLOW, relative to the one before)."""
     *folders, name = relative.split("/")
-    fd = os.open(base, DIR_FLAGS & ~os.O_NOFOLLOW)  # the run folder itself may be a symlink
+    if not folders:
+        return open_regular(os.path.join(base, name))
+    fd = None  # `base` itself may be a symlink (a symlinked run folder); nothing below it may
     try:
         for folder in folders:
+            path = os.path.join(base, folder) if fd is None else folder
             try:
-                inner = os.open(folder, DIR_FLAGS, dir_fd=fd)
+                inner = os.open(path, DIR_FLAGS, dir_fd=fd)
             except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_symlink(folder, fd):
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_symlink(path, fd):
                     raise OSError(errno.ELOOP, f"{folder} is " + SYMLINK_NOT_READ) from None
                 raise
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
             fd = inner
         return open_regular(name, fd)
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def read_head(path: str, size: int, follow: bool = False) -> bytes:
     """The first `size` bytes of a regular file (b"" for anything else, a FIFO never blocks):
     enough to recognise a format. `follow`: the path itself may be a symlink (what the user typed)."""
     try:
-        fd = os.open(path, _READ_FLAGS & ~os.O_NOFOLLOW if follow else _READ_FLAGS)
+        fd = os.open(path, READ_FLAGS & ~os.O_NOFOLLOW if follow else READ_FLAGS)
     except OSError:
         return b""
     try:
@@ -159,35 +174,41 @@ def walk_keys(folder: str, problems: list[tuple[str, str]]) -> Iterator[tuple[st
         else:
             problems.append(("", f"cannot list folder ({reason(exc)})"))
         return
-    stack = [("", top)]
+    stack: list[tuple[str, int, Iterator[os.DirEntry]]] = []
+
+    def enter(prefix: str, fd: int) -> None:
+        try:
+            entries = list(os.scandir(fd))
+        except OSError as exc:
+            problems.append((prefix.rstrip("/"), f"cannot list folder ({reason(exc)})"))
+            entries = []
+        stack.append((prefix, fd, iter(entries)))
+
+    enter("", top)
     try:
-        while stack:
-            prefix, fd = stack.pop()
-            try:
-                try:
-                    entries = list(os.scandir(fd))
-                except OSError as exc:
-                    problems.append((prefix.rstrip("/"), f"cannot list folder ({reason(exc)})"))
-                    continue
-                for entry in entries:
-                    key = prefix + entry.name
-                    try:
-                        if entry.is_file(follow_symlinks=False):  # d_type: no system call
-                            yield key, fd, entry.name
-                        elif entry.is_dir(follow_symlinks=False):
-                            stack.append((key + "/", os.open(entry.name, DIR_FLAGS, dir_fd=fd)))
-                        elif entry.is_dir():
-                            problems.append((key, "a symlinked folder; not followed (MLflow ignores it too)"))
-                        elif entry.is_symlink():
-                            problems.append((key, SYMLINK_NOT_READ))
-                        else:
-                            problems.append((key, "not a regular file; ignored"))
-                    except OSError as exc:
-                        problems.append((key, f"{reason(exc)}; ignored"))
-            finally:
+        while stack:  # depth first: one descriptor open per level, however wide a folder is
+            prefix, fd, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
                 os.close(fd)
+                continue
+            key = prefix + entry.name
+            try:
+                if entry.is_file(follow_symlinks=False):  # d_type: no system call
+                    yield key, fd, entry.name
+                elif entry.is_dir(follow_symlinks=False):
+                    enter(key + "/", os.open(entry.name, DIR_FLAGS, dir_fd=fd))
+                elif entry.is_dir():
+                    problems.append((key, "a symlinked folder; not followed (MLflow ignores it too)"))
+                elif entry.is_symlink():
+                    problems.append((key, SYMLINK_NOT_READ))
+                else:
+                    problems.append((key, "not a regular file; ignored"))
+            except OSError as exc:
+                problems.append((key, f"{reason(exc)}; ignored"))
     finally:
-        for _, fd in stack:
+        for _, fd, _ in stack:
             os.close(fd)
 
 

@@ -13,12 +13,23 @@ Lines are parsed from bytes (`int(b"12")` and `float(b"0.5")` work) to skip deco
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tuitrack.model import MetricPoint, latest_point
-from tuitrack.store.mlflow_file.files import KiB, MiB, format_size, open_beneath, open_regular
+from tuitrack.store.mlflow_file.files import (
+    READ_FLAGS,
+    KiB,
+    MiB,
+    NotRegularFile,
+    format_size,
+    open_beneath,
+    open_regular,
+    said_plainly,
+)
 
 TAIL_WINDOW = 512  # bytes read from the end of a metric file for its latest value
 
@@ -225,7 +236,10 @@ def read_latest(path: str | os.PathLike[str], window: int = TAIL_WINDOW, dir_fd:
     line at all (garbage, overlong lines), the whole file is read instead, a chunk at a time, so
     an out-of-order file still gets MLflow's answer. Raises OSError (not through a symlink).
     """
-    fd = open_regular(os.fspath(path), dir_fd)
+    try:  # not open_regular: latest_of_fd's fstat checks what it is (the run list's hot path)
+        fd = os.open(path, READ_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        raise said_plainly(exc, os.fspath(path), dir_fd) from None
     try:
         return latest_of_fd(fd, window)
     finally:
@@ -233,8 +247,11 @@ def read_latest(path: str | os.PathLike[str], window: int = TAIL_WINDOW, dir_fd:
 
 
 def latest_of_fd(fd: int, window: int = TAIL_WINDOW) -> Latest:
-    """`read_latest` of an open metric file."""
-    size = os.fstat(fd).st_size
+    """`read_latest` of an open metric file. Raises OSError for anything but a regular file."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder") if stat.S_ISDIR(st.st_mode) else NotRegularFile()
+    size = st.st_size
     if size == 0:
         return Latest(None, [], empty=True)
     while True:

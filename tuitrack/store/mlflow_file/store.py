@@ -355,7 +355,7 @@ class MlflowFileStore(Store):
         limit = PARAM_LIMIT if kind == "params" else TAG_LIMIT
         for key, dir_fd, name in walk_keys(os.path.join(parent, kind), bad):
             try:
-                data = read_bytes(name, limit, dir_fd)
+                data = read_bytes(name, limit, dir_fd, listed=True)
             except OSError as exc:
                 bad.append((key, f"cannot read ({reason(exc)})"))
                 continue
