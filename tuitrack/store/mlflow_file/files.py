@@ -98,14 +98,30 @@ def read_fd(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_bytes(path: str, limit: int = META_LIMIT, dir_fd: int | None = None, listed: bool = False) -> bytes:
+def read_bytes(path: str, limit: int = META_LIMIT, dir_fd: int | None = None) -> bytes:
     """The whole file, if it is a regular file (not a symlink) of at most `limit` bytes.
-    Raises OSError: FileTooLarge, NotRegularFile, or ELOOP for a symlink."""
-    fd = open_regular(path, dir_fd, listed)
+    Raises OSError: FileTooLarge, NotRegularFile, or ELOOP for a symlink.
+
+    What the file is, is asked (fstat) only when the read looks odd, empty or too long: a FIFO
+    opened with O_NONBLOCK reads as empty, a device as too long, a folder fails to read. A listing
+    opens tens of thousands of files; most need no more than open, read, close."""
+    fd = open_regular(path, dir_fd, listed=True)
     try:
-        return read_fd(fd, limit)
+        try:
+            data = read_fd(fd, limit)
+        except FileTooLarge:
+            _refuse_irregular(fd)
+            raise
+        if not data:
+            _refuse_irregular(fd)
+        return data
     finally:
         os.close(fd)
+
+
+def _refuse_irregular(fd: int) -> None:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        raise NotRegularFile()
 
 
 def open_beneath(base: str, relative: str) -> int:

@@ -45,6 +45,7 @@ from tuitrack.store.forked import map_chunks
 from tuitrack.store.mlflow_file import changes, mini, purge
 from tuitrack.store.mlflow_file.files import (
     PARAM_LIMIT,
+    READ_FLAGS,
     TAG_LIMIT,
     open_beneath,
     read_bytes,
@@ -355,7 +356,7 @@ class MlflowFileStore(Store):
         limit = PARAM_LIMIT if kind == "params" else TAG_LIMIT
         for key, dir_fd, name in walk_keys(os.path.join(parent, kind), bad):
             try:
-                data = read_bytes(name, limit, dir_fd, listed=True)
+                data = read_bytes(name, limit, dir_fd)
             except OSError as exc:
                 bad.append((key, f"cannot read ({reason(exc)})"))
                 continue
@@ -630,7 +631,8 @@ class MlflowFileStore(Store):
 
 def _read_text_or_none(run_dir: str, relative: str) -> str | None:
     """A tag's text read on its own (the run's parent and name), or None; never through a symlink."""
-    try:
+    try:  # most runs have no such tag: one failed open says so, before the careful one
+        os.close(os.open(os.path.join(run_dir, relative), READ_FLAGS))
         fd = open_beneath(run_dir, relative)
     except OSError:
         return None
