@@ -54,15 +54,15 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def open_regular(path: str, dir_fd: int | None = None, listed: bool = False) -> int:
+def open_regular(path: str, dir_fd: int | None = None, check_kind: bool = True) -> int:
     """A descriptor on a regular file, not through a symlink (ELOOP) and never blocking.
-    `listed`: a folder listing just said it is a regular file, so no fstat asks again (were it
-    swapped for a FIFO since, O_NONBLOCK reads it as empty; a device, the read's bound stops)."""
+    `check_kind` False: the caller asks what the file is only if its read looks odd (a FIFO opened
+    with O_NONBLOCK reads as empty; a device never ends, and the read's bound stops it)."""
     try:
         fd = os.open(path, READ_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         raise said_plainly(exc, path, dir_fd) from None
-    if listed:
+    if not check_kind:
         return fd
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -105,7 +105,7 @@ def read_bytes(path: str, limit: int = META_LIMIT, dir_fd: int | None = None) ->
     What the file is, is asked (fstat) only when the read looks odd, empty or too long: a FIFO
     opened with O_NONBLOCK reads as empty, a device as too long, a folder fails to read. A listing
     opens tens of thousands of files; most need no more than open, read, close."""
-    fd = open_regular(path, dir_fd, listed=True)
+    fd = open_regular(path, dir_fd, check_kind=False)
     try:
         try:
             data = read_fd(fd, limit)

@@ -5,10 +5,12 @@ Three ways to read one, from cheapest to dearest:
 * `read_latest` reads a small window at the end of the file: what the run list needs.
 * `MetricCursor.read_new` parses only the bytes appended since its last call: what the live view
   needs (the first call reads the whole history).
-* `parse_history` parses everything (what `show` needs, through a cursor).
+* `MetricCursor.iter_new` does the same a chunk at a time, never holding the whole history: what
+  `show` needs.
 
 Only complete lines (ending in a newline) count: a writer may be in the middle of appending one.
-Lines are parsed from bytes (`int(b"12")` and `float(b"0.5")` work) to skip decoding.
+Lines are parsed from bytes (`int(b"12")` and `float(b"0.5")` work) to skip decoding. Every read
+is bounded (`LineReader`): a file of garbage, however large, is one problem and one chunk of memory.
 """
 
 from __future__ import annotations
