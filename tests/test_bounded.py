@@ -26,7 +26,6 @@ from tests.hostile_stores import (
     MLFLOW_CASES,
     Canary,
     alias_bomb,
-    clone_run,
     deep_json,
     make_entrenar_hostile,
     make_mlflow_hostile,
