@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tuitrack.model import MetricPoint
-from tuitrack.store.mlflow_file.files import format_size, open_regular
+from tuitrack.store.mlflow_file.files import format_size, hole_end, open_regular
 
 META_VERSION = 1
 META_MIN_BYTES = 10
@@ -191,6 +191,14 @@ class MetricsTail:
             carry = b""
             position = self.offset
             while position < st.st_size:
+                hole = hole_end(fd, position, st.st_size) if not carry.strip(b"\0") else position
+                if hole > position:  # NULs up to there, unread: empty-name records, and a rest
+                    nuls = len(carry) + hole - position
+                    taken = nuls // RECORD_HEAD.size * RECORD_HEAD.size
+                    garbage.add(self.offset, taken, taken // RECORD_HEAD.size)
+                    self.offset += taken
+                    carry, position = bytes(nuls - taken), hole
+                    continue
                 data = os.pread(fd, min(READ_CHUNK, st.st_size - position), position)
                 if not data:
                     break

@@ -124,6 +124,18 @@ def _refuse_irregular(fd: int) -> None:
         raise NotRegularFile()
 
 
+def hole_end(fd: int, position: int, end: int) -> int:
+    """Where data starts again after `position`, if it is in a hole of a sparse file (else
+    `position`): a hole reads as NULs, so a reader of garbage may skip it unread."""
+    try:
+        return min(os.lseek(fd, position, os.SEEK_DATA), end)
+    except OSError:  # ENXIO: only a hole until the end; or SEEK_DATA unsupported
+        try:
+            return end if os.lseek(fd, position, os.SEEK_HOLE) == position else position
+        except OSError:
+            return position
+
+
 def open_beneath(base: str, relative: str) -> int:
     """`open_regular` of `base/relative` where no component below `base` may be a symlink
     (each folder is opened with O_NOFOLLOW, relative to the one before)."""

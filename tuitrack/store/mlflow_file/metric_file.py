@@ -28,6 +28,7 @@ from tuitrack.store.mlflow_file.files import (
     MiB,
     NotRegularFile,
     format_size,
+    hole_end,
     open_beneath,
     open_regular,
     said_plainly,
@@ -105,17 +106,6 @@ class _Region:
         return f"{format_size(self.size)} of unreadable bytes at offset {self.offset:,} ({where}; {self.first_error})"
 
 
-def _hole_end(fd: int, position: int, end: int) -> int:
-    """Where the data after `position` starts again, if `position` is in a hole (else `position`)."""
-    try:
-        return min(os.lseek(fd, position, os.SEEK_DATA), end)
-    except OSError:  # ENXIO: only a hole until the end; or SEEK_DATA unsupported
-        try:
-            return end if os.lseek(fd, position, os.SEEK_HOLE) == position else position
-        except OSError:
-            return position
-
-
 @dataclass(slots=True)
 class LineReader:
     """Parses a metric file's complete lines from `offset`, a chunk at a time, in bounded memory.
@@ -176,7 +166,7 @@ class LineReader:
         position = self.offset
         while position < end:
             if self.skipping:  # a hole of a sparse file is NULs, no newline: skipped unread
-                hole = _hole_end(fd, position, end)
+                hole = hole_end(fd, position, end)
                 if hole > position:
                     self._bad(position, hole - position, _TOO_LONG, False, new_line=False)
                     self.offset = position = hole
