@@ -436,3 +436,22 @@ def test_thousands_of_key_folders_need_few_descriptors(tmp_path):
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert problems == [] and len(keys) == 3001 and "a/b/c/d" in keys
+
+
+async def test_the_app_lists_a_hostile_store(reference_store, tmp_path):
+    """On main, an alias bomb kept the app at "loading… 0 runs": every run now loads, each hostile
+    one with its problem."""
+    from tests.app_helpers import make_app, settle
+
+    root, ids = reference_store
+    source = root / ids.experiments["alpha"] / ids.runs["failed"]
+    cases = ["alias-bomb", "huge-meta", "nul-metric", "symlinked-tags"]
+    store = make_mlflow_hostile(root, source, tmp_path / "outside", cases)
+    app = make_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, timeout=60)
+        index = app.screen.index
+        for case in cases:
+            run = index.run(store.runs[case])
+            assert run is not None and any(MLFLOW_CASES[case][1] in str(p) for p in run.problems), case
+        assert index.run(ids.runs["parent"]).problems == []
