@@ -168,17 +168,17 @@ def test_non_utf8_param(store):
 
 
 def test_permission_denied_is_reported(store, monkeypatch):
-    """Simulated (tests run as root, which no chmod stops): os.scandir refuses one run's params."""
+    """Simulated (tests run as root, which no chmod stops): opening one run's params folder fails."""
     root, ids = store
     denied = str(run_dir(root, ids, "parent") / "params")
-    real_scandir = os.scandir
+    real_open = os.open
 
-    def scandir(path="."):
+    def open_(path, flags, *args, **kwargs):
         if os.fspath(path) == denied:
             raise PermissionError(13, "Permission denied", denied)
-        return real_scandir(path)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "open", open_)
     _, runs = listing(root)
     assert "/params: cannot list folder (permission denied)" in problems_of(runs[ids.runs["parent"]])
 

@@ -86,7 +86,7 @@ def test_malformed_records_are_problems_not_errors(tmp_path):
 def test_unreadable_file_is_a_problem(tmp_path, monkeypatch):
     write_entrenar(tmp_path, entrenar_record("secret", "x"))
 
-    def denied(path):
+    def denied(path, *args):
         raise PermissionError(13, "Permission denied", path)
 
     monkeypatch.setattr("tuitrack.store.entrenar.store.read_bytes", denied)
@@ -156,14 +156,18 @@ def test_purge_removes_only_deleted_records_and_never_follows_a_symlink(store, t
     outside = tmp_path / "elsewhere.json"
     outside.write_text(json.dumps(entrenar_record("linked", "resnet")))
     os.symlink(outside, os.path.join(store.root, "linked.json"))
+    before = outside.read_bytes()
     with pytest.raises(StoreError, match="not deleted"):
         store.purge([store.find_run("run-1")], [])
-    for run_id in ("run-1", "linked"):
-        store.delete_run(store.find_run(run_id))
-    result = store.purge([store.find_run("run-1"), store.find_run("linked")], [])
-    assert result.removed == ["run-1", "linked"]
-    assert sorted(os.listdir(store.root)) == ["run-2.json", "run-3.json"]
-    assert outside.exists()  # the link went, its target stayed (with the delete tag written through it)
+    linked = store.find_run("linked")  # listed, with a problem: nothing is read through the link
+    assert any("symlink" in p.message for p in linked.problems) and linked.experiment_id
+    with pytest.raises(StoreError, match="symlink"):
+        store.delete_run(linked)  # nor written through it
+    store.delete_run(store.find_run("run-1"))
+    result = store.purge([store.find_run("run-1")], [])
+    assert result.removed == ["run-1"]
+    assert sorted(os.listdir(store.root)) == ["linked.json", "run-2.json", "run-3.json"]
+    assert outside.read_bytes() == before  # the target is untouched
 
 
 def test_find_run_by_prefix_and_missing(store):

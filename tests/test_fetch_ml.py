@@ -81,7 +81,7 @@ def test_broken_folders_are_problems(store):
 
 
 def test_unreadable_metrics_are_a_problem(store, monkeypatch):
-    def denied(self):
+    def denied(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(MetricsTail, "read_new", denied)
@@ -114,7 +114,7 @@ def test_the_offset_cache_parses_only_new_bytes(store, monkeypatch):
     run = runs_by_id(store)["a1b2c3d4e5f6"]
     seen = []
     original = binary.parse_records
-    monkeypatch.setattr(binary, "parse_records", lambda data: seen.append(len(data)) or original(data))
+    monkeypatch.setattr(binary, "parse_records", lambda data, *rest: seen.append(len(data)) or original(data, *rest))
     log_metric(Path(store.root), "a1b2c3d4e5f6", "loss", 0.1, 3, T0 + 3)
     assert store.latest_metric(run, "loss").step == 3
     assert seen == [len(metric_record("loss", 0.1, 3, T0 + 3))]

@@ -16,7 +16,8 @@ import csv
 import io
 import json
 import math
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 from tuitrack.model import Experiment, MetricPoint, Run
 from tuitrack.safe_text import spreadsheet_cell, visible
@@ -66,6 +67,39 @@ def run_with_histories(
     obj["metrics"] = {h.key: [point_object(p) for p in h.points] for h in histories}
     obj["problems"] = [str(p) for p in problems_after_full_read(run, histories)]
     return obj
+
+
+_POINT = '{{"step": {}, "timestamp": {}, "value": {}}}'  # json.dumps(point_object(p)), without its cost
+
+
+def _number_text(value: float) -> str:
+    """json.dumps(json_number(value)): finite floats as their repr, the others as strings."""
+    return repr(value) if math.isfinite(value) else json.dumps(json_number(value))
+
+
+def write_run_with_histories(
+    out: TextIO, run: Run, experiment: Experiment | None,
+    streams: Iterable[tuple[MetricHistory, Iterator[list[MetricPoint]]]],
+) -> None:
+    """`run_with_histories` as JSON text, the same bytes as `json.dumps` of it, written a batch of
+    points at a time: memory stays that of one batch however long the histories are."""
+    obj = run_object(run, experiment)
+    head = json.dumps({k: v for k, v in obj.items() if k not in ("metrics", "problems")},
+                      ensure_ascii=False, allow_nan=False)
+    out.write(head[:-1] + ', "metrics": {')
+    histories = []
+    for index, (history, batches) in enumerate(streams):
+        out.write((", " if index else "") + json.dumps(history.key, ensure_ascii=False) + ": [")
+        first = True
+        for batch in batches:
+            if batch:
+                text = ", ".join([_POINT.format(p.step, p.timestamp, _number_text(p.value)) for p in batch])
+                out.write(text if first else ", " + text)
+                first = False
+        out.write("]")
+        histories.append(history)
+    problems = [str(p) for p in problems_after_full_read(run, histories)]
+    out.write('}, "problems": ' + json.dumps(problems, ensure_ascii=False) + "}")
 
 
 def table(pairs: list[tuple[Experiment, Run]]) -> tuple[list[str], list[list[str]]]:

@@ -199,6 +199,20 @@ def summarize(points: list[MetricPoint]) -> MetricSummary | None:
     return MetricSummary(latest, len(points), low.value, low.step, high.value, high.step)
 
 
+def merge_summaries(earlier: MetricSummary | None, later: MetricSummary | None) -> MetricSummary | None:
+    """The summary of two consecutive parts of a history, as `summarize` of both at once: a long
+    history is summarized a batch at a time, never held whole."""
+    if earlier is None or later is None:
+        return earlier or later
+    latest = later.latest if later.latest.sort_key() > earlier.latest.sort_key() else earlier.latest
+    count = earlier.count + later.count
+    if math.isnan(earlier.min_value) and math.isnan(later.min_value):  # every value NaN
+        return MetricSummary(latest, count, earlier.min_value, latest.step, earlier.max_value, latest.step)
+    low = later if math.isnan(earlier.min_value) or later.min_value < earlier.min_value else earlier
+    high = later if math.isnan(earlier.max_value) or later.max_value > earlier.max_value else earlier
+    return MetricSummary(latest, count, low.min_value, low.min_step, high.max_value, high.max_step)
+
+
 def fold_latest(summary: MetricSummary, point: MetricPoint) -> MetricSummary:
     """A summary brought up to a newer latest point without reading the history again, so that a
     live view never shows a last value outside its own min and max. (Points logged between the

@@ -11,7 +11,7 @@ from tuitrack.cli.store_format import add_format_option, add_store_argument, ope
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
 from tuitrack.model import latest_versions
-from tuitrack.query.mlflow_filter import FilterError, matches, parse, parse_order_by, sort_runs
+from tuitrack.query.mlflow_filter import FilterError, describe_error, matches, parse, parse_order_by, sort_runs
 from tuitrack.store.forked import default_workers
 from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         order = [parse_order_by(clause) for clause in args.order_by]
     except FilterError as exc:
         text = args.filter if args.filter and "ORDER" not in str(exc) else " ".join(args.order_by)
-        print(f"tuitrack: bad filter: {exc}\n  {text}\n  {' ' * exc.position}^", file=sys.stderr)
+        print(f"tuitrack: bad filter: {describe_error(exc, text)}", file=sys.stderr)
         return 2
     rows = list_runs(store, experiments, include_deleted=args.all)
     if condition is not None:

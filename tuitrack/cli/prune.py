@@ -20,7 +20,7 @@ from tuitrack.cli.store_format import add_format_option, add_store_argument, ope
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
-from tuitrack.query.mlflow_filter import FilterError, parse
+from tuitrack.query.mlflow_filter import FilterError, describe_error, parse
 from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
 from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
 
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         condition = parse(args.filter) if args.filter else None
     except FilterError as exc:
-        print(f"tuitrack: bad filter: {exc}\n  {args.filter}\n  {' ' * exc.position}^", file=sys.stderr)
+        print(f"tuitrack: bad filter: {describe_error(exc, args.filter)}", file=sys.stderr)
         return 2
     policy = Policy(args.status, args.older_than, args.keep_last, args.keep_best, args.group_by,
                     args.split_families, condition, args.beyond_newest)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 
-from tuitrack.export import run_with_histories
+from tuitrack.export import write_run_with_histories
 from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_value, run_overview
-from tuitrack.model import summarize
+from tuitrack.model import merge_summaries, summarize
 from tuitrack.safe_text import visible
 from tuitrack.store import RunNotFound
 from tuitrack.store.base import problems_after_full_read
@@ -41,10 +40,9 @@ def run(args: argparse.Namespace) -> int:
         (e for e in store.experiments(include_deleted=True) if e.experiment_id == found.experiment_id),
         None,
     )
-    histories = [store.metric_history(found, key) for key in sorted(found.metrics)]
-    if args.json:
-        obj = run_with_histories(found, experiment, histories)
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False, allow_nan=False))
+    if args.json:  # streamed: memory does not grow with the number of points
+        streams = (store.stream_history(found, key) for key in sorted(found.metrics))
+        write_run_with_histories(sys.stdout, found, experiment, streams)
         sys.stdout.write("\n")
         return 0
     width = shutil.get_terminal_size((120, 24)).columns
@@ -59,8 +57,13 @@ def run(args: argparse.Namespace) -> int:
         print_table(("  KEY", "VALUE"), [("  " + k, v) for k, v in sorted(values.items())], width, 1)
     print("\nMetrics")
     rows = []
-    for history in histories:
-        summary = summarize(history.points)
+    histories = []
+    for key in sorted(found.metrics):  # summarized a batch at a time: memory stays that of a batch
+        history, batches = store.stream_history(found, key)
+        summary = None
+        for batch in batches:
+            summary = merge_summaries(summary, summarize(batch))
+        histories.append(history)
         if summary is None:
             continue
         rows.append(

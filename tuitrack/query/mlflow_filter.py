@@ -46,6 +46,16 @@ class FilterError(ValueError):
         self.position = position
 
 
+def describe_error(exc: FilterError, text: str, width: int = 70) -> str:
+    """The error, then the filter (an excerpt around the error when it is long) and a caret under
+    the error's column: three lines, whatever the filter's length."""
+    start = max(0, min(exc.position - width // 2, len(text) - width))
+    excerpt = text[start:start + width]
+    shown = ("…" if start else "") + excerpt + ("…" if start + width < len(text) else "")
+    caret = exc.position - start + (1 if start else 0)
+    return f"{exc}\n  {shown}\n  {' ' * caret}^"
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str  # "word", "quoted" (a key in backticks or double quotes), "string", "number", "op", "(", ")", ","
@@ -129,11 +139,15 @@ def _identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
     return entity, key
 
 
+MAX_DEPTH = 100  # nested parentheses and NOTs; deeper filters are refused (the parser recurses)
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0
 
     def peek(self) -> Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -173,18 +187,24 @@ class _Parser:
         return parts[0] if len(parts) == 1 else Logic("AND", tuple(parts))
 
     def negation(self):
-        if self.word_is("NOT"):
-            self.take()
-            return Logic("NOT", (self.negation(),))
         token = self.peek()
-        if token is not None and token.kind == "(":
+        nests = token is not None and (token.kind == "(" or self.word_is("NOT"))
+        if not nests:
+            return self.comparison()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FilterError(f"nested more than {MAX_DEPTH} levels deep (parentheses and NOTs)", token.position)
+        try:
             self.take()
+            if token.kind != "(":
+                return Logic("NOT", (self.negation(),))
             node = self.disjunction()
             closing = self.take()
             if closing.kind != ")":
                 raise FilterError(f"expected ')' but found {closing.text!r}", closing.position)
             return node
-        return self.comparison()
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> Comparison:
         start = self.take()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +39,18 @@ def prefix_matches(run_id: str, ids: Iterable[str]) -> list[str]:
     return [i for i in ids if len(run_id) >= MIN_PREFIX and i.startswith(run_id)]
 
 
-def refuse_ambiguous(run_id: str, matches: list[str]) -> None:
-    """Every store says the same when a prefix starts more than one run."""
-    if len(matches) > 1:
-        raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}")
+def refuse_ambiguous(run_id: str, matches: list[str], experiment_ids: list[str] | None = None) -> None:
+    """Every store says the same when a prefix starts more than one run (`experiment_ids`: the
+    experiment of each match, for stores where one run id may sit in two experiments)."""
+    if len(matches) <= 1:
+        return
+    if experiment_ids and len(set(matches)) == 1:
+        raise RunNotFound(f"run {matches[0]!r} is in {len(matches)} experiments ({', '.join(experiment_ids[:5])}): "
+                          f"name one as EXPERIMENT/RUN, e.g. {experiment_ids[0]}/{matches[0]}")
+    where = ""
+    if experiment_ids:
+        where = "; EXPERIMENT/RUN (an experiment id or name, a slash, the run id) names one in one experiment"
+    raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}{where}")
 
 
 @dataclass(slots=True)
@@ -232,6 +240,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def metric_history(self, run: Run, key: str) -> MetricHistory:
         """Every point of one metric. Problems (bad lines, unreadable file) are in the result."""
+
+    def stream_history(self, run: Run, key: str) -> tuple[MetricHistory, Iterator[list[MetricPoint]]]:
+        """Every point of one metric, a batch at a time, for output that need not hold them all
+        (`show --json`): the history's `problems` are complete once the batches are exhausted, and
+        its `points` stay empty. By default, the whole history as one batch."""
+        history = self.metric_history(run, key)
+        points, history.points = history.points, []
+        return history, iter([points])
 
     @abc.abstractmethod
     def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:

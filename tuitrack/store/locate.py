@@ -18,6 +18,7 @@ from tuitrack.store.entrenar.store import record_files
 from tuitrack.store.fetch_ml import FetchMlStore
 from tuitrack.store.fetch_ml.store import META as FETCH_ML_META
 from tuitrack.store.mlflow_file import MlflowFileStore
+from tuitrack.store.mlflow_file.files import read_head
 from tuitrack.store.mlflow_file.mini import holds_mini_runs
 from tuitrack.store.mlflow_file.store import META, TRASH
 from tuitrack.store.mlflow_rest import MlflowRestStore
@@ -31,11 +32,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 def meta_kind(folder: str) -> str | None:
     """"run" or "experiment" for a folder whose meta.yaml says which, else None."""
-    try:
-        with open(os.path.join(folder, META), "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return None
+    head = read_head(os.path.join(folder, META), 4096)
     if b"\nrun_id:" in b"\n" + head or b"\nrun_uuid:" in b"\n" + head:
         return "run"
     if b"\nartifact_location:" in b"\n" + head or b"\nexperiment_id:" in b"\n" + head:
@@ -76,22 +73,14 @@ def sqlite_path(uri: str) -> str:
 
 
 def is_sqlite(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(16) == SQLITE_MAGIC
-    except OSError:
-        return False
+    return read_head(path, 16, follow=True) == SQLITE_MAGIC
 
 
 def is_entrenar(path: str) -> bool:
     """True for a folder holding entrenar run records: `{run_id}.json` files whose start names a
     run_id and an experiment_name (the first few files are enough to tell)."""
     for _, record in record_files(path)[:3]:
-        try:
-            with open(record, "rb") as f:
-                head = f.read(4096)
-        except OSError:
-            continue
+        head = read_head(record, 4096)
         if b'"run_id"' in head and b'"experiment_name"' in head:
             return True
     return False

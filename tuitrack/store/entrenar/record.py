@@ -55,8 +55,23 @@ class Record:
         )
 
 
+# The most tuitrack reads of one record. A record holds every metric's whole history (about 40
+# bytes a point), so this is a few hundred thousand points per metric for a wide run; a bigger
+# record is a problem on its run, never memory without end.
+RECORD_LIMIT = 64 << 20
+
+
 def parse_record(run_id: str, data: bytes) -> Record:
     """The record in `data`, the contents of `{run_id}.json`."""
+    try:
+        return _parse_record(run_id, data)
+    except RecursionError:  # JSON nested deeper than Python's parser goes (serde_json stops at 128)
+        record = Record(run_id)
+        record.problems.append("nested too deeply to read (entrenar cannot read it either)")
+        return record
+
+
+def _parse_record(run_id: str, data: bytes) -> Record:
     record = Record(run_id)
     try:
         fields = json.loads(data.decode("utf-8"))  # as serde_json: UTF-8 only

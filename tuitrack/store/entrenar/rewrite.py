@@ -17,13 +17,18 @@ from typing import Any
 
 from tuitrack.store.mlflow_file import guarded
 from tuitrack.store.mlflow_file.changes import ChangeRefused
+from tuitrack.store.entrenar.record import RECORD_LIMIT
+from tuitrack.store.mlflow_file.files import reason
 
 
 def _parse_record(data: bytes) -> dict[str, Any] | None:
     """The record's fields; None while empty (entrenar truncates, then writes); ValueError if bad."""
     if not data.strip():
         return None
-    fields = json.loads(data)  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    try:
+        fields = json.loads(data)  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
     if not isinstance(fields, dict):
         raise ValueError("not a run record object")
     return fields
@@ -45,9 +50,12 @@ def rewrite_record(path: str, change: Callable[[dict[str, Any]], None]) -> dict[
         return fields
 
     try:
-        return guarded.rewrite(path, _parse_record, apply, dump_record, busy=lambda f: f.get("status") == "Active")
+        return guarded.rewrite(path, _parse_record, apply, dump_record, busy=lambda f: f.get("status") == "Active",
+                               limit=RECORD_LIMIT)
     except FileNotFoundError:
         raise ChangeRefused(f"{name}: the run is gone") from None
+    except OSError as exc:  # a symlink, or too large: never written through or in part
+        raise ChangeRefused(f"{name}: {reason(exc)}; not changed") from None
     except guarded.Unsettled as exc:
         raise ChangeRefused(f"{name} {exc}; not changed") from None
 

@@ -31,6 +31,7 @@ from tuitrack.store.base import (
 from tuitrack.store import purge_plan
 from tuitrack.store.entrenar import rewrite
 from tuitrack.store.entrenar.record import (
+    RECORD_LIMIT,
     DELETED_TIME_TAG,
     LIFECYCLE_TAG,
     RESERVED_TAG_PREFIXES,
@@ -85,7 +86,7 @@ class EntrenarStore(Store):
                 cached = self._parsed.get(path)
             if cached is not None and cached[0] == version:
                 return cached[1]
-            data = read_bytes(path)
+            data = read_bytes(path, RECORD_LIMIT)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -105,7 +106,7 @@ class EntrenarStore(Store):
         """A second read of a record that was unreadable just after a write (not cached: the
         next read parses it again, whatever it holds then)."""
         try:
-            return parse_record(run_id, read_bytes(path))
+            return parse_record(run_id, read_bytes(path, RECORD_LIMIT))
         except OSError:
             return first
 

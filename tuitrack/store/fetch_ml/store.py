@@ -35,7 +35,7 @@ from tuitrack.store.base import (
     stat_key,
 )
 from tuitrack.store import purge_plan
-from tuitrack.store.fetch_ml.binary import MetricsTail, read_meta
+from tuitrack.store.fetch_ml.binary import Chunk, MetricsTail, read_meta
 from tuitrack.store.grouping import experiment_id_for
 from tuitrack.store.mlflow_file.changes import ChangeRefused
 from tuitrack.store.mlflow_file.files import read_bytes, reason
@@ -61,19 +61,22 @@ class _Latest:
         self.errors: list[str] = []
 
     def refresh(self) -> None:
+        points = dict(self.points)
+
+        def fold(chunk: Chunk) -> None:  # chunk by chunk: only the latest point of each name is kept
+            for name, point in chunk.records:
+                current = points.get(name)
+                if current is None or point.sort_key() > current.sort_key():
+                    points[name] = point
+
         try:
-            chunk, reset = self.tail.read_new()
+            chunk, reset = self.tail.read_new(fold, on_reset=points.clear)
         except OSError as exc:
             self.errors = [f"cannot read ({reason(exc)})"]
             return
         if reset:
-            self.points, self.errors = {}, []
+            self.errors = []
         self.errors = [e for e in self.errors if not e.startswith("cannot read")] + chunk.errors
-        points = dict(self.points)
-        for name, point in chunk.records:
-            current = points.get(name)
-            if current is None or point.sort_key() > current.sort_key():
-                points[name] = point
         self.points = points  # swapped whole: readers on other threads see old or new
 
 
@@ -201,14 +204,18 @@ class FetchMlStore(Store):
 
     def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
         tail: MetricsTail = history.cursor
+        new: list[MetricPoint] = []
+
+        def keep(chunk: Chunk) -> None:  # only this metric's points are kept, chunk by chunk
+            new.extend(point for name, point in chunk.records if name == history.key)
+
         try:
-            chunk, reset = tail.read_new()
+            chunk, reset = tail.read_new(keep)
         except OSError as exc:
             history.problems.append(Problem(history.where, f"cannot read ({reason(exc)})"))
             return []
         if reset:
             history.points, history.problems = [], []
-        new = [point for name, point in chunk.records if name == history.key]
         history.points.extend(new)
         history.problems.extend(Problem(history.where, e) for e in chunk.errors)
         return new

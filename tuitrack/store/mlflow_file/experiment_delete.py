@@ -32,7 +32,7 @@ from tuitrack.store.mlflow_file.changes import (
     rewrite_meta,
     soft_delete,
 )
-from tuitrack.store.mlflow_file.files import read_bytes
+from tuitrack.store.mlflow_file.files import read_bytes, refuse_symlinked_parts
 from tuitrack.store.mlflow_file.meta_yaml import load_meta
 from tuitrack.store.mlflow_file.writer import discard, dump_meta, now_ms, write_atomic
 from tuitrack.store.mlflow_rules import ChangeRefused
@@ -78,6 +78,7 @@ def delete_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> N
         journal = {"action": "delete", "time": when, "runs": {},
                    "experiment_meta": None if synthesised else read_bytes(str(folder / "meta.yaml")).decode("utf-8")}
         for run_dir in _run_dirs(folder):
+            refuse_symlinked_parts(str(run_dir))  # before anything changes: all of it, or nothing
             fields = read_fields(run_dir)
             if fields.get("lifecycle_stage", "active") == Lifecycle.ACTIVE.value:
                 refuse_running_mini(run_dir, fields, "delete")
@@ -117,6 +118,7 @@ def restore_experiment(root: Path, experiment_id: str, tags: dict[str, str]) -> 
     journal = {"action": "restore", "time": now_ms(), "runs": {},
                "experiment_meta": None if _synthesised(folder) else read_bytes(str(folder / "meta.yaml")).decode("utf-8")}
     for run_dir in _run_dirs(folder):
+        refuse_symlinked_parts(str(run_dir))  # before anything changes: all of it, or nothing
         fields = read_fields(run_dir)
         if fields.get("lifecycle_stage") == Lifecycle.DELETED.value:
             journal["runs"][run_dir.name] = {k: fields[k] for k in _RUN_STATE if k in fields}

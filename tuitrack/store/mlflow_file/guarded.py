@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tuitrack.store.mlflow_file.files import read_bytes
+from tuitrack.store.mlflow_file.files import META_LIMIT, read_bytes
 from tuitrack.store.mlflow_file.writer import discard, file_mode, write_temp
 from tuitrack.store.mlflow_rules import ChangeRefused
 
@@ -53,12 +53,14 @@ class Unsettled(ValueError):
     """The file stayed empty or unreadable for the whole wait."""
 
 
-def read_settled(path: str, parse: Parse, delays: tuple[float, ...] = SETTLE_DELAYS) -> tuple[bytes, dict[str, Any]]:
+def read_settled(path: str, parse: Parse, delays: tuple[float, ...] = SETTLE_DELAYS,
+                 limit: int = META_LIMIT) -> tuple[bytes, dict[str, Any]]:
     """The file's bytes and fields, read again while it is empty or does not parse.
-    Raises Unsettled with the last reason, or OSError (FileNotFoundError: it is gone)."""
+    Raises Unsettled with the last reason, or OSError (FileNotFoundError: it is gone; a symlink,
+    a file over `limit`: never written through or in part)."""
     why = "stayed empty"
     for delay in (*delays, None):
-        data = read_bytes(path)
+        data = read_bytes(path, limit)
         try:
             fields = parse(data)
         except ValueError as exc:
@@ -90,13 +92,17 @@ def merge_fields(change: dict[str, Any], remove: tuple[str, ...] = ()) -> Apply:
 
 
 def rewrite(path: str, parse: Parse, apply: Apply, dump: Callable[[dict[str, Any]], bytes],
-            keep_mtime: bool = False, busy: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+            keep_mtime: bool = False, busy: Callable[[dict[str, Any]], bool] | None = None,
+            limit: int = META_LIMIT) -> dict[str, Any]:
     """Apply a change to the file at `path` without losing a concurrent rewrite; the new fields.
     `busy(fields)`: whether a writer may be at work on it (verified after the replace then).
 
     Raises Unsettled, FileNotFoundError, ChangeRefused (it kept changing), OSError (disk full...).
     """
-    at_path, base = read_settled(path, parse)
+    def read(path: str, parse: Parse) -> tuple[bytes, dict[str, Any]]:
+        return read_settled(path, parse, limit=limit)
+
+    at_path, base = read(path, parse)
     must_verify = _changed_lately(path) or (busy is not None and busy(base))
     theirs, theirs_at_path = base, True
     verified = False
@@ -107,14 +113,14 @@ def rewrite(path: str, parse: Parse, apply: Apply, dump: Callable[[dict[str, Any
             if verified or not must_verify:
                 return fields
             time.sleep(VERIFY_AFTER)  # a writer holding a stale copy writes it about now
-            at_path, theirs = read_settled(path, parse)
+            at_path, theirs = read(path, parse)
             verified = True
             continue
         verified = False
         data = dump(fields)
-        outcome = _replace(path, data, at_path, parse, keep_mtime)
+        outcome = _replace(path, data, at_path, parse, keep_mtime, limit)
         if outcome is _CHANGED:  # written since we read it: start from what is there now
-            at_path, theirs = read_settled(path, parse)
+            at_path, theirs = read(path, parse)
             theirs_at_path, must_verify = True, True
         elif outcome is None:
             at_path, theirs, theirs_at_path = data, fields, True
@@ -136,7 +142,7 @@ def _changed_lately(path: str) -> bool:
         return True
 
 
-def _replace(path: str, data: bytes, expected: bytes, parse: Parse, keep_mtime: bool) -> Any:
+def _replace(path: str, data: bytes, expected: bytes, parse: Parse, keep_mtime: bool, limit: int) -> Any:
     """Replace the file with `data` if it still holds `expected`. _CHANGED if it did not (nothing
     written); else the fields written into the old file after our read (lost unless re-applied),
     or None."""
@@ -144,12 +150,12 @@ def _replace(path: str, data: bytes, expected: bytes, parse: Parse, keep_mtime: 
     # and fsync can take tens of milliseconds. The file is synced once it is in place.
     temp = write_temp(os.path.dirname(path), data, file_mode(path), durable=False)
     try:
-        old = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        old = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except BaseException:
         discard(temp)
         raise
     try:
-        if _read_fd(old) != expected:
+        if _read_fd(old, limit) != expected:
             discard(temp)
             return _CHANGED
         stamp = os.fstat(old)
@@ -158,7 +164,7 @@ def _replace(path: str, data: bytes, expected: bytes, parse: Parse, keep_mtime: 
         except BaseException:
             discard(temp)
             raise
-        late = _late_write(old, expected, parse)
+        late = _late_write(old, expected, parse, limit)
     finally:
         os.close(old)
     if keep_mtime:
@@ -181,13 +187,13 @@ def _sync(path: str) -> None:
         os.close(fd)
 
 
-def _late_write(fd: int, expected: bytes, parse: Parse) -> dict[str, Any] | None:
+def _late_write(fd: int, expected: bytes, parse: Parse, limit: int) -> dict[str, Any] | None:
     """What a writer put into the replaced file after we read it, or None if nothing.
     A truncated (empty) file means a write is coming: wait for it a little."""
     deadline = time.monotonic() + LATE_WRITE_WAIT
     pause = 0.001
     while True:
-        data = _read_fd(fd)
+        data = _read_fd(fd, limit)
         if data == expected:
             return None
         try:
@@ -202,9 +208,10 @@ def _late_write(fd: int, expected: bytes, parse: Parse) -> dict[str, Any] | None
         pause = min(pause * 2, 0.05)
 
 
-def _read_fd(fd: int) -> bytes:
+def _read_fd(fd: int, limit: int) -> bytes:
+    """The file's bytes, at most `limit` + 1 of them (more than that is never what was read)."""
     chunks, offset = [], 0
-    while chunk := os.pread(fd, 1 << 16, offset):
+    while offset <= limit and (chunk := os.pread(fd, min(1 << 16, limit + 1 - offset), offset)):
         chunks.append(chunk)
         offset += len(chunk)
     return b"".join(chunks)

@@ -35,6 +35,31 @@ class MetaYamlError(ValueError):
     """A meta.yaml that is not a YAML mapping."""
 
 
+MAX_DEPTH = 16  # MLflow's meta.yaml nests one level (an experiment's tags); this is generous
+_OPENING = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+            yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_CLOSING = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _refuse_what_mlflow_never_writes(text: str) -> None:
+    """Anchors and aliases (a 600-byte file of nested aliases expands to gigabytes: "billion
+    laughs") and deep nesting, found by YAML's own scanner before anything is composed, so such a
+    file costs one pass over its bytes. MLflow writes neither."""
+    depth = 0
+    for token in yaml.scan(text, Loader=_Loader):
+        if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            what = "an anchor" if isinstance(token, yaml.AnchorToken) else "an alias"
+            mark = token.start_mark
+            raise MetaYamlError(f"{what} at line {mark.line + 1}, column {mark.column + 1}; "
+                                "MLflow never writes anchors or aliases, so tuitrack does not expand them")
+        if isinstance(token, _OPENING):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RecursionError
+        elif isinstance(token, _CLOSING):
+            depth -= 1
+
+
 def _scalar(raw: str) -> Any:
     if raw == "null":
         return None
@@ -94,7 +119,10 @@ def load_meta(data: bytes) -> dict[str, Any] | None:
     if fast is not None:
         return fast
     try:
+        _refuse_what_mlflow_never_writes(text)
         loaded = yaml.load(text, Loader=_Loader)
+    except RecursionError:
+        raise MetaYamlError(f"nested more than {MAX_DEPTH} levels deep; MLflow writes flat fields") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -34,7 +34,14 @@ from typing import Any
 import yaml
 
 from tuitrack.model import Lifecycle, MetricPoint, Problem, Run, RunStatus
-from tuitrack.store.mlflow_file.files import read_bytes, reason
+from tuitrack.store.mlflow_file.files import (
+    DIR_FLAGS,
+    SYMLINK_NOT_READ,
+    open_beneath,
+    read_bytes,
+    read_fd,
+    reason,
+)
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import CursorRead
 
@@ -46,6 +53,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 # How many sub-folders of a folder without meta.yaml to look into for a mini-mlflow run.
 SCAN_LIMIT = 20
+# The most tuitrack reads of one params/metrics `<key>.json` (a param value may be any JSON).
+RECORD_LIMIT = 1 << 20
 
 
 def is_mini_meta(fields: dict[str, Any]) -> bool:
@@ -127,28 +136,39 @@ def apply_meta(run: Run, fields: dict[str, Any], folder: str, experiment_id: str
 # -- params and metrics ---------------------------------------------------------------------------
 
 
-def _json_files(folder: str, rel: str, problems: list[Problem]) -> list[tuple[str, str]]:
-    """(key, path) of every `<key>.json` in `folder`; other files (the package's `.tmp` files
-    while it writes) are skipped, as its own reader skips them."""
+def _json_files(folder: str, rel: str, problems: list[Problem]) -> Iterator[tuple[str, int, str]]:
+    """(key, dir_fd, name) of every `<key>.json` in `folder` (read it with `read_bytes(name,
+    dir_fd=...)` before the next); other files (the package's `.tmp` files while it writes) are
+    skipped, as its own reader skips them. Nothing is read through a symlink: not the folder
+    (opened with O_NOFOLLOW, its files relative to it), not a file in it."""
     try:
-        with os.scandir(folder) as entries:
-            found = [(e.name, e.path, e) for e in entries if e.name.endswith(SUFFIX) and len(e.name) > len(SUFFIX)]
+        fd = os.open(folder, DIR_FLAGS)
     except FileNotFoundError:
-        return []
+        return
     except OSError as exc:
-        problems.append(Problem(rel, f"cannot list folder ({reason(exc)})"))
-        return []
-    out = []
-    for name, path, entry in found:
+        link = os.path.islink(folder)
+        problems.append(Problem(rel, "the folder is " + SYMLINK_NOT_READ if link else f"cannot list folder ({reason(exc)})"))
+        return
+    try:
         try:
-            if not entry.is_file():
-                problems.append(Problem(f"{rel}/{name}", "not a regular file; ignored (mini-mlflow fails on it)"))
-                continue
+            found = [e for e in os.scandir(fd) if e.name.endswith(SUFFIX) and len(e.name) > len(SUFFIX)]
         except OSError as exc:
-            problems.append(Problem(f"{rel}/{name}", f"{reason(exc)}; ignored"))
-            continue
-        out.append((name[: -len(SUFFIX)], path))
-    return out
+            problems.append(Problem(rel, f"cannot list folder ({reason(exc)})"))
+            return
+        for entry in found:
+            try:
+                if entry.is_symlink():
+                    problems.append(Problem(f"{rel}/{entry.name}", SYMLINK_NOT_READ))
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    problems.append(Problem(f"{rel}/{entry.name}", "not a regular file; ignored (mini-mlflow fails on it)"))
+                    continue
+            except OSError as exc:
+                problems.append(Problem(f"{rel}/{entry.name}", f"{reason(exc)}; ignored"))
+                continue
+            yield entry.name[: -len(SUFFIX)], fd, entry.name
+    finally:
+        os.close(fd)
 
 
 def parse_record(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
@@ -157,6 +177,8 @@ def parse_record(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
         return None, "file is empty"
     try:
         record = json.loads(data)
+    except RecursionError:
+        return None, "JSON nested too deeply to read"
     except UnicodeDecodeError:
         return None, "not UTF-8 text"
     except json.JSONDecodeError as exc:
@@ -191,10 +213,10 @@ def parse_point(record: dict[str, Any]) -> tuple[MetricPoint | None, list[str]]:
 
 def _records(run_dir: str, kind: str, rel: str, problems: list[Problem]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(key, where, record) of each readable `<kind>/<key>.json`; a problem for each other one."""
-    for key, path in _json_files(os.path.join(run_dir, kind), f"{rel}/{kind}", problems):
+    for key, dir_fd, name in _json_files(os.path.join(run_dir, kind), f"{rel}/{kind}", problems):
         where = f"{rel}/{kind}/{key}{SUFFIX}"
         try:
-            record, error = parse_record(read_bytes(path))
+            record, error = parse_record(read_bytes(name, RECORD_LIMIT, dir_fd))
         except OSError as exc:
             problems.append(Problem(where, f"cannot read ({reason(exc)})"))
             continue
@@ -218,33 +240,34 @@ def read_metrics(run_dir: str, rel: str, problems: list[Problem]) -> dict[str, M
     return metrics
 
 
-def metric_path(run_dir: str, key: str) -> str:
-    return os.path.join(run_dir, "metrics", key + SUFFIX)
+def metric_path(key: str) -> str:
+    """A metric's file, relative to its run folder."""
+    return "metrics/" + key + SUFFIX
 
 
 @dataclass(slots=True)
 class JsonMetricCursor:
     """A mini-mlflow metric file is rewritten whole (a new inode each time): each change is read
-    as a new one-point history (`reset`), an unchanged file as nothing new."""
+    as a new one-point history (`reset`), an unchanged file as nothing new. `path` is relative to
+    the run folder `base`, and read through no symlink."""
 
+    base: str
     path: str
     signature: tuple[int, int, int] | None = None
 
     def read_new(self) -> CursorRead:
         """Raises OSError."""
-        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = open_beneath(self.base, self.path)
         try:
             st = os.fstat(fd)
             signature = (st.st_ino, st.st_mtime_ns, st.st_size)
             if signature == self.signature:
                 return CursorRead([], [], False)
-            chunks = []
-            while chunk := os.read(fd, 1 << 16):
-                chunks.append(chunk)
+            data = read_fd(fd, RECORD_LIMIT)
         finally:
             os.close(fd)
         self.signature = signature
-        record, error = parse_record(b"".join(chunks))
+        record, error = parse_record(data)
         if record is None:
             return CursorRead([], [error or "unreadable"], True)
         point, errors = parse_point(record)

@@ -19,6 +19,7 @@ import os
 import posixpath
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from tuitrack.model import (
@@ -44,9 +45,19 @@ from tuitrack.store.base import (
 )
 from tuitrack.store.forked import map_chunks
 from tuitrack.store.mlflow_file import changes, experiment_delete, mini, purge
-from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
+from tuitrack.store.mlflow_file.files import (
+    PARAM_LIMIT,
+    READ_FLAGS,
+    TAG_LIMIT,
+    open_beneath,
+    read_bytes,
+    read_fd,
+    reason,
+    refuse_symlinked_parts,
+    walk_keys,
+)
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
-from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
+from tuitrack.store.mlflow_file.metric_file import MetricCursor, latest_of_fd, read_latest
 from tuitrack.store.purge_plan import PurgePlan
 
 TRASH = ".trash"
@@ -297,7 +308,7 @@ class MlflowFileStore(Store):
         # Two tags belong to what a run is even before its data is read: its parent (the tree
         # nests by it) and, for stores whose meta.yaml has no name, its name.
         for tag in (PARENT_RUN_TAG, RUN_NAME_TAG) if not run.run_name else (PARENT_RUN_TAG,):
-            value = _read_text_or_none(os.path.join(path, "tags", tag))
+            value = _read_text_or_none(path, "tags/" + tag)
             if value is not None:
                 run.tags[tag] = value
         if not run.run_name:
@@ -383,9 +394,10 @@ class MlflowFileStore(Store):
         """Every `<parent>/<kind>/<key>` file's text: params, run tags or experiment tags."""
         values: dict[str, str] = {}
         bad: list[tuple[str, str]] = []
-        for key, path in walk_keys(os.path.join(parent, kind), bad):
+        limit = PARAM_LIMIT if kind == "params" else TAG_LIMIT
+        for key, dir_fd, name in walk_keys(os.path.join(parent, kind), bad):
             try:
-                data = read_bytes(path)
+                data = read_bytes(name, limit, dir_fd)
             except OSError as exc:
                 bad.append((key, f"cannot read ({reason(exc)})"))
                 continue
@@ -401,9 +413,9 @@ class MlflowFileStore(Store):
     def _read_latest_metrics(parent: str, rel: str, problems: list[Problem]) -> dict[str, MetricPoint]:
         metrics: dict[str, MetricPoint] = {}
         bad: list[tuple[str, str]] = []
-        for key, path in walk_keys(os.path.join(parent, "metrics"), bad):
+        for key, dir_fd, name in walk_keys(os.path.join(parent, "metrics"), bad):
             try:
-                latest = read_latest(path)
+                latest = read_latest(name, dir_fd=dir_fd)
             except OSError as exc:
                 bad.append((key, f"cannot read ({reason(exc)})"))
                 continue
@@ -418,11 +430,13 @@ class MlflowFileStore(Store):
     def last_write(self, run: Run) -> int | None:
         path = self.run_dir(run)
         newest = 0.0
-        candidates = [os.path.join(path, META)]
-        candidates += [p for _, p in walk_keys(os.path.join(path, "metrics"), [])]
-        for candidate in candidates:
+        try:
+            newest = os.stat(os.path.join(path, META), follow_symlinks=False).st_mtime
+        except OSError:
+            pass
+        for _, dir_fd, name in walk_keys(os.path.join(path, "metrics"), []):
             try:
-                newest = max(newest, os.stat(candidate).st_mtime)
+                newest = max(newest, os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime)
             except OSError:
                 continue
         return int(newest * 1000) if newest else None
@@ -447,11 +461,17 @@ class MlflowFileStore(Store):
         path = Path(self.run_dir(run))
         if not (path / META).is_file():
             raise RunNotFound(f"run {run.run_id} is gone from {self.location}")
+        refuse_symlinked_parts(str(path))
         return path
 
     def refusal(self, change: str, run: Run | None = None) -> str | None:
         if change == "rename" and run is not None and run.dialect and run.status is RunStatus.RUNNING:
             return changes.running_mini_message(run.run_id, "rename")
+        if run is not None:
+            try:
+                refuse_symlinked_parts(self.run_dir(run))
+            except changes.ChangeRefused as exc:
+                return str(exc)
         return None
 
     def set_tags(self, run: Run, tags: dict[str, str], force: bool = False) -> None:
@@ -575,8 +595,12 @@ class MlflowFileStore(Store):
             return None
         try:
             if run.dialect:
-                return mini.JsonMetricCursor(mini.metric_path(self.run_dir(run), key)).read_new().points[-1]
-            return read_latest(os.path.join(self.run_dir(run), "metrics", key)).point
+                return mini.JsonMetricCursor(self.run_dir(run), mini.metric_path(key)).read_new().points[-1]
+            fd = open_beneath(self.run_dir(run), "metrics/" + key)
+            try:
+                return latest_of_fd(fd).point
+            finally:
+                os.close(fd)
         except (OSError, IndexError):
             return None
 
@@ -591,17 +615,10 @@ class MlflowFileStore(Store):
         ]
         matches = [(exp, d, run_id) for exp, d in folders if os.path.isdir(os.path.join(d, run_id))]
         if not matches and len(run_id) >= MIN_PREFIX:
-            for exp, exp_dir in folders:
-                try:
-                    names = os.listdir(exp_dir)
-                except OSError:
-                    continue
-                matches += [
-                    (exp, exp_dir, name)
-                    for name in names
-                    if name.startswith(run_id) and name not in RESERVED_EXPERIMENT_FOLDERS
-                ]
-        refuse_ambiguous(run_id, [name for _, _, name in matches])
+            # Only run folders: `meta` must not find an experiment's meta.yaml.
+            matches = [(exp, exp_dir, name) for exp, exp_dir in folders
+                       for name, _ in self._run_folders(exp) if name.startswith(run_id)]
+        refuse_ambiguous(run_id, [name for _, _, name in matches], [exp.experiment_id for exp, _, _ in matches])
         for exp, exp_dir, name in matches:
             path = os.path.join(exp_dir, name)
             run = self._read_run(exp, path, name)
@@ -620,11 +637,30 @@ class MlflowFileStore(Store):
             history.problems.append(Problem(where, "not a valid metric key"))
             return history
         if run.dialect:  # one point, the latest: the file is rewritten whole
-            history.cursor = mini.JsonMetricCursor(mini.metric_path(run_dir, key))
+            history.cursor = mini.JsonMetricCursor(run_dir, mini.metric_path(key))
         else:
-            history.cursor = MetricCursor(os.path.join(run_dir, "metrics", key))
+            history.cursor = MetricCursor("metrics/" + key, base=run_dir)
         self.read_new_points(history)
         return history
+
+    def stream_history(self, run: Run, key: str) -> tuple[MetricHistory, Iterator[list[MetricPoint]]]:
+        if run.dialect or not _valid_key(key):  # one point at most, or none
+            return super().stream_history(run, key)
+        run_dir = self.run_dir(run)
+        history = MetricHistory(run_id=run.run_id, key=key, where=posixpath.join(self._rel(run_dir), "metrics", key))
+        cursor = MetricCursor("metrics/" + key, base=run_dir)
+
+        def batches() -> Iterator[list[MetricPoint]]:
+            try:
+                reading = cursor.iter_new()
+                next(reading)
+                yield from reading
+            except OSError as exc:
+                history.problems.append(Problem(history.where, f"cannot read ({reason(exc)})"))
+                return
+            history.problems.extend(Problem(history.where, e) for e in cursor.last_errors)
+
+        return history, batches()
 
     def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
         cursor: MetricCursor | mini.JsonMetricCursor | None = history.cursor
@@ -643,11 +679,19 @@ class MlflowFileStore(Store):
         return new.points
 
 
-def _read_text_or_none(path: str) -> str | None:
-    try:
-        return read_bytes(path).decode("utf-8", "replace")
+def _read_text_or_none(run_dir: str, relative: str) -> str | None:
+    """A tag's text read on its own (the run's parent and name), or None; never through a symlink."""
+    try:  # most runs have no such tag: one failed open says so, before the careful one
+        os.close(os.open(os.path.join(run_dir, relative), READ_FLAGS))
+        fd = open_beneath(run_dir, relative)
     except OSError:
         return None
+    try:
+        return read_fd(fd, TAG_LIMIT).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _valid_folder_name(name: str) -> bool:

@@ -78,6 +78,10 @@ def check_readable(conn: sqlite3.Connection, location: str) -> None:
             if missing:
                 raise StoreError(f"{location}: an MLflow database whose {table} table lacks "
                                  f"{', '.join(sorted(missing))}; tuitrack cannot read this schema")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):  # after the busy timeout: not a broken file
+            raise StoreError(f"{location}: the database is locked by another process; try again") from None
+        raise StoreError(f"{location}: not an SQLite database ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{location}: not an SQLite database ({exc})") from None
 
