@@ -83,8 +83,8 @@ def test_a_stale_copy_written_over_ours_is_corrected(running, monkeypatch):
     real = guarded._late_write
     calls = []
 
-    def then_stale_copy(fd, expected, parse):
-        found = real(fd, expected, parse)
+    def then_stale_copy(fd, expected, parse, limit):
+        found = real(fd, expected, parse, limit)
         if not calls:
             calls.append(1)
             in_place(meta, stale)  # into our new file: our change is gone from it
@@ -102,8 +102,8 @@ def test_a_newer_value_written_by_another_process_wins(running, monkeypatch):
     real = guarded._late_write
     calls = []
 
-    def then_their_rename(fd, expected, parse):
-        found = real(fd, expected, parse)
+    def then_their_rename(fd, expected, parse, limit):
+        found = real(fd, expected, parse, limit)
         if not calls:
             calls.append(1)
             in_place(meta, meta.read_text().replace("run_name: renamed", "run_name: theirs"))
