@@ -131,3 +131,14 @@ def duration_ms(text: str) -> int:
         raise ValueError(f"{text!r} is not a duration like 30d, 12h, 1d2h3m4s")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
     return (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000
+
+
+def duration_text(ms: int) -> str:
+    """The inverse of `duration_ms`: `30d`, `1d2h`, `90s` as `1m30s` (0 is `0s`)."""
+    seconds = ms // 1000
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"

@@ -10,6 +10,7 @@ import sys
 
 from tuitrack.cli import browse, demo, gc, ls, prune, show
 from tuitrack.cli.edit import delete, note, rename, restore, tag
+from tuitrack.cli.numbers import OneLineErrors
 from tuitrack.store import StoreError
 
 COMMANDS = {
@@ -20,7 +21,7 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="tuitrack",
         description="Browse and tidy MLflow experiment runs in the terminal.",
         epilog="Commands: " + ", ".join(f"{name} ({m.HELP})" for name, m in COMMANDS.items())

@@ -375,16 +375,17 @@ class MlflowFileStore(Store):
         return metrics
 
     def last_write(self, run: Run) -> int | None:
+        """The newest timestamp among the latest points of the run's metrics (what the training
+        logged), else its start. File times do not count: tuitrack's own tags, renames and undos,
+        and a fresh clone, set them to now."""
         path = self.run_dir(run)
-        newest = 0.0
-        candidates = [os.path.join(path, META)]
-        candidates += [p for _, p in walk_keys(os.path.join(path, "metrics"), [])]
-        for candidate in candidates:
-            try:
-                newest = max(newest, os.stat(candidate).st_mtime)
-            except OSError:
-                continue
-        return int(newest * 1000) if newest else None
+        rel = self._rel(path)
+        metrics = (mini.read_metrics(path, rel, []) if run.dialect
+                   else self._read_latest_metrics(path, rel, []))
+        times = [p.timestamp for p in metrics.values()]
+        if run.start_time is not None:
+            times.append(run.start_time)
+        return max(times, default=None)
 
     def disk_usage(self, run: Run) -> int | None:
         """Disk blocks used by the run folder, like `du` (symlinks counted, not followed), plus
