@@ -11,9 +11,9 @@ from tuitrack.cli.store_format import add_format_option, add_store_argument, ope
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
 from tuitrack.model import latest_versions
-from tuitrack.query.mlflow_filter import FilterError, matches, parse, parse_order_by, sort_runs
+from tuitrack.query.mlflow_filter import FilterError, matches, parse, parse_order_by, sort_runs, uses_datasets
 from tuitrack.store.forked import default_workers
-from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
+from tuitrack.store.listing import ExperimentNotFound, list_runs, read_datasets, select_experiments
 
 HELP = "list runs"
 
@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rows = list_runs(store, experiments, include_deleted=args.all)
     if condition is not None:
+        if uses_datasets(condition):
+            read_datasets(store, [r for _, r in rows])
         rows = [(e, r) for e, r in rows if matches(condition, r)]
     if args.latest:
         keep = {id(r) for r in latest_versions([r for _, r in rows])}

@@ -21,11 +21,11 @@ from tuitrack.cli.store_format import add_format_option, add_store_argument, ope
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
-from tuitrack.query.mlflow_filter import FilterError, parse
+from tuitrack.query.mlflow_filter import FilterError, parse, uses_datasets
 from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
 from tuitrack.staleness import family_last_write
 from tuitrack.staleness import is_stale as stale_check
-from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
+from tuitrack.store.listing import ExperimentNotFound, list_runs, read_datasets, select_experiments
 
 HELP = "delete runs by retention policy (failed, old, all but the newest or best), plan first"
 STATUSES = {s.name for s in RunStatus} | {STALE}
@@ -123,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     policy = Policy(args.status, args.older_than, args.keep_last, args.keep_best, args.group_by,
                     args.split_families, condition, args.beyond_newest)
+    if condition is not None and uses_datasets(condition):
+        read_datasets(store, [r for _, r in runs])
     verdicts = decide(runs, policy, now, is_stale)
     doomed = [v for v in verdicts if v.prune]
     sizes = {v.run.run_id: store.disk_usage(v.run) or 0 for v in doomed}

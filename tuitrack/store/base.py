@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuitrack.model import Experiment, MetricPoint, Problem, Run, RunStatus
+from tuitrack.model import DatasetInput, Experiment, MetricPoint, Problem, Run, RunStatus
 
 
 class StoreError(Exception):
@@ -149,6 +149,10 @@ class Store(abc.ABC):
         A folder store explains each path; a database or a server is asked what differs since the
         last call instead."""
         return [c for c in map(self.classify, paths) if c is not None]
+
+    def dataset_inputs(self, run: Run) -> list[DatasetInput]:
+        """The datasets the run logged as inputs (MLflow's `log_input`); none in stores without them."""
+        return []
 
     def last_write(self, run: Run) -> int | None:
         """When (ms) the run's meta or metrics last changed; None if unknown. A RUNNING run that

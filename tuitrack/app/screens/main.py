@@ -132,6 +132,7 @@ class MainScreen(RunEditing, Screen):
             yield RunTree(clock=self.clock, id="tree")
             with Vertical(id="right"):
                 yield Input(placeholder="/ filter: words runs must contain", id="filter", compact=True)
+                yield Static(id="filter-error")
                 yield RunsTable(clock=self.clock, id="table")
                 with ContentSwitcher(initial="detail", id="lower"):
                     yield RunDetail(clock=self.clock, id="detail")
@@ -487,6 +488,8 @@ class MainScreen(RunEditing, Screen):
         if known is not None and known[0] is run and known[1] == has_data:
             return known[2]
         if self.query_condition is not None:
+            if run.datasets is None and mlflow_filter.uses_datasets(self.query_condition):
+                run.datasets = self.index.store.dataset_inputs(run)  # a few small files, once per run
             answer = mlflow_filter.matches(self.query_condition, run)
         else:
             experiment = self.index.experiments.get(run.experiment_id)
@@ -535,7 +538,7 @@ class MainScreen(RunEditing, Screen):
         text.append(f" {self.index.store.location} ", style="bold")
         text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(len(runs), 'run')} ")
         if self.query_error:
-            text.append(f"│ filter: {self.query_error} ", style="bold red")
+            text.append("│ filter: not valid (see below the filter) ", style="bold red")
         elif self.query_text:
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
@@ -683,7 +686,14 @@ class MainScreen(RunEditing, Screen):
             except mlflow_filter.FilterError as exc:
                 self.query_error = str(exc)
         event.input.set_class(bool(self.query_error), "-invalid")
+        self._show_filter_error()
         self._apply_filter()
+
+    def _show_filter_error(self) -> None:
+        """The filter's error in full, wrapped under the input; nothing when it parses."""
+        shown = self.query_one("#filter-error", Static)
+        shown.update(Text(f"MLflow filter, {self.query_error}" if self.query_error else ""))
+        shown.set_class(bool(self.query_error), "-shown")
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -721,6 +731,7 @@ class MainScreen(RunEditing, Screen):
             self.query_text = ""
             self.query_condition, self.query_error = None, ""
             self._filter_answers.clear()
+            self._show_filter_error()
             if had:
                 self._apply_filter()
             self.set_focus(self.query_one(RunsTable))

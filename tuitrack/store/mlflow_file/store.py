@@ -24,6 +24,7 @@ from typing import Any
 from tuitrack.model import (
     PARENT_RUN_TAG,
     RUN_NAME_TAG,
+    DatasetInput,
     Experiment,
     Lifecycle,
     MetricPoint,
@@ -41,7 +42,7 @@ from tuitrack.store.base import (
     refuse_ambiguous,
 )
 from tuitrack.store.forked import map_chunks
-from tuitrack.store.mlflow_file import changes, mini, purge
+from tuitrack.store.mlflow_file import changes, inputs, mini, purge
 from tuitrack.store.mlflow_file.files import read_bytes, reason, walk_keys
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, read_latest
@@ -373,6 +374,9 @@ class MlflowFileStore(Store):
                 metrics[key] = latest.point
         problems.extend(Problem(posixpath.join(rel, "metrics", key).rstrip("/"), msg) for key, msg in bad)
         return metrics
+
+    def dataset_inputs(self, run: Run) -> list[DatasetInput]:
+        return [] if run.dialect else inputs.read_dataset_inputs(self.run_dir(run))
 
     def last_write(self, run: Run) -> int | None:
         """The newest timestamp among the latest points of the run's metrics (what the training
