@@ -98,6 +98,12 @@ def _duration(run: Run, now_ms: int | None) -> str:
     return "-"
 
 
+def shown_name(run: Run) -> str:
+    """What stands where a run's name would: the name, or for a run without one (old stores
+    wrote `run_name: ''` and no tag) the start of its id, `a1b2c3d4…`."""
+    return run.run_name or f"{run.run_id[:8]}…"
+
+
 def run_overview(run: Run, experiment: Experiment | None, now_ms: int | None = None) -> list[tuple[str, str]]:
     """(label, value) rows that say what a run is: the top of `show` and of the detail pane."""
     experiment_label = f"{experiment.name} ({experiment.experiment_id})" if experiment else run.experiment_id

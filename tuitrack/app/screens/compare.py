@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun
-from tuitrack.formatting import format_duration, format_value
+from tuitrack.formatting import format_duration, format_value, shown_name
 from tuitrack.model import MetricSummary, Run, summarize
 
 LOWER_IS_BETTER = ("loss", "error", "err", "perplexity", "mse", "mae", "rmse", "nll")
@@ -99,7 +99,7 @@ class CompareScreen(Screen):
         self.loaded = True
         metrics = sorted({k for r in self.runs for k in r.metrics})
         plot = self.query_one(MetricPlot)
-        plot.set_runs([PlotRun(r.run_id, r.run_name or r.run_id[:8], self.colours.get(r.run_id, PALETTE[i % len(PALETTE)]),
+        plot.set_runs([PlotRun(r.run_id, shown_name(r), self.colours.get(r.run_id, PALETTE[i % len(PALETTE)]),
                                r.start_time, histories.get(r.run_id, {})) for i, r in enumerate(self.runs)], metrics)
 
     def on_metric_plot_metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
@@ -158,7 +158,7 @@ class CompareScreen(Screen):
         table = self.query_one(DataTable)
         table.clear(columns=True)
         rows = self.rows()
-        labels = [""] + [run.run_name or run.run_id[:8] for run in self.runs]
+        labels = [""] + [shown_name(run) for run in self.runs]
         columns = list(zip(*[[label, *cells] for label, cells in rows])) or [[] for _ in labels]
         for index, (label, key) in enumerate(zip(labels, ["label"] + [r.run_id for r in self.runs])):
             cells = columns[index] if index < len(columns) else []

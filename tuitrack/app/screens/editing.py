@@ -16,7 +16,7 @@ from textual.binding import Binding
 
 from tuitrack.app.messages import StoreChanged
 from tuitrack.app.screens.dialogs import Confirm, NoteEditor, Prompt, TypeToConfirm
-from tuitrack.formatting import format_bytes
+from tuitrack.formatting import format_bytes, shown_name
 from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.store.base import Change, StoreError
@@ -44,7 +44,7 @@ EDIT_BINDINGS = [
 
 
 def _runs_label(runs: list[Run]) -> str:
-    return f"{runs[0].run_name or runs[0].run_id[:8]}" if len(runs) == 1 else f"{len(runs)} runs"
+    return f"{shown_name(runs[0])}" if len(runs) == 1 else f"{len(runs)} runs"
 
 
 def _line(run: Run) -> str:

@@ -40,6 +40,7 @@ from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, defau
 from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.formatting import shown_name
 from tuitrack.live.index import RunIndex
 from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
@@ -879,7 +880,7 @@ class MainScreen(RunEditing, Screen):
         for index, run in enumerate(message.runs):
             colour = self.marked.get(run.run_id, PALETTE[index % len(PALETTE)])
             histories = {key: h.points for (rid, key), h in self._histories.items() if rid == run.run_id}
-            plot_runs.append(PlotRun(run.run_id, run.run_name or run.run_id[:8], colour, run.start_time, histories))
+            plot_runs.append(PlotRun(run.run_id, shown_name(run), colour, run.start_time, histories))
         plot.metrics = message.metrics
         plot.set_runs(plot_runs, message.available)
 

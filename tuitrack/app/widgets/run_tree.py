@@ -24,7 +24,7 @@ from tuitrack.app.status_look import (
     status_css,
     style_class,
 )
-from tuitrack.formatting import format_age, format_bytes
+from tuitrack.formatting import format_age, format_bytes, shown_name
 from tuitrack.model import Experiment, Run
 
 CHUNK = 250  # nodes added between two yields to the event loop
@@ -97,7 +97,7 @@ class RunTree(Tree[NodeRef]):
         if self.is_marked(run):
             label.append("▌", style="bold reverse")
         label.append(glyph(run, stale) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
-        label.append(run.run_name or run.run_id[:8], style="strike" if run.is_deleted else "")
+        label.append(shown_name(run), style=("strike" if run.is_deleted else "") + ("" if run.run_name else " dim"))
         if run.version:  # mini-mlflow: runs of one name told apart by version
             label.append(f" {run.version}", style="bold")
         if run.is_deleted:

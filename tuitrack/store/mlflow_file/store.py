@@ -108,6 +108,10 @@ def _lifecycle(fields: dict[str, Any], problems: list[str]) -> Lifecycle:
         return Lifecycle.ACTIVE
 
 
+TRASHED_BUT_ACTIVE = ("in .trash, but meta.yaml says lifecycle_stage: active: tuitrack keeps it deleted, "
+                      "as its place says; MLflow 3 reads it as active")
+
+
 class MlflowFileStore(Store):
     """Reads an `mlruns` folder. Holds no cache of run data: callers (the live index) do."""
 
@@ -187,6 +191,12 @@ class MlflowFileStore(Store):
                 f"experiment_id is {str(stored_id)!r} but the folder is {folder!r} "
                 "(MLflow ignores this experiment)"
             )
+        stage = fields.get("lifecycle_stage")
+        if stage is None:
+            issues.append("lifecycle_stage is missing: MLflow 3 cannot read this experiment (its searches skip it, "
+                          "get_experiment fails)")
+        elif trashed and stage == Lifecycle.ACTIVE.value:
+            issues.append(TRASHED_BUT_ACTIVE)
         exp = Experiment(
             experiment_id=folder,
             name=str(fields.get("name") or ""),
@@ -307,6 +317,8 @@ class MlflowFileStore(Store):
                 issues.append(f"status is {status!r}; expected a number from 1 to 5")
         if run.lifecycle_stage is not Lifecycle.DELETED:
             run.lifecycle_stage = _lifecycle(fields, issues)
+        elif fields.get("lifecycle_stage") == Lifecycle.ACTIVE.value:  # its experiment is in .trash
+            issues.append(TRASHED_BUT_ACTIVE)
         if fields.get("start_time") is None:
             issues.append("start_time is missing (MLflow cannot read this run)")
         run.start_time = _int_or_none(fields, "start_time", issues)
