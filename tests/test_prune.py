@@ -141,3 +141,10 @@ def test_the_plan_says_why_selected_runs_stay(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "0 of 11 run(s) selected" in err
     assert "kept: 1 tagged keep" in err  # the RUNNING run is tagged keep: the plan says so
+
+
+def test_reasons_read_naturally(sweep, capsys):
+    root, _ = sweep
+    assert main(["prune", str(root), "--older-than", "30d", "--json"]) == 0
+    reasons = {r["run_name"]: r["reason"] for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert reasons == {"a": "started 40d ago, older than 30d"}

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from tuitrack.cli.numbers import OneLineErrors, positive_float
+from tuitrack import __version__
+from tuitrack.cli.arguments import OneLineErrors, positive_float
 from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.store import StoreError
 
@@ -26,6 +27,7 @@ def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
                              f"or a tracking server (http://host:5000) (default: $MLFLOW_TRACKING_URI, "
                              f"else {DEFAULT_STORE})")
     add_format_option(parser)
+    parser.add_argument("--version", action="version", version=f"tuitrack {__version__}")
     parser.add_argument("--no-mouse", action="store_true",
                         help="ignore the mouse (for terminals that garble mouse reports)")
     parser.add_argument("--poll", type=positive_float, metavar="SECONDS",

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from tuitrack.cli.numbers import positive_float, positive_int
+from tuitrack.cli.arguments import positive_float, positive_int
 from tuitrack.model import RunStatus
 from tuitrack.store.mlflow_file import writer
 

@@ -14,9 +14,9 @@ import sys
 import time
 from collections import Counter
 
+from tuitrack.cli.arguments import count, positive_float
 from tuitrack.cli.edit import confirm, guarded
 from tuitrack.cli.gc import parse_duration
-from tuitrack.cli.numbers import count, positive_float
 from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes

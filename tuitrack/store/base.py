@@ -24,6 +24,10 @@ class RunNotFound(StoreError):
     pass
 
 
+class AmbiguousRun(RunNotFound):
+    """A prefix or name that names more than one run; the message lists them."""
+
+
 MIN_PREFIX = 4  # a run id prefix this long names the one run it starts, as git takes commits
 
 
@@ -38,7 +42,7 @@ def prefix_matches(run_id: str, ids: Iterable[str]) -> list[str]:
 def refuse_ambiguous(run_id: str, matches: list[str]) -> None:
     """Every store says the same when a prefix starts more than one run."""
     if len(matches) > 1:
-        raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}")
+        raise AmbiguousRun(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}")
 
 
 @dataclass(slots=True)
@@ -195,6 +199,14 @@ class Store(abc.ABC):
         `run`), asked before the user is asked anything; None when it may be tried. The change
         itself still checks: this only spares a dialog that would end in a refusal."""
         return None
+
+    default_experiment_id: str | None = None  # MLflow's Default experiment, which cannot be deleted
+
+    def experiment_refusal(self, experiment: Experiment) -> str | None:
+        """Why `experiment` cannot be deleted here, asked before the user is asked anything."""
+        if experiment.experiment_id == self.default_experiment_id:
+            return "the Default experiment cannot be deleted (MLflow refuses it too)"
+        return self.refusal("delete_experiment")
 
     def cannot_purge(self) -> str | None:
         """Why this store cannot purge at all (asked before confirming anything), or None."""

@@ -115,6 +115,8 @@ TRASHED_BUT_ACTIVE = ("in .trash, but meta.yaml says lifecycle_stage: active: tu
 class MlflowFileStore(Store):
     """Reads an `mlruns` folder. Holds no cache of run data: callers (the live index) do."""
 
+    default_experiment_id = "0"
+
     def __init__(self, root: str | os.PathLike[str], location: str | None = None, workers: int = 1):
         self.root = os.path.abspath(root)
         self.location = location if location is not None else str(root)

@@ -58,6 +58,8 @@ def _point(timestamp: int | None, value: float, step: int | None, is_nan: int) -
 class MlflowSqliteStore(Store):
     """An `mlflow.db` file. `location` is what the user typed (a path or a sqlite:/// URI)."""
 
+    default_experiment_id = "0"
+
     def __init__(self, path: str, location: str | None = None):
         self.path = os.path.abspath(path)
         self.location = location or path

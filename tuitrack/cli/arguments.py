@@ -1,10 +1,12 @@
-"""Number options (`--stale-after 10`, `--keep-last 3`) checked when they are read, so that a
-negative, zero, NaN or non-numeric value is refused with one line instead of misbehaving later."""
+"""Reading the command line: number options (`--stale-after 10`, `--keep-last 3`) checked when
+they are read, so that a negative, zero, NaN or non-numeric value is refused instead of
+misbehaving later, and every usage error said in one line."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 
 
 def _number(text: str, kind: type, what: str) -> float:
@@ -45,4 +47,7 @@ class OneLineErrors(argparse.ArgumentParser):
     """argparse, with a usage error said in one line (with where to read more), not a usage dump."""
 
     def error(self, message: str):  # type: ignore[override]
+        if "required" in message and any(a.dest == "store" for a in self._actions) \
+                and not os.environ.get("MLFLOW_TRACKING_URI"):
+            message += "; STORE comes first, or is left out when $MLFLOW_TRACKING_URI is set"
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
