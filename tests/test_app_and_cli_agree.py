@@ -183,3 +183,13 @@ def test_ls_lists_children_under_their_parent(reference_store, capsys, monkeypat
     code, out, _ = cli(capsys, "ls", str(root), "--experiment", "exp-alpha", "--json")
     order = [r["run_id"] for r in json.loads(out)]
     assert order.index(ids.runs["child"]) < order.index(ids.runs["parent"])
+
+
+def test_tag_edits_read_as_the_prompt_says():
+    from tuitrack.store.tag_edits import parse_tag_edits
+
+    edits = parse_tag_edits("a=1 b='x y' -c d=")
+    assert edits.sets == {"a": "1", "b": "x y", "d": ""} and edits.removes == ["c"]
+    for bad in ("junk", "-", "a='open"):
+        with pytest.raises(ValueError):
+            parse_tag_edits(bad)

@@ -15,7 +15,7 @@ from tuitrack.formatting import format_timestamp
 from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.store import RunNotFound, Store, StoreError
 from tuitrack.store.mlflow_rules import SystemTagRefused, no_such_tag
-from tuitrack.tag_edits import describe as describe_tag_edits
+from tuitrack.store.tag_edits import describe as describe_tag_edits
 
 
 def store_and_runs(args: argparse.Namespace, ids: list[str]) -> tuple[Store, list[Run]]:

@@ -23,8 +23,8 @@ from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
 from tuitrack.query.mlflow_filter import FilterError, parse, uses_datasets
 from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
-from tuitrack.staleness import family_last_write
-from tuitrack.staleness import is_stale as stale_check
+from tuitrack.query.staleness import family_last_write
+from tuitrack.query.staleness import is_stale as stale_check
 from tuitrack.store.listing import ExperimentNotFound, list_runs, read_datasets, select_experiments
 
 HELP = "delete runs by retention policy (failed, old, all but the newest or best), plan first"

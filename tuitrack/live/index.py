@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from tuitrack.model import Experiment, Run, RunStatus
-from tuitrack.staleness import family_last_write
-from tuitrack.staleness import is_stale as _is_stale
+from tuitrack.query.staleness import family_last_write
+from tuitrack.query.staleness import is_stale as _is_stale
 from tuitrack.store import Store
 from tuitrack.store.base import Change
 

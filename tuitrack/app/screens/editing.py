@@ -21,8 +21,8 @@ from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.store.base import Change, StoreError
 from tuitrack.store.mlflow_rules import SystemTagRefused, no_such_tag
-from tuitrack.tag_edits import describe as describe_tag_edits
-from tuitrack.tag_edits import parse_tag_edits
+from tuitrack.store.tag_edits import describe as describe_tag_edits
+from tuitrack.store.tag_edits import parse_tag_edits
 
 SLOW_EDIT_S = 1.0  # an edit still running after this long gets a "waiting" note
 
