@@ -49,3 +49,17 @@ async def test_the_app_shows_the_id_prefix_dimmed(unnamed):
         assert f"{run_id[:8]}…" in label.plain
         start = label.plain.index(run_id[:8])
         assert any(span.start <= start < span.end and "dim" in str(span.style) for span in label.spans)
+
+
+async def test_the_palette_names_each_runs_experiment(reference_store):
+    from tuitrack.app.commands import TuitrackCommands
+
+    root, ids = reference_store
+    client = client_for(root)
+    client.create_run(ids.experiments["beta"], run_name="child")  # a second "child", elsewhere
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions(watch=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        provider = TuitrackCommands(app.screen)
+        titles = [title for title, _, _ in provider._commands() if title.startswith("Go to run: child")]
+        assert sorted(titles) == ["Go to run: child in exp-alpha", "Go to run: child in exp-beta"]

@@ -100,7 +100,7 @@ class Store(abc.ABC):
     watch_root: str | None = None  # a folder tree whose changed files `classify` explains
     watch_files: tuple[str, ...] = ()  # files whose changes mean "ask `changes` what changed"
     ask_every: float | None = None  # seconds: ask `changes` this often even without file events
-    measures_disk = True  # False: disk_usage is always None (a server): no Disk column to wait for
+    measures_disk = True  # False: the app shows no Disk (a server's disk; a database's shared file)
 
     @abc.abstractmethod
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:

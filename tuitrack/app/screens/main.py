@@ -754,9 +754,16 @@ class MainScreen(RunEditing, Screen):
         what was open and the cursor where it was."""
         tree = self.query_one(RunTree)
         was_open = {eid for eid, node in tree.experiment_nodes.items() if node.is_expanded}
+        was_shut = {eid for eid, node in tree.experiment_nodes.items() if not node.is_expanded and node.children}
+        # A new experiment opens like the others when they all are open.
+        open_new = bool(was_open) and not was_shut
+        before = set(tree.experiment_nodes)
         tree.set_experiments(self._visible_experiments(), {})
         for experiment in self._visible_experiments():
             eid = experiment.experiment_id
+            if open_new and eid not in before:
+                was_open.add(eid)
+                self._reopen.add(eid)  # if its runs are not loaded yet: opened when they are
             if not self.index.runs_loaded(eid):
                 continue
             tree.update_experiment(experiment, len(self._visible_runs(eid)))

@@ -59,6 +59,10 @@ class MlflowSqliteStore(Store):
     """An `mlflow.db` file. `location` is what the user typed (a path or a sqlite:/// URI)."""
 
     default_experiment_id = "0"
+    # A run's rows share the database file with every other run's: its size is not knowable, and
+    # "Disk 0 B" for a run of a million metric rows misled. The app shows no Disk; `prune` and
+    # `gc` still count the local artifacts a purge frees (disk_usage).
+    measures_disk = False
 
     def __init__(self, path: str, location: str | None = None):
         self.path = os.path.abspath(path)
