@@ -152,3 +152,23 @@ def test_text_that_looks_like_a_filter_is_read_as_one(text, is_filter):
     from tuitrack.query.mlflow_filter import looks_like_filter
 
     assert looks_like_filter(text) is is_filter
+
+
+def test_a_tracking_server_gives_mlflows_runs_too(mlflow_server, capsys):
+    """The server sends each run's dataset inputs; bare names and datasets filter the same."""
+    import uuid
+
+    server, _ = mlflow_server
+    client = server.client()
+    experiment = client.create_experiment(f"parity-{uuid.uuid4().hex[:8]}")
+    runs = [client.create_run(experiment, run_name=f"r{i}").info.run_id for i in range(3)]
+    client.log_inputs(runs[0], [DatasetInput(Dataset(name="mnist", digest="d1", source_type="local", source="/d"),
+                                             tags=[InputTag("mlflow.data.context", "training")])])
+    client.log_inputs(runs[1], [DatasetInput(Dataset(name="cifar", digest="d2", source_type="local", source="/d"))])
+    client.set_terminated(runs[2], "FAILED")
+    for expression in ["dataset.name = 'mnist'", "dataset.context = 'training'", "dataset.name LIKE '%i%'",
+                       "status = 'FAILED'", "run_name != 'r1'", "`Run name` = 'r2'"]:
+        theirs = {r.info.run_id for r in client.search_runs([experiment], expression)}
+        capsys.readouterr()  # MLflow's client prints "View run ..." lines
+        assert main(["ls", server.url, "--experiment", experiment, "--json", "--filter", expression]) == 0
+        assert {r["run_id"] for r in json.loads(capsys.readouterr().out)} == theirs, expression

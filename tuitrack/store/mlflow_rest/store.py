@@ -14,7 +14,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tuitrack.model import RUN_NAME_TAG, Experiment, Lifecycle, MetricPoint, Problem, Run, RunStatus
+from tuitrack.model import (
+    DATASET_CONTEXT_TAG,
+    RUN_NAME_TAG,
+    DatasetInput,
+    Experiment,
+    Lifecycle,
+    MetricPoint,
+    Problem,
+    Run,
+    RunStatus,
+)
 from tuitrack.store.base import (
     MIN_PREFIX,
     Change,
@@ -244,8 +254,19 @@ def run_from_json(item: dict[str, Any]) -> Run:
         deleted_time=None, user_id=info.get("user_id", ""), artifact_uri=info.get("artifact_uri"),
         params={p.get("key", ""): p.get("value", "") for p in data.get("params", [])},
         tags=tags, metrics={m.get("key", ""): point_from_json(m) for m in data.get("metrics", [])},
-        problems=problems,
+        problems=problems, datasets=_datasets_from_json(item.get("inputs") or {}),
     )
+
+
+def _datasets_from_json(inputs: dict[str, Any]) -> list[DatasetInput]:
+    """The run's dataset inputs, which the server sends with every run (dataset.* filters)."""
+    found = []
+    for given in inputs.get("dataset_inputs") or []:
+        dataset = given.get("dataset") or {}
+        context = next((t.get("value") for t in given.get("tags") or [] if t.get("key") == DATASET_CONTEXT_TAG), None)
+        found.append(DatasetInput(str(dataset.get("name", "")), str(dataset.get("digest", "")),
+                                  None if context is None else str(context)))
+    return found
 
 
 def point_from_json(item: dict[str, Any]) -> MetricPoint:
