@@ -12,24 +12,11 @@ from importlib.metadata import version
 import pytest
 
 from tests.app_helpers import settle
-from tests.conftest import fixed_clock
 from tests.mlflow_stores import client_for
-from tuitrack.app.app import TuitrackApp
+from tests.test_app_edit import app_for, app_while_running, focus_run
 from tuitrack.app.screens.dialogs import Confirm
 from tuitrack.app.widgets.run_tree import RunTree
 from tuitrack.cli import main
-from tuitrack.live.options import LiveOptions
-from tuitrack.store import open_store
-
-
-def app_for(root) -> TuitrackApp:
-    return TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions(watch=False))
-
-
-async def focus_run(pilot, run_id: str) -> None:
-    await pilot.app.screen.select_run(run_id)
-    pilot.app.screen.query_one(RunTree).focus()
-    await settle(pilot)
 
 
 def messages(app) -> list[str]:
@@ -77,11 +64,8 @@ async def test_the_tag_prompt_takes_several_tags_and_says_what_it_did(reference_
 
 
 async def test_app_refusals_do_not_mention_force(reference_store):
-    from tests.mlflow_stores import T0
-
     root, ids = reference_store
-    # A minute after the running run's last point: it is alive, so d leaves it alone.
-    app = TuitrackApp(open_store(str(root)), clock=lambda: T0 / 1000 + 60, live=LiveOptions(watch=False))
+    app = app_while_running(root)  # the running run is alive, so d leaves it alone
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
         await focus_run(pilot, ids.runs["parent"])

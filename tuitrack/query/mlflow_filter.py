@@ -252,7 +252,9 @@ class _Parser:
             values = []
             while True:
                 item = self.take()
-                if item.kind != "string":
+                if item.kind == ")" and values:  # ('a', 'b',): a trailing comma, as MLflow takes it
+                    return tuple(values)
+                if item.kind not in ("string", "quoted"):  # 'a' or "a", as MLflow's list reader takes both
                     raise FilterError("expected a quoted string in the list", item.position)
                 values.append(item.value)
                 separator = self.take()

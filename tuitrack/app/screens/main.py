@@ -391,7 +391,7 @@ class MainScreen(RunEditing, Screen):
         tree = self.query_one(RunTree)
         if delta.experiments:
             self._filter_answers.clear()  # the quick filter matches experiment names too
-            await self._rebuild_tree()
+            await self._rebuild_tree(open_new=True)
         affected = set(delta.experiments_reloaded)
         for run_id in delta.runs_added:
             run = self.index.run(run_id)
@@ -749,14 +749,14 @@ class MainScreen(RunEditing, Screen):
         self._update_status()
         self.notify("Showing deleted runs" if self.show_deleted else "Hiding deleted runs", timeout=2)
 
-    async def _rebuild_tree(self) -> None:
+    async def _rebuild_tree(self, open_new: bool = False) -> None:
         """Rebuild every experiment node (the set of visible experiments changed), keeping open
-        what was open and the cursor where it was."""
+        what was open and the cursor where it was. With `open_new` (experiments created in the
+        store), a new experiment opens like the others when they all are open."""
         tree = self.query_one(RunTree)
         was_open = {eid for eid, node in tree.experiment_nodes.items() if node.is_expanded}
         was_shut = {eid for eid, node in tree.experiment_nodes.items() if not node.is_expanded and node.children}
-        # A new experiment opens like the others when they all are open.
-        open_new = bool(was_open) and not was_shut
+        open_new = open_new and bool(was_open) and not was_shut
         before = set(tree.experiment_nodes)
         tree.set_experiments(self._visible_experiments(), {})
         for experiment in self._visible_experiments():
