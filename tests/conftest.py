@@ -87,9 +87,43 @@ import time  # noqa: E402
 os.environ["TZ"] = "UTC"
 time.tzset()
 
-SAMPLE = Path(__file__).parent.parent / "sample_runs" / "mlruns"
+REPO = Path(__file__).parent.parent
+
+
+def _pristine_sample() -> Path:
+    """sample_runs/mlruns as committed, copied once into a temporary folder for every test that
+    reads it: the Quick start invites trying the app's edits on the tracked folder, and no test may
+    see those edits (or make its own there). Outside a git checkout (an sdist), the folder as it is."""
+    import atexit
+    import io
+    import subprocess
+    import tarfile
+    import tempfile
+
+    target = Path(tempfile.mkdtemp(prefix="tuitrack-sample-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    try:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", "sample_runs/mlruns"],
+                                 capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(target, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    except (OSError, subprocess.CalledProcessError, tarfile.TarError):
+        shutil.rmtree(target / "sample_runs", ignore_errors=True)
+        shutil.copytree(REPO / "sample_runs" / "mlruns", target / "sample_runs" / "mlruns", symlinks=True)
+    return target / "sample_runs" / "mlruns"
+
+
+SAMPLE = _pristine_sample()
 FIXED_NOW = 1_795_435_200.0  # 2026-11-23 12:00 UTC, seconds
 
 
 def fixed_clock() -> float:
     return FIXED_NOW
+
+
+@pytest.fixture
+def sample_store(tmp_path) -> Path:
+    """A private copy of the committed sample store, free to change."""
+    root = tmp_path / "mlruns"
+    shutil.copytree(SAMPLE, root, symlinks=True)
+    return root

@@ -42,6 +42,13 @@ async def test_app_follows_mlflow_writing_an_sqlite_store(sqlite_store):
         await settle(pilot)
         assert "inotify" in app.screen.watch_mode
         assert ids.runs["child"] in app.screen.query_one(RunTree).run_nodes
+        # A run's rows share the database file: no Disk column or row claiming "0 B".
+        assert "disk" not in [c.key for c in app.screen.query_one(RunsTable).all_columns]
+        await app.screen.select_run(ids.runs["child"])
+        await settle(pilot)
+        body = app.screen.query_one("#detail").query_one("#detail-body")
+        shown = " ".join(body.render_line(y).text for y in range(body.size.height))
+        assert "Run id" in shown and "Disk" not in shown
         await follow_mlflow_writing(pilot, sqlite_client(db), ids.experiments["beta"], ids.runs["running"])
 
 

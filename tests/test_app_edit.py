@@ -20,6 +20,13 @@ def app_for(root) -> TuitrackApp:
     return TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions(watch=False))
 
 
+def app_while_running(root) -> TuitrackApp:
+    """The app a minute after the RUNNING run's last point: it is alive, not stale."""
+    from tests.mlflow_stores import T0
+
+    return TuitrackApp(open_store(str(root)), clock=lambda: T0 / 1000 + 60, live=LiveOptions(watch=False))
+
+
 async def focus_run(pilot, run_id: str) -> None:
     await pilot.app.screen.select_run(run_id)
     pilot.app.screen.query_one(RunTree).focus()
@@ -100,7 +107,7 @@ async def test_delete_asks_then_undo_restores(reference_store):
 
 async def test_running_runs_are_left_alone(reference_store):
     root, ids = reference_store
-    app = app_for(root)
+    app = app_while_running(root)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await focus_run(pilot, ids.runs["running"])
@@ -217,7 +224,7 @@ async def test_errors_are_messages_and_nothing_is_half_done(reference_store, mon
 
 async def test_experiment_with_a_running_run_is_not_deleted(reference_store):
     root, ids = reference_store
-    app = app_for(root)
+    app = app_while_running(root)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         tree = app.screen.query_one(RunTree)

@@ -135,3 +135,23 @@ async def test_a_run_made_before_the_watch_began_appears(reference_store, poll, 
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await eventually(pilot, lambda: app.screen.index.run(new_id) is not None)
+
+
+async def test_a_new_experiment_opens_like_the_others(reference_store):
+    from tests.mlflow_stores import client_for
+
+    root, ids = reference_store
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(RunTree)
+        assert all(node.is_expanded for node in tree.experiment_nodes.values() if node.children)
+
+        def write():
+            client = client_for(root)
+            experiment = client.create_experiment("brand-new")
+            return experiment, client.create_run(experiment, run_name="first").info.run_id
+
+        experiment, run_id = await asyncio.to_thread(write)
+        await eventually(pilot, lambda: run_id in tree.run_nodes)
+        assert tree.experiment_nodes[experiment].is_expanded

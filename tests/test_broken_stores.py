@@ -227,3 +227,27 @@ def test_experiment_or_run_folder_points_to_the_store(store):
 def test_empty_store_with_only_trash_opens(tmp_path):
     (tmp_path / "mlruns" / ".trash").mkdir(parents=True)
     assert open_store(str(tmp_path / "mlruns")).experiments() == []
+
+
+def test_experiment_without_lifecycle_stage_is_listed_with_a_problem(store):
+    root, ids = store
+    meta = root / ids.experiments["alpha"] / "meta.yaml"
+    meta.write_text("".join(line for line in meta.read_text().splitlines(keepends=True)
+                            if not line.startswith("lifecycle_stage")))
+    experiments, runs = listing(root)
+    alpha = experiments[ids.experiments["alpha"]]
+    assert not alpha.is_deleted and ids.runs["parent"] in runs
+    assert "lifecycle_stage is missing: MLflow 3 cannot read this experiment" in problems_of(alpha)
+
+
+def test_trashed_but_active_stays_deleted_with_a_problem(store):
+    root, ids = store
+    trashed = root / ".trash" / ids.experiments["gamma"]
+    for meta in (trashed / "meta.yaml", trashed / ids.runs["in_trash"] / "meta.yaml"):
+        meta.write_text(meta.read_text().replace("lifecycle_stage: deleted", "lifecycle_stage: active"))
+    experiments, runs = listing(root)
+    gamma, run = experiments[ids.experiments["gamma"]], runs[ids.runs["in_trash"]]
+    assert gamma.is_deleted and run.is_deleted
+    for thing in (gamma, run):
+        assert "in .trash, but meta.yaml says lifecycle_stage: active" in problems_of(thing)
+        assert "MLflow 3 reads it as active" in problems_of(thing)

@@ -321,7 +321,7 @@ def test_prune_and_purge_a_mini_run(mini_store, capsys):
 
 def test_prune_keeps_a_stale_running_mini_run(mini_store, capsys):
     root, ids = mini_store
-    code, out, err = run_cli(capsys, "prune", str(root), "--status", "STALE,FAILED", "--stale-after", "0",
+    code, out, err = run_cli(capsys, "prune", str(root), "--status", "STALE,FAILED", "--stale-after", "0.001",
                              "--json", "--yes")
     assert code == 0, err
     assert [r["run_id"] for r in json.loads(out.splitlines()[0])["runs"]] == [ids.runs["failed"]]

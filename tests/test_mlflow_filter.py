@@ -97,7 +97,7 @@ def test_same_order_as_mlflow(store, capsys, order):
     ("metrics.loss = 'a'", "expected a number"),
     ("params.lr > '1'", "does not apply to param values"),
     ("params.lr = 0.01", "expected a quoted string"),
-    ("foo.bar = 'x'", "is not metrics, params, tags or attributes"),
+    ("foo.bar = 'x'", "is not metrics, params, tags, attributes or dataset"),
     ("attributes.nope = 'x'", "not an attribute one can search"),
     ("metrics.loss <", "ends too early"),
     ("metrics.loss < 1 junk", "expected AND or OR"),

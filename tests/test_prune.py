@@ -30,7 +30,7 @@ def sweep(tmp_path):
         r = c.create_run(exp, start_time=now - age_days * DAY, run_name=name, tags=tags or {})
         c.log_param(r.info.run_id, "opt", opt)
         if loss is not None:
-            c.log_metric(r.info.run_id, "val_loss", loss, step=0)
+            c.log_metric(r.info.run_id, "val_loss", loss, timestamp=now - age_days * DAY, step=0)
         if status != "RUNNING":
             c.set_terminated(r.info.run_id, status, end_time=now - age_days * DAY + 1000)
         ids[name] = r.info.run_id
@@ -61,7 +61,7 @@ def plan(root, capsys, *rules) -> set[str]:
     (["--keep-best", "val_loss:min:1"], {"a", "c", "d", "p", "q"}),  # b (0.3) is best; f runs
     (["--keep-best", "val_loss:min:1", "--group-by", "params.opt"], {"c", "d", "p", "q"}),  # a best adam, b best sgd
     (["--status", "FAILED", "--keep-best", "val_loss:max:1"], set()),  # c is the worst-loss "best" max
-    (["--status", "STALE", "--stale-after", "0"], {"f"}),  # a silent RUNNING run, named explicitly
+    (["--status", "STALE", "--stale-after", "1"], {"f"}),  # a silent RUNNING run, named explicitly
     (["--keep-last", "1", "--filter", "params.opt = 'sgd'"], {"b"}),  # sgd: b, d (newest kept), f runs
     (["--status", "FAILED,KILLED", "--filter", "metrics.val_loss > 0.8"], {"c"}),  # d has no val_loss
     (["--beyond-newest", "2"], {"a", "b", "p", "q"}),  # e is tagged keep, f runs: they rank but stay
@@ -141,3 +141,10 @@ def test_the_plan_says_why_selected_runs_stay(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "0 of 11 run(s) selected" in err
     assert "kept: 1 tagged keep" in err  # the RUNNING run is tagged keep: the plan says so
+
+
+def test_reasons_read_naturally(sweep, capsys):
+    root, _ = sweep
+    assert main(["prune", str(root), "--older-than", "30d", "--json"]) == 0
+    reasons = {r["run_name"]: r["reason"] for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert reasons == {"a": "started 40d ago, older than 30d"}

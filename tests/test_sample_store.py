@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from tests.conftest import SAMPLE  # the committed sample store, copied
 from tests.mlflow_stores import client_for, mlflow_runs
 from tuitrack.model import RunStatus
 from tuitrack.store import open_store
 from tuitrack.store.listing import list_runs, select_experiments
-
-SAMPLE = Path(__file__).parent.parent / "sample_runs" / "mlruns"
 
 
 def test_mlflow_reads_every_committed_run():
@@ -32,3 +29,11 @@ def test_sample_store_is_healthy_and_varied():
     assert {e.name for e in experiments} == {"Default", "mnist-cnn", "gpt2-finetune", "scratch"}
     longest = max(len(store.metric_history(r, "train/loss").points) for _, r in pairs if "train/loss" in r.metrics)
     assert longest >= 3000
+
+
+def test_tests_read_a_copy_of_the_committed_sample():
+    """Editing sample_runs (as the Quick start invites) changes nothing any test reads."""
+    from tests.conftest import REPO
+
+    assert not SAMPLE.resolve().is_relative_to(REPO.resolve())
+    assert (SAMPLE / "0" / "meta.yaml").read_bytes() == (REPO / "sample_runs" / "mlruns" / "0" / "meta.yaml").read_bytes()

@@ -36,7 +36,7 @@ def run_object(run: Run, experiment: Experiment | None) -> dict[str, Any]:
     """The fields of `ls --json`; `metrics` maps each key to its latest value."""
     return {
         "run_id": run.run_id,
-        "run_name": run.run_name,
+        "run_name": run.run_name or None,  # MLflow says None for a run without a name
         "version": run.version,
         "experiment_id": run.experiment_id,
         "experiment_name": experiment.name if experiment else None,

@@ -98,6 +98,12 @@ def _duration(run: Run, now_ms: int | None) -> str:
     return "-"
 
 
+def shown_name(run: Run) -> str:
+    """What stands where a run's name would: the name, or for a run without one (old stores
+    wrote `run_name: ''` and no tag) the start of its id, `a1b2c3d4…`."""
+    return run.run_name or f"{run.run_id[:8]}…"
+
+
 def run_overview(run: Run, experiment: Experiment | None, now_ms: int | None = None) -> list[tuple[str, str]]:
     """(label, value) rows that say what a run is: the top of `show` and of the detail pane."""
     experiment_label = f"{experiment.name} ({experiment.experiment_id})" if experiment else run.experiment_id
@@ -137,3 +143,14 @@ def duration_ms(text: str) -> int:
         raise ValueError(f"{text!r} is not a duration like 30d, 12h, 1d2h3m4s")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
     return (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000
+
+
+def duration_text(ms: int) -> str:
+    """The inverse of `duration_ms`: `30d`, `1d2h`, `90s` as `1m30s` (0 is `0s`)."""
+    seconds = ms // 1000
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"

@@ -16,6 +16,7 @@ RUN_NAME_TAG = "mlflow.runName"
 NOTE_TAG = "mlflow.note.content"
 USER_TAG = "mlflow.user"
 SOURCE_NAME_TAG = "mlflow.source.name"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 
 class RunStatus(enum.Enum):
@@ -83,6 +84,15 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
+class DatasetInput(NamedTuple):
+    """A dataset a run logged as an input (`mlflow.log_input`): what `dataset.name`,
+    `dataset.digest` and `dataset.context` search."""
+
+    name: str
+    digest: str
+    context: str | None  # the input's `mlflow.data.context` tag ("training", "eval"), if any
+
+
 @dataclass(slots=True)
 class Experiment:
     experiment_id: str
@@ -125,6 +135,7 @@ class Run:
     disk_bytes: int | None = None  # filled in later, off the UI thread: walking folders is slow
     version: str | None = None  # mini-mlflow's run version ("v1.0"); MLflow runs have none
     dialect: str = ""  # "" for the store's own format; "mini-mlflow" for such a run in an mlruns folder
+    datasets: list[DatasetInput] | None = None  # read only when a filter asks (Store.dataset_inputs)
 
     @property
     def parent_run_id(self) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tuitrack.formatting import format_age, format_bytes, format_duration, format_value, short_timestamp
+from tuitrack.formatting import format_age, format_bytes, format_duration, format_value, short_timestamp, shown_name
 from tuitrack.model import Run
 
 MAX_WIDTH = 24
@@ -57,7 +57,7 @@ def columns_for(runs: list[Run], disk: bool = True) -> list[Column]:
 def cell(run: Run, column: Column, now_ms: int) -> str:
     key = column.key
     if key == "name":
-        name = run.run_name or run.run_id[:8]
+        name = shown_name(run)
         return "↳ " + name if run.parent_run_id else name
     if key == "status":
         status = run.status.name.lower() if run.status else "unknown"

@@ -10,6 +10,8 @@ from textual.content import Content
 from tuitrack.app.store_text import store_content
 from tuitrack.safe_text import visible
 
+from tuitrack.formatting import shown_name
+
 ACTIONS = [  # (title, help, action name on the main screen)
     ("Filter runs", "Narrow runs by name, id, param, tag or metric text", "filter"),
     ("Toggle deleted runs", "Show or hide deleted runs and trashed experiments", "toggle_deleted"),
@@ -62,7 +64,9 @@ class TuitrackCommands(Provider):
         for run in main.index.all_runs():
             if run.is_deleted and not main.show_deleted:
                 continue
-            yield (f"Go to run: {run.run_name or run.run_id[:8]}", f"id {run.run_id}",
+            experiment = main.index.experiments.get(run.experiment_id)
+            where = experiment.name or experiment.experiment_id if experiment else run.experiment_id
+            yield (f"Go to run: {shown_name(run)} in {where}", f"id {run.run_id}",
                    partial(main.select_run, run.run_id))
 
     @staticmethod

@@ -8,10 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tuitrack import __version__
 from tuitrack.cli import browse, demo, gc, ls, prune, show
+from tuitrack.cli.arguments import OneLineErrors
 from tuitrack.cli.edit import delete, note, rename, restore, tag
 from tuitrack.cli.terminal import visible_output
 from tuitrack.safe_text import visible
+from tuitrack.cli.store_format import with_default_store
 from tuitrack.store import StoreError
 
 COMMANDS = {
@@ -19,18 +22,24 @@ COMMANDS = {
     "delete": delete, "restore": restore, "prune": prune, "gc": gc, "demo": demo,
 }
 EXIT_USAGE = 2
+# Commands whose STORE may be left out for $MLFLOW_TRACKING_URI (not demo: it writes simulated
+# runs, which belong in a store named on purpose).
+TAKE_STORE = set(COMMANDS) - {"demo"}
+SUBPARSERS: dict[str, argparse.ArgumentParser] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="tuitrack",
         description="Browse and tidy MLflow experiment runs in the terminal.",
         epilog="Commands: " + ", ".join(f"{name} ({m.HELP})" for name, m in COMMANDS.items())
         + ". 'tuitrack COMMAND --help' for each.",
     )
+    parser.add_argument("--version", action="version", version=f"tuitrack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
-        module.add_parser(sub.add_parser(name, help=module.HELP, description=module.HELP))
+        SUBPARSERS[name] = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_parser(SUBPARSERS[name])
     return parser
 
 
@@ -41,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         # No command: open the app (`tuitrack`, `tuitrack STORE`, `tuitrack --help`).
         epilog = parser.epilog
         return browse.run(browse.build_parser(epilog).parse_args(argv))
+    command = argv[0]
+    if command in TAKE_STORE:
+        argv = [command, *with_default_store(argv[1:], SUBPARSERS[command])]
     args = parser.parse_args(argv)
     try:
         with visible_output():

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from tuitrack import __version__
+from tuitrack.cli.arguments import OneLineErrors, positive_float
 from tuitrack.cli.store_format import add_format_option, open_from
 from tuitrack.safe_text import visible
 from tuitrack.store import StoreError
@@ -15,7 +17,7 @@ HINT = "give the path of an mlruns folder: tuitrack PATH/TO/mlruns (in tuitrack'
 
 
 def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="tuitrack",
         usage="tuitrack [STORE] [--format FORMAT] [--no-mouse]\n       tuitrack COMMAND ...",
         description="Browse and tidy MLflow experiment runs in the terminal.",
@@ -26,14 +28,15 @@ def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
                              f"or a tracking server (http://host:5000) (default: $MLFLOW_TRACKING_URI, "
                              f"else {DEFAULT_STORE})")
     add_format_option(parser)
+    parser.add_argument("--version", action="version", version=f"tuitrack {__version__}")
     parser.add_argument("--no-mouse", action="store_true",
                         help="ignore the mouse (for terminals that garble mouse reports)")
-    parser.add_argument("--poll", type=float, metavar="SECONDS",
+    parser.add_argument("--poll", type=positive_float, metavar="SECONDS",
                         help="watch by polling every SECONDS instead of inotify (chosen by itself on "
                              "network filesystems and when inotify watches run out); for a tracking "
                              "server, how often to ask it (default: 2)")
     parser.add_argument("--no-watch", action="store_true", help="read the store once; do not follow changes")
-    parser.add_argument("--stale-after", type=float, default=10.0, metavar="MINUTES",
+    parser.add_argument("--stale-after", type=positive_float, default=10.0, metavar="MINUTES",
                         help="a RUNNING run silent this long is shown as stale (default: 10)")
     return parser
 
@@ -51,9 +54,6 @@ def run(args: argparse.Namespace) -> int:
     from tuitrack.app.app import TuitrackApp  # Textual loads only when the app opens
     from tuitrack.live.options import LiveOptions
 
-    if args.poll is not None and args.poll <= 0:
-        print("tuitrack: --poll takes a number of seconds above 0", file=sys.stderr)
-        return 2
     live = LiveOptions(watch=not args.no_watch, poll=args.poll, stale_after=args.stale_after * 60)
     app = TuitrackApp(store, live=live)
     try:

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from tuitrack.cli.arguments import positive_float, positive_int
 from tuitrack.model import RunStatus
 from tuitrack.store.mlflow_file import writer
 
@@ -24,8 +25,8 @@ HELP = "write simulated training runs into STORE live (watch them with tuitrack 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", metavar="STORE", help="an mlruns folder (created if missing; the demo writes MLflow's file format)")
     parser.add_argument("--experiment", default="tuitrack-demo", help="experiment name (default: tuitrack-demo)")
-    parser.add_argument("--steps", type=int, default=600, help="steps of the run that finishes (default: 600)")
-    parser.add_argument("--rate", type=float, default=20.0, help="steps per second (default: 20)")
+    parser.add_argument("--steps", type=positive_int, default=600, help="steps of the run that finishes (default: 600)")
+    parser.add_argument("--rate", type=positive_float, default=20.0, help="steps per second (default: 20)")
     parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable curves")
 
 

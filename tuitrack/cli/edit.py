@@ -12,10 +12,12 @@ import sys
 from tuitrack.cli.command import Command
 from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.formatting import format_timestamp
-from tuitrack.model import Run, RunStatus
+from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.safe_text import visible
 from tuitrack.store import RunNotFound, Store, StoreError
 from tuitrack.store.mlflow_file.experiment_delete import cut_short
+from tuitrack.store.mlflow_rules import SystemTagRefused, no_such_tag
+from tuitrack.store.tag_edits import describe as describe_tag_edits
 
 
 def store_and_runs(args: argparse.Namespace, ids: list[str]) -> tuple[Store, list[Run]]:
@@ -59,6 +61,10 @@ def _experiment(args: argparse.Namespace, delete: bool) -> int:
         if experiment.is_deleted and not half_done:
             print(f"experiment {experiment.experiment_id} is already deleted", file=sys.stderr)
             return 0
+        refusal = store.experiment_refusal(experiment)
+        if refusal:  # said before anything is asked
+            print(f"tuitrack: {refusal}", file=sys.stderr)
+            return 1
         runs = store.runs(experiment)
         running = [r for r in runs if r.status is RunStatus.RUNNING]
         if running and not args.force:
@@ -121,12 +127,19 @@ def _tag(args: argparse.Namespace) -> int:
         print("tuitrack: nothing to do: give KEY=VALUE pairs or --remove KEY", file=sys.stderr)
         return 2
     store, (found,) = store_and_runs(args, [args.run_id])
-    if tags:
-        store.set_tags(found, tags, force=args.force)
-        print(f"{found.run_id[:8]}: set " + ", ".join(f"{k}={v}" for k, v in tags.items()), file=sys.stderr)
-    if args.remove:
-        store.delete_tags(found, args.remove, force=args.force)
-        print(f"{found.run_id[:8]}: removed " + ", ".join(args.remove), file=sys.stderr)
+    lacking = [k for k in args.remove if k not in found.tags]
+    if lacking:  # refused before anything is written (the app says the same)
+        print(f"tuitrack: {no_such_tag(found.run_id, lacking[0])}", file=sys.stderr)
+        return 1
+    try:
+        if tags:
+            store.set_tags(found, tags, force=args.force)
+        if args.remove:
+            store.delete_tags(found, args.remove, force=args.force)
+    except SystemTagRefused as exc:
+        print(f"tuitrack: {exc}; add --force to change it anyway", file=sys.stderr)
+        return 1
+    print(f"{found.run_id[:8]}: {describe_tag_edits(tags, args.remove)}", file=sys.stderr)
     return 0
 
 
@@ -136,19 +149,27 @@ def _note_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_argument(parser)
     add_format_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID")
-    parser.add_argument("text", metavar="TEXT", help="the note; '-' reads it from standard input")
+    parser.add_argument("text", metavar="TEXT", help="the note; '-' reads it from standard input; "
+                                                     "an empty TEXT (\"\") removes the note")
 
 
 @guarded
 def _note(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     store, (found,) = store_and_runs(args, [args.run_id])
+    if not text.strip():  # an empty note is no note: removed, as MLflow's UI does
+        if NOTE_TAG not in found.tags:
+            print(f"{found.run_id[:8]}: has no note; nothing to remove", file=sys.stderr)
+            return 0
+        store.delete_tags(found, [NOTE_TAG], force=True)
+        print(f"{found.run_id[:8]}: note removed", file=sys.stderr)
+        return 0
     store.set_note(found, text)
     print(f"{found.run_id[:8]}: note set ({len(text)} characters)", file=sys.stderr)
     return 0
 
 
-note = Command("set a run's note (mlflow.note.content)", _note_arguments, _note)
+note = Command("set or remove a run's note (mlflow.note.content)", _note_arguments, _note)
 
 def _rename_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_argument(parser)

@@ -9,10 +9,11 @@ import sys
 import time
 
 from tuitrack.cli.edit import describe, guarded
-from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
+from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from, pick_run
 from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.model import Run, RunStatus
 from tuitrack.safe_text import visible
+from tuitrack.store import RunNotFound
 from tuitrack.store.base import PurgeResult
 from tuitrack.store.listing import list_runs, select_experiments
 from tuitrack.store.purge_plan import PurgePlan
@@ -32,7 +33,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     add_format_option(parser)
     parser.add_argument("--older-than", type=parse_duration, metavar="DURATION",
                         help="only what was deleted at least this long ago (by deleted_time, as mlflow gc)")
-    parser.add_argument("--run-ids", metavar="ID,ID", help="only these runs (they must be deleted)")
+    parser.add_argument("--run-ids", metavar="ID,ID", help="only these runs (they must be deleted): ids, id prefixes "
+                                                           "or unique run names")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     parser.add_argument("--json", action="store_true",
                         help="print the plan (and what was purged) as JSON; changes nothing unless --yes")
@@ -52,11 +54,13 @@ def run(args: argparse.Namespace) -> int:
         lambda ms: ms is None or now - ms >= args.older_than)
     experiments = select_experiments(store, include_deleted=True)
     pairs = list_runs(store, experiments, include_deleted=True)
-    wanted = set(args.run_ids.split(",")) if args.run_ids else None
-    if wanted is not None:
-        missing = sorted(wanted - {found.run_id for _, found in pairs})
-        if missing:
-            print(f"tuitrack: no run {missing[0]!r} in {args.store}", file=sys.stderr)
+    wanted = None
+    if args.run_ids:
+        try:
+            wanted = {pick_run(ref.strip(), [found for _, found in pairs]).run_id
+                      for ref in args.run_ids.split(",") if ref.strip()}
+        except RunNotFound as exc:
+            print(f"tuitrack: {exc}", file=sys.stderr)
             return 1
     runs = []
     for experiment, found in pairs:

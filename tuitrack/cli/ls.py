@@ -10,10 +10,18 @@ from tuitrack.export import FORMATS
 from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
-from tuitrack.model import latest_versions
-from tuitrack.query.mlflow_filter import FilterError, describe_error, matches, parse, parse_order_by, sort_runs
+from tuitrack.model import Experiment, Run, latest_versions
+from tuitrack.query.mlflow_filter import (
+    FilterError,
+    describe_error,
+    matches,
+    parse,
+    parse_order_by,
+    sort_runs,
+    uses_datasets,
+)
 from tuitrack.store.forked import default_workers
-from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
+from tuitrack.store.listing import ExperimentNotFound, list_runs, read_datasets, select_experiments
 
 HELP = "list runs"
 
@@ -41,6 +49,37 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def families_first(rows: list[tuple[Experiment, Run]]) -> tuple[list[tuple[Experiment, Run]], dict[str, int]]:
+    """The rows with each run's children right after it (in the given order, nested to any depth),
+    and each run's depth. A run whose parent is not listed (or a loop of parents) starts a family."""
+    listed = {r.run_id for _, r in rows}
+    children: dict[str, list[tuple[Experiment, Run]]] = {}
+    for row in rows:
+        parent = row[1].parent_run_id
+        if parent in listed and parent != row[1].run_id:
+            children.setdefault(parent, []).append(row)
+    out: list[tuple[Experiment, Run]] = []
+    depth: dict[str, int] = {}
+
+    def add(row: tuple[Experiment, Run], level: int) -> None:
+        stack = [(row, level)]
+        while stack:
+            (experiment, run), at = stack.pop()
+            if run.run_id in depth:
+                continue
+            depth[run.run_id] = at
+            out.append((experiment, run))
+            stack.extend((child, at + 1) for child in reversed(children.get(run.run_id, [])))
+
+    for row in rows:
+        if row[1].parent_run_id not in listed or row[1].parent_run_id == row[1].run_id:
+            add(row, 0)
+    for row in rows:  # runs caught in a loop of parents: none is a root
+        if row[1].run_id not in depth:
+            add(row, 0)
+    return out, depth
+
+
 def run(args: argparse.Namespace) -> int:
     store = open_from(args, workers=default_workers())
     try:
@@ -57,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rows = list_runs(store, experiments, include_deleted=args.all)
     if condition is not None:
+        if uses_datasets(condition):
+            read_datasets(store, [r for _, r in rows])
         rows = [(e, r) for e, r in rows if matches(condition, r)]
     if args.latest:
         keep = {id(r) for r in latest_versions([r for _, r in rows])}
@@ -73,11 +114,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = shutil.get_terminal_size((120, 24)).columns
     versions = any(r.version is not None for _, r in rows)  # mini-mlflow's runs have one
+    depth: dict[str, int] = {}
+    if not order:  # the table nests: each parent, then its children (machines read JSON in MLflow's order)
+        rows, depth = families_first(rows)
     table = [
         (
             ("!" if r.problems else "") + r.run_id[:8],
             e.name or e.experiment_id,
-            ("  " if r.parent_run_id else "") + r.run_name,
+            "  " * depth.get(r.run_id, 1 if r.parent_run_id else 0) + r.run_name,
             *([r.version or ""] if versions else []),
             (r.status.name if r.status else "?") + (" (deleted)" if r.is_deleted else ""),
             format_timestamp(r.start_time)[:16],

@@ -14,15 +14,18 @@ import sys
 import time
 from collections import Counter
 
+from tuitrack.cli.arguments import count, positive_float
 from tuitrack.cli.edit import confirm, guarded
 from tuitrack.cli.gc import parse_duration, print_result
 from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
-from tuitrack.query.mlflow_filter import FilterError, describe_error, parse
+from tuitrack.query.mlflow_filter import FilterError, describe_error, parse, uses_datasets
 from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
-from tuitrack.store.listing import ExperimentNotFound, list_runs, select_experiments
+from tuitrack.query.staleness import family_last_write
+from tuitrack.query.staleness import is_stale as stale_check
+from tuitrack.store.listing import ExperimentNotFound, list_runs, read_datasets, select_experiments
 
 HELP = "delete runs by retention policy (failed, old, all but the newest or best), plan first"
 STATUSES = {s.name for s in RunStatus} | {STALE}
@@ -52,10 +55,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--older-than", type=parse_duration, metavar="DURATION",
                         help="select runs that STARTED at least this long ago (30d, 12h, 1d2h); unlike "
                              "mlflow gc, which counts from deletion")
-    parser.add_argument("--beyond-newest", type=int, metavar="N",
+    parser.add_argument("--beyond-newest", type=count, metavar="N",
                         help="select all but the newest N runs of each experiment (with --older-than: "
                              "fetch_ml's own policy, where either rule prunes)")
-    parser.add_argument("--keep-last", type=int, metavar="N",
+    parser.add_argument("--keep-last", type=count, metavar="N",
                         help="keep the newest N runs of each experiment, besides those always kept")
     parser.add_argument("--keep-best", type=_keep_best, action="append", default=[], metavar="METRIC:min|max:K",
                         help="keep the K best runs of each experiment by METRIC, besides those always kept "
@@ -66,7 +69,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="only runs matching this MLflow filter, e.g. \"params.optimizer = 'sgd'\"")
     parser.add_argument("--split-families", action="store_true",
                         help="judge parent and child runs one by one (by default a family goes together or not at all)")
-    parser.add_argument("--stale-after", type=float, default=10.0, metavar="MINUTES",
+    parser.add_argument("--stale-after", type=positive_float, default=10.0, metavar="MINUTES",
                         help="a RUNNING run silent this long is STALE (default: 10)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON (and change nothing unless --yes)")
@@ -96,10 +99,22 @@ def run(args: argparse.Namespace) -> int:
         return 1
     now = int(time.time() * 1000)
     stale_ms = int(args.stale_after * 60_000)
+    runs = list_runs(store, experiments)
+    by_id = {r.run_id: r for _, r in runs}
+    children: dict[str, list[str]] = {}
+    for _, found in runs:
+        if found.parent_run_id:
+            children.setdefault(found.parent_run_id, []).append(found.run_id)
+
+    def own_write(run_id: str) -> int | None:
+        found = by_id.get(run_id)
+        if found is None:
+            return None
+        return store.last_write(found) if found.status is RunStatus.RUNNING else found.end_time
 
     def is_stale(found) -> bool:
-        written = store.last_write(found)
-        return written is not None and now - written > stale_ms
+        written = family_last_write(found.run_id, own_write, lambda rid: children.get(rid, ()))
+        return stale_check(found, written, now, stale_ms)
 
     try:
         condition = parse(args.filter) if args.filter else None
@@ -108,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     policy = Policy(args.status, args.older_than, args.keep_last, args.keep_best, args.group_by,
                     args.split_families, condition, args.beyond_newest)
-    verdicts = decide(list_runs(store, experiments), policy, now, is_stale)
+    if condition is not None and uses_datasets(condition):
+        read_datasets(store, [r for _, r in runs])
+    verdicts = decide(runs, policy, now, is_stale)
     doomed = [v for v in verdicts if v.prune]
     # With --purge the sizes are the purge plan's: exactly what goes, and what is left in place.
     purge_plan = store.plan_purge([v.run for v in doomed], []) if args.purge and doomed else None

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from tuitrack.model import Experiment, Run, RunStatus
+from tuitrack.query.staleness import family_last_write
+from tuitrack.query.staleness import is_stale as _is_stale
 from tuitrack.store import Store
 from tuitrack.store.base import Change
 
@@ -51,7 +53,7 @@ class RunIndex:
         self._measured_at: dict[str, float] = {}  # run id -> when (monotonic) its size was measured again
         self._children: dict[str, list[str]] = {}  # parent run id -> child run ids, newest first
         self._write = threading.RLock()
-        self._last_write: dict[str, int] = {}  # run id -> ms of its last write (running runs)
+        self._last_write: dict[str, int] = {}  # run id -> ms of the training's last write (running runs)
 
     # -- loading (worker thread) -------------------------------------------------------------
 
@@ -92,10 +94,7 @@ class RunIndex:
                     continue  # this very object already has its data
                 self.store.load_data(run)
                 self._with_data.add(run.run_id)
-                if run.status is RunStatus.RUNNING:
-                    written = self.store.last_write(run)
-                    if written is not None:
-                        self._last_write[run.run_id] = written
+                self._note_last_write(run)
                 done.append(run)
         return done  # parent links come with the metas: the tree's shape does not change here
 
@@ -137,8 +136,10 @@ class RunIndex:
         changes = set(changes)
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         for change in changes:
-            if change.run_id is not None:
-                self._last_write[change.run_id] = now_ms
+            # Points appended now are life now; a rewritten meta.yaml or tag may be tuitrack's
+            # own edit, so those runs are asked again below (store.last_write) instead.
+            if change.kind == "metric" and change.run_id is not None:
+                self._last_write[change.run_id] = max(now_ms, self._last_write.get(change.run_id, now_ms))
         with self._write:
             if any(c.kind == "experiments" for c in changes):
                 self._apply_experiments(delta)
@@ -151,7 +152,17 @@ class RunIndex:
                     self._apply_metric(change.run_id, change.key, delta)
             if delta.runs_added or delta.runs_removed or delta.experiments_reloaded:
                 self._rebuild_children()
+            for run_id in (delta.runs_added | delta.runs_changed) - {c.run_id for c in changes if c.kind == "metric"}:
+                self._note_last_write(self.run(run_id))
         return delta
+
+    def _note_last_write(self, run: Run | None) -> None:
+        """Remember when a RUNNING run's training last wrote, as the store tells it."""
+        if run is None or run.status is not RunStatus.RUNNING:
+            return
+        written = self.store.last_write(run)
+        if written is not None:
+            self._last_write[run.run_id] = max(written, self._last_write.get(run.run_id, written))
 
     def _apply_experiments(self, delta: Delta) -> None:
         before = self.experiments
@@ -275,14 +286,23 @@ class RunIndex:
         return [r for r in runs if not r.parent_run_id or r.parent_run_id not in present]
 
     def is_stale(self, run: Run, now_ms: int, after_ms: int) -> bool:
-        """A RUNNING run that has written nothing for `after_ms`: its process probably died."""
+        """A RUNNING run whose family has written nothing for `after_ms`: its process probably died."""
         if run.status is not RunStatus.RUNNING:
             return False
-        written = self._last_write.get(run.run_id)
-        return written is not None and now_ms - written > after_ms
+        return _is_stale(run, self.family_last_write(run.run_id), now_ms, after_ms)
 
     def last_write(self, run_id: str) -> int | None:
+        """When the run's own training last wrote (what K takes as its end)."""
         return self._last_write.get(run_id)
+
+    def family_last_write(self, run_id: str) -> int | None:
+        """The newest write of the run and its descendants (an ended child counts its end)."""
+        def own(rid: str) -> int | None:
+            if rid in self._last_write:
+                return self._last_write[rid]
+            found = self.run(rid)
+            return found.end_time if found is not None else None
+        return family_last_write(run_id, own, self.children_ids)
 
     def all_runs(self) -> list[Run]:
         return [run for runs in self._runs.values() for run in runs.values()]

@@ -2,13 +2,18 @@
 on tuitrack's runs with MLflow's semantics (mlflow/utils/search_utils.py):
 
     metrics.loss < 0.5 AND params.optimizer = 'adam' AND tags.`my tag` LIKE 'x%'
-    attributes.status IN ('FAILED', 'KILLED')   attributes.start_time > 1700000000000
+    attributes.status IN ('FAILED', 'KILLED')   start_time > 1700000000000   `Run name` = 'x'
+    dataset.name = 'mnist' AND dataset.context = 'training'
 
 * metrics compare as numbers with = != < <= > >=; a run without the metric never matches;
 * params and tags compare with quoted strings: = != LIKE ILIKE, and IS NULL / IS NOT NULL;
 * string attributes (run_id, run_name, status, user_id, artifact_uri) take = != LIKE ILIKE
   IN NOT IN; numeric ones (start_time, end_time, and `created` for start_time) compare as
-  numbers; `run name` is run_name;
+  numbers; `run name` is run_name; a name without an entity (`status`, `` `Run name` ``) is an
+  attribute, as in MLflow;
+* dataset.name, dataset.digest, dataset.context (the run's dataset inputs; `context` is their
+  `mlflow.data.context` tag) take = != LIKE ILIKE IN NOT IN; a run matches when any of its
+  inputs does;
 * LIKE is case-sensitive, ILIKE not; % is any text and _ one character.
 
 Beyond MLflow: OR, NOT and parentheses; IN for every string attribute; IS NULL for metrics;
@@ -29,7 +34,9 @@ ENTITIES = {
     "param": "param", "params": "param", "parameter": "param", "parameters": "param",
     "tag": "tag", "tags": "tag",
     "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+    "dataset": "dataset", "datasets": "dataset",
 }
+DATASET_KEYS = {"name", "digest", "context"}
 NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
 STRING_ATTRIBUTES = {"run_id", "run_name", "status", "user_id", "artifact_uri", "lifecycle_stage"}
 ALIASES = {"created": "start_time", "Created": "start_time", "run name": "run_name",
@@ -118,8 +125,16 @@ class Logic:
 
 
 def _identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
-    """(entity, key) of `metrics.loss` or of `metrics.` followed by a quoted key, aliases resolved."""
-    if first.kind != "word" or "." not in first.text:
+    """(entity, key) of `metrics.loss` or of `metrics.` followed by a quoted key, aliases resolved.
+    A name without a dot (`status`, `` `Run name` ``) is an attribute, as MLflow reads it."""
+    if first.kind == "quoted" or (first.kind == "word" and "." not in first.text):
+        key = str(first.value) if first.kind == "quoted" else first.text
+        key = ALIASES.get(key, key)
+        if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
+            raise FilterError(f"{key!r} is not an attribute ({', '.join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES))}); "
+                              f"a metric, param or tag is metrics.{key}, params.{key} or tags.{key}", first.position)
+        return "attribute", key
+    if first.kind != "word":
         raise FilterError(f"expected metrics.KEY, params.KEY, tags.KEY or attributes.KEY, found {first.text!r}",
                           first.position)
     if first.text.endswith(".") and quoted is not None:
@@ -128,7 +143,7 @@ def _identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
         entity_word, _, key = first.text.partition(".")
     entity = ENTITIES.get(entity_word.lower())
     if entity is None:
-        raise FilterError(f"{entity_word!r} is not metrics, params, tags or attributes", first.position)
+        raise FilterError(f"{entity_word!r} is not metrics, params, tags, attributes or dataset", first.position)
     if not key:
         raise FilterError("a key is missing after the dot", first.position)
     if entity == "attribute":
@@ -136,6 +151,9 @@ def _identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
         if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
             raise FilterError(f"{key!r} is not an attribute one can search; choose from "
                               f"{', '.join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES))}", first.position)
+    if entity == "dataset" and key not in DATASET_KEYS:
+        raise FilterError(f"{key!r} is not a dataset key one can search; choose from name, digest, context",
+                          first.position)
     return entity, key
 
 
@@ -217,7 +235,7 @@ class _Parser:
         op_token = self.take()
         op = self._operator(op_token)
         if op in ("IS NULL", "IS NOT NULL"):
-            if entity == "attribute":
+            if entity in ("attribute", "dataset"):
                 raise FilterError(f"{op} works on metrics, params and tags", op_token.position)
             return Comparison(entity, key, op, None, start.position)
         value = self._value(entity, key, op, op_token.position)
@@ -248,12 +266,15 @@ class _Parser:
         token = self.take()
         numeric = entity == "metric" or (entity == "attribute" and key in NUMERIC_ATTRIBUTES)
         if op in ("IN", "NOT IN"):
-            if entity != "attribute" or numeric or token.kind != "(":
-                raise FilterError(f"{op} takes a list of quoted strings, for string attributes", token.position)
+            if entity not in ("attribute", "dataset") or numeric or token.kind != "(":
+                raise FilterError(f"{op} takes a list of quoted strings, for string attributes and datasets",
+                                  token.position)
             values = []
             while True:
                 item = self.take()
-                if item.kind != "string":
+                if item.kind == ")" and values:  # ('a', 'b',): a trailing comma, as MLflow takes it
+                    return tuple(values)
+                if item.kind not in ("string", "quoted"):  # 'a' or "a", as MLflow's list reader takes both
                     raise FilterError("expected a quoted string in the list", item.position)
                 values.append(item.value)
                 separator = self.take()
@@ -275,12 +296,26 @@ class _Parser:
 
 
 _LOOKS_LIKE_FILTER = re.compile(
-    r"^[\s(]*(not\s+)?[\s(]*(metrics?|params?|parameters?|tags?|attributes?|attr|run)\.", re.IGNORECASE)
+    r"^[\s(]*(not\s+)?[\s(]*(metrics?|params?|parameters?|tags?|attributes?|attr|run|datasets?)\.", re.IGNORECASE)
+# Signs of the filter language in text that does not start like one: a comparison (`loss < 1`,
+# `status = 'FAILED'`; `lr=0.01` without spaces is the quick filter's key=value), a quoted
+# string, a backquoted name, or LIKE / ILIKE / IS NULL / IN (...).
+_FILTER_SIGNS = re.compile(
+    r"""(\s(<=|>=|!=|<>|=|<|>)(\s|$)|^\S+\s*(<=|>=|!=|<>|<|>)|'|`|\s(like|ilike)\s|\sis\s+(not\s+)?null\b|\sin\s*\()""",
+    re.IGNORECASE)
 
 
 def looks_like_filter(text: str) -> bool:
-    """True for `metrics.loss < 1`-style text; False for plain words the quick filter takes."""
-    return bool(_LOOKS_LIKE_FILTER.match(text))
+    """True for `metrics.loss < 1`- or `status = 'FAILED'`-style text (which must then parse, or
+    the user is told why); False for plain words the quick filter takes (`adam lr=0.01`)."""
+    return bool(_LOOKS_LIKE_FILTER.match(text) or _FILTER_SIGNS.search(text))
+
+
+def uses_datasets(node) -> bool:
+    """Whether the filter reads dataset inputs, which stores read only when asked (`Run.datasets`)."""
+    if isinstance(node, Logic):
+        return any(uses_datasets(p) for p in node.parts)
+    return node.entity == "dataset"
 
 
 def parse(text: str):
@@ -301,6 +336,8 @@ def _lhs(run: Run, entity: str, key: str):
         return run.params.get(key)
     if entity == "tag":
         return run.tags.get(key)
+    if entity == "dataset":
+        return [getattr(d, key) for d in run.datasets or ()]
     if key == "status":
         return run.status.name if run.status else None
     if key == "lifecycle_stage":
@@ -325,6 +362,8 @@ def matches(node, run: Run) -> bool:
             return any(matches(p, run) for p in node.parts)
         return not matches(node.parts[0], run)
     lhs = _lhs(run, node.entity, node.key)
+    if node.entity == "dataset":  # any input that matches, as MLflow asks
+        return any(value is not None and _COMPARE[node.op](value, node.value) for value in lhs)
     if node.op == "IS NULL":
         return lhs is None
     if node.op == "IS NOT NULL":
@@ -357,6 +396,8 @@ def parse_order_by(text: str) -> OrderBy:
     if len(tokens) > (2 if quoted is not None else 1):
         raise FilterError("expected KEY [ASC|DESC]", tokens[-1].position)
     entity, key = _identifier(first, quoted)
+    if entity == "dataset":
+        raise FilterError("runs cannot be ordered by dataset (a run may have several)", first.position)
     return OrderBy(entity, key, ascending)
 
 

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tuitrack.formatting import duration_text, format_age
 from tuitrack.model import Experiment, Run, RunStatus
 from tuitrack.query.mlflow_filter import matches
 
@@ -137,7 +138,7 @@ def _selected_because(run: Run, stale: bool, policy: Policy, now_ms: int, beyond
     if status in policy.statuses:
         reasons.append(f"status {status}")
     if policy.older_than_ms is not None and run.start_time is not None and now_ms - run.start_time >= policy.older_than_ms:
-        reasons.append("older than --older-than")
+        reasons.append(f"started {format_age(run.start_time, now_ms)}, older than {duration_text(policy.older_than_ms)}")
     if beyond:
         reasons.append(f"beyond the newest {policy.beyond_newest}")
     return " and ".join(reasons)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tuitrack.model import Experiment, MetricPoint, Problem, Run, RunStatus
+from tuitrack.model import DatasetInput, Experiment, MetricPoint, Problem, Run, RunStatus
 
 if TYPE_CHECKING:
     from tuitrack.store.purge_plan import PurgePlan
@@ -26,6 +26,10 @@ class StoreError(Exception):
 
 class RunNotFound(StoreError):
     pass
+
+
+class AmbiguousRun(RunNotFound):
+    """A prefix or name that names more than one run; the message lists them."""
 
 
 MIN_PREFIX = 4  # a run id prefix this long names the one run it starts, as git takes commits
@@ -45,12 +49,12 @@ def refuse_ambiguous(run_id: str, matches: list[str], experiment_ids: list[str] 
     if len(matches) <= 1:
         return
     if experiment_ids and len(set(matches)) == 1:
-        raise RunNotFound(f"run {matches[0]!r} is in {len(matches)} experiments ({', '.join(experiment_ids[:5])}): "
+        raise AmbiguousRun(f"run {matches[0]!r} is in {len(matches)} experiments ({', '.join(experiment_ids[:5])}): "
                           f"name one as EXPERIMENT/RUN, e.g. {experiment_ids[0]}/{matches[0]}")
     where = ""
     if experiment_ids:
         where = "; EXPERIMENT/RUN (an experiment id or name, a slash, the run id) names one in one experiment"
-    raise RunNotFound(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}{where}")
+    raise AmbiguousRun(f"run id {run_id!r} is ambiguous: it starts {', '.join(matches[:5])}{where}")
 
 
 @dataclass(slots=True)
@@ -108,7 +112,7 @@ class Store(abc.ABC):
     watch_root: str | None = None  # a folder tree whose changed files `classify` explains
     watch_files: tuple[str, ...] = ()  # files whose changes mean "ask `changes` what changed"
     ask_every: float | None = None  # seconds: ask `changes` this often even without file events
-    measures_disk = True  # False: disk_usage is always None (a server): no Disk column to wait for
+    measures_disk = True  # False: the app shows no Disk (a server's disk; a database's shared file)
 
     @abc.abstractmethod
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
@@ -174,6 +178,10 @@ class Store(abc.ABC):
         StoreError). Python waits for the app's worker threads before it exits, so a thread
         waiting on a hung server would hold the quit."""
 
+    def dataset_inputs(self, run: Run) -> list[DatasetInput]:
+        """The datasets the run logged as inputs (MLflow's `log_input`); none in stores without them."""
+        return []
+
     def last_write(self, run: Run) -> int | None:
         """When (ms) the run's meta or metrics last changed; None if unknown. A RUNNING run that
         has not written for long is probably dead."""
@@ -215,6 +223,14 @@ class Store(abc.ABC):
         `run`), asked before the user is asked anything; None when it may be tried. The change
         itself still checks: this only spares a dialog that would end in a refusal."""
         return None
+
+    default_experiment_id: str | None = None  # MLflow's Default experiment, which cannot be deleted
+
+    def experiment_refusal(self, experiment: Experiment) -> str | None:
+        """Why `experiment` cannot be deleted here, asked before the user is asked anything."""
+        if experiment.experiment_id == self.default_experiment_id:
+            return "the Default experiment cannot be deleted (MLflow refuses it too)"
+        return self.refusal("delete_experiment")
 
     def cannot_purge(self) -> str | None:
         """Why this store cannot purge at all (asked before confirming anything), or None."""

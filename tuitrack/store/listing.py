@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tuitrack.model import Experiment, Run
 from tuitrack.store.base import Store, StoreError
 
@@ -35,3 +37,10 @@ def list_runs(
     pairs = store.all_runs(experiments, include_deleted=include_deleted)
     pairs.sort(key=lambda pair: (-order[id(pair[0])], pair[1].start_time or 0, pair[1].run_id), reverse=True)
     return pairs
+
+
+def read_datasets(store: Store, runs: Iterable[Run]) -> None:
+    """Fill in `Run.datasets` (what `dataset.*` filters read) where it is not read yet."""
+    for run in runs:
+        if run.datasets is None:
+            run.datasets = store.dataset_inputs(run)

@@ -19,6 +19,11 @@ class ChangeRefused(StoreError):
     """A change that would break the store or MLflow's rules; the message says why."""
 
 
+class SystemTagRefused(ChangeRefused):
+    """An `mlflow.*` tag changed without force. The message names no way around it: the CLI
+    adds its --force, the app what it offers instead."""
+
+
 def validate_key(key: str) -> None:
     """MLflow's rules for metric, param and tag keys (utils/validation.py)."""
     if not key:
@@ -36,4 +41,10 @@ def validate_key(key: str) -> None:
 
 def check_user_tag(key: str, force: bool) -> None:
     if key.startswith(SYSTEM_PREFIX) and not force:
-        raise ChangeRefused(f"{key!r} is an MLflow system tag; use --force to change it anyway")
+        raise SystemTagRefused(f"{key!r} is an MLflow system tag")
+
+
+def no_such_tag(run_id: str, key: str) -> ChangeRefused:
+    """Removing a tag the run lacks: refused, as MLflow's delete_tag refuses it (every store,
+    the CLI and the app say the same)."""
+    return ChangeRefused(f"run {run_id[:8]} has no tag {key!r}")

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from tuitrack.app.store_text import store_text
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun
-from tuitrack.formatting import format_duration, format_value
+from tuitrack.formatting import format_duration, format_value, shown_name
 from tuitrack.model import MetricSummary, Run, summarize
 
 LOWER_IS_BETTER = ("loss", "error", "err", "perplexity", "mse", "mae", "rmse", "nll")
@@ -101,7 +101,7 @@ class CompareScreen(Screen):
         self.loaded = True
         metrics = sorted({k for r in self.runs for k in r.metrics})
         plot = self.query_one(MetricPlot)
-        plot.set_runs([PlotRun(r.run_id, r.run_name or r.run_id[:8], self.colours.get(r.run_id, PALETTE[i % len(PALETTE)]),
+        plot.set_runs([PlotRun(r.run_id, shown_name(r), self.colours.get(r.run_id, PALETTE[i % len(PALETTE)]),
                                r.start_time, histories.get(r.run_id, {})) for i, r in enumerate(self.runs)], metrics)
 
     def on_metric_plot_metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
@@ -163,7 +163,7 @@ class CompareScreen(Screen):
         # DataTable reads a str cell as markup: every label and cell goes in as Text.
         rows = [(store_text(label), [c if isinstance(c, Text) else store_text(str(c)) for c in cells])
                 for label, cells in rows]
-        labels = [Text("")] + [store_text(run.run_name or run.run_id[:8]) for run in self.runs]
+        labels = [Text("")] + [store_text(shown_name(run)) for run in self.runs]
         columns = list(zip(*[[label, *cells] for label, cells in rows])) or [[] for _ in labels]
         widest = [max([len(label)] + [len(c.plain if isinstance(c, Text) else str(c)) for c in cells])
                   for label, cells in zip(labels, columns + [[]] * (len(labels) - len(columns)))]

@@ -19,12 +19,15 @@ from textual.binding import Binding
 from tuitrack.app.messages import StoreChanged
 from tuitrack.app.screens.dialogs import Confirm, NoteEditor, Prompt
 from tuitrack.app.screens.purge_dialog import PurgeConfirm
-from tuitrack.formatting import format_bytes
+from tuitrack.formatting import format_bytes, shown_name
 from tuitrack.live.undo import Edit, UndoStack
 from tuitrack.model import NOTE_TAG, Run, RunStatus
 from tuitrack.store.base import Change, StoreError
 from tuitrack.store.mlflow_file.experiment_delete import cut_short
+from tuitrack.store.mlflow_rules import SystemTagRefused, no_such_tag
 from tuitrack.store.purge_plan import PurgePlan
+from tuitrack.store.tag_edits import describe as describe_tag_edits
+from tuitrack.store.tag_edits import parse_tag_edits
 
 SLOW_EDIT_S = 1.0  # an edit still running after this long gets a "waiting" note
 
@@ -50,7 +53,7 @@ EDIT_BINDINGS = [
 
 
 def _runs_label(runs: list[Run]) -> str:
-    return f"{runs[0].run_name or runs[0].run_id[:8]}" if len(runs) == 1 else f"{len(runs)} runs"
+    return f"{shown_name(runs[0])}" if len(runs) == 1 else f"{len(runs)} runs"
 
 
 def _names(runs: list[Run], most: int = 4) -> str:
@@ -195,33 +198,46 @@ class RunEditing:
         def answered(text: str | None) -> None:
             if not text or not text.strip():
                 return
-            text = text.strip()
-            store = self.index.store
+            try:
+                edits = parse_tag_edits(text)
+            except ValueError as exc:
+                self.notify(f"Not done: {exc}", severity="warning", timeout=6)
+                return
             before = {r.run_id: dict(r.tags) for r in runs}
-            if text.startswith("-"):
-                key = text[1:]
-                holders = [r for r in runs if key in r.tags]
-                do = lambda: [store.delete_tags(r, [key]) for r in holders]  # noqa: E731
-                undo = lambda: [store.set_tags(r, {key: before[r.run_id][key]}) for r in holders]  # noqa: E731
-                description = f"Removed tag {key} from {_runs_label(holders or runs)}"
-            else:
-                key, sep, value = text.partition("=")
-                if not sep:
-                    self.notify("Write key=value to set a tag, or -key to remove one", severity="warning")
-                    return
+            holders = {k: [r for r in runs if k in before[r.run_id]] for k in edits.removes}
+            lacking = [k for k, held in holders.items() if not held]
+            if lacking:  # what the CLI refuses too
+                why = (str(no_such_tag(runs[0].run_id, lacking[0])) if len(runs) == 1
+                       else f"none of the {len(runs)} runs has tag {lacking[0]!r}")
+                self.notify(f"Not done: {why}", severity="warning", timeout=6)
+                return
+            store = self.index.store
 
-                def undo() -> None:
-                    for r in runs:
-                        if key in before[r.run_id]:
-                            store.set_tags(r, {key: before[r.run_id][key]})
-                        else:
-                            store.delete_tags(r, [key])
+            def do() -> None:
+                for r in runs:
+                    if edits.sets:
+                        store.set_tags(r, edits.sets)
+                    gone = [k for k in edits.removes if k in before[r.run_id]]
+                    if gone:
+                        store.delete_tags(r, gone)
 
-                do = lambda: [store.set_tags(r, {key.strip(): value}) for r in runs]  # noqa: E731
-                description = f"Tagged {_runs_label(runs)} {key.strip()}={value}"
+            def undo() -> None:
+                for r in runs:
+                    old = before[r.run_id]
+                    back = {k: old[k] for k in [*edits.sets, *edits.removes] if k in old}
+                    if back:
+                        store.set_tags(r, back)
+                    added = [k for k in edits.sets if k not in old]
+                    if added:
+                        store.delete_tags(r, added)
+
+            removed = [k if len(holders[k]) == len(runs) else f"{k} (from the {len(holders[k])} of {len(runs)} runs "
+                       "that had it)" for k in edits.removes]
+            description = f"{_runs_label(runs)}: {describe_tag_edits(edits.sets, removed)}"
             self._apply_edit(description, do, undo, [Change("run", r.experiment_id, r.run_id) for r in runs])
 
-        self.app.push_screen(Prompt(f"Tag {_runs_label(runs)}", f"{_names(runs)}: key=value sets a tag · -key removes it"),
+        self.app.push_screen(Prompt(f"Tag {_runs_label(runs)}",
+                                    f"{_names(runs)}: key=value sets a tag · -key removes it · several at once: a=1 b=2 -c"),
                              answered)
 
     def action_edit_note(self) -> None:
@@ -237,6 +253,13 @@ class RunEditing:
             store = self.index.store
             undo = (lambda: store.set_tags(run, {NOTE_TAG: old}, force=True)) if old is not None else \
                 (lambda: store.delete_tags(run, [NOTE_TAG], force=True))
+            if not text.strip():  # an empty note is no note: removed (as `tuitrack note RUN ""`)
+                if old is None:
+                    return
+                self._apply_edit(f"Note of {_runs_label([run])} removed",
+                                 lambda: store.delete_tags(run, [NOTE_TAG], force=True), undo,
+                                 [Change("run", run.experiment_id, run.run_id)])
+                return
             self._apply_edit(f"Note of {_runs_label([run])} saved", lambda: store.set_note(run, text), undo,
                              [Change("run", run.experiment_id, run.run_id)])
 
@@ -265,7 +288,7 @@ class RunEditing:
         if experiment is not None and not self.marked:
             if experiment.is_deleted and not cut_short(experiment):
                 return
-            refusal = store.refusal("delete_experiment")
+            refusal = store.experiment_refusal(experiment)
             if refusal:
                 self.notify(f"Not possible: {refusal}", severity="warning", timeout=8)
                 return
@@ -292,7 +315,7 @@ class RunEditing:
         runs = [r for r in runs if r not in busy]
         if busy:
             self.notify(f"{len(busy)} RUNNING run(s) left alone: a script may still write them "
-                        "(the CLI's --force deletes them)", severity="warning", timeout=5)
+                        "(once one ends or turns stale ◔, d deletes it)", severity="warning", timeout=5)
         if not runs:
             return
 
@@ -502,6 +525,8 @@ class RunEditing:
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, SystemTagRefused):  # the app changes them only through what it offers
+        return f"{exc}: the app leaves MLflow's own tags alone (R renames a run, e edits its note)"
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc.strerror or exc)
     return str(exc)

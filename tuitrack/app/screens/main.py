@@ -40,6 +40,7 @@ from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, defau
 from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.formatting import shown_name
 from tuitrack.live.index import RunIndex
 from tuitrack.live.inotify import FolderWatcher
 from tuitrack.live.options import LiveOptions
@@ -137,6 +138,7 @@ class MainScreen(RunEditing, Screen):
             yield RunTree(clock=self.clock, id="tree")
             with Vertical(id="right"):
                 yield Input(placeholder="/ filter: words runs must contain", id="filter", compact=True)
+                yield Static(id="filter-error")
                 yield RunsTable(clock=self.clock, id="table")
                 with ContentSwitcher(initial="detail", id="lower"):
                     yield RunDetail(clock=self.clock, id="detail")
@@ -418,7 +420,7 @@ class MainScreen(RunEditing, Screen):
         tree = self.query_one(RunTree)
         if delta.experiments:
             self._filter_answers.clear()  # the quick filter matches experiment names too
-            await self._rebuild_tree()
+            await self._rebuild_tree(open_new=True)
         affected = set(delta.experiments_reloaded)
         for run_id in delta.runs_added:
             run = self.index.run(run_id)
@@ -521,6 +523,8 @@ class MainScreen(RunEditing, Screen):
         if known is not None and known[0] is run and known[1] == has_data:
             return known[2]
         if self.query_condition is not None:
+            if run.datasets is None and mlflow_filter.uses_datasets(self.query_condition):
+                run.datasets = self.index.store.dataset_inputs(run)  # a few small files, once per run
             answer = mlflow_filter.matches(self.query_condition, run)
         else:
             experiment = self.index.experiments.get(run.experiment_id)
@@ -569,7 +573,7 @@ class MainScreen(RunEditing, Screen):
         text.append(f" {visible(self.index.store.location)} ", style="bold")
         text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(len(runs), 'run')} ")
         if self.query_error:
-            text.append(f"│ filter: {visible(self.query_error)} ", style="bold red")
+            text.append("│ filter: not valid (see below the filter) ", style="bold red")
         elif self.query_text:
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
@@ -719,7 +723,14 @@ class MainScreen(RunEditing, Screen):
             except mlflow_filter.FilterError as exc:
                 self.query_error = str(exc)
         event.input.set_class(bool(self.query_error), "-invalid")
+        self._show_filter_error()
         self._apply_filter()
+
+    def _show_filter_error(self) -> None:
+        """The filter's error in full, wrapped under the input; nothing when it parses."""
+        shown = self.query_one("#filter-error", Static)
+        shown.update(Text(f"MLflow filter, {self.query_error}" if self.query_error else ""))
+        shown.set_class(bool(self.query_error), "-shown")
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -757,6 +768,7 @@ class MainScreen(RunEditing, Screen):
             self.query_text = ""
             self.query_condition, self.query_error = None, ""
             self._filter_answers.clear()
+            self._show_filter_error()
             if had:
                 self._apply_filter()
             self.set_focus(self.query_one(RunsTable))
@@ -774,14 +786,21 @@ class MainScreen(RunEditing, Screen):
         self._update_status()
         self.notify("Showing deleted runs" if self.show_deleted else "Hiding deleted runs", timeout=2)
 
-    async def _rebuild_tree(self) -> None:
+    async def _rebuild_tree(self, open_new: bool = False) -> None:
         """Rebuild every experiment node (the set of visible experiments changed), keeping open
-        what was open and the cursor where it was."""
+        what was open and the cursor where it was. With `open_new` (experiments created in the
+        store), a new experiment opens like the others when they all are open."""
         tree = self.query_one(RunTree)
         was_open = {eid for eid, node in tree.experiment_nodes.items() if node.is_expanded}
+        was_shut = {eid for eid, node in tree.experiment_nodes.items() if not node.is_expanded and node.children}
+        open_new = open_new and bool(was_open) and not was_shut
+        before = set(tree.experiment_nodes)
         tree.set_experiments(self._visible_experiments(), {})
         for experiment in self._visible_experiments():
             eid = experiment.experiment_id
+            if open_new and eid not in before:
+                was_open.add(eid)
+                self._reopen.add(eid)  # if its runs are not loaded yet: opened when they are
             if not self.index.runs_loaded(eid):
                 continue
             tree.update_experiment(experiment, len(self._visible_runs(eid)))
@@ -925,7 +944,7 @@ class MainScreen(RunEditing, Screen):
         for index, run in enumerate(message.runs):
             colour = self.marked.get(run.run_id, PALETTE[index % len(PALETTE)])
             histories = {key: h.points for (rid, key), h in self._histories.items() if rid == run.run_id}
-            plot_runs.append(PlotRun(run.run_id, run.run_name or run.run_id[:8], colour, run.start_time, histories))
+            plot_runs.append(PlotRun(run.run_id, shown_name(run), colour, run.start_time, histories))
         plot.metrics = message.metrics
         plot.set_runs(plot_runs, message.available)
 

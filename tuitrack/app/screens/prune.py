@@ -15,7 +15,7 @@ from textual.widgets import Checkbox, Input, Label, OptionList, Static
 
 from tuitrack.app.widgets.toggles import TickBox
 from tuitrack.app.store_text import store_text
-from tuitrack.formatting import duration_ms, format_bytes
+from tuitrack.formatting import duration_ms, format_bytes, shown_name
 from tuitrack.query.prune import STALE, KeepBest, Policy, Verdict, decide
 
 DURATION_HELP = "e.g. 30d, 12h, 1d2h"
@@ -118,7 +118,7 @@ class PruneScreen(ModalScreen[None]):
         self._show(self.doomed, len(scope), "")
         matches.clear_options()
         matches.add_options([
-            store_text(f"{v.run.run_name or v.run.run_id[:8]} · {v.experiment.name} · {v.reason}"
+            store_text(f"{shown_name(v.run)} · {v.experiment.name} · {v.reason}"
                        + (f" · {v.metric}" if v.metric else ""))
             for v in self.doomed[:500]
         ])

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from tuitrack.app.status_look import glyph
 from tuitrack.app.store_text import store_text
-from tuitrack.formatting import format_bytes, format_value, run_overview
+from tuitrack.formatting import format_bytes, format_value, run_overview, shown_name
 from tuitrack.model import Experiment, MetricSummary, Problem, Run, fold_latest
 from tuitrack.safe_text import visible
 
@@ -59,7 +59,7 @@ class RunDetail(VerticalScroll, can_focus=True):
         if run is None or self.shown_run is None or run.run_id != self.shown_run.run_id:
             self.scroll_home(animate=False)  # another run: start at its name, not mid-way
         self.shown_run = run
-        self.border_title = store_text(f"Run {run.run_name or run.run_id[:8]}") if run else "Run"
+        self.border_title = store_text(f"Run {shown_name(run)}") if run else "Run"
         body = self.query_one("#detail-body", Static)
         if run is None:
             body.update(Text("Select a run to see its details.", style="dim"))

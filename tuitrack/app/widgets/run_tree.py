@@ -25,7 +25,7 @@ from tuitrack.app.status_look import (
     style_class,
 )
 from tuitrack.app.store_text import store_text
-from tuitrack.formatting import format_age, format_bytes
+from tuitrack.formatting import format_age, format_bytes, shown_name
 from tuitrack.model import Experiment, Run
 from tuitrack.safe_text import visible
 
@@ -100,7 +100,7 @@ class RunTree(Tree[NodeRef]):
         if self.is_marked(run):
             label.append("▌", style="bold reverse")
         label.append(glyph(run, stale) + " ", style=Style(color=status.color, bold=status.bold) if status else "")
-        label.append(visible(run.run_name or run.run_id[:8]), style="strike" if run.is_deleted else "")
+        label.append(visible(shown_name(run)), style=("strike" if run.is_deleted else "") + ("" if run.run_name else " dim"))
         if run.version:  # mini-mlflow: runs of one name told apart by version
             label.append(f" {visible(run.version)}", style="bold")
         if run.is_deleted:

@@ -41,6 +41,7 @@ from tuitrack.store.entrenar.record import (
 )
 from tuitrack.store.grouping import UNREADABLE_ID, experiment_id_for, experiments_from
 from tuitrack.store.mlflow_file.changes import ChangeRefused
+from tuitrack.store.mlflow_rules import no_such_tag
 from tuitrack.store.mlflow_file.files import read_bytes, reason
 from tuitrack.store.mlflow_file.writer import now_ms
 from tuitrack.store.purge_plan import PurgePlan
@@ -272,7 +273,7 @@ class EntrenarStore(Store):
             tags = rewrite.tags_of(fields)
             missing = [k for k in keys if k not in tags]
             if missing:
-                raise ChangeRefused(f"{run.run_id} has no tag {missing[0]!r}")
+                raise no_such_tag(run.run_id, missing[0])
             for key in keys:
                 del tags[key]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle, RunStatus
 from tuitrack.store.mlflow_file import guarded, mini
-from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
+from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, no_such_tag, validate_key
 from tuitrack.store.mlflow_file.meta_yaml import load_meta
 from tuitrack.store.mlflow_file.writer import dump_meta, now_ms, write_atomic, write_value
 
@@ -104,7 +104,7 @@ def delete_tags(run_dir: Path, keys: list[str], force: bool = False) -> None:
     require_active(run_dir)
     missing = [k for k in keys if not (run_dir / "tags" / k).is_file()]
     if missing:
-        raise ChangeRefused(f"{run_dir.name} has no tag {missing[0]!r}")
+        raise no_such_tag(run_dir.name, missing[0])
     for key in keys:
         os.remove(run_dir / "tags" / key)
 

@@ -25,6 +25,7 @@ from typing import Any
 from tuitrack.model import (
     PARENT_RUN_TAG,
     RUN_NAME_TAG,
+    DatasetInput,
     Experiment,
     Lifecycle,
     MetricPoint,
@@ -44,7 +45,7 @@ from tuitrack.store.base import (
     stat_key,
 )
 from tuitrack.store.forked import map_chunks
-from tuitrack.store.mlflow_file import changes, experiment_delete, mini, purge
+from tuitrack.store.mlflow_file import changes, experiment_delete, inputs, mini, purge
 from tuitrack.store.mlflow_file.files import (
     PARAM_LIMIT,
     READ_FLAGS,
@@ -139,8 +140,14 @@ def _lifecycle(fields: dict[str, Any], problems: list[str]) -> Lifecycle:
         return Lifecycle.ACTIVE
 
 
+TRASHED_BUT_ACTIVE = ("in .trash, but meta.yaml says lifecycle_stage: active: tuitrack keeps it deleted, "
+                      "as its place says; MLflow 3 reads it as active")
+
+
 class MlflowFileStore(Store):
     """Reads an `mlruns` folder. Holds no cache of run data: callers (the live index) do."""
+
+    default_experiment_id = "0"
 
     def __init__(self, root: str | os.PathLike[str], location: str | None = None, workers: int = 1):
         self.root = os.path.abspath(root)
@@ -218,6 +225,12 @@ class MlflowFileStore(Store):
                 f"experiment_id is {str(stored_id)!r} but the folder is {folder!r} "
                 "(MLflow ignores this experiment)"
             )
+        stage = fields.get("lifecycle_stage")
+        if stage is None:
+            issues.append("lifecycle_stage is missing: MLflow 3 cannot read this experiment (its searches skip it, "
+                          "get_experiment fails)")
+        elif trashed and stage == Lifecycle.ACTIVE.value:
+            issues.append(TRASHED_BUT_ACTIVE)
         exp = Experiment(
             experiment_id=folder,
             name=str(fields.get("name") or ""),
@@ -358,6 +371,8 @@ class MlflowFileStore(Store):
                 issues.append(f"status is {status!r}; expected a number from 1 to 5")
         if run.lifecycle_stage is not Lifecycle.DELETED:
             run.lifecycle_stage = _lifecycle(fields, issues)
+        elif fields.get("lifecycle_stage") == Lifecycle.ACTIVE.value:  # its experiment is in .trash
+            issues.append(TRASHED_BUT_ACTIVE)
         if fields.get("start_time") is None:
             issues.append("start_time is missing (MLflow cannot read this run)")
         run.start_time = _int_or_none(fields, "start_time", issues)
@@ -427,19 +442,21 @@ class MlflowFileStore(Store):
         problems.extend(Problem(posixpath.join(rel, "metrics", key).rstrip("/"), msg) for key, msg in bad)
         return metrics
 
+    def dataset_inputs(self, run: Run) -> list[DatasetInput]:
+        return [] if run.dialect else inputs.read_dataset_inputs(self.run_dir(run))
+
     def last_write(self, run: Run) -> int | None:
+        """The newest timestamp among the latest points of the run's metrics (what the training
+        logged), else its start. File times do not count: tuitrack's own tags, renames and undos,
+        and a fresh clone, set them to now."""
         path = self.run_dir(run)
-        newest = 0.0
-        try:
-            newest = os.stat(os.path.join(path, META), follow_symlinks=False).st_mtime
-        except OSError:
-            pass
-        for _, dir_fd, name in walk_keys(os.path.join(path, "metrics"), []):
-            try:
-                newest = max(newest, os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime)
-            except OSError:
-                continue
-        return int(newest * 1000) if newest else None
+        rel = self._rel(path)
+        metrics = (mini.read_metrics(path, rel, []) if run.dialect
+                   else self._read_latest_metrics(path, rel, []))
+        times = [p.timestamp for p in metrics.values()]
+        if run.start_time is not None:
+            times.append(run.start_time)
+        return max(times, default=None)
 
     def disk_usage(self, run: Run) -> int | None:
         """Disk blocks used by the run folder, like `du` (symlinks counted, not followed), plus

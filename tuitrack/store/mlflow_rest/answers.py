@@ -15,7 +15,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tuitrack.model import RUN_NAME_TAG, Experiment, Lifecycle, MetricPoint, Problem, Run, RunStatus
+from tuitrack.model import (
+    DATASET_CONTEXT_TAG,
+    RUN_NAME_TAG,
+    DatasetInput,
+    Experiment,
+    Lifecycle,
+    MetricPoint,
+    Problem,
+    Run,
+    RunStatus,
+)
 from tuitrack.store.base import StoreError
 
 INT64 = 2**63
@@ -103,7 +113,25 @@ def run_from_json(item: Any, where: str) -> Run:
         start_time=fields.time("start_time"), end_time=fields.time("end_time"),
         deleted_time=None, user_id=fields.text("user_id"), artifact_uri=fields.text("artifact_uri") or None,
         params=data_fields.pairs("params"), tags=tags, metrics=metrics, problems=problems,
+        datasets=_datasets_from_json(item.get("inputs"), _Fields({}, f"runs/{run_id}", problems)),
     )
+
+
+def _datasets_from_json(inputs: Any, fields: _Fields) -> list[DatasetInput]:
+    """The run's dataset inputs, which the server sends with every run (for dataset.* filters)."""
+    if inputs is None:
+        return []
+    if not isinstance(inputs, dict):
+        fields.problem(f"inputs as a JSON {_kind(inputs)}, not an object")
+        return []
+    found = []
+    for given in _Fields(inputs, fields.where, fields.problems).objects("dataset_inputs"):
+        dataset = given.get("dataset") if isinstance(given.get("dataset"), dict) else {}
+        tags = _Fields(given, fields.where, fields.problems).pairs("tags")
+        name, digest = dataset.get("name", ""), dataset.get("digest", "")
+        found.append(DatasetInput(fields.bounded(str(name), "a dataset name"), fields.bounded(str(digest), "a digest"),
+                                  None if DATASET_CONTEXT_TAG not in tags else tags[DATASET_CONTEXT_TAG]))
+    return found
 
 
 def history_point(item: Any, where: str) -> MetricPoint:

@@ -48,6 +48,8 @@ DEFAULT_POLL_S = 2.0
 class MlflowRestStore(Store):
     """`location` is the server's URL, e.g. http://127.0.0.1:5000 (a path prefix is kept)."""
 
+    default_experiment_id = "0"
+
     def __init__(self, url: str, location: str | None = None, http: MlflowHttp | None = None):
         self.location = location or url
         self.http = http or MlflowHttp(url)

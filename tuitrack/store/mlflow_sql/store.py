@@ -17,9 +17,11 @@ import threading
 from collections.abc import Iterable
 
 from tuitrack.model import (
+    DATASET_CONTEXT_TAG,
     NOTE_TAG,
     PARENT_RUN_TAG,
     RUN_NAME_TAG,
+    DatasetInput,
     Experiment,
     Lifecycle,
     MetricPoint,
@@ -55,6 +57,12 @@ def _point(timestamp: int | None, value: float, step: int | None, is_nan: int) -
 
 class MlflowSqliteStore(Store):
     """An `mlflow.db` file. `location` is what the user typed (a path or a sqlite:/// URI)."""
+
+    default_experiment_id = "0"
+    # A run's rows share the database file with every other run's: its size is not knowable, and
+    # "Disk 0 B" for a run of a million metric rows misled. The app shows no Disk; `prune` and
+    # `gc` still count the local artifacts a purge frees (disk_usage).
+    measures_disk = False
 
     def __init__(self, path: str, location: str | None = None):
         self.path = os.path.abspath(path)
@@ -194,6 +202,20 @@ class MlflowSqliteStore(Store):
         rows = self._read("SELECT timestamp, value, step, is_nan FROM latest_metrics WHERE run_uuid = ? AND key = ?",
                           [run.run_id, key])
         return _point(*rows[0]) if rows else None
+
+    def dataset_inputs(self, run: Run) -> list[DatasetInput]:
+        """From MLflow's inputs, datasets and input_tags tables (absent before MLflow 2.4: none)."""
+        tables = {row[0] for row in self._read("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                               "AND name IN ('inputs', 'datasets', 'input_tags')")}
+        if len(tables) < 3:
+            return []
+        rows = self._read(
+            "SELECT d.name, d.digest, t.value FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id "
+            "LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.name = ? "
+            "WHERE i.destination_type = 'RUN' AND i.destination_id = ? AND i.source_type = 'DATASET' "
+            "ORDER BY i.rowid", [DATASET_CONTEXT_TAG, run.run_id])
+        return [DatasetInput(str(name), str(digest), None if context is None else str(context))
+                for name, digest, context in rows]
 
     def last_write(self, run: Run) -> int | None:
         rows = self._read("SELECT max(timestamp) FROM latest_metrics WHERE run_uuid = ?", [run.run_id])

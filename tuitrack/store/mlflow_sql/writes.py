@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from tuitrack.model import NOTE_TAG, RUN_NAME_TAG, Lifecycle, RunStatus
 from tuitrack.store.base import PurgeResult, RunNotFound, StoreError
-from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, validate_key
+from tuitrack.store.mlflow_rules import ChangeRefused, check_user_tag, no_such_tag, validate_key
 from tuitrack.store.mlflow_sql import schema
 from tuitrack.store.purge_plan import (
     Guard,
@@ -125,7 +125,7 @@ class SqlWriter:
             self._active_run(conn, run_id)
             for key in keys:
                 if conn.execute("DELETE FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key)).rowcount == 0:
-                    raise ChangeRefused(f"{run_id} has no tag {key!r}")
+                    raise no_such_tag(run_id, key)
 
     def rename(self, run_id: str, name: str) -> None:
         if not name.strip():
