@@ -5,7 +5,6 @@ and the run's dataset inputs (`dataset.name`, `dataset.digest`, `dataset.context
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from mlflow.entities import Dataset, DatasetInput, InputTag, ViewType
