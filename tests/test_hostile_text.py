@@ -298,7 +298,7 @@ async def test_dialogs_name_runs_as_typed_and_notifications_too(hostile):
         await pilot.press(*"k=[/]", "enter")
         await settle(pilot)
         await pilot.pause(0.2)
-        assert f"Tagged {name} k=[/]" in assert_safe_screen(app)  # the notification
+        assert f"{name}: set k=[/]" in assert_safe_screen(app)  # the notification
         assert open_store(str(hostile.root)).find_run(hostile.runs[name]).tags["k"] == "[/]"
 
         escaped = "title\x1b]0;pwned\x07"

@@ -127,6 +127,10 @@ def _tag(args: argparse.Namespace) -> int:
         print("tuitrack: nothing to do: give KEY=VALUE pairs or --remove KEY", file=sys.stderr)
         return 2
     store, (found,) = store_and_runs(args, [args.run_id])
+    refusal = store.refusal("tag", found)
+    if refusal:  # what cannot be changed at all (a symlinked tags/ folder) is said first
+        print(f"tuitrack: {refusal}", file=sys.stderr)
+        return 1
     lacking = [k for k in args.remove if k not in found.tags]
     if lacking:  # refused before anything is written (the app says the same)
         print(f"tuitrack: {no_such_tag(found.run_id, lacking[0])}", file=sys.stderr)
