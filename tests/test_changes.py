@@ -100,6 +100,11 @@ def test_delete_writes_the_bytes_mlflow_writes(reference_store):
 
 def test_mlflow_gc_purges_what_tuitrack_deleted(reference_store):
     root, ids = reference_store
+    meta = run_dir(root, ids, "failed", "alpha") / "meta.yaml"
+    # The copy's artifact_uri names the session's master store, and MLflow's gc deletes whatever
+    # it names: point it at the copy, or every later copy of this run lacks artifacts/.
+    master_uri = next(line for line in meta.read_text().splitlines() if line.startswith("artifact_uri: "))
+    meta.write_text(meta.read_text().replace(master_uri, f"artifact_uri: {(meta.parent / 'artifacts').as_uri()}"))
     assert main(["delete", str(root), ids.runs["failed"], "--yes"]) == 0
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_TRACKING_URI": root.as_uri()}
     done = subprocess.run([str(Path(sys.executable).parent / "mlflow"), "gc", "--backend-store-uri", root.as_uri()],

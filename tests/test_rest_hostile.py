@@ -118,6 +118,9 @@ def test_redirects_without_end_or_without_location(servers):
     server = servers(experiments_then(lambda r: r.send(302, b"")))
     with pytest.raises(StoreError, match="without saying where"):
         store_on(server).get_run(RUN_ID)
+    server = servers(experiments_then(lambda r: r.redirect(302, "/a b\x01")))
+    with pytest.raises(StoreError, match="cannot send runs/get .*can't contain control characters"):
+        store_on(server).get_run(RUN_ID)
 
 
 # -- answers without MLflow's payload --------------------------------------------------------------------

@@ -16,7 +16,7 @@ import uuid
 import pytest
 from mlflow.entities import Metric, ViewType
 
-from tests.hostile_server import HostileServer
+from tests.hostile_server import HostileServer, experiments_then, mlflow_run
 from tuitrack.model import RunStatus
 from tuitrack.store import RunNotFound, StoreError, open_store
 from tuitrack.store.mlflow_rest import store as rest_store
@@ -218,6 +218,22 @@ def test_a_server_that_is_not_mlflow(stub):
     stub.script.append((200, b"<html>hello</html>"))
     with pytest.raises(StoreError, match="not JSON; is this an MLflow tracking server"):
         open_store(stub.url)
+
+
+def test_runs_come_with_their_data_so_loading_it_asks_nothing():
+    run = mlflow_run()
+    run["data"] = {"params": [{"key": "lr", "value": "0.1"}], "tags": [{"key": "team", "value": "nlp"}],
+                   "metrics": [{"key": "loss", "value": 0.5, "timestamp": 7, "step": 3}]}
+    server = HostileServer(experiments_then(lambda r: r.send(body={"runs": [run]}))).start()
+    try:
+        store = open_store(server.url)
+        (listed,) = store.runs(store.experiments()[0], with_data=False)
+        asked = len(server.seen)
+        store.load_data(listed)
+        assert len(server.seen) == asked  # no runs/get per run
+        assert (listed.params, listed.tags, listed.metrics["loss"].step) == ({"lr": "0.1"}, {"team": "nlp"}, 3)
+    finally:
+        server.stop()
 
 
 def test_search_view_types_match_mlflow(mlflow_server):

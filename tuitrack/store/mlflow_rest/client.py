@@ -130,10 +130,11 @@ class MlflowHttp:
                                     deadline, name)
             if answer.status not in REDIRECTS:
                 return answer
-            target = urllib.parse.urljoin(url, answer.headers.get("Location") or "")
-            if not answer.headers.get("Location"):
+            location = answer.headers.get("Location")
+            if not location:
                 raise StoreError(f"{self.base_url}: the server redirected {name} (HTTP {answer.status}) "
                                  f"without saying where")
+            target = urllib.parse.urljoin(url, location)
             if origin(target) != origin(self.base_url):
                 raise StoreError(f"{self.base_url}: the server redirects {name} to another server, "
                                  f"{_shown_origin(target)}; tuitrack does not follow it (your credentials "
@@ -160,10 +161,10 @@ class MlflowHttp:
         except TooBig:
             raise StoreError(f"{self.base_url}: the answer to {name} is over {MAX_ANSWER_BYTES // 2**20} MiB, "
                              f"the most tuitrack reads of one answer") from None
-        except Dropped:
+        except (Dropped, http.client.RemoteDisconnected, http.client.IncompleteRead):
             raise _Unreachable("the server closed the connection in the middle of its answer") from None
-        except (http.client.RemoteDisconnected, http.client.IncompleteRead):
-            raise _Unreachable("the server closed the connection in the middle of its answer") from None
+        except (http.client.InvalidURL, ValueError) as exc:  # a URL http.client will not send: a redirect to "/a b"
+            raise StoreError(f"{self.base_url}: cannot send {name} ({str(exc)[:MESSAGE_CHARS]})") from None
         except http.client.HTTPException as exc:
             raise StoreError(f"{self.base_url}: not a valid HTTP answer to {name} ({type(exc).__name__}); "
                              f"is this an MLflow tracking server?") from None

@@ -131,8 +131,9 @@ class MlflowRestStore(Store):
         return run
 
     def load_data(self, run: Run) -> None:
-        fresh = self.get_run(run.run_id)
-        run.params, run.tags, run.metrics = fresh.params, fresh.tags, fresh.metrics
+        """Nothing to fetch: every run this store hands out came from runs/search or runs/get,
+        which return its params, tags and latest metrics (a request per run would cost the app
+        one round trip per run at start)."""
 
     def read_run(self, experiment: Experiment, run_id: str) -> Run | None:
         fresh = self._poller.take(run_id)

@@ -112,8 +112,8 @@ class Exchange:
         if timeout <= 0:
             raise OutOfTime()
         with opener.open(self.request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length", "")
-            if length.strip().isdigit() and int(length) > self.max_bytes:
+            length = response.headers.get("Content-Length", "").strip()
+            if length.isdigit() and (len(length) > 18 or int(length) > self.max_bytes):
                 raise TooBig()
             chunks, size = [], 0  # joined once complete: a growing buffer would be copied as it grows
             while chunk := response.read1(CHUNK):
