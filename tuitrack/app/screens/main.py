@@ -496,13 +496,9 @@ class MainScreen(RunEditing, Screen):
 
     async def _fill_experiment(self, experiment_id: str) -> None:
         runs = self._visible_runs(experiment_id)
-        present = {r.run_id: r for r in runs}
-
-        def children(run: Run) -> list[Run]:
-            return [present[c] for c in self.index.children_ids(run.run_id) if c in present]
-
-        roots = [r for r in runs if not r.parent_run_id or r.parent_run_id not in present]
-        await self.query_one(RunTree).show_runs(self.index.experiments[experiment_id], roots, children, len(runs))
+        family = self.index.family_of(runs, experiment_id)
+        await self.query_one(RunTree).show_runs(
+            self.index.experiments[experiment_id], family.roots, family.children_of, len(runs))
 
     def _refresh_table(self) -> None:
         table = self.query_one(RunsTable)
