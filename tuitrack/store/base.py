@@ -97,6 +97,9 @@ class Store(abc.ABC):
     watch_files: tuple[str, ...] = ()  # files whose changes mean "ask `changes` what changed"
     ask_every: float | None = None  # seconds: ask `changes` this often even without file events
     measures_disk = True  # False: disk_usage is always None (a server): no Disk column to wait for
+    # True: points read into a MetricHistory may be dropped between reads (the cursor alone says
+    # where to go on), so a reader can fold them away; False where a read compares against them.
+    metric_points_disposable = False
 
     @abc.abstractmethod
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
@@ -207,6 +210,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def metric_history(self, run: Run, key: str) -> MetricHistory:
         """Every point of one metric. Problems (bad lines, unreadable file) are in the result."""
+
+    def open_metric(self, run: Run, key: str) -> MetricHistory:
+        """A history to fill with `read_some_points`, in pieces where the store can (a plot of
+        10 million points never holds them all). Stores that fetch a whole history at once have
+        read it here."""
+        return self.metric_history(run, key)
+
+    def read_some_points(self, history: MetricHistory, max_bytes: int) -> list[MetricPoint]:
+        """`read_new_points`, parsing about `max_bytes` of the store's data at most where it can."""
+        return self.read_new_points(history)
+
+    def read_fraction(self, history: MetricHistory) -> float | None:
+        """How much of the metric `history` has read (0 to 1), when the store knows."""
+        return None
 
     @abc.abstractmethod
     def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:

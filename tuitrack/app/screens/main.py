@@ -41,6 +41,7 @@ from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.live.index import RunIndex
+from tuitrack.live.plot_feed import PlotFeed
 from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.live.watcher import (
@@ -107,7 +108,7 @@ class MainScreen(RunEditing, Screen):
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
         self.prune_preview: set[str] = set()  # runs the prune panel would delete (× in the tree)
-        self._histories: dict[tuple[str, str], object] = {}  # (run id, metric) -> MetricHistory
+        self._histories: dict[tuple[str, str], PlotFeed] = {}  # (run id, metric) -> its plotted points
         self._summaries_timer = None
         self.show_deleted = False
         self.query_text = ""
@@ -839,22 +840,31 @@ class MainScreen(RunEditing, Screen):
 
     @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
     def _load_plot(self, runs: list[Run], wanted: list[str]) -> None:
-        """Histories of the plotted metrics of the plotted runs, off the UI thread."""
+        """Histories of the plotted metrics of the plotted runs, off the UI thread, in pieces:
+        the plot says how far it is, and memory stays bounded however long they are."""
+        worker = get_current_worker()
         available = sorted({k for r in runs for k in r.metrics})
         metrics = [m for m in wanted if m in available]
         if not metrics and available:
             metrics = [default_metric(available)]
+        plot = self.query_one(MetricPlot)
         keep = {}
         for run in runs:
             for key in metrics:
                 if key not in run.metrics:
                     continue
-                history = self._histories.get((run.run_id, key))
-                if history is None:
-                    history = self.index.store.metric_history(run, key)
-                else:  # read before, perhaps while the plot was hidden: catch up
-                    self.index.store.read_new_points(history)
-                keep[(run.run_id, key)] = history
+                feed = self._histories.get((run.run_id, key))
+                if feed is None:
+                    feed = PlotFeed(self.index.store, run, key)
+
+                def progress(fraction: float, key=key) -> None:
+                    self.app.call_from_thread(plot.show_progress, f"reading {key}… {fraction:.0%}")
+
+                # Read before, perhaps while the plot was hidden: this catches up.
+                feed.read(progress, lambda: worker.is_cancelled)
+                if worker.is_cancelled:
+                    return
+                keep[(run.run_id, key)] = feed
         self._histories = keep
         self.post_message(PlotLoaded(runs, available, metrics))
 
@@ -863,9 +873,10 @@ class MainScreen(RunEditing, Screen):
         plot_runs = []
         for index, run in enumerate(message.runs):
             colour = self.marked.get(run.run_id, PALETTE[index % len(PALETTE)])
-            histories = {key: h.points for (rid, key), h in self._histories.items() if rid == run.run_id}
+            histories = {key: feed.points for (rid, key), feed in self._histories.items() if rid == run.run_id}
             plot_runs.append(PlotRun(run.run_id, run.run_name or run.run_id[:8], colour, run.start_time, histories))
         plot.metrics = message.metrics
+        plot.show_progress("")
         plot.set_runs(plot_runs, message.available)
 
     @on(MetricPlot.PickMetrics)
@@ -889,18 +900,18 @@ class MainScreen(RunEditing, Screen):
         """Parse only the bytes appended to the plotted metric files since they were read."""
         grew = False
         for key in keys:
-            history = self._histories.get(key)
-            if history is not None and self.index.store.read_new_points(history):
+            feed = self._histories.get(key)
+            if feed is not None and feed.read():
                 grew = True
         if grew:
             self.app.call_from_thread(self._plot_grown)
 
     def _plot_grown(self) -> None:
         plot = self.query_one(MetricPlot)
-        for plot_run in plot.runs:  # a file read again from scratch has a new list
-            for (run_id, key), history in self._histories.items():
+        for plot_run in plot.runs:
+            for (run_id, key), feed in self._histories.items():
                 if run_id == plot_run.run_id:
-                    plot_run.histories[key] = history.points
+                    plot_run.histories[key] = feed.points
         plot.data_changed()
 
     def action_choose_columns(self) -> None:

@@ -182,9 +182,11 @@ class MetricCursor:
     inode: int | None = None
     lines_read: int = 0
     errors: list[str] = field(default_factory=list)
+    size: int = 0  # the file's size at the last read: how far `offset` has to go
 
-    def read_new(self) -> CursorRead:
-        """Points in complete lines appended since the last call. Raises OSError."""
+    def read_new(self, max_bytes: int | None = None) -> CursorRead:
+        """Points in complete lines appended since the last call (about `max_bytes` of them at
+        most, so that a huge file can be read in pieces). Raises OSError."""
         fd = os.open(self.path, os.O_RDONLY)
         try:
             st = os.fstat(fd)
@@ -195,9 +197,13 @@ class MetricCursor:
                 self.errors = []
                 reset = True
             self.inode = st.st_ino
+            self.size = st.st_size
             if st.st_size == self.offset:
                 return CursorRead([], [], reset)
-            data = _read_range(fd, self.offset, st.st_size)
+            end = st.st_size if max_bytes is None else min(st.st_size, self.offset + max_bytes)
+            data = _read_range(fd, self.offset, end)
+            if end < st.st_size and b"\n" not in data:  # one line longer than a piece: all of it
+                data += _read_range(fd, end, st.st_size)
         finally:
             os.close(fd)
         end = data.rfind(b"\n") + 1
