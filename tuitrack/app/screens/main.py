@@ -37,9 +37,9 @@ from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
-from tuitrack.app.widgets.run_detail import RunDetail
+from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
-from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
 from tuitrack.live.index import RunIndex
 from tuitrack.live.plot_feed import PlotFeed
 from tuitrack.live.options import LiveOptions
@@ -634,14 +634,23 @@ class MainScreen(RunEditing, Screen):
         detail.show(run, self.index.experiment_of(run), summaries, disk,
                     measures_disk=self.index.store.measures_disk)
         if cached is None and fresh_summaries and self.index.has_data(run):
-            self._load_detail(run)
+            self._load_detail(run, first_keys(run.metrics, detail.rows))
+
+    @on(RunDetail.MoreRows)
+    def _more_detail_rows(self, message: RunDetail.MoreRows) -> None:
+        run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+        if run is None or not self.index.has_data(run):
+            return
+        have = self._detail_cache.get(run.run_id, ({}, None))[0]
+        self._load_detail(run, [k for k in first_keys(run.metrics, message.rows) if k not in have])
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
-    def _load_detail(self, run: Run) -> None:
-        """Full metric histories (for min and max) and disk size, off the UI thread."""
+    def _load_detail(self, run: Run, keys: list[str]) -> None:
+        """Full histories of the metrics the detail shows (for min and max) and the disk size,
+        off the UI thread."""
         worker = get_current_worker()
         summaries = {}
-        for key in run.metrics:
+        for key in keys:
             if worker.is_cancelled:
                 return
             summary = summarize(self.index.store.metric_history(run, key).points)
@@ -652,7 +661,8 @@ class MainScreen(RunEditing, Screen):
             self.app.call_from_thread(self._detail_loaded, run.run_id, summaries, disk)
 
     def _detail_loaded(self, run_id: str, summaries: dict, disk: int | None) -> None:
-        self._detail_cache[run_id] = (summaries, disk)
+        known = self._detail_cache.get(run_id, ({}, None))[0]
+        self._detail_cache[run_id] = ({**known, **summaries}, disk)
         if run_id == self.selected_run_id:
             self._show_detail()
 
@@ -915,16 +925,20 @@ class MainScreen(RunEditing, Screen):
         plot.data_changed()
 
     def action_choose_columns(self) -> None:
-        columns = self.query_one(RunsTable).all_columns
+        table = self.query_one(RunsTable)
+        columns = table.all_columns
         if not columns:
             return
+        # Columns past the table's limit are off in the chooser: on is what the table shows.
+        shown = {c.key for c in table.columns}
+        off = {c.key for c in columns if c.key not in shown}
 
         def chosen(hidden: set[str] | None) -> None:
             if hidden is not None:
                 self.hidden_columns = hidden
                 self._refresh_table()
 
-        self.app.push_screen(ColumnChooser(columns, self.hidden_columns), chosen)
+        self.app.push_screen(ColumnChooser(columns, off, limit=MAX_COLUMNS), chosen)
 
     def action_reload(self) -> None:
         self._detail_cache.clear()
