@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 
 def peak_mib() -> float:
@@ -146,6 +145,7 @@ def main() -> None:
     if args.case:
         child(args)
         return
+    sys.path.insert(0, str(HERE.parent))  # the fixtures (the children import only --code's tuitrack)
     from tests.hostile_shapes import make_chain, make_long_metric, make_wide_run
 
     code = Path(args.code).resolve()

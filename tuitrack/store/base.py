@@ -9,6 +9,7 @@ store as a whole cannot be read.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,6 +211,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def metric_history(self, run: Run, key: str) -> MetricHistory:
         """Every point of one metric. Problems (bad lines, unreadable file) are in the result."""
+
+    def gone(self) -> str | None:
+        """The store's folder or database file, when it is no longer there (deleted, moved,
+        unmounted); None while it is, and for stores that are not on this machine's disk."""
+        place = self.watch_root or (self.watch_files[0] if self.watch_files else None)
+        return place if place is not None and not os.path.exists(place) else None
 
     def open_metric(self, run: Run, key: str) -> MetricHistory:
         """A history to fill with `read_some_points`, in pieces where the store can (a plot of

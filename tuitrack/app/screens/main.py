@@ -30,6 +30,7 @@ from tuitrack.app.messages import (
     RunsLoaded,
     SizesLoaded,
     StoreChanged,
+    StoreGone,
     WatchStarted,
     WatchTrouble,
 )
@@ -64,6 +65,7 @@ def _plural(count: int, word: str) -> str:
 
 SUMMARIES_EVERY = 3.0  # seconds between full reads for min/max while the selected run writes
 AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
+GONE_EVERY = 2.0  # seconds between checks that the store's folder or database is still there
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
 
@@ -104,6 +106,7 @@ class MainScreen(RunEditing, Screen):
         self.stale_after_ms = int(live.stale_after * 1000)
         self.watch_mode = "not watching"
         self._watch_problem: str | None = None  # why asking the store what changed fails now
+        self.gone: str | None = None  # the store's path while it is deleted or moved away
         self._watch_parts: tuple | None = None
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
@@ -147,6 +150,7 @@ class MainScreen(RunEditing, Screen):
         self.query_one(RunTree).is_previewed = lambda run: run.run_id in self.prune_preview
         self.set_interval(30, self._refresh_stale)
         self.set_interval(AGES_EVERY, self._refresh_ages)
+        self.set_interval(GONE_EVERY, self._check_gone)
         self._set_status("loading…")
         self.load_store()
 
@@ -334,9 +338,32 @@ class MainScreen(RunEditing, Screen):
         store = self.index.store
         return [store.run_dir(r) for r in self.index.all_runs()]
 
+    @work(thread=True, exclusive=True, group="gone", exit_on_error=False)
+    def _check_gone(self) -> None:
+        """A stat off the UI thread (a network mount may be slow to answer)."""
+        self._note_gone(self.index.store.gone())
+
+    def _note_gone(self, path: str | None) -> bool:
+        """Tell the UI thread when the store goes or comes back; True while it is gone."""
+        if path != self.gone:
+            self.gone = path
+            self.post_message(StoreGone(path))
+        return path is not None
+
+    def on_store_gone(self, message: StoreGone) -> None:
+        self._update_status()
+        if message.path is not None:
+            self.notify(f"The store is gone: {message.path}. What it held stays on screen; "
+                        "it is read again when it comes back", severity="error", timeout=10)
+        else:
+            self.notify("The store is back: reading it again", timeout=4)
+            self.action_reload()
+
     def _on_batch(self, paths: set[str]) -> None:
         """On the debouncer's thread: read again what changed, tell the UI thread what did."""
         store = self.index.store
+        if self._note_gone(store.gone()):
+            return  # a deleted store would read as empty: keep what was there on screen
         try:
             changes = store.changes(paths)
         except StoreError as exc:
@@ -539,7 +566,9 @@ class MainScreen(RunEditing, Screen):
             text.append(f"│ {kind}: {shown} of {len(runs)} ", style="bold")
         if self.show_deleted:
             text.append("│ deleted shown ", style="italic")
-        if self.watch:
+        if self.gone is not None:  # what is on screen stays, but nothing of it is live any more
+            text.append(f"│ ⚠ the store is gone: {self.gone} (showing what was there) ", style="bold red")
+        elif self.watch:
             text.append(f"│ {self.watch_mode} ", style="dim")
         if getattr(self, "_status_note", ""):
             text.append(f"│ {self._status_note}", style="dim italic")
