@@ -9,9 +9,9 @@ from tests.app_helpers import make_app, settle
 from tests.hostile_shapes import T0, make_long_metric
 from tests.test_app_live import eventually
 from tuitrack.app.widgets.metric_plot import MetricPlot
-from tuitrack.live import plot_feed
-from tuitrack.live.plot_feed import PlotFeed
-from tuitrack.model import MetricPoint
+from tuitrack.live import metric_reads
+from tuitrack.live.metric_reads import PlotFeed, merged, read_summary
+from tuitrack.model import MetricPoint, summarize
 from tuitrack.series import ZOOMS, BoundedHistory
 from tuitrack.store import open_store
 
@@ -46,7 +46,7 @@ def test_bounded_history_leaves_short_histories_alone():
 def test_a_feed_reads_in_pieces_and_then_only_what_is_appended(tmp_path, monkeypatch):
     root = tmp_path / "mlruns"
     run_id = make_long_metric(root, 50_000)
-    monkeypatch.setattr(plot_feed, "PIECE_BYTES", 64 << 10)
+    monkeypatch.setattr(metric_reads, "PIECE_BYTES", 64 << 10)
     store = open_store(str(root))
     run = store.find_run(run_id)
     seen = []
@@ -65,7 +65,7 @@ def test_a_feed_reads_in_pieces_and_then_only_what_is_appended(tmp_path, monkeyp
 async def test_a_long_plot_shows_progress_grows_and_zooms(tmp_path, monkeypatch):
     root = tmp_path / "mlruns"
     run_id = make_long_metric(root, 200_000)
-    monkeypatch.setattr(plot_feed, "PIECE_BYTES", 256 << 10)
+    monkeypatch.setattr(metric_reads, "PIECE_BYTES", 256 << 10)
     app = make_app(root)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -91,3 +91,25 @@ async def test_a_long_plot_shows_progress_grows_and_zooms(tmp_path, monkeypatch)
         assert ZOOMS[plot.zoom] == 100
         tail = [p.step for p in plot.runs[0].histories["loss"] if p.step > 200_009 - 100]
         assert tail == list(range(200_009 - 99, 200_010))
+
+
+def test_the_detail_summary_is_read_in_pieces_and_equals_a_full_read(tmp_path, monkeypatch):
+    root = tmp_path / "mlruns"
+    run_id = make_long_metric(root, 30_000)
+    store = open_store(str(root))
+    run = store.find_run(run_id)
+    path = root / run.experiment_id / run_id / "metrics" / "loss"
+    with open(path, "a") as out:  # extremes and NaN far from the start, a highest step mid-way
+        out.write(f"{T0} 0.25 40000\n{T0} -3.5 12\n{T0} 99.0 7\n{T0} nan 5\n")
+    monkeypatch.setattr(metric_reads, "PIECE_BYTES", 32 << 10)
+    assert read_summary(store, run, "loss") == summarize(store.metric_history(run, "loss").points)
+    assert read_summary(store, run, "loss").count == 30_004
+
+
+def test_merged_summaries_ignore_stretches_without_numbers():
+    nan = float("nan")
+    only_nan = summarize([MetricPoint(1, nan, 1)])
+    numbers = summarize([MetricPoint(2, 4.0, 2), MetricPoint(3, -1.0, 3)])
+    both = merged(only_nan, numbers)
+    assert (both.min_value, both.min_step, both.max_value, both.max_step, both.count) == (-1.0, 3, 4.0, 2, 3)
+    assert merged(numbers, only_nan) == both and merged(None, numbers) == numbers

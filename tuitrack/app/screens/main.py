@@ -42,7 +42,7 @@ from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
 from tuitrack.live.index import RunIndex
-from tuitrack.live.plot_feed import PlotFeed
+from tuitrack.live.metric_reads import PlotFeed, read_summary
 from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.live.watcher import (
@@ -54,7 +54,7 @@ from tuitrack.live.watcher import (
     PollWatcher,
     choose_mode,
 )
-from tuitrack.model import Run, RunStatus, summarize
+from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
 from tuitrack.store.base import StoreError
@@ -682,7 +682,7 @@ class MainScreen(RunEditing, Screen):
         for key in keys:
             if worker.is_cancelled:
                 return
-            summary = summarize(self.index.store.metric_history(run, key).points)
+            summary = read_summary(self.index.store, run, key, lambda: worker.is_cancelled)
             if summary is not None:
                 summaries[key] = summary
         disk = self.index.store.disk_usage(run)
