@@ -840,6 +840,11 @@ class MainScreen(RunEditing, Screen):
         if had_focus:
             self._lower().focus()
         if self._plot_shown():
+            # The hidden detail's min and max can wait: reading a long history for both at
+            # once would halve the plot's speed. The detail reads them when it shows again.
+            if any(w.group == "detail" and w.is_running for w in self.workers):
+                self.workers.cancel_group(self, "detail")
+                self._detail_dirty = True
             self._refresh_plot()
         elif self._detail_dirty:
             self._show_detail()
