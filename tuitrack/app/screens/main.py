@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuitrack.app.columns import DEFAULT_HIDDEN, columns_for
+from tuitrack.app.columns import DEFAULT_HIDDEN, Column, columns_for
 from tuitrack.app.messages import (
     ExperimentsLoaded,
     LoadingDone,
@@ -118,6 +118,7 @@ class MainScreen(RunEditing, Screen):
         self.query_condition = None  # a parsed MLflow filter, when the text is one
         self.query_error = ""
         self._filter_answers: dict[str, tuple[Run, bool, bool]] = {}  # see _passes_filter
+        self._columns_cache: tuple | None = None  # see _columns_of
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
         self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
@@ -537,13 +538,25 @@ class MainScreen(RunEditing, Screen):
         runs = self._visible_runs(self.current_experiment)
         table.empty_text = "No runs match the filter" if self.query_text else "No runs"
         table.hidden = self.hidden_columns
-        table.set_runs(runs, columns_for(runs, disk=self.index.store.measures_disk), keep_run_id=self.selected_run_id)
+        table.set_runs(runs, self._columns_of(runs), keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
             # The selected run is filtered out or gone: select what the table shows instead,
             # so that the detail and `y` never act on a run the user cannot see.
             first = table.highlighted_run
             self.selected_run_id = first.run_id if first else None
             self._selection_changed()
+
+    def _columns_of(self, runs: list[Run]) -> list[Column]:
+        """The table's columns for `runs`, computed again only when a run changed: gathering the
+        keys of a run with 100,000 metrics takes a few hundred ms, and the table is refreshed on
+        every batch the watcher brings. The index replaces a changed run (and fills in data only
+        once), so the runs' identities and data states say when the answer is still good."""
+        states = [self.index.has_data(r) for r in runs]
+        cached = self._columns_cache
+        if cached is None or len(cached[0]) != len(runs) or cached[1] != states \
+                or any(a is not b for a, b in zip(cached[0], runs)):  # the runs themselves are kept
+            cached = self._columns_cache = (list(runs), states, columns_for(runs, disk=self.index.store.measures_disk))
+        return cached[2]
 
     def _set_status(self, note: str = "") -> None:
         self._status_note = note
