@@ -132,5 +132,5 @@ async def test_plot_grows_while_a_run_writes(reference_store):
         await asyncio.to_thread(subprocess.run, [sys.executable, "-c", WRITER, str(path), "40"], check=True)
         await eventually(pilot, lambda: len(plot.runs[0].histories["m"]) == 45)
         # only the appended bytes were parsed: the cursor moved, the old points are the same objects
-        history = app.screen._histories[(ids.runs["running"], "m")]
+        history = app.screen._histories[(ids.runs["running"], "m")].history
         assert history.cursor.offset == path.stat().st_size

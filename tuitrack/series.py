@@ -145,3 +145,89 @@ class PreparedSeries:
         while index > 0 and self.source[index - 1].step >= first_step:
             index -= 1
         return index
+
+
+TAIL_POINTS = 4096  # the newest points, kept as logged: zooming to the last 1,000 steps is exact
+BUCKETS = 1024  # older points: at most 2 x this many buckets, a few times any plot's width
+
+
+class BoundedHistory:
+    """A metric history of any length in bounded memory, for plotting.
+
+    The newest TAIL_POINTS points are kept as logged. Older ones are gathered in buckets of
+    consecutive points; a bucket keeps its first, lowest, highest and last point, so spikes stay
+    visible and the curve's shape holds. When there are 2 x `buckets` buckets, neighbours merge
+    and each new bucket takes twice as many points: memory stays the same at 10 million points
+    as at 10 thousand. `points()` is what a plot draws, in logged order.
+    """
+
+    def __init__(self, buckets: int = BUCKETS, tail: int = TAIL_POINTS) -> None:
+        self.max_buckets = 2 * buckets
+        self.tail_size = tail
+        self.clear()
+
+    def clear(self) -> None:
+        self.count = 0  # points seen
+        self.width = 1  # points per bucket
+        self._buckets: list[tuple[MetricPoint, ...]] = []  # (first, low or high, high or low, last)
+        self._pending: list[MetricPoint] = []  # older than the tail, not a full bucket yet
+        self._tail: list[MetricPoint] = []
+
+    def add(self, points: list[MetricPoint]) -> None:
+        if not points:
+            return
+        self.count += len(points)
+        self._tail.extend(points)
+        if len(self._tail) >= 2 * self.tail_size:
+            spill, self._tail = self._tail[: -self.tail_size], self._tail[-self.tail_size:]
+            self._bucket(spill)
+
+    def _bucket(self, points: list[MetricPoint]) -> None:
+        pending = self._pending + points
+        # Widen the buckets first, so that what is pending fits in the number allowed.
+        while len(self._buckets) + len(pending) // self.width > self.max_buckets:
+            self._merge()
+        whole = len(pending) - len(pending) % self.width
+        for start in range(0, whole, self.width):
+            self._buckets.append(_summary(pending[start : start + self.width]))
+        self._pending = pending[whole:]
+
+    def _merge(self) -> None:
+        merged = []
+        for i in range(0, len(self._buckets) - 1, 2):
+            a, b = self._buckets[i], self._buckets[i + 1]
+            merged.append(_summary([*a, *b]))
+        if len(self._buckets) % 2:
+            merged.append(self._buckets[-1])
+        self._buckets = merged
+        self.width *= 2
+
+    def points(self) -> list[MetricPoint]:
+        out: list[MetricPoint] = []
+        for bucket in self._buckets:
+            previous = None
+            for point in bucket:
+                if point is not previous:
+                    out.append(point)
+                previous = point
+        out.extend(self._pending)
+        out.extend(self._tail)
+        return out
+
+
+def _by_value(point: MetricPoint) -> float:
+    return point.value
+
+
+def _summary(points: list[MetricPoint]) -> tuple[MetricPoint, ...]:
+    """First, lowest, highest and last of consecutive points (low and high in logged order;
+    NaN is neither unless every value is NaN)."""
+    low = min(points, key=_by_value)
+    high = max(points, key=_by_value)
+    if math.isnan(low.value) or math.isnan(high.value):
+        numbers = [p for p in points if not math.isnan(p.value)]
+        if numbers:
+            low, high = min(numbers, key=_by_value), max(numbers, key=_by_value)
+    if low is not high and points.index(high) < points.index(low):
+        low, high = high, low
+    return (points[0], low, high, points[-1])

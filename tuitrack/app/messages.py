@@ -51,6 +51,14 @@ class WatchTrouble(Message):
         self.problem = problem
 
 
+class StoreGone(Message):
+    """The store's folder or database is no longer there (`path`), or is there again (None)."""
+
+    def __init__(self, path: str | None) -> None:
+        super().__init__()
+        self.path = path
+
+
 class PlotLoaded(Message):
     """The histories for the plot are read (they are in the screen's history cache)."""
 

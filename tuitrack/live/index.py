@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from tuitrack.model import Experiment, Run, RunStatus
+from tuitrack.families import Forest, build_forest
+from tuitrack.model import Experiment, Problem, Run, RunStatus
 from tuitrack.query.staleness import family_last_write
 from tuitrack.query.staleness import is_stale as _is_stale
 from tuitrack.store import Store
 from tuitrack.store.base import Change
 
 DISK_EVERY_S = 10.0  # a growing run's disk size is measured again at most this often
+
 
 @dataclass
 class Delta:
@@ -50,8 +51,9 @@ class RunIndex:
         self.experiments: dict[str, Experiment] = {}
         self._runs: dict[str, dict[str, Run]] = {}  # experiment id -> run id -> run
         self._with_data: set[str] = set()
+        self._family_problems: dict[str, Problem] = {}  # run id -> what is wrong with its parent link
+        self._forests: dict[str, Forest] = {}  # experiment id -> its runs as families (all of them)
         self._measured_at: dict[str, float] = {}  # run id -> when (monotonic) its size was measured again
-        self._children: dict[str, list[str]] = {}  # parent run id -> child run ids, newest first
         self._write = threading.RLock()
         self._last_write: dict[str, int] = {}  # run id -> ms of the training's last write (running runs)
 
@@ -82,7 +84,7 @@ class RunIndex:
                                  if not p.where.endswith("meta.yaml") and p not in run.problems]
             fresh[run.run_id] = run
         self._runs = {**self._runs, experiment_id: fresh}
-        self._rebuild_children()
+        self._check_families({experiment_id})
         return list(fresh.values())
 
     def load_data(self, runs: Iterable[Run]) -> list[Run]:
@@ -150,8 +152,11 @@ class RunIndex:
             for change in changes:
                 if change.kind == "metric" and change.run_id not in reread:
                     self._apply_metric(change.run_id, change.key, delta)
-            if delta.runs_added or delta.runs_removed or delta.experiments_reloaded:
-                self._rebuild_children()
+            # A run read again is a new object without its family problem; a run added, removed
+            # or re-tagged may make or break a parent link elsewhere in its experiment.
+            touched = {c.experiment_id for c in changes if c.kind == "run" and c.experiment_id}
+            removed = set(self._runs) if delta.runs_removed else set()  # rare: look at every experiment
+            self._check_families(touched | delta.experiments_reloaded | removed)
             for run_id in (delta.runs_added | delta.runs_changed) - {c.run_id for c in changes if c.kind == "metric"}:
                 self._note_last_write(self.run(run_id))
         return delta
@@ -231,17 +236,29 @@ class RunIndex:
             delta.runs_changed.add(run.run_id)
         delta.metrics.add((run.run_id, key))
 
-    def _rebuild_children(self) -> None:
-        children: dict[str, list[Run]] = defaultdict(list)
-        for runs in self._runs.values():
-            for run in runs.values():
-                parent = run.parent_run_id
-                if parent and parent != run.run_id:
-                    children[parent].append(run)
-        self._children = {
-            parent: [r.run_id for r in sorted(kids, key=lambda r: (r.start_time or 0, r.run_id), reverse=True)]
-            for parent, kids in children.items()
-        }
+    def _check_families(self, experiment_ids: Iterable[str]) -> None:
+        """Put a Problem on runs whose parent link cannot be drawn as it says (a cycle, itself,
+        a parent that is not there), and take it off runs whose link is fine again. Linear in
+        the experiment's runs. A run gets a new problems list (never one changed in place)."""
+        for experiment_id in experiment_ids:
+            runs = self._runs.get(experiment_id)
+            if runs is None:
+                continue
+            forest = build_forest(runs.values(), known_ids=set(runs))
+            self._forests = {**self._forests, experiment_id: forest}
+            for run_id, run in runs.items():
+                wanted = forest.problems.get(run_id)
+                old = self._family_problems.get(run_id)
+                problems = run.problems
+                if old is not None and old != wanted and old in problems:
+                    problems = [p for p in problems if p != old]
+                if wanted is not None and wanted not in problems:
+                    problems = [*problems, wanted]
+                run.problems = problems
+                if wanted is None:
+                    self._family_problems.pop(run_id, None)
+                else:
+                    self._family_problems[run_id] = wanted
 
     # -- reading (UI thread) -------------------------------------------------------------------
 
@@ -276,14 +293,16 @@ class RunIndex:
     def experiment_of(self, run: Run) -> Experiment | None:
         return self.experiments.get(run.experiment_id)
 
-    def children_ids(self, run_id: str) -> list[str]:
-        return self._children.get(run_id, [])
+    def family_of(self, runs: list[Run], experiment_id: str) -> Forest:
+        """`runs` (some of an experiment's, newest first) as a forest: nested runs under their
+        parents, every run reachable once however its parent links go."""
+        return build_forest(runs, known_ids=set(self._runs.get(experiment_id, {})))
 
-    def roots_of(self, experiment_id: str, include_deleted: bool = False) -> list[Run]:
-        """Runs without a parent in the same experiment (nested runs hang under their parent)."""
-        runs = self.runs_of(experiment_id, include_deleted)
-        present = {r.run_id for r in runs}
-        return [r for r in runs if not r.parent_run_id or r.parent_run_id not in present]
+    def children_ids(self, run_id: str) -> list[str]:
+        """The runs that hang under `run_id` (as the tree draws them: cycles broken)."""
+        run = self.run(run_id)
+        forest = self._forests.get(run.experiment_id) if run is not None else None
+        return [kid.run_id for kid in forest.children.get(run_id, ())] if forest is not None else []
 
     def is_stale(self, run: Run, now_ms: int, after_ms: int) -> bool:
         """A RUNNING run whose family has written nothing for `after_ms`: its process probably died."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tuitrack.formatting import duration_text, format_age
+from tuitrack.families import build_forest
 from tuitrack.model import Experiment, Run, RunStatus
 from tuitrack.query.mlflow_filter import matches
 
@@ -207,19 +208,10 @@ def _metric_note(run: Run, policy: Policy) -> str:
 
 def _keep_families_together(verdicts: list[Verdict]) -> None:
     """If any run of a family (a parent and its descendants) stays, the whole family stays."""
-    by_id = {v.run.run_id: v for v in verdicts}
-
-    def root_of(run: Run) -> str:
-        seen = set()
-        current = run
-        while current.parent_run_id and current.parent_run_id in by_id and current.run_id not in seen:
-            seen.add(current.run_id)
-            current = by_id[current.parent_run_id].run
-        return current.run_id
-
+    root_of = build_forest(v.run for v in verdicts).family_roots()  # linear, cycles broken
     families: dict[str, list[Verdict]] = defaultdict(list)
     for verdict in verdicts:
-        families[root_of(verdict.run)].append(verdict)
+        families[root_of[verdict.run.run_id]].append(verdict)
     for members in families.values():
         if len(members) > 1 and any(not v.prune for v in members) and any(v.prune for v in members):
             keeper = next(v for v in members if not v.prune)

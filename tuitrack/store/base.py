@@ -113,6 +113,9 @@ class Store(abc.ABC):
     watch_files: tuple[str, ...] = ()  # files whose changes mean "ask `changes` what changed"
     ask_every: float | None = None  # seconds: ask `changes` this often even without file events
     measures_disk = True  # False: the app shows no Disk (a server's disk; a database's shared file)
+    # True: points read into a MetricHistory may be dropped between reads (the cursor alone says
+    # where to go on), so a reader can fold them away; False where a read compares against them.
+    metric_points_disposable = False
 
     @abc.abstractmethod
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
@@ -264,6 +267,26 @@ class Store(abc.ABC):
         history = self.metric_history(run, key)
         points, history.points = history.points, []
         return history, iter([points])
+
+    def gone(self) -> str | None:
+        """The store's folder or database file, when it is no longer there (deleted, moved,
+        unmounted); None while it is, and for stores that are not on this machine's disk."""
+        place = self.watch_root or (self.watch_files[0] if self.watch_files else None)
+        return place if place is not None and not os.path.exists(place) else None
+
+    def open_metric(self, run: Run, key: str) -> MetricHistory:
+        """A history to fill with `read_some_points`, in pieces where the store can (a plot of
+        10 million points never holds them all). Stores that fetch a whole history at once have
+        read it here."""
+        return self.metric_history(run, key)
+
+    def read_some_points(self, history: MetricHistory, max_bytes: int) -> list[MetricPoint]:
+        """`read_new_points`, parsing about `max_bytes` of the store's data at most where it can."""
+        return self.read_new_points(history)
+
+    def read_fraction(self, history: MetricHistory) -> float | None:
+        """How much of the metric `history` has read (0 to 1), when the store knows."""
+        return None
 
     @abc.abstractmethod
     def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:

@@ -1,4 +1,9 @@
-"""`C`: choose which columns of the runs table are shown."""
+"""`C`: choose which columns of the runs table are shown.
+
+A run with 100,000 metrics has 100,000 columns to choose from: the list holds the first
+MAX_LISTED that match what is typed after `/` (the rest are counted), and what is on or off is
+kept per column, not read back from the list.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, SelectionList
+from textual.widgets import Input, Label, SelectionList
 from textual.widgets.selection_list import Selection
 
 from tuitrack.app.columns import Column
-from tuitrack.app.widgets.toggles import TickList
+from tuitrack.app.screens.metric_picker import MAX_LISTED, FuzzyIndex, more_note
 from tuitrack.app.store_text import store_text
+from tuitrack.app.widgets.toggles import TickList
 
 
 class ColumnChooser(ModalScreen[set[str] | None]):
@@ -24,6 +30,7 @@ class ColumnChooser(ModalScreen[set[str] | None]):
         Binding("enter", "apply", "Apply", priority=True),  # the list would toggle on enter
         Binding("j", "down", "Down", show=False),
         Binding("k", "up", "Up", show=False),
+        Binding("slash", "narrow", "Narrow", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -31,39 +38,84 @@ class ColumnChooser(ModalScreen[set[str] | None]):
         align: center middle;
         & > Vertical { width: 50; max-width: 100%; height: 80%; border: round $primary; background: $surface; }
         SelectionList { height: 1fr; }
+        Input { margin: 0 1; }
         Label { padding: 0 1; color: $text-muted; }
     }
     """
 
-    def __init__(self, columns: list[Column], hidden: set[str]) -> None:
+    def __init__(self, columns: list[Column], hidden: set[str], limit: int | None = None) -> None:
         super().__init__()
         self.columns = columns
         self.hidden = hidden
+        self.limit = limit  # columns shown at most: turning one more on turns the last other off
+        self.shown = {c.key: c.key not in hidden for c in columns}
+        self._picked: set[str] = set()  # turned on here: never the one turned off for room
+        self._listed: set[str] = set()
+        labels = [self._label(c) for c in columns]
+        self._key_of = dict(zip(labels, (c.key for c in columns)))
+        self._labels = FuzzyIndex(labels)
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Columns"
-            yield Label("space toggles · enter applies · escape cancels")
-            yield TickList[str](
-                *[
-                    Selection(store_text(self._label(c)), c.key, c.key not in self.hidden)
-                    for c in self.columns
-                ]
-            )
+            yield Label("space toggles · / narrows · enter applies · escape cancels")
+            yield Input(placeholder="column name", id="column-query")
+            yield TickList[str](id="column-list")
+            yield Label("", id="column-more")
 
     def on_mount(self) -> None:
+        self._fill("")
         choices = self.query_one(SelectionList)
         choices.highlighted = 0
         choices.focus()
+
+    def _fill(self, query: str) -> None:
+        choices = self.query_one(SelectionList)
+        choices.clear_options()
+        labels, more = self._labels.first(query, MAX_LISTED)
+        choices.add_options([Selection(store_text(label), self._key_of[label], self.shown[self._key_of[label]])
+                             for label in labels])
+        self._listed = {self._key_of[label] for label in labels}
+        self.query_one("#column-more", Label).update(more_note(len(labels), more))
+        if choices.option_count:
+            choices.highlighted = 0
 
     @staticmethod
     def _label(column: Column) -> str:
         kind = {"param": "param ", "metric": "metric "}.get(column.kind, "")
         return f"{kind}{column.label}"
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def on_selection_list_selection_toggled(self, event: SelectionList.SelectionToggled) -> None:
+        key = event.selection.value
+        self.shown[key] = not self.shown[key]
+        if not self.shown[key]:
+            self._picked.discard(key)
+            return
+        self._picked.add(key)
+        if self.limit is not None and sum(self.shown.values()) > self.limit:
+            room = next((c for c in reversed(self.columns)
+                         if self.shown[c.key] and c.kind != "attr" and c.key not in self._picked), None)
+            if room is not None:
+                self.shown[room.key] = False
+                if room.key in self._listed:
+                    self.query_one(SelectionList).deselect(room.key)
+                self.query_one("#column-more", Label).update(
+                    f"{self._label(room)} off: {self.limit} columns at most")
+
+    def action_narrow(self) -> None:
+        self.query_one(Input).focus()
+
     def action_apply(self) -> None:
-        shown = set(self.query_one(SelectionList).selected)
-        self.dismiss({c.key for c in self.columns if c.key not in shown})
+        if self.focused is self.query_one(Input):
+            self.query_one(SelectionList).focus()
+            return
+        self.dismiss({key for key, on in self.shown.items() if not on})
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuitrack.app.columns import DEFAULT_HIDDEN, columns_for
+from tuitrack.app.columns import DEFAULT_HIDDEN, Column, columns_for
 from tuitrack.app.messages import (
     ExperimentsLoaded,
     LoadingDone,
@@ -30,6 +30,7 @@ from tuitrack.app.messages import (
     RunsLoaded,
     SizesLoaded,
     StoreChanged,
+    StoreGone,
     WatchStarted,
     WatchTrouble,
 )
@@ -37,12 +38,13 @@ from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
-from tuitrack.app.widgets.run_detail import RunDetail
+from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
-from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
 from tuitrack.formatting import shown_name
 from tuitrack.live.index import RunIndex
 from tuitrack.live.inotify import FolderWatcher
+from tuitrack.live.metric_reads import PlotFeed, read_summary
 from tuitrack.live.options import LiveOptions
 from tuitrack.live.sweep import Sweeper
 from tuitrack.live.undo import UndoStack
@@ -54,7 +56,7 @@ from tuitrack.live.watcher import (
     PollWatcher,
     choose_mode,
 )
-from tuitrack.model import Run, RunStatus, summarize
+from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
@@ -66,6 +68,7 @@ def _plural(count: int, word: str) -> str:
 
 SUMMARIES_EVERY = 3.0  # seconds between full reads for min/max while the selected run writes
 AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
+GONE_EVERY = 2.0  # seconds between checks that the store's folder or database is still there
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 HOT_FOR_MS = 15 * 60_000  # a run that wrote this recently is watched closely, running or not
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
@@ -108,18 +111,20 @@ class MainScreen(RunEditing, Screen):
         # What the status bar says of following the store, until the watcher says it is on.
         self.watch_mode = "live once loaded" if live.watch else "not watching (--no-watch)"
         self._watch_problem: str | None = None  # why asking the store what changed fails now
+        self.gone: str | None = None  # the store's path while it is deleted or moved away
         self._watch_parts: tuple | None = None
         self._sweeper = Sweeper(index.store, lambda paths: None)
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
         self.prune_preview: set[str] = set()  # runs the prune panel would delete (× in the tree)
-        self._histories: dict[tuple[str, str], object] = {}  # (run id, metric) -> MetricHistory
+        self._histories: dict[tuple[str, str], PlotFeed] = {}  # (run id, metric) -> its plotted points
         self._summaries_timer = None
         self.show_deleted = False
         self.query_text = ""
         self.query_condition = None  # a parsed MLflow filter, when the text is one
         self.query_error = ""
         self._filter_answers: dict[str, tuple[Run, bool, bool]] = {}  # see _passes_filter
+        self._columns_cache: tuple | None = None  # see _columns_of
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
         self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
@@ -153,6 +158,7 @@ class MainScreen(RunEditing, Screen):
         self.query_one(RunTree).is_previewed = lambda run: run.run_id in self.prune_preview
         self.set_interval(30, self._refresh_stale)
         self.set_interval(AGES_EVERY, self._refresh_ages)
+        self.set_interval(GONE_EVERY, self._check_gone)
         self._set_status("loading…")
         self.load_store()
 
@@ -359,9 +365,32 @@ class MainScreen(RunEditing, Screen):
         store = self.index.store
         return [store.run_dir(r) for r in self.index.all_runs()]
 
+    @work(thread=True, exclusive=True, group="gone", exit_on_error=False)
+    def _check_gone(self) -> None:
+        """A stat off the UI thread (a network mount may be slow to answer)."""
+        self._note_gone(self.index.store.gone())
+
+    def _note_gone(self, path: str | None) -> bool:
+        """Tell the UI thread when the store goes or comes back; True while it is gone."""
+        if path != self.gone:
+            self.gone = path
+            self.post_message(StoreGone(path))
+        return path is not None
+
+    def on_store_gone(self, message: StoreGone) -> None:
+        self._update_status()
+        if message.path is not None:
+            self.notify(f"The store is gone: {message.path}. What it held stays on screen; "
+                        "it is read again when it comes back", severity="error", timeout=10)
+        else:
+            self.notify("The store is back: reading it again", timeout=4)
+            self.action_reload()
+
     def _on_batch(self, paths: set[str]) -> None:
         """On the debouncer's thread: read again what changed, tell the UI thread what did."""
         store = self.index.store
+        if self._note_gone(store.gone()):
+            return  # a deleted store would read as empty: keep what was there on screen
         try:
             changes = store.changes(paths)
         except StoreError as exc:
@@ -534,13 +563,9 @@ class MainScreen(RunEditing, Screen):
 
     async def _fill_experiment(self, experiment_id: str) -> None:
         runs = self._visible_runs(experiment_id)
-        present = {r.run_id: r for r in runs}
-
-        def children(run: Run) -> list[Run]:
-            return [present[c] for c in self.index.children_ids(run.run_id) if c in present]
-
-        roots = [r for r in runs if not r.parent_run_id or r.parent_run_id not in present]
-        await self.query_one(RunTree).show_runs(self.index.experiments[experiment_id], roots, children, len(runs))
+        family = self.index.family_of(runs, experiment_id)
+        await self.query_one(RunTree).show_runs(
+            self.index.experiments[experiment_id], family.roots, family.children_of, len(runs))
 
     def _refresh_table(self) -> None:
         table = self.query_one(RunsTable)
@@ -551,13 +576,25 @@ class MainScreen(RunEditing, Screen):
         runs = self._visible_runs(self.current_experiment)
         table.empty_text = "No runs match the filter" if self.query_text else "No runs"
         table.hidden = self.hidden_columns
-        table.set_runs(runs, columns_for(runs, disk=self.index.store.measures_disk), keep_run_id=self.selected_run_id)
+        table.set_runs(runs, self._columns_of(runs), keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
             # The selected run is filtered out or gone: select what the table shows instead,
             # so that the detail and `y` never act on a run the user cannot see.
             first = table.highlighted_run
             self.selected_run_id = first.run_id if first else None
             self._selection_changed()
+
+    def _columns_of(self, runs: list[Run]) -> list[Column]:
+        """The table's columns for `runs`, computed again only when a run changed: gathering the
+        keys of a run with 100,000 metrics takes a few hundred ms, and the table is refreshed on
+        every batch the watcher brings. The index replaces a changed run (and fills in data only
+        once), so the runs' identities and data states say when the answer is still good."""
+        states = [self.index.has_data(r) for r in runs]
+        cached = self._columns_cache
+        if cached is None or len(cached[0]) != len(runs) or cached[1] != states \
+                or any(a is not b for a, b in zip(cached[0], runs)):  # the runs themselves are kept
+            cached = self._columns_cache = (list(runs), states, columns_for(runs, disk=self.index.store.measures_disk))
+        return cached[2]
 
     def _set_status(self, note: str = "") -> None:
         self._status_note = note
@@ -582,7 +619,9 @@ class MainScreen(RunEditing, Screen):
             text.append("│ deleted shown ", style="italic")
         if self.marked:
             text.append(f"│ {len(self.marked)} marked (M clears) ", style="bold")
-        if self.watch:
+        if self.gone is not None:  # what is on screen stays, but nothing of it is live any more
+            text.append(f"│ ⚠ the store is gone: {visible(self.gone)} (showing what was there) ", style="bold red")
+        elif self.watch:
             text.append(f"│ {visible(self.watch_mode)} ", style="dim")
         if getattr(self, "_status_note", ""):
             text.append(f"│ {visible(self._status_note)}", style="dim italic")  # may quote a store error
@@ -677,17 +716,26 @@ class MainScreen(RunEditing, Screen):
         detail.show(run, self.index.experiment_of(run), summaries, disk,
                     measures_disk=self.index.store.measures_disk)
         if cached is None and fresh_summaries and self.index.has_data(run):
-            self._load_detail(run)
+            self._load_detail(run, first_keys(run.metrics, detail.rows))
+
+    @on(RunDetail.MoreRows)
+    def _more_detail_rows(self, message: RunDetail.MoreRows) -> None:
+        run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+        if run is None or not self.index.has_data(run):
+            return
+        have = self._detail_cache.get(run.run_id, ({}, None))[0]
+        self._load_detail(run, [k for k in first_keys(run.metrics, message.rows) if k not in have])
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
-    def _load_detail(self, run: Run) -> None:
-        """Full metric histories (for min and max) and disk size, off the UI thread."""
+    def _load_detail(self, run: Run, keys: list[str]) -> None:
+        """Full histories of the metrics the detail shows (for min and max) and the disk size,
+        off the UI thread."""
         worker = get_current_worker()
         summaries = {}
-        for key in run.metrics:
+        for key in keys:
             if worker.is_cancelled:
                 return
-            summary = summarize(self.index.store.metric_history(run, key).points)
+            summary = read_summary(self.index.store, run, key, lambda: worker.is_cancelled)
             if summary is not None:
                 summaries[key] = summary
         disk = self.index.store.disk_usage(run)
@@ -695,7 +743,8 @@ class MainScreen(RunEditing, Screen):
             self.app.call_from_thread(self._detail_loaded, run.run_id, summaries, disk)
 
     def _detail_loaded(self, run_id: str, summaries: dict, disk: int | None) -> None:
-        self._detail_cache[run_id] = (summaries, disk)
+        known = self._detail_cache.get(run_id, ({}, None))[0]
+        self._detail_cache[run_id] = ({**known, **summaries}, disk)
         if run_id == self.selected_run_id:
             self._show_detail()
 
@@ -873,6 +922,11 @@ class MainScreen(RunEditing, Screen):
         if had_focus:
             self._lower().focus()
         if self._plot_shown():
+            # The hidden detail's min and max can wait: reading a long history for both at
+            # once would halve the plot's speed. The detail reads them when it shows again.
+            if any(w.group == "detail" and w.is_running for w in self.workers):
+                self.workers.cancel_group(self, "detail")
+                self._detail_dirty = True
             self._refresh_plot()
         elif self._detail_dirty:
             self._show_detail()
@@ -919,22 +973,31 @@ class MainScreen(RunEditing, Screen):
 
     @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
     def _load_plot(self, runs: list[Run], wanted: list[str]) -> None:
-        """Histories of the plotted metrics of the plotted runs, off the UI thread."""
+        """Histories of the plotted metrics of the plotted runs, off the UI thread, in pieces:
+        the plot says how far it is, and memory stays bounded however long they are."""
+        worker = get_current_worker()
         available = sorted({k for r in runs for k in r.metrics})
         metrics = [m for m in wanted if m in available]
         if not metrics and available:
             metrics = [default_metric(available)]
+        plot = self.query_one(MetricPlot)
         keep = {}
         for run in runs:
             for key in metrics:
                 if key not in run.metrics:
                     continue
-                history = self._histories.get((run.run_id, key))
-                if history is None:
-                    history = self.index.store.metric_history(run, key)
-                else:  # read before, perhaps while the plot was hidden: catch up
-                    self.index.store.read_new_points(history)
-                keep[(run.run_id, key)] = history
+                feed = self._histories.get((run.run_id, key))
+                if feed is None:
+                    feed = PlotFeed(self.index.store, run, key)
+
+                def progress(fraction: float, key=key) -> None:
+                    self.app.call_from_thread(plot.show_progress, f"reading {key}… {fraction:.0%}")
+
+                # Read before, perhaps while the plot was hidden: this catches up.
+                feed.read(progress, lambda: worker.is_cancelled)
+                if worker.is_cancelled:
+                    return
+                keep[(run.run_id, key)] = feed
         self._histories = keep
         self.post_message(PlotLoaded(runs, available, metrics))
 
@@ -943,9 +1006,10 @@ class MainScreen(RunEditing, Screen):
         plot_runs = []
         for index, run in enumerate(message.runs):
             colour = self.marked.get(run.run_id, PALETTE[index % len(PALETTE)])
-            histories = {key: h.points for (rid, key), h in self._histories.items() if rid == run.run_id}
+            histories = {key: feed.points for (rid, key), feed in self._histories.items() if rid == run.run_id}
             plot_runs.append(PlotRun(run.run_id, shown_name(run), colour, run.start_time, histories))
         plot.metrics = message.metrics
+        plot.show_progress("")
         plot.set_runs(plot_runs, message.available)
 
     @on(MetricPlot.PickMetrics)
@@ -969,31 +1033,35 @@ class MainScreen(RunEditing, Screen):
         """Parse only the bytes appended to the plotted metric files since they were read."""
         grew = False
         for key in keys:
-            history = self._histories.get(key)
-            if history is not None and self.index.store.read_new_points(history):
+            feed = self._histories.get(key)
+            if feed is not None and feed.read():
                 grew = True
         if grew:
             self.app.call_from_thread(self._plot_grown)
 
     def _plot_grown(self) -> None:
         plot = self.query_one(MetricPlot)
-        for plot_run in plot.runs:  # a file read again from scratch has a new list
-            for (run_id, key), history in self._histories.items():
+        for plot_run in plot.runs:
+            for (run_id, key), feed in self._histories.items():
                 if run_id == plot_run.run_id:
-                    plot_run.histories[key] = history.points
+                    plot_run.histories[key] = feed.points
         plot.data_changed()
 
     def action_choose_columns(self) -> None:
-        columns = self.query_one(RunsTable).all_columns
+        table = self.query_one(RunsTable)
+        columns = table.all_columns
         if not columns:
             return
+        # Columns past the table's limit are off in the chooser: on is what the table shows.
+        shown = {c.key for c in table.columns}
+        off = {c.key for c in columns if c.key not in shown}
 
         def chosen(hidden: set[str] | None) -> None:
             if hidden is not None:
                 self.hidden_columns = hidden
                 self._refresh_table()
 
-        self.app.push_screen(ColumnChooser(columns, self.hidden_columns), chosen)
+        self.app.push_screen(ColumnChooser(columns, off, limit=MAX_COLUMNS), chosen)
 
     def action_reload(self) -> None:
         self._detail_cache.clear()

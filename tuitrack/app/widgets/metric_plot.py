@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import plotext
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -86,6 +87,7 @@ class MetricPlot(Widget, can_focus=True):
         self._redraw_timer = None
         self._last_redraw = 0.0
         self._prepared: dict[tuple[str, str], PreparedSeries] = {}
+        self.progress = ""  # "reading loss… 43%" while histories are read
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -98,6 +100,12 @@ class MetricPlot(Widget, can_focus=True):
         self.metrics = kept or ([default_metric(available)] if available else [])
         self._data_version += 1
         self.refresh()
+
+    def show_progress(self, text: str) -> None:
+        """Say how far the reading of histories is (on the top line; "" when done)."""
+        if text != self.progress:
+            self.progress = text
+            self.refresh()
 
     REDRAW_EVERY = 0.5  # seconds: a plot that grows is redrawn at most twice a second
 
@@ -155,6 +163,9 @@ class MetricPlot(Widget, can_focus=True):
             self._strips = self._build()
             self.build_ms = (time.perf_counter() - started) * 1000
             self._cache_key = key
+        if y == 0 and self.progress:
+            note = Strip([Segment(" " + self.progress, self.rich_style + Style(italic=True))])
+            return note.extend_cell_length(self.size.width, self.rich_style).crop(0, self.size.width)
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(self.size.width, self.rich_style)

@@ -1,7 +1,13 @@
-"""The detail pane: everything about one run, and what is wrong with it if anything is."""
+"""The detail pane: everything about one run, and what is wrong with it if anything is.
+
+A run may hold 100,000 metrics or params: each section shows its first DETAIL_ROWS keys (in
+order) and says how many more there are; `+` shows more. So drawing a run costs the same
+whatever it holds, and keys keep answering.
+"""
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 
@@ -10,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from tuitrack.app.status_look import glyph
@@ -17,6 +24,17 @@ from tuitrack.app.store_text import store_text
 from tuitrack.formatting import format_bytes, format_value, run_overview, shown_name
 from tuitrack.model import Experiment, MetricSummary, Problem, Run, fold_latest
 from tuitrack.safe_text import visible
+
+
+DETAIL_ROWS = 100  # rows per section at first; `+` adds as many again
+MAX_PROBLEMS = 20  # problems listed; the rest are counted
+
+
+def first_keys(values: dict, count: int) -> list[str]:
+    """The first `count` keys of `values` in sorted order, without sorting 100,000 of them."""
+    if len(values) <= count:
+        return sorted(values)
+    return heapq.nsmallest(count, values)
 
 
 class RunDetail(VerticalScroll, can_focus=True):
@@ -28,6 +46,8 @@ class RunDetail(VerticalScroll, can_focus=True):
         Binding("k,up", "scroll_up", "Up", show=False),
         Binding("g,home", "scroll_home", "Top", show=False),
         Binding("G,end", "scroll_end", "Bottom", show=False),
+        Binding("plus,equals_sign", "more_rows", "More rows", show=False,
+                tooltip="Show more metrics, params and tags of a run that has many"),
     ]
 
     DEFAULT_CSS = """
@@ -42,6 +62,23 @@ class RunDetail(VerticalScroll, can_focus=True):
         super().__init__(**kwargs)
         self.clock = clock
         self.shown_run: Run | None = None
+        self.rows = DETAIL_ROWS  # rows shown per section (more with +)
+        self._last: tuple = ()  # what `show` drew last, to draw it again with more rows
+
+    class MoreRows(Message):
+        """More rows are shown: the screen reads their summaries."""
+
+        def __init__(self, rows: int) -> None:
+            super().__init__()
+            self.rows = rows
+
+    def action_more_rows(self) -> None:
+        run = self.shown_run
+        if run is None or max(len(run.metrics), len(run.params), len(run.tags)) <= self.rows:
+            return
+        self.rows += DETAIL_ROWS
+        self.show(*self._last)
+        self.post_message(self.MoreRows(self.rows))
 
     def compose(self):
         yield Static(Text("Select a run to see its details.", style="dim"), id="detail-body")
@@ -58,7 +95,9 @@ class RunDetail(VerticalScroll, can_focus=True):
         """Draw `run`. Summaries and disk size arrive later (computed off the UI thread)."""
         if run is None or self.shown_run is None or run.run_id != self.shown_run.run_id:
             self.scroll_home(animate=False)  # another run: start at its name, not mid-way
+            self.rows = DETAIL_ROWS
         self.shown_run = run
+        self._last = (run, experiment, summaries, disk_bytes, problems, measures_disk)
         self.border_title = store_text(f"Run {shown_name(run)}") if run else "Run"
         body = self.query_one("#detail-body", Static)
         if run is None:
@@ -71,8 +110,10 @@ class RunDetail(VerticalScroll, can_focus=True):
         parts: list[RenderableType] = []
         if problems:
             warn = Text("Problems\n", style="bold red")
-            for problem in problems:
+            for problem in problems[:MAX_PROBLEMS]:
                 warn.append(f"  ! {visible(str(problem))}\n", style="red")
+            if len(problems) > MAX_PROBLEMS:
+                warn.append(f"  … {len(problems) - MAX_PROBLEMS:,} more (tuitrack show lists them all)\n", style="red")
             parts.append(warn)
         overview = Table.grid(padding=(0, 2))
         overview.add_column(style="bold", no_wrap=True)
@@ -93,7 +134,7 @@ class RunDetail(VerticalScroll, can_focus=True):
             for name, justify in (("key", "left"), ("last", "right"), ("step", "right"),
                                   ("min", "right"), ("max", "right")):
                 metrics.add_column(name, justify=justify, no_wrap=name != "key")
-            for key in sorted(run.metrics):
+            for key in first_keys(run.metrics, self.rows):
                 point = run.metrics[key]
                 summary = (summaries or {}).get(key)
                 if summary is None:
@@ -104,6 +145,7 @@ class RunDetail(VerticalScroll, can_focus=True):
                     high = f"{format_value(summary.max_value, 5)} @{summary.max_step}"
                 metrics.add_row(store_text(key), format_value(point.value, 5), str(point.step), low, high)
             parts.append(metrics)
+            parts.extend(self._more(len(run.metrics), "metrics"))
         else:
             parts.append(Text("  none", style="dim"))
         for title, values in (("Params", run.params), ("Tags", run.tags)):
@@ -114,7 +156,14 @@ class RunDetail(VerticalScroll, can_focus=True):
             grid = Table.grid(padding=(0, 2))
             grid.add_column(style="bold", no_wrap=True, max_width=32)
             grid.add_column()
-            for key in sorted(values):
+            for key in first_keys(values, self.rows):
                 grid.add_row(store_text(key), store_text(values[key]))
             parts.append(grid)
+            parts.extend(self._more(len(values), title.lower()))
         return Group(*parts)
+
+    def _more(self, count: int, what: str) -> list[Text]:
+        if count <= self.rows:
+            return []
+        return [Text(f"  … {count - self.rows:,} more {what} (+ shows more; tuitrack show lists them all)",
+                     style="dim italic")]

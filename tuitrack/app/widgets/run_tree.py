@@ -30,6 +30,7 @@ from tuitrack.model import Experiment, Run
 from tuitrack.safe_text import visible
 
 CHUNK = 250  # nodes added between two yields to the event loop
+MAX_INDENT = 12  # nested runs deeper than this are drawn at this depth, labelled ↳DEPTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class RunTree(Tree[NodeRef]):
         self.experiment_nodes: dict[str, TreeNode[NodeRef]] = {}
         self.run_nodes: dict[str, TreeNode[NodeRef]] = {}
         self._sizes: dict[str, int | None] = {}  # experiment id -> disk bytes, once known
+        self._depths: dict[str, int] = {}  # run id -> its nesting depth (1: under the experiment)
 
     # -- labels -------------------------------------------------------------------------------
 
@@ -91,10 +93,13 @@ class RunTree(Tree[NodeRef]):
             label.append(" !", style="bold red")
         return label
 
-    def run_label(self, run: Run) -> Text:
+    def run_label(self, run: Run, depth: int | None = None) -> Text:
+        """`depth`: the real nesting depth of a run drawn shallower than it is (see MAX_INDENT)."""
         stale = self.is_stale(run)
         status = self.get_component_rich_style(f"run-tree--{style_class(run, stale)}", default=None)
         label = Text()
+        if depth is not None:
+            label.append(f"↳{depth} ", style="dim")
         if self.is_previewed(run):
             label.append("× ", style="bold red")
         if self.is_marked(run):
@@ -117,6 +122,7 @@ class RunTree(Tree[NodeRef]):
         self.clear()
         self.experiment_nodes.clear()
         self.run_nodes.clear()
+        self._depths.clear()
         for experiment in experiments:
             node = self.root.add(
                 self.experiment_label(experiment, counts.get(experiment.experiment_id)),
@@ -148,18 +154,23 @@ class RunTree(Tree[NodeRef]):
         node.remove_children()
         self.update_experiment(experiment, count)  # keeps the size shown
         added = 0
-        stack: list[tuple[TreeNode[NodeRef], Run]] = [(node, run) for run in reversed(roots)]
+        # Depth-first without recursion. Below MAX_INDENT levels, runs are not nested further:
+        # they follow their ancestor at that level, in order, each labelled with its real depth.
+        stack: list[tuple[TreeNode[NodeRef], Run, int]] = [(node, run, 1) for run in reversed(roots)]
         while stack:
-            parent, run = stack.pop()
+            parent, run, depth = stack.pop()
             kids = children_of(run)
+            deep = depth > MAX_INDENT
             child = parent.add(
-                self.run_label(run),
+                self.run_label(run, depth if deep else None),
                 data=NodeRef("run", experiment.experiment_id, run.run_id),
-                allow_expand=bool(kids),
-                expand=bool(kids),
+                allow_expand=bool(kids) and not deep,
+                expand=bool(kids) and not deep,
             )
             self.run_nodes[run.run_id] = child
-            stack.extend((child, kid) for kid in reversed(kids))
+            self._depths[run.run_id] = depth
+            holder = parent if deep else child
+            stack.extend((holder, kid, depth + 1) for kid in reversed(kids))
             added += 1
             if added % CHUNK == 0:
                 await asyncio.sleep(0)
@@ -180,16 +191,20 @@ class RunTree(Tree[NodeRef]):
         super().move_cursor(node, animate=animate)
 
     def _forget(self, node: TreeNode[NodeRef]) -> None:
-        for child in node.children:
-            self._forget(child)
-        if node.data is not None and node.data.run_id is not None:
-            self.run_nodes.pop(node.data.run_id, None)
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            stack.extend(current.children)
+            if current.data is not None and current.data.run_id is not None:
+                self.run_nodes.pop(current.data.run_id, None)
+                self._depths.pop(current.data.run_id, None)
 
     def update_run(self, run: Run) -> None:
         node = self.run_nodes.get(run.run_id)
         if node is None:
             return
-        label = self.run_label(run)
+        depth = self._depths.get(run.run_id, 1)
+        label = self.run_label(run, depth if depth > MAX_INDENT else None)
         if label != node.label:  # most changes (a new metric point) leave the label as it was
             self._relabel(node, label)
 

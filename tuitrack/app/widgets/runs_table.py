@@ -26,6 +26,7 @@ from tuitrack.model import Run
 from tuitrack.safe_text import visible
 
 GAP = 2
+MAX_COLUMNS = 100  # shown at most: a run with 100,000 metrics would make each row 100,000 cells
 
 
 class RunsTable(ScrollView, can_focus=True):
@@ -86,6 +87,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.all_columns: list[Column] = []
         self.hidden: set[str] = set()
         self.columns: list[Column] = []
+        self.more_columns = 0
         self.runs: list[Run] = []
         self.sort_key: str | None = None
         self.sort_descending = False
@@ -101,7 +103,9 @@ class RunsTable(ScrollView, can_focus=True):
         """Show `runs` (in their given order unless a sort is set) with `columns` (minus hidden)."""
         keep = keep_run_id or (self.highlighted_run.run_id if self.highlighted_run else None)
         self.all_columns = columns
-        self.columns = [c for c in columns if c.key not in self.hidden]
+        shown = [c for c in columns if c.key not in self.hidden]
+        self.columns = shown[:MAX_COLUMNS]
+        self.more_columns = len(shown) - len(self.columns)  # said in the header: C chooses
         if self.sort_key and not any(c.key == self.sort_key for c in self.columns):
             self.sort_key = None
         self.runs = list(runs)
@@ -144,7 +148,7 @@ class RunsTable(ScrollView, can_focus=True):
         if widths:
             widths[0] += 3  # the mark and the status glyph before the name
         self._widths = widths
-        total = sum(widths) + GAP * len(widths)
+        total = sum(widths) + GAP * len(widths) + (len(self._more_note()) if self.more_columns else 0)
         self.virtual_size = Size(total, len(self.runs) + 1)
 
     @property
@@ -290,7 +294,12 @@ class RunsTable(ScrollView, can_focus=True):
             text = _fit(label, width, column.numeric)
             segments.append(Segment(text, current if i == self.cursor_column and self.has_focus else base))
             segments.append(Segment(" " * GAP, base))
+        if self.more_columns:
+            segments.append(Segment(self._more_note(), base + Style(italic=True)))
         return Strip(segments)
+
+    def _more_note(self) -> str:
+        return f"+{self.more_columns:,} more columns (C chooses)"
 
     def _row(self, index: int) -> Strip:
         run = self.runs[index]

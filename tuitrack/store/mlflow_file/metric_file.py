@@ -324,6 +324,9 @@ class CursorRead:
     reset: bool  # the file was truncated or replaced: `points` is the whole history again
 
 
+MIN_PIECE = 64 * 1024  # a piece holds whole lines: longer ones are skipped as unreadable anyway
+
+
 @dataclass(slots=True)
 class MetricCursor:
     """Remembers how far a metric file has been parsed, so the next read parses only new bytes.
@@ -341,17 +344,19 @@ class MetricCursor:
     base: str | None = None
     skipping: bool = False
     last_errors: list[str] = field(default_factory=list)  # of the last read
+    size: int = 0  # the file's size at the last read: how far `offset` has to go
 
-    def read_new(self) -> CursorRead:
-        """Points in complete lines appended since the last call. Raises OSError."""
-        batches = self.iter_new()
+    def read_new(self, max_bytes: int | None = None) -> CursorRead:
+        """Points in complete lines appended since the last call (about `max_bytes` of the file
+        at most, so that a huge file can be read in pieces). Raises OSError."""
+        batches = self.iter_new(max_bytes)
         reset = next(batches)
         points: list[MetricPoint] = []
         for batch in batches:
             points.extend(batch)
         return CursorRead(points, self.last_errors, reset)
 
-    def iter_new(self) -> Iterator:
+    def iter_new(self, max_bytes: int | None = None) -> Iterator:
         """First whether the file started over, then lists of new points, a chunk's worth at a
         time (memory bounded by a chunk, not the file); `last_errors` once exhausted. Raises
         OSError on the first `next`."""
@@ -367,9 +372,11 @@ class MetricCursor:
                 reset = True
             self.inode = st.st_ino
             self.last_errors = []
+            self.size = st.st_size
             yield reset
+            end = st.st_size if max_bytes is None else min(st.st_size, self.offset + max(max_bytes, MIN_PIECE))
             reader = LineReader(self.offset, self.lines_read + 1, self.skipping)
-            yield from reader.read(fd, st.st_size)
+            yield from reader.read(fd, end)
             self.offset, self.lines_read, self.skipping = reader.offset, reader.line_number - 1, reader.skipping
             self.last_errors = reader.errors()
             self.errors.extend(self.last_errors)

@@ -148,6 +148,7 @@ class MlflowFileStore(Store):
     """Reads an `mlruns` folder. Holds no cache of run data: callers (the live index) do."""
 
     default_experiment_id = "0"
+    metric_points_disposable = True  # a MetricCursor's byte offset is all a next read needs
 
     def __init__(self, root: str | os.PathLike[str], location: str | None = None, workers: int = 1):
         self.root = os.path.abspath(root)
@@ -645,6 +646,11 @@ class MlflowFileStore(Store):
         raise RunNotFound(f"no run {run_id!r} in {self.location}")
 
     def metric_history(self, run: Run, key: str) -> MetricHistory:
+        history = self.open_metric(run, key)
+        self.read_new_points(history)
+        return history
+
+    def open_metric(self, run: Run, key: str) -> MetricHistory:
         run_dir = self.run_dir(run)
         where = posixpath.join(self._rel(run_dir), "metrics", key)
         if run.dialect:
@@ -657,7 +663,6 @@ class MlflowFileStore(Store):
             history.cursor = mini.JsonMetricCursor(run_dir, mini.metric_path(key))
         else:
             history.cursor = MetricCursor("metrics/" + key, base=run_dir)
-        self.read_new_points(history)
         return history
 
     def stream_history(self, run: Run, key: str) -> tuple[MetricHistory, Iterator[list[MetricPoint]]]:
@@ -679,12 +684,21 @@ class MlflowFileStore(Store):
 
         return history, batches()
 
-    def read_new_points(self, history: MetricHistory) -> list[MetricPoint]:
+    def read_fraction(self, history: MetricHistory) -> float | None:
+        cursor = history.cursor
+        if not isinstance(cursor, MetricCursor):
+            return None
+        return 1.0 if cursor.size <= 0 else min(1.0, cursor.offset / cursor.size)
+
+    def read_some_points(self, history: MetricHistory, max_bytes: int) -> list[MetricPoint]:
+        return self.read_new_points(history, max_bytes)
+
+    def read_new_points(self, history: MetricHistory, max_bytes: int | None = None) -> list[MetricPoint]:
         cursor: MetricCursor | mini.JsonMetricCursor | None = history.cursor
         if cursor is None:
             return []
         try:
-            new = cursor.read_new()
+            new = cursor.read_new(max_bytes) if isinstance(cursor, MetricCursor) else cursor.read_new()
         except OSError as exc:
             history.problems.append(Problem(history.where, f"cannot read ({reason(exc)})"))
             return []
