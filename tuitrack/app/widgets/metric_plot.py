@@ -9,6 +9,7 @@ on the UI thread only.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -24,10 +25,15 @@ from textual.widget import Widget
 from tuitrack.model import MetricPoint
 from tuitrack.safe_text import visible
 from tuitrack.series import SMOOTHING, X_AXES, ZOOMS, Curve, PreparedSeries, downsample
+from tuitrack.ticks import x_ticks, y_ticks
 
 PALETTE = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
 RAW_COLOUR = "gray"
-AXIS_LABELS = {"step": "step", "relative": "hours since start", "wall": "wall time (epoch s)"}
+AXIS_LABELS = {"step": "step", "relative": "time since start", "wall": "wall time"}
+# Without colour (NO_COLOR) every run gets its own marker, so that overlaid curves stay apart.
+MARKERS = ["braille", "•", "+", "x", "*", "o", "#", "@"]
+MARKER_GLYPHS = {"braille": "⣿"}
+RICH_NAMES = {"orange": "dark_orange", "gray": "grey50"}  # plotext's colour names Rich spells otherwise
 
 
 @dataclass
@@ -177,6 +183,9 @@ class MetricPlot(Widget, can_focus=True):
         if not self.runs or not self.metrics:
             message = "No metrics to plot" if self.runs else "Select a run (space marks several)"
             return [Strip([Segment(" " + message, self.rich_style)]).extend_cell_length(width, self.rich_style)]
+        legend = self._legend(width) if len(self.runs) > 1 else None
+        if legend is not None:
+            height -= 1  # the legend's line, under the plot: plotext's would cover the curves' start
         start_figure(width, height)
         # As many metrics as fit: two columns from 70 cells wide, a row per 10 lines.
         cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
@@ -189,14 +198,32 @@ class MetricPlot(Widget, can_focus=True):
             if grid:
                 plotext.subplot(index // cols + 1, index % cols + 1)
             hidden = len(self.metrics) - len(metrics) if index == 0 else 0
-            self._plot_metric(key, buckets=max(20, width // cols - 12), hidden=hidden)
-        return build_strips(self, width, height)
+            self._plot_metric(key, buckets=max(20, width // cols - 12), hidden=hidden,
+                              size=(width // cols, height // rows))
+        strips = build_strips(self, width, height)
+        return strips + [legend] if legend is not None else strips
 
-    def _plot_metric(self, key: str, buckets: int, hidden: int = 0) -> None:
+    def _marker(self, index: int) -> str:
+        return MARKERS[index % len(MARKERS)] if self.app.no_color else "braille"
+
+    def _legend(self, width: int) -> Strip:
+        """One line naming each plotted run in its colour, with its marker (a glyph that tells
+        the runs apart without colour too)."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, run in enumerate(self.runs):
+            marker = self._marker(index)
+            text.append(" " + MARKER_GLYPHS.get(marker, marker) + " ", style=Style(color=RICH_NAMES.get(run.colour, run.colour), bold=True))
+            text.append(visible(run.label) + " ")
+        segments = [Segment(s.text, self.rich_style + s.style) for s in text.render(self.app.console)]
+        return Strip(segments).crop(0, width).extend_cell_length(width, self.rich_style)
+
+    def _plot_metric(self, key: str, buckets: int, hidden: int = 0, size: tuple[int, int] = (80, 20)) -> None:
         strength = SMOOTHING[self.smoothing]
         last_steps = ZOOMS[self.zoom]
         drew = False
-        for run in self.runs:
+        low_x = low_y = float("inf")
+        high_x = high_y = float("-inf")
+        for index, run in enumerate(self.runs):
             points = run.histories.get(key, [])
             if not points:
                 continue
@@ -205,27 +232,47 @@ class MetricPlot(Widget, can_focus=True):
             first = None if last_steps is None else max(p.step for p in points[-64:]) - last_steps + 1
             begin = series.window(first)
             xs = series.xs[begin:]
-            label = visible(run.label) if len(self.runs) > 1 else None  # plotext writes it raw
+            marker = self._marker(index)
             if strength:
-                raw = downsample(Curve(xs, series.ys[begin:]), buckets, self.log_y)
+                raw = self._axis_curve(downsample(Curve(xs, series.ys[begin:]), buckets, self.log_y))
                 if raw.xs:
-                    plotext.plot(raw.xs, raw.ys, color=RAW_COLOUR, marker="braille")
-            curve = downsample(Curve(xs, (series.smoothed if strength else series.ys)[begin:]), buckets, self.log_y)
+                    plotext.plot(raw.xs, raw.ys, color=RAW_COLOUR, marker=marker)
+            curve = self._axis_curve(downsample(Curve(xs, (series.smoothed if strength else series.ys)[begin:]),
+                                                buckets, self.log_y))
             if curve.xs:
-                plotext.plot(curve.xs, curve.ys, color=run.colour, marker="braille", label=label)
+                plotext.plot(curve.xs, curve.ys, color=run.colour, marker=marker)
                 drew = True
+                low_x, high_x = min(low_x, min(curve.xs)), max(high_x, max(curve.xs))
+                low_y, high_y = min(low_y, min(curve.ys)), max(high_y, max(curve.ys))
+        if drew:  # round ticks and short labels, not plotext's (epoch seconds, 0.0000000008)
+            columns, lines = size
+            ticks, labels = x_ticks(self.axis, low_x, high_x, max(2, columns // 14))
+            if ticks:
+                plotext.xticks(ticks, labels)
+            ticks, labels = y_ticks(low_y, high_y, max(2, lines // 4), log=self.log_y)
+            if ticks:
+                plotext.yticks(ticks, labels)
         title = visible(key)
+        if len(self.runs) == 1:
+            title += f" · {visible(self.runs[0].label)}"  # the run it is of (several: the legend)
         if strength:
             title += f"  (smoothing {strength:g})"
         if ZOOMS[self.zoom] is not None:
             title += f"  last {ZOOMS[self.zoom]} steps"
         if hidden:
             title += f" +{hidden} more"
-        if self.log_y and drew:  # plotext fails on a log axis without data
-            plotext.yscale("log")
+        if self.log_y:
             title += "  log y"
         plotext.title(title if drew else f"{visible(key)}: nothing to draw")
         plotext.xlabel(AXIS_LABELS[self.axis])
+
+
+    def _axis_curve(self, curve: Curve) -> Curve:
+        """On a log axis the plot draws log10 of the values (ticks say 1e-3): plotext's own log
+        scale labels them 0.001000."""
+        if not self.log_y:
+            return curve
+        return Curve(curve.xs, [math.log10(y) for y in curve.ys])
 
 
 def start_figure(width: int, height: int) -> None:
