@@ -168,3 +168,25 @@ async def test_running_and_failed_differ_in_16_colours(reference_store):
 
         assert sixteen("running") != sixteen("failed")
         assert len({sixteen(s) for s in ("running", "finished", "failed")}) == 3
+
+
+async def test_prune_panel_at_80x24_keeps_rows_still_and_hints_whole(reference_store):
+    from textual.widgets import Checkbox, Label
+
+    from tests.svg_text import screen_lines
+
+    root, _ = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        box = app.screen.query_one("#status-FAILED", Checkbox)
+        before = (box.region.y, box.region.height)
+        box.focus()
+        await settle(pilot)
+        assert (box.region.y, box.region.height) == before  # focus does not move the row
+        hints = [label for label in app.screen.query(Label) if "ctrl+s" in str(label.render())]
+        assert hints and hints[0].region.height >= 2  # wrapped, not cut
+        text = " ".join(screen_lines(app))
+        assert "runs tagged keep" in text

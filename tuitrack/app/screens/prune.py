@@ -37,12 +37,14 @@ class PruneScreen(ModalScreen[None]):
         & > VerticalScroll { width: 60; max-width: 100%; height: 100%; border-left: wide $error;
                              background: $surface; padding: 0 1; }
         Horizontal { height: auto; }
-        Checkbox { width: auto; border: none; padding: 0 1 0 0; }
+        /* No focus border: it made the focused box's row move; the focus shows as a background. */
+        Checkbox, Checkbox:focus { width: auto; border: none; padding: 0 1 0 0; }
+        Checkbox:focus { background: $accent 40%; }
         Input { margin: 0 0 1 0; background: $boost; }
         #summary { margin: 1 0 0 0; text-style: bold; }
         #summary.-error { color: $error; }
         OptionList { height: 1fr; min-height: 5; border: none; }
-        Label { color: $text-muted; }
+        Label { color: $text-muted; width: 100%; }  /* wraps: the hints fit 80 columns */
     }
     """
 
@@ -69,7 +71,7 @@ class PruneScreen(ModalScreen[None]):
                 yield TickBox("this experiment only", value=self.experiment_id is not None, id="scope")
             yield Static(id="summary")
             yield OptionList(id="matches")
-            yield Label("ctrl+s deletes them (u undoes) · ctrl+x purges · esc closes\n"
+            yield Label("ctrl+s deletes them (u undoes) · ctrl+x also purges · esc closes · "
                         "always kept: running runs, runs tagged keep")
 
     def on_mount(self) -> None:
