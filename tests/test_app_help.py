@@ -190,3 +190,24 @@ async def test_prune_panel_at_80x24_keeps_rows_still_and_hints_whole(reference_s
         assert hints and hints[0].region.height >= 2  # wrapped, not cut
         text = " ".join(screen_lines(app))
         assert "runs tagged keep" in text
+
+
+async def test_notes_are_rendered_markdown_with_no_live_links(reference_store):
+    from tests.mlflow_stores import client_for
+    from tests.svg_text import screen_lines
+    from tuitrack.model import NOTE_TAG
+
+    root, ids = reference_store
+    note = "# Findings\n\nThe **best** so far, see [the report](http://example.invalid/r)\n\n- lr 0.1\n- `seed=3`"
+    client_for(root).set_tag(ids.runs["parent"], NOTE_TAG, note)
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, ids.runs["parent"])
+        await pilot.press("enter")  # the detail, full screen
+        await settle(pilot)
+        text = "\n".join(screen_lines(app))
+        assert "Findings" in text and "# Findings" not in text and "**best**" not in text
+        assert "• lr 0.1" in text and "the report (http://example.invalid/r)" in text
+        for strip in app.screen._compositor.render_strips():
+            assert not any(segment.style and segment.style.link for segment in strip)

@@ -8,6 +8,7 @@ text builds it with these instead.
 
 from __future__ import annotations
 
+from rich.markdown import Markdown
 from rich.style import Style
 from rich.text import Text
 from textual.content import Content
@@ -23,3 +24,10 @@ def store_text(text: str, style: str | Style = "", newlines: bool = False) -> Te
 def store_content(text: str) -> Content:
     """The same as Textual `Content`, for the places that take only Content or markup."""
     return Content(visible(text))
+
+
+def store_markdown(text: str) -> Markdown:
+    """A note as MLflow's UI shows it, rendered Markdown: headings, lists, emphasis, code. Its
+    escapes are made visible first, and a link shows its address instead of becoming a live
+    one (the terminal would open whatever the store says)."""
+    return Markdown(visible(text, newlines=True), hyperlinks=False)

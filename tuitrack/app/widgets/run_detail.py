@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from tuitrack.app.status_look import glyph
-from tuitrack.app.store_text import store_text
+from tuitrack.app.store_text import store_markdown, store_text
 from tuitrack.formatting import format_bytes, format_value, run_overview, shown_name
 from tuitrack.model import Experiment, MetricSummary, Problem, Run, fold_latest
 from tuitrack.safe_text import visible
@@ -127,7 +127,7 @@ class RunDetail(VerticalScroll, can_focus=True):
         parts.append(overview)
         if run.note:
             parts.append(Text("\nNote", style="bold underline"))
-            parts.append(store_text(run.note, newlines=True))
+            parts.append(store_markdown(run.note))
         parts.append(Text("\nMetrics", style="bold underline"))
         if run.metrics:
             metrics = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
