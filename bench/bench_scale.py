@@ -21,8 +21,9 @@ The rows, in the issue's order (the target is printed beside each figure):
    the status saying `live (...)` (`screen.watch_mode`).
 4. idle CPU once live (% of one core): process CPU time / wall time over --idle-seconds (60 s
    from 50,000 runs, so that the 30 s sweep is in it) with nothing writing, after the loader
-   (disk sizes included) has finished. The sweeps in that window are printed too: their CPU
-   (thread time), wall time, and their share of a core averaged over the sweep interval.
+   (disk sizes included) has finished. A periodic sweep is timed too (waiting for one when none
+   fell in the window): its CPU (thread time), wall time, and its share of a core averaged over
+   the sweep's interval; the row shows the window's CPU without sweeps + that average.
 5. CPU while 20 writers log 50 points/s each into 20 RUNNING runs (% of one core): the app's
    process only (the writers are other processes), over --write-seconds.
 6. resident memory after loading (MiB): VmRSS, and the peak VmHWM, when `screen.loaded`.
@@ -35,7 +36,9 @@ The rows, in the issue's order (the target is printed beside each figure):
    first holds that step or a later one as the metric's latest point. The screen repaints from
    that delta right after, so this is the screen's latency minus the repaint.
 
-Also printed: the inotify watches the app holds once live, and whether it watches every run or
+Also printed: each thread's share of a core while idle and while the writers write (from
+/proc/self/task, by Python thread name; `--profile` adds a cProfile of the UI thread during the
+writes), the inotify watches the app holds once live, and whether it watches every run or
 only the hot ones (`FolderWatcher.whole`). The writers' metric files are put back as they were
 afterwards, so the cached store stays the same for the next run. Every wait has a timeout; the
 50,000-run store takes minutes (progress goes to stderr). On a shared machine, say how loaded it
@@ -91,6 +94,31 @@ def progress(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds (user+sys) of each thread of this process, by Python thread name (the kernel's
+    name for threads Python did not start), from /proc/self/task/*/stat."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        comm, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        name = names.get(int(task.name), comm)
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_by_thread(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, float]:
+    """Each thread's share of one core between two `thread_cpu` readings (the busy ones)."""
+    shares = {name: (after[name] - before.get(name, 0.0)) / wall for name in after}
+    return {name: share for name, share in sorted(shares.items(), key=lambda kv: -kv[1]) if share >= 0.001}
+
+
 def memory_mib() -> tuple[float, float]:
     """VmRSS and VmHWM of this process, in MiB."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
@@ -115,6 +143,7 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
     and the 20 writers. Returns the figures."""
     from tuitrack.app.app import TuitrackApp
     from tuitrack.live.inotify import FolderWatcher
+    from tuitrack.live.sweep import MAX_SHARE
     from tuitrack.model import RunStatus
     from tuitrack.store import open_store
 
@@ -161,13 +190,20 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
         await asyncio.sleep(1.0)
         idle_seconds = args.idle_seconds or (60.0 if len(screen.index.all_runs()) >= 50_000 else 20.0)
         progress(f"idle for {idle_seconds:.0f} s")
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, threads = time.perf_counter(), time.process_time(), thread_cpu()
         await asyncio.sleep(idle_seconds)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        out["idle_threads"] = cpu_by_thread(threads, thread_cpu(), wall)
         out["idle_cpu"] = cpu / wall
         out["idle_seconds"] = wall
-        out["sweeps"] = list(sweeps)
-        out["sweep_every"] = sweeper.every
+        out["sweeps_in_idle"] = len(sweeps)
+        out["sweeps_cpu_in_idle"] = sum(c for c, _ in sweeps)
+        if not sweeps:  # the window fell between two sweeps: run one now, as the sweeper would
+            progress("timing a sweep")
+            await asyncio.to_thread(sweeper.sweep_and_hand_on)
+        out["sweep_cpu"], out["sweep_wall"] = sweeps[0]
+        # The sweeper waits `every` seconds, or longer when a sweep took long (see MAX_SHARE).
+        out["sweep_interval"] = max(sweeper.every, out["sweep_wall"] / MAX_SHARE)
 
         running = [r for r in screen.index.all_runs()
                    if r.status is RunStatus.RUNNING and not r.is_deleted and WRITTEN_KEY in r.metrics]
@@ -205,9 +241,24 @@ async def writers(screen, runs, args: argparse.Namespace) -> dict:
             str(first_step[run_id]), str(start_at), stdout=subprocess.PIPE) for run_id in paths]
         progress(f"{len(procs)} writers x {WRITE_RATE:.0f} points/s for {args.write_seconds:.0f} s")
         await asyncio.sleep(max(0.0, start_at - time.time()))
-        wall, cpu = time.perf_counter(), time.process_time()
+        profile = None
+        if args.profile:  # the UI thread (this one: run_test runs the app on this event loop)
+            import cProfile
+
+            profile = cProfile.Profile()
+            profile.enable()
+        wall, cpu, threads = time.perf_counter(), time.process_time(), thread_cpu()
         await asyncio.sleep(args.write_seconds)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        threads = cpu_by_thread(threads, thread_cpu(), wall)
+        if profile is not None:
+            import io
+            import pstats
+
+            profile.disable()
+            text = io.StringIO()
+            pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(25)
+            print(text.getvalue(), file=sys.stderr)
         written = {run_id: int((await proc.communicate())[0].decode().strip() or 0)
                    for run_id, proc in zip(paths, procs)}
         last = {run_id: first_step[run_id] + n - 1 for run_id, n in written.items()}
@@ -239,7 +290,7 @@ async def writers(screen, runs, args: argparse.Namespace) -> dict:
         for run_id, path in paths.items():  # the cached store stays as generated
             Path(path).write_bytes(originals[run_id])
     latencies.sort()
-    return {"write_cpu": cpu / wall, "write_seconds": wall, "written": sum(written.values()),
+    return {"write_cpu": cpu / wall, "write_threads": threads, "write_seconds": wall, "written": sum(written.values()),
             "writers": len(procs), "missed": missed,
             "append_p50": latencies[len(latencies) // 2] if latencies else None,
             "append_p95": latencies[max(0, int(len(latencies) * 0.95) - 1)] if latencies else None}
@@ -310,6 +361,8 @@ def run_child(store: Path, args: argparse.Namespace, open_only: bool) -> dict:
                "--idle-seconds", str(args.idle_seconds), "--write-seconds", str(args.write_seconds)]
     if open_only:
         command.append("--open-only")
+    if args.profile:
+        command.append("--profile")
     budget = 3 * args.timeout + (args.idle_seconds or 60) + args.write_seconds + 60
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=budget)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -339,8 +392,8 @@ def measure(runs: int, reader: Path, args: argparse.Namespace) -> dict:
 
 
 def report(runs: int, f: dict) -> None:
-    sweeps = f.get("sweeps", [])
-    sweep_cpu = sum(c for c, _ in sweeps)
+    without = (f["idle_cpu"] * f["idle_seconds"] - f["sweeps_cpu_in_idle"]) / f["idle_seconds"]
+    sweep_share = f["sweep_cpu"] / f["sweep_interval"]
     print(f"\n{runs:,} runs x {METRICS} metrics x {STEPS} steps, {EXPERIMENTS} experiments:")
     rows = [
         ("1. all data loaded, first open", f"{f['loaded']:.2f} s, {f['loaded_cpu']:.2f} s CPU (first paint {f['first_paint']:.2f} s)",
@@ -348,8 +401,8 @@ def report(runs: int, f: dict) -> None:
         ("2. all data loaded, next open", f"{f['next_open']:.2f} s, {f['next_open_cpu']:.2f} s CPU", "next_open"),
         ("3. watching reached after first paint", f"{f['live_after_paint']:.2f} s (CPU from the start to live: "
          f"{f['live_cpu']:.2f} s)", "live_after_paint"),
-        ("4. idle CPU once live", f"{f['idle_cpu'] * 100:.1f} % over {f['idle_seconds']:.0f} s; {len(sweeps)} sweep(s) "
-         f"in it, {sweep_cpu:.2f} s CPU; without them {(f['idle_cpu'] * f['idle_seconds'] - sweep_cpu) / f['idle_seconds'] * 100:.1f} %",
+        ("4. idle CPU once live", f"{f['idle_cpu'] * 100:.1f} % over {f['idle_seconds']:.0f} s ({f['sweeps_in_idle']} "
+         f"sweep(s) in it); without sweeps {without * 100:.1f} % + sweeps {sweep_share * 100:.1f} % on average",
          "idle_cpu"),
         (f"5. CPU, {f['writers']} writers x {WRITE_RATE:.0f} points/s", f"{f['write_cpu'] * 100:.1f} % over "
          f"{f['write_seconds']:.0f} s ({f['written']} points)", "write_cpu"),
@@ -362,12 +415,14 @@ def report(runs: int, f: dict) -> None:
     for label, figure, target in rows:
         print(f"  {label:<42} {figure:<62} target {TARGETS[target]}")
     watching = ("every run" if f.get("whole") else "the hot runs only") if "watches" in f else "not inotify"
+    for label, key in (("idle", "idle_threads"), ("writing", "write_threads")):
+        busy = ", ".join(f"{name} {share * 100:.1f} %" for name, share in f[key].items()) or "none"
+        print(f"  CPU by thread, {label}: {busy}")
     print(f"  inotify watches held when live: {f.get('watches', '-')} ({watching}; refused "
           f"{f.get('refused', '-')}); status: {f['watch_mode']}")
-    sweep_share = (max((c for c, _ in sweeps), default=0.0) / f["sweep_every"]) * 100
-    print(f"  sweep: first (at start) {f['first_sweep_s']:.2f} s wall; in the idle window "
-          f"{', '.join(f'{c:.2f} s CPU / {w:.2f} s wall' for c, w in sweeps) or 'none'}"
-          f" = {sweep_share:.1f} % of a core averaged over {f['sweep_every']:.0f} s")
+    print(f"  sweep: the first (as watching starts) {f['first_sweep_s']:.2f} s wall; a periodic one "
+          f"{f['sweep_cpu']:.2f} s CPU ({f['sweep_wall']:.2f} s wall) every {f['sweep_interval']:.0f} s "
+          f"= {sweep_share * 100:.1f} % of a core on average")
 
 
 def main() -> None:
@@ -379,6 +434,8 @@ def main() -> None:
     parser.add_argument("--write-seconds", type=float, default=20.0, help="how long the 20 writers write")
     parser.add_argument("--repeats", type=int, default=3, help="ls and the C reader: best of this many")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds each wait may take")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of the UI thread while the writers write (to stderr)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--open-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
