@@ -1,7 +1,9 @@
 """Issue 16's table: the app and `ls` on 2,000 / 10,000 / 50,000 runs, live, on two cores.
 
     python bench/bench_scale.py [--sizes 2000,10000,50000] [--quick] [--idle-seconds 20]
-                                [--write-seconds 20] [--repeats 3]
+                                [--write-seconds 20] [--repeats 3] [--timeout 600] [--profile]
+
+(about 1 minute for 2,000 runs, 1.5 for 10,000, 5-10 for 50,000 on the 2-core machine.)
 
 Each store is N runs x 3 metrics x 10 steps in 20 experiments, written by `make_store.py` in
 MLflow's exact format (1 run in 7 RUNNING with no end_time, long dead: the issue's ~7,000
@@ -20,13 +22,15 @@ The rows, in the issue's order (the target is printed beside each figure):
 3. watching reached after first paint (s): from the tree first painted (`screen._painted`) to
    the status saying `live (...)` (`screen.watch_mode`).
 4. idle CPU once live (% of one core): process CPU time / wall time over --idle-seconds (60 s
-   from 50,000 runs, so that the 30 s sweep is in it) with nothing writing, after the loader
-   (disk sizes included) has finished. A periodic sweep is timed too (waiting for one when none
-   fell in the window): its CPU (thread time), wall time, and its share of a core averaged over
-   the sweep's interval; the row shows the window's CPU without sweeps + that average.
+   from 50,000 runs) with nothing writing, after the loader (disk sizes included) has finished.
+   A periodic sweep is timed too (run once more, as the sweeper runs it, when none fell in the
+   window; the sweeper waits 30 s, longer when a sweep took long): its CPU (thread time), wall
+   time, and its share of a core averaged over its interval. The row shows the window's CPU
+   without sweeps + that average.
 5. CPU while 20 writers log 50 points/s each into 20 RUNNING runs (% of one core): the app's
    process only (the writers are other processes), over --write-seconds.
-6. resident memory after loading (MiB): VmRSS, and the peak VmHWM, when `screen.loaded`.
+6. resident memory after loading (MiB): VmRSS, and the peak VmHWM, when `screen.loaded`; and
+   VmRSS again once live and the loader's last part (disk sizes) is done.
 7. `tuitrack ls --all --json` CPU (user+sys of the child and its workers, os.wait4) against
    `read_needed.c`, a C program compiled with `cc` into a temporary folder that opens and reads
    exactly the files ls needs (every meta.yaml, param and tag file, the last 4 KiB of every metric
