@@ -246,10 +246,10 @@ class MetricPlot(Widget, can_focus=True):
                 low_y, high_y = min(low_y, min(curve.ys)), max(high_y, max(curve.ys))
         if drew:  # round ticks and short labels, not plotext's (epoch seconds, 0.0000000008)
             columns, lines = size
-            ticks, labels = x_ticks(self.axis, low_x, high_x, max(2, columns // 14))
+            ticks, labels = x_ticks(self.axis, low_x, high_x, max(3, columns // 14))
             if ticks:
                 plotext.xticks(ticks, labels)
-            ticks, labels = y_ticks(low_y, high_y, max(2, lines // 4), log=self.log_y)
+            ticks, labels = y_ticks(low_y, high_y, max(3, lines // 4), log=self.log_y)
             if ticks:
                 plotext.yticks(ticks, labels)
         title = visible(key)
