@@ -155,3 +155,35 @@ async def test_a_new_experiment_opens_like_the_others(reference_store):
         experiment, run_id = await asyncio.to_thread(write)
         await eventually(pilot, lambda: run_id in tree.run_nodes)
         assert tree.experiment_nodes[experiment].is_expanded
+
+
+async def test_points_logged_repaint_only_the_rows_of_their_runs(reference_store, monkeypatch):
+    """20 scripts writing to a store of thousands of runs: each batch touches a few runs, and the
+    table computes just their rows (recomputing every row of 2,500 runs was most of the app's
+    CPU under writers). A sort by a column those values feed still sets the whole table."""
+    root, ids = reference_store
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        running = ids.runs["running"]
+        await screen.select_run(running)
+        await settle(pilot)
+        table = screen.query_one(RunsTable)
+        full_sets = []
+        real_set_runs = table.set_runs
+        monkeypatch.setattr(table, "set_runs", lambda *a, **k: (full_sets.append(1), real_set_runs(*a, **k)))
+        run_dir = root / ids.experiments["beta"] / running
+        with open(run_dir / "metrics" / "m", "a") as f:
+            f.write("1795000009000 7.25 40\n")
+        at = next(i for i, c in enumerate(table.columns) if c.key == "metric:m")
+        row = next(i for i, r in enumerate(table.runs) if r.run_id == running)
+        await eventually(pilot, lambda: table._cells[row][at] == "7.25")
+        assert not full_sets  # only that row was computed
+        table.cursor_column = at
+        table.action_sort()  # sorted by m: a new value may move the row
+        full_sets.clear()
+        with open(run_dir / "metrics" / "m", "a") as f:
+            f.write("1795000009001 8.5 41\n")
+        await eventually(pilot, lambda: any(r.run_id == running and r.metrics["m"].value == 8.5 for r in table.runs))
+        assert full_sets

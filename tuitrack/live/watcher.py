@@ -86,7 +86,7 @@ class Debouncer:
     `delay` seconds, or every `max_wait` seconds during a long burst (so a steady writer still
     updates the screen)."""
 
-    def __init__(self, on_batch: Batch, delay: float = 0.03, max_wait: float = 0.2):
+    def __init__(self, on_batch: Batch, delay: float = 0.03, max_wait: float = 0.1):
         self.on_batch = on_batch
         self.delay = delay
         self.max_wait = max_wait

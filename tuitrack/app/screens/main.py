@@ -488,10 +488,11 @@ class MainScreen(RunEditing, Screen):
                         await self._fill_experiment(run.experiment_id)
             else:
                 tree.update_run(run)
-        if self.current_experiment in affected or any(
-            r is not None and r.experiment_id == self.current_experiment for r in changed
-        ):
+        shown_changed = [r for r in changed if r is not None and r.experiment_id == self.current_experiment]
+        if self.current_experiment in affected:
             self._refresh_table()
+        elif shown_changed and (self.query_text or not self.query_one(RunsTable).update_rows(shown_changed)):
+            self._refresh_table()  # a filter may now take or leave them, or the table's shape changes
         if self.selected_run_id in delta.runs_changed:
             # The overview and latest values now; min and max (a full read) at most every
             # few seconds while the run writes.

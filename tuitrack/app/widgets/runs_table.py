@@ -116,6 +116,38 @@ class RunsTable(ScrollView, can_focus=True):
         self.cursor_row = index if index is not None else min(self.cursor_row, max(0, len(self.runs) - 1))
         self.refresh()
 
+    def update_rows(self, runs: list[Run]) -> bool:
+        """Show new copies of runs the table shows (a training run logged points), computing
+        only their rows. False when the whole table has to be set again instead: a run it does
+        not show, a key it has no column for, or a sort their new values could change. A
+        store that 20 scripts write to changes a few runs per batch; the table has thousands."""
+        if self.sort_key is not None:
+            return False
+        rows = {r.run_id: i for i, r in enumerate(self.runs)}
+        keys = {c.key for c in self.all_columns}
+        if any(r.run_id not in rows or any(f"metric:{k}" not in keys for k in r.metrics)
+               or any(f"param:{k}" not in keys for k in r.params) for r in runs):
+            return False
+        now = int(self.clock() * 1000)
+        status_at = next((i for i, c in enumerate(self.columns) if c.key == "status"), None)
+        for run in runs:
+            row = rows[run.run_id]
+            self.runs[row] = run
+            cells = [visible(cell(run, c, now)) for c in self.columns]
+            stale = self.is_stale(run)
+            if stale and status_at is not None:
+                cells[status_at] = "running (stale)"
+            self._cells[row], self._stale[row], self._styles[row] = cells, stale, style_class(run, stale)
+            for index, text in enumerate(cells):  # columns widen for a longer value, never narrow here
+                wanted = min(MAX_WIDTH, len(text)) + (3 if index == 0 else 0)
+                if wanted > self._widths[index]:
+                    self._widths[index] = wanted
+        total = sum(self._widths) + GAP * len(self._widths) + (len(self._more_note()) if self.more_columns else 0)
+        if total != self.virtual_size.width:
+            self.virtual_size = Size(total, len(self.runs) + 1)
+        self.refresh()
+        return True
+
     def recompute(self) -> None:
         """Compute the cells again (ages, running durations) without changing rows or order."""
         self._compute_cells()
