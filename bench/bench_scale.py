@@ -170,17 +170,17 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
         out["live_after_paint"] = time.perf_counter() - painted
         out["live_cpu"] = time.process_time() - cpu_started
         out["watch_mode"] = screen.watch_mode
-        watcher = screen._watch_parts[0] if screen._watch_parts else None
+        watcher = screen.follower.watcher
         if isinstance(watcher, FolderWatcher):
             out["watches"], out["whole"], out["refused"] = watcher.watches, watcher.whole, watcher.refused
-        out["first_sweep_s"] = screen._sweeper.last_duration
+        out["first_sweep_s"] = screen.follower.sweeper.last_duration
         progress(f"live {out['live_after_paint']:.1f} s after first paint: {screen.watch_mode}")
 
         await wait_for(lambda: not any(w.group == "loader" and not w.is_finished for w in app.workers),
                        args.timeout, "end of the loader (disk sizes)")
         out["rss_live"], out["hwm_live"] = memory_mib()
         sweeps: list[tuple[float, float]] = []  # (thread CPU s, wall s) of each sweep from now on
-        sweeper = screen._sweeper
+        sweeper = screen.follower.sweeper
         untimed = sweeper.sweep
 
         def timed_sweep():

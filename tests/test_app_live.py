@@ -111,7 +111,7 @@ async def test_tree_and_table_agree_on_stale_from_the_start(reference_store):
 async def test_a_run_made_before_the_watch_began_appears(reference_store, poll, monkeypatch):
     """The window between listing the store and the first watch: a run made there used to stay
     invisible until a reload (1.5 s at 2,000 runs, 20 s at 50,000)."""
-    import tuitrack.app.screens.main as main_screen
+    import tuitrack.live.follow as follow
 
     root, ids = reference_store
     beta = root / ids.experiments["beta"]
@@ -123,14 +123,14 @@ async def test_a_run_made_before_the_watch_began_appears(reference_store, poll, 
         meta.write_text(meta.read_text().replace(ids.runs["killed"], new_id))
 
     watchers = {None: "FolderWatcher", 0.2: "PollWatcher"}
-    original = getattr(main_screen, watchers[poll])
+    original = getattr(follow, watchers[poll])
 
     class LateWatcher(original):
         def start(self):
             make_run()  # after the listing, before any watch is in place
             super().start()
 
-    monkeypatch.setattr(main_screen, watchers[poll], LateWatcher)
+    monkeypatch.setattr(follow, watchers[poll], LateWatcher)
     app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions(poll=poll))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

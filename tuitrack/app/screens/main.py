@@ -42,20 +42,11 @@ from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
 from tuitrack.formatting import shown_name
+from tuitrack.live.follow import Follower, Listener
 from tuitrack.live.index import RunIndex
-from tuitrack.live.inotify import FolderWatcher
 from tuitrack.live.metric_reads import PlotFeed, read_summary
 from tuitrack.live.options import LiveOptions
-from tuitrack.live.sweep import Sweeper
 from tuitrack.live.undo import UndoStack
-from tuitrack.live.watcher import (
-    AskTimer,
-    Debouncer,
-    FileSetWatcher,
-    Mode,
-    PollWatcher,
-    choose_mode,
-)
 from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
@@ -70,7 +61,6 @@ SUMMARIES_EVERY = 3.0  # seconds between full reads for min/max while the select
 AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
 GONE_EVERY = 2.0  # seconds between checks that the store's folder or database is still there
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
-HOT_FOR_MS = 15 * 60_000  # a run that wrote this recently is watched closely, running or not
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
 
 
@@ -110,10 +100,13 @@ class MainScreen(RunEditing, Screen):
         self.stale_after_ms = int(live.stale_after * 1000)
         # What the status bar says of following the store, until the watcher says it is on.
         self.watch_mode = "live once loaded" if live.watch else "not watching (--no-watch)"
-        self._watch_problem: str | None = None  # why asking the store what changed fails now
-        self.gone: str | None = None  # the store's path while it is deleted or moved away
-        self._watch_parts: tuple | None = None
-        self._sweeper = Sweeper(index.store, lambda paths: None)
+        self.follower = Follower(index, Listener(
+            delta=lambda delta: self.post_message(StoreChanged(delta)),
+            status=lambda description: self.post_message(WatchStarted(description)),
+            trouble=lambda problem: self.post_message(WatchTrouble(problem)),
+            gone=lambda path: self.post_message(StoreGone(path)),
+            sizes=lambda experiment_id: self.post_message(SizesLoaded(experiment_id)),
+        ), clock=clock, poll=live.poll)
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
         self.prune_preview: set[str] = set()  # runs the prune panel would delete (× in the tree)
@@ -179,8 +172,7 @@ class MainScreen(RunEditing, Screen):
         if self.watch:
             # What the runs look like now: after watching starts, a sweep finds what changed
             # since (a run made before the watches were in place) and hands it on.
-            self._sweeper = Sweeper(self.index.store, lambda paths: None)
-            self._sweeper.baseline(known=self._experiment_known)
+            self.follower.baseline()
         pending = [e.experiment_id for e in experiments]
         while pending and not worker.is_cancelled:
             experiment_id = self._next(pending)
@@ -211,10 +203,6 @@ class MainScreen(RunEditing, Screen):
                 if done:
                     self.post_message(SizesLoaded(experiment.experiment_id))
                 time.sleep(0.002)
-
-    def _experiment_known(self, path: str) -> bool:
-        change = self.index.store.classify(path)
-        return change is not None and change.experiment_id in self.index.experiments
 
     def _next(self, pending: list[str]) -> str:
         while self._urgent:
@@ -288,94 +276,27 @@ class MainScreen(RunEditing, Screen):
 
     def on_loading_done(self, message: LoadingDone) -> None:
         self.loaded = True
-        if self.watch and self._watch_parts is None:
+        if self.watch and not self.follower.running:
             self.start_watching()
         self.log(f"store loaded in {message.seconds:.3f}s")
         self._update_status("")
         if self.query_text:
             self._apply_filter()
 
-    # -- watching (a worker thread starts it; batches arrive on the debouncer's thread) -------------
+    # -- following the store (live/follow.py; the follower's messages arrive below) -------------
+
+    @property
+    def gone(self) -> str | None:
+        return self.follower.gone
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def start_watching(self) -> None:
-        self.post_message(WatchStarted("starting to watch…"))
-        store = self.index.store
-        root = store.watch_root
-        if root is None:
-            self._start_asking(store)
-            return
-        mode = choose_mode(root, self.poll)
-        debouncer = Debouncer(self._on_batch)
-        sweeper = self._sweeper
-        watcher = None
-        if not mode.polling:
-            try:
-                watcher = FolderWatcher(root, debouncer.add, self._all_run_dirs, self._hot_run_dirs,
-                                        on_overflow=sweeper.sweep_and_hand_on, budget=mode.watch_budget)
-                watcher.start()
-                sweeper.after = watcher.refresh
-            except OSError as exc:  # no inotify instance to be had
-                mode = Mode(True, 2.0, f"inotify unavailable ({exc.strerror or exc})")
-                watcher = None
-        if watcher is None:
-            watcher = PollWatcher(root, debouncer, mode.interval, self._hot_run_dirs, self._all_run_dirs)
-            watcher.start()
-        self._watch_parts = (watcher, debouncer)
-        sweeper.hand_on = debouncer.add
-        sweeper.start()  # what changed between the listing and now, then now and then
-        self.post_message(WatchStarted(watcher.describe() if isinstance(watcher, FolderWatcher) else mode.describe()))
-
-    def _start_asking(self, store) -> None:
-        """A database or a server: file events on the database (if any) and a timer both lead to
-        `store.changes`, which asks what differs."""
-        interval = self.poll or store.ask_every
-        if interval is None and not store.watch_files:
-            self.post_message(WatchStarted("not watched"))
-            return
-        debouncer = Debouncer(self._on_batch)
-        parts: list = []
-        how = []
-        if store.watch_files and self.poll is None:
-            try:
-                events = FileSetWatcher(store.watch_files, debouncer)
-                events.start()
-                parts.append(events)
-                how.append("inotify")
-            except OSError as exc:
-                interval = interval or 2.0
-                how.append(f"inotify unavailable: {exc.strerror or exc}")
-        if interval is not None:
-            timer = AskTimer(debouncer, interval)
-            timer.start()
-            parts.append(timer)
-            how.append(f"asking every {interval:g}s")
-        self._watch_parts = (_Parts(parts), debouncer)
-        self.post_message(WatchStarted(f"live ({', '.join(how)})"))
-
-    def _hot_run_dirs(self) -> list[str]:
-        """The runs whose files are watched (or polled) closely: running ones, and those that
-        wrote in the last HOT_FOR_MS; the sweep looks after the rest."""
-        store, now = self.index.store, self.clock() * 1000
-        return [store.run_dir(r) for r in self.index.all_runs()
-                if (r.status is RunStatus.RUNNING and not r.is_deleted)
-                or now - (self.index.last_write(r.run_id) or 0) < HOT_FOR_MS]
-
-    def _all_run_dirs(self) -> list[str]:
-        store = self.index.store
-        return [store.run_dir(r) for r in self.index.all_runs()]
+        self.follower.start()
 
     @work(thread=True, exclusive=True, group="gone", exit_on_error=False)
     def _check_gone(self) -> None:
         """A stat off the UI thread (a network mount may be slow to answer)."""
-        self._note_gone(self.index.store.gone())
-
-    def _note_gone(self, path: str | None) -> bool:
-        """Tell the UI thread when the store goes or comes back; True while it is gone."""
-        if path != self.gone:
-            self.gone = path
-            self.post_message(StoreGone(path))
-        return path is not None
+        self.follower.check_gone()
 
     def on_store_gone(self, message: StoreGone) -> None:
         self._update_status()
@@ -386,39 +307,8 @@ class MainScreen(RunEditing, Screen):
             self.notify("The store is back: reading it again", timeout=4)
             self.action_reload()
 
-    def _on_batch(self, paths: set[str]) -> None:
-        """On the debouncer's thread: read again what changed, tell the UI thread what did."""
-        store = self.index.store
-        if self._note_gone(store.gone()):
-            return  # a deleted store would read as empty: keep what was there on screen
-        try:
-            changes = store.changes(paths)
-        except StoreError as exc:
-            if str(exc) != self._watch_problem:
-                self._watch_problem = str(exc)
-                self.post_message(WatchTrouble(str(exc)))
-            return
-        if self._watch_problem is not None:
-            self._watch_problem = None
-            self.post_message(WatchTrouble(None))
-        if changes:
-            delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
-            # Runs read again from scratch have no size yet (appends keep the old one).
-            self.index.load_disk_sizes(r for r in map(self.index.run, delta.runs_added | delta.runs_changed) if r)
-            # Runs that grew (appends keep the old size) are measured again, now and then.
-            grown = self.index.remeasure_disk({run_id for run_id, _ in delta.metrics})
-            if delta:
-                self.post_message(StoreChanged(delta))
-            for experiment_id in {run.experiment_id for run in grown}:
-                self.post_message(SizesLoaded(experiment_id))
-
     def stop_watching(self) -> None:
-        if self._watch_parts is not None:
-            watcher, debouncer = self._watch_parts
-            watcher.stop()
-            debouncer.stop()
-            self._sweeper.stop()
-            self._watch_parts = None
+        self.follower.stop()
 
     def on_unmount(self) -> None:
         self.stop_watching()
@@ -1083,14 +973,3 @@ class MainScreen(RunEditing, Screen):
         tree.select_run(run_id)
         self.query_one(RunsTable).select_run_id(run_id)
         self._selection_changed()
-
-
-class _Parts:
-    """Several watchers stopped as one."""
-
-    def __init__(self, parts: list):
-        self.parts = parts
-
-    def stop(self) -> None:
-        for part in self.parts:
-            part.stop()

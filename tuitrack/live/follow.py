@@ -1,0 +1,196 @@
+"""Following a store while it changes: the one object that chooses how, owns the watchers, the
+debouncer and the sweep, reads what changed into the index, and hands on each delta.
+
+Folder stores are watched with inotify where changes happen (live/inotify.py), polled on
+network filesystems or when asked (`--poll`), and swept for what either misses (live/sweep.py).
+Databases and servers are asked what changed, on their files' events and on a timer. A store
+that vanishes (its folder deleted or moved, a disk unmounted) is said to be gone, and nothing is
+read from it until it is back: read as empty, it would empty the screen.
+
+Everything here runs on worker threads: `start` blocks while watches are set up, and batches
+arrive on the debouncer's thread. What the follower tells goes through `Listener`, whose
+callbacks must be safe to call from any thread (the app posts messages).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tuitrack.live.index import Delta, RunIndex
+from tuitrack.live.inotify import FolderWatcher
+from tuitrack.live.sweep import Sweeper
+from tuitrack.live.watcher import AskTimer, Debouncer, FileSetWatcher, Mode, PollWatcher, choose_mode
+from tuitrack.model import RunStatus
+from tuitrack.store.base import StoreError
+
+HOT_FOR_MS = 15 * 60_000  # a run that wrote this recently is watched closely, running or not
+
+
+@dataclass
+class Listener:
+    """What a Follower tells, from its threads."""
+
+    delta: Callable[[Delta], None]  # the index changed like this
+    status: Callable[[str], None]  # how the store is followed now ("live (inotify: every run)")
+    trouble: Callable[[str | None], None]  # asking the store what changed failed (None: works again)
+    gone: Callable[[str | None], None]  # the store went away (its path), or came back (None)
+    sizes: Callable[[str], None]  # disk sizes of this experiment's runs were measured again
+
+
+class Follower:
+    def __init__(self, index: RunIndex, listener: Listener, clock: Callable[[], float] = time.time,
+                 poll: float | None = None):
+        self.index = index
+        self.listener = listener
+        self.clock = clock
+        self.poll = poll
+        self.gone: str | None = None  # the store's path while it is deleted or moved away
+        self.watcher = None  # FolderWatcher, PollWatcher, or the parts that ask a database/server
+        self.sweeper = Sweeper(index.store, lambda paths: None)
+        self._debouncer: Debouncer | None = None
+        self._problem: str | None = None  # why asking the store what changed fails now
+
+    @property
+    def running(self) -> bool:
+        return self._debouncer is not None
+
+    # -- starting and stopping ------------------------------------------------------------------
+
+    def baseline(self) -> None:
+        """Before the runs are listed: what they look like now, so that the first sweep after
+        watching starts finds what changed in between (a run made before the watches were in
+        place). Experiments the index has not listed are left out: the sweep reports them."""
+        self.sweeper = Sweeper(self.index.store, lambda paths: None)
+        self.sweeper.baseline(known=self._known)
+
+    def _known(self, path: str) -> bool:
+        change = self.index.store.classify(path)
+        return change is not None and change.experiment_id in self.index.experiments
+
+    def start(self) -> None:
+        """Choose how to follow the store and start (blocks while watches are set up)."""
+        self.listener.status("starting to watch…")
+        store = self.index.store
+        debouncer = self._debouncer = Debouncer(self._on_batch)
+        if store.watch_root is None:
+            self.watcher, description = self._ask(store, debouncer)
+            self.listener.status(description)
+            return
+        root = store.watch_root
+        mode = choose_mode(root, self.poll)
+        sweeper = self.sweeper
+        watcher = None
+        if not mode.polling:
+            try:
+                watcher = FolderWatcher(root, debouncer.add, self.all_run_dirs, self.hot_run_dirs,
+                                        on_overflow=sweeper.sweep_and_hand_on, budget=mode.watch_budget)
+                watcher.start()
+                sweeper.after = watcher.refresh
+            except OSError as exc:  # no inotify instance to be had
+                mode = Mode(True, 2.0, f"inotify unavailable ({exc.strerror or exc})")
+                watcher = None
+        if watcher is None:
+            watcher = PollWatcher(root, debouncer, mode.interval, self.hot_run_dirs, self.all_run_dirs)
+            watcher.start()
+        self.watcher = watcher
+        sweeper.hand_on = debouncer.add
+        sweeper.start()  # what changed between the listing and now, then now and then
+        self.listener.status(watcher.describe() if isinstance(watcher, FolderWatcher) else mode.describe())
+
+    def _ask(self, store, debouncer: Debouncer) -> tuple[_Parts, str]:
+        """A database or a server: file events on the database (if any) and a timer both lead to
+        `store.changes`, which asks what differs."""
+        interval = self.poll or store.ask_every
+        if interval is None and not store.watch_files:
+            return _Parts([]), "not watched"
+        parts: list = []
+        how = []
+        if store.watch_files and self.poll is None:
+            try:
+                events = FileSetWatcher(store.watch_files, debouncer)
+                events.start()
+                parts.append(events)
+                how.append("inotify")
+            except OSError as exc:
+                interval = interval or 2.0
+                how.append(f"inotify unavailable: {exc.strerror or exc}")
+        if interval is not None:
+            timer = AskTimer(debouncer, interval)
+            timer.start()
+            parts.append(timer)
+            how.append(f"asking every {interval:g}s")
+        return _Parts(parts), f"live ({', '.join(how)})"
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        if self._debouncer is not None:
+            self._debouncer.stop()
+            self._debouncer = None
+        self.sweeper.stop()
+
+    # -- which runs are watched closely ----------------------------------------------------------
+
+    def hot_run_dirs(self) -> list[str]:
+        """The runs whose files are watched (or polled) closely: running ones, and those that
+        wrote in the last HOT_FOR_MS; the sweep looks after the rest."""
+        store, now = self.index.store, self.clock() * 1000
+        return [store.run_dir(r) for r in self.index.all_runs()
+                if (r.status is RunStatus.RUNNING and not r.is_deleted)
+                or now - (self.index.last_write(r.run_id) or 0) < HOT_FOR_MS]
+
+    def all_run_dirs(self) -> list[str]:
+        store = self.index.store
+        return [store.run_dir(r) for r in self.index.all_runs()]
+
+    # -- what changed ---------------------------------------------------------------------------
+
+    def check_gone(self) -> bool:
+        """Look whether the store is still there (a stat: call it off the UI thread); True while
+        it is gone. The listener hears when it goes and when it comes back."""
+        path = self.index.store.gone()
+        if path != self.gone:
+            self.gone = path
+            self.listener.gone(path)
+        return path is not None
+
+    def _on_batch(self, paths: set[str]) -> None:
+        """On the debouncer's thread: read again what changed, and hand on what is different."""
+        store = self.index.store
+        if self.check_gone():
+            return  # a deleted store would read as empty: keep what was there on screen
+        try:
+            changes = store.changes(paths)
+        except StoreError as exc:
+            if str(exc) != self._problem:
+                self._problem = str(exc)
+                self.listener.trouble(str(exc))
+            return
+        if self._problem is not None:
+            self._problem = None
+            self.listener.trouble(None)
+        if not changes:
+            return
+        delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
+        # Runs read again from scratch have no size yet; runs that grew (appends keep the old
+        # size) are measured again, now and then.
+        self.index.load_disk_sizes(r for r in map(self.index.run, delta.runs_added | delta.runs_changed) if r)
+        grown = self.index.remeasure_disk({run_id for run_id, _ in delta.metrics})
+        if delta:
+            self.listener.delta(delta)
+        for experiment_id in {run.experiment_id for run in grown}:
+            self.listener.sizes(experiment_id)
+
+
+class _Parts:
+    """Several watchers stopped as one."""
+
+    def __init__(self, parts: list):
+        self.parts = parts
+
+    def stop(self) -> None:
+        for part in self.parts:
+            part.stop()
