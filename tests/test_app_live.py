@@ -187,3 +187,32 @@ async def test_points_logged_repaint_only_the_rows_of_their_runs(reference_store
             f.write("1795000009001 8.5 41\n")
         await eventually(pilot, lambda: any(r.run_id == running and r.metrics["m"].value == 8.5 for r in table.runs))
         assert full_sets
+
+
+async def test_points_logged_in_a_collapsed_experiment_do_not_reshape_the_tree(reference_store, monkeypatch):
+    """Large stores open with their experiments collapsed (their runs not in the tree yet): a run
+    there that logs a point is no change of the tree's shape, and the table computes its row only
+    (each point set the whole table again at 50,000 runs)."""
+    import tuitrack.app.screens.main as main_screen
+
+    monkeypatch.setattr(main_screen, "EXPAND_ALL_BELOW", 0)
+    root, ids = reference_store
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        current = ids.experiments["alpha"]
+        screen._switch_experiment(current)  # the table shows it; the tree has not drawn its runs
+        await settle(pilot)
+        assert not screen._filled(current)
+        table = screen.query_one(RunsTable)
+        run = next(r for r in table.runs if r.metrics)
+        key = next(iter(run.metrics))
+        full_sets = []
+        real_set_runs = table.set_runs
+        monkeypatch.setattr(table, "set_runs", lambda *a, **k: (full_sets.append(1), real_set_runs(*a, **k)))
+        path = root / current / run.run_id / "metrics" / key
+        with open(path, "a") as f:
+            f.write(f"1799000000000 123.5 {run.metrics[key].step + 1}\n")
+        await eventually(pilot, lambda: any(r.run_id == run.run_id and r.metrics[key].value == 123.5 for r in table.runs))
+        assert not full_sets and not screen._filled(current)

@@ -333,6 +333,12 @@ class MainScreen(RunEditing, Screen):
         self.watch_mode = message.description
         self._update_status()
 
+    def _filled(self, experiment_id: str) -> bool:
+        """Whether the tree holds the experiment's run nodes (experiments fill when opened)."""
+        node = self.query_one(RunTree).experiment_nodes.get(experiment_id)
+        first = node.children[0] if node is not None and node.children else None
+        return first is not None and first.data is not None and first.data.kind == "run"
+
     async def on_store_changed(self, message: StoreChanged) -> None:
         """Repaint only what the batch changed."""
         delta = message.delta
@@ -363,11 +369,19 @@ class MainScreen(RunEditing, Screen):
             run.run_id for run in changed if run is not None and run.is_deleted and self.marked.pop(run.run_id, None)]
         if unmarked:
             self._refresh_plot()
+        logged = {run_id for run_id, _ in delta.metrics}
         for run in changed:
             if run is None or run.experiment_id in affected:
                 continue
-            shown = run.run_id in tree.run_nodes
             should_show = (self.show_deleted or not run.is_deleted) and self._passes_filter(run)
+            if not self._filled(run.experiment_id):
+                # Not drawn in the tree yet (a collapsed experiment): only its count may change,
+                # and only by a change of the run's meta (deleted, restored), not by new points.
+                experiment = self.index.experiments.get(run.experiment_id)
+                if experiment is not None and run.run_id not in logged:
+                    tree.update_experiment(experiment, len(self._visible_runs(run.experiment_id)))
+                continue
+            shown = run.run_id in tree.run_nodes
             if shown != should_show:  # deleted while hidden, or restored: the tree's shape changes
                 affected.add(run.experiment_id)
                 experiment = self.index.experiments.get(run.experiment_id)
