@@ -31,7 +31,7 @@ from tuitrack.store.daskperiment.trials import (
     ENVIRONMENT_KINDS,
     ENVIRONMENT_TAG,
     PERSISTED_TAG,
-    READ_ONLY,
+    ReadOnlyChanges,
     RESULT_METRIC,
     Trial,
     bounded_text,
@@ -42,7 +42,6 @@ from tuitrack.store.daskperiment.trials import (
     trial_run,
 )
 from tuitrack.store.mlflow_file.files import reason
-from tuitrack.store.mlflow_rules import ChangeRefused
 
 MAX_BYTES = 256 << 20  # a LocalBackend pickle larger than this is not read
 MAX_TEXT_BYTES = 1 << 20  # a code or environment file: the start of it
@@ -166,7 +165,7 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-class DaskperimentLocalStore(Store):
+class DaskperimentLocalStore(ReadOnlyChanges, Store):
     """A `daskperiment_cache` folder (or one experiment folder of it: `only`)."""
 
     measures_disk = False
@@ -372,19 +371,6 @@ class DaskperimentLocalStore(Store):
     def run_dir(self, run: Run) -> str:
         return os.path.join(self.root, run.experiment_id)
 
-    # -- changes: none ----------------------------------------------------------------------------
-
-    def refusal(self, change: str, run: Run | None = None) -> str | None:
-        return READ_ONLY
-
-    def cannot_purge(self) -> str | None:
-        return READ_ONLY
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        raise ChangeRefused(READ_ONLY)
-
-    set_tags = delete_tags = set_note = rename_run = delete_run = restore_run = _refuse
-    terminate_run = delete_experiment = restore_experiment = purge = _refuse
 
 
 def _fingerprint(run: Run) -> tuple:

@@ -35,7 +35,7 @@ from tuitrack.store.daskperiment.trials import (
     ENVIRONMENT_KINDS,
     ENVIRONMENT_TAG,
     PERSISTED_TAG,
-    READ_ONLY,
+    ReadOnlyChanges,
     RESULT_METRIC,
     TRIAL_TAG,
     Trial,
@@ -46,7 +46,6 @@ from tuitrack.store.daskperiment.trials import (
     trial_named,
     trial_run,
 )
-from tuitrack.store.mlflow_rules import ChangeRefused
 
 TIMEOUT = float(os.environ.get("TUITRACK_REDIS_TIMEOUT", "10"))  # seconds, per command and to connect
 ASK_EVERY = 2.0
@@ -138,7 +137,7 @@ class Keys:
             self.persisted[trial].append(name)
 
 
-class DaskperimentRedisStore(Store):
+class DaskperimentRedisStore(ReadOnlyChanges, Store):
     ask_every = ASK_EVERY
     measures_disk = False
 
@@ -405,19 +404,6 @@ class DaskperimentRedisStore(Store):
         with self._lock:
             self._trial_of[run_id] = (experiment_id, trial)
 
-    # -- changes: none ----------------------------------------------------------------------------
-
-    def refusal(self, change: str, run: Run | None = None) -> str | None:
-        return READ_ONLY
-
-    def cannot_purge(self) -> str | None:
-        return READ_ONLY
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        raise ChangeRefused(READ_ONLY)
-
-    set_tags = delete_tags = set_note = rename_run = delete_run = restore_run = _refuse
-    terminate_run = delete_experiment = restore_experiment = purge = _refuse
 
 
 def _inert(value: bytes | str | Any, where: str, problems: list[Problem], max_ops: int | None = None) -> Any:

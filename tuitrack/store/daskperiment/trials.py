@@ -22,6 +22,7 @@ from typing import Any
 
 from tuitrack.model import NOTE_TAG, MetricPoint, Problem, Run, RunStatus
 from tuitrack.store.grouping import experiment_id_for
+from tuitrack.store.mlflow_rules import ChangeRefused
 from tuitrack.store.daskperiment.values import number, text, timedelta_ms, timestamp_ms
 
 RESULT_METRIC = "Result"
@@ -70,6 +71,23 @@ def code_text(saved: str) -> str:
 
 
 @dataclass
+class ReadOnlyChanges:
+    """daskperiment has no way to change or delete a trial: every change a store could make is
+    refused, saying so, before any dialog (mixed into both daskperiment stores)."""
+
+    def refusal(self, change: str, run=None) -> str | None:
+        return READ_ONLY
+
+    def cannot_purge(self) -> str | None:
+        return READ_ONLY
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise ChangeRefused(READ_ONLY)
+
+    set_tags = delete_tags = set_note = rename_run = delete_run = restore_run = _refuse
+    terminate_run = delete_experiment = restore_experiment = purge = _refuse
+
+
 class Trial:
     """One trial's records as read (still inert data), and what was wrong reading them."""
 
