@@ -70,7 +70,6 @@ def code_text(saved: str) -> str:
     return bounded_text("\n".join(lines) + "\n")
 
 
-@dataclass
 class ReadOnlyChanges:
     """daskperiment has no way to change or delete a trial: every change a store could make is
     refused, saying so, before any dialog (mixed into both daskperiment stores)."""
@@ -88,6 +87,7 @@ class ReadOnlyChanges:
     terminate_run = delete_experiment = restore_experiment = purge = _refuse
 
 
+@dataclass
 class Trial:
     """One trial's records as read (still inert data), and what was wrong reading them."""
 
