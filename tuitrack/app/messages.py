@@ -15,10 +15,6 @@ class RunsLoaded(Message):
         self.experiment_id = experiment_id
 
 
-class RunsListed(Message):
-    """Every experiment's runs are listed (their data is still loading): watching can start."""
-
-
 class RunDataLoaded(Message):
     def __init__(self, experiment_id: str, run_ids: list[str]) -> None:
         super().__init__()

@@ -27,7 +27,6 @@ from tuitrack.app.messages import (
     LoadingDone,
     RunDataLoaded,
     PlotLoaded,
-    RunsListed,
     RunsLoaded,
     SizesLoaded,
     StoreChanged,
@@ -101,7 +100,6 @@ class MainScreen(RunEditing, Screen):
         self.stale_after_ms = int(live.stale_after * 1000)
         # What the status bar says of following the store, until the watcher says it is on.
         self.watch_mode = "live once loaded" if live.watch else "not watching (--no-watch)"
-        self._following = False  # a follower was started (its thread may still be setting up)
         self.follower = Follower(index, Listener(
             delta=lambda delta: self.post_message(StoreChanged(delta)),
             status=lambda description: self.post_message(WatchStarted(description)),
@@ -180,7 +178,6 @@ class MainScreen(RunEditing, Screen):
             experiment_id = self._next(pending)
             self.index.load_runs(experiment_id)
             self.post_message(RunsLoaded(experiment_id))
-        self.post_message(RunsListed())
         pending = [e.experiment_id for e in experiments]
         while pending and not worker.is_cancelled:
             experiment_id = self._next(pending)
@@ -277,14 +274,10 @@ class MainScreen(RunEditing, Screen):
         if message.experiment_id == self.current_experiment:
             self.query_one(RunsTable).recompute()
 
-    def on_runs_listed(self, _: RunsListed) -> None:
-        # Live as soon as every run is listed: changes while the data loads are followed too
-        # (the index takes the watcher's and the loader's writes one at a time).
-        self._follow()
-
     def on_loading_done(self, message: LoadingDone) -> None:
         self.loaded = True
-        self._follow()
+        if self.watch and not self.follower.running:
+            self.start_watching()
         self.log(f"store loaded in {message.seconds:.3f}s")
         self._update_status("")
         if self.query_text:
@@ -295,12 +288,6 @@ class MainScreen(RunEditing, Screen):
     @property
     def gone(self) -> str | None:
         return self.follower.gone
-
-    def _follow(self) -> None:
-        """Start following the store, once (until stop_watching)."""
-        if self.watch and not self._following:
-            self._following = True
-            self.start_watching()
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def start_watching(self) -> None:
@@ -322,7 +309,6 @@ class MainScreen(RunEditing, Screen):
 
     def stop_watching(self) -> None:
         self.follower.stop()
-        self._following = False
 
     def on_unmount(self) -> None:
         self.stop_watching()
