@@ -67,14 +67,18 @@ class Sweeper:
         return changed
 
     def start(self) -> None:
-        """Sweep now, then on a thread of its own until `stop`."""
+        """Sweep at once, then every `every` seconds, on a thread of its own until `stop` (the
+        caller does not wait for the first sweep: it takes seconds on a large store)."""
         if not self.works:
             return
-        self.sweep_and_hand_on()
         self._thread = threading.Thread(target=self._run, name="tuitrack-sweep", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self.sweep_and_hand_on()
+        except Exception:  # the store vanished meanwhile: the next sweep tries again
+            pass
         while not self._stop.wait(max(self.every, self.last_duration / MAX_SHARE)):
             try:
                 self.sweep_and_hand_on()
