@@ -61,7 +61,7 @@ async def test_plot_keys_change_what_is_drawn():
         await pilot.press("z")
         assert plot.zoom == 1
         await pilot.pause()
-        assert "train/loss  (smoothing 0.6)  last 1000 steps  log y" in plot_text(plot)
+        assert "train/loss · lr=0.1  (smoothing 0.6)  last 1000 steps  log y" in plot_text(plot)  # names its run
         await pilot.press("n")
         await settle(pilot)
         assert plot.metrics == ["val/acc"]  # lr, train/loss, val/acc, val/loss
@@ -85,7 +85,7 @@ async def test_metric_picker_plots_several_metrics_in_a_grid():
         assert set(plot.metrics) == {"train/loss", "val/acc", "val/loss"}
         await pilot.pause()
         text = plot_text(plot)  # the split pane has room for two side by side
-        assert "train/loss +1 more" in text and "val/acc" in text
+        assert "train/loss · lr=0.1 +1 more" in text and "val/acc" in text
         await pilot.press("enter")  # full screen: all three
         await pilot.pause()
         await pilot.pause()
