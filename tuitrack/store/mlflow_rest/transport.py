@@ -150,7 +150,9 @@ class Exchange:
 OnSocket = Callable[[socket.socket], None]
 
 
-class _HttpConnection(http.client.HTTPConnection):
+class _TellsItsSocket:
+    """A connection that hands its socket (after TLS, for https) to `on_socket` once connected."""
+
     def __init__(self, *args, on_socket: OnSocket, **kwargs):
         super().__init__(*args, **kwargs)
         self._on_socket = on_socket
@@ -160,14 +162,12 @@ class _HttpConnection(http.client.HTTPConnection):
         self._on_socket(self.sock)
 
 
-class _HttpsConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, on_socket: OnSocket, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._on_socket = on_socket
+class _HttpConnection(_TellsItsSocket, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self._on_socket(self.sock)
+
+class _HttpsConnection(_TellsItsSocket, http.client.HTTPSConnection):
+    pass
 
 
 class _HttpHandler(urllib.request.HTTPHandler):
