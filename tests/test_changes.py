@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -236,6 +237,7 @@ def test_a_reader_never_sees_a_half_written_meta(reference_store):
             fields = yaml.safe_load(text)
             if not fields or "run_id" not in fields:
                 seen_bad.append(text)
+            time.sleep(0.0002)  # a reader that never lets go of the GIL slowed the writer 100-fold
 
     thread = threading.Thread(target=reader)
     thread.start()
