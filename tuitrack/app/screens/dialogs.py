@@ -1,4 +1,4 @@
-"""Small dialogs for changing runs: confirm, type a word to purge, one line of text, a note."""
+"""Small dialogs for changing runs: confirm, one line of text, a note (purges: purge_dialog.py)."""
 
 from __future__ import annotations
 
@@ -48,35 +48,6 @@ class Confirm(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
-
-
-class TypeToConfirm(ModalScreen[bool]):
-    """For what cannot be undone: the user types a word (purge) to go ahead."""
-
-    HELP_TITLE = "This confirmation"  # its section of `?` help
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = "TypeToConfirm {" + DIALOG_CSS + "}"
-
-    def __init__(self, title: str, lines: list[str], word: str = "purge") -> None:
-        super().__init__()
-        self.title_text, self.lines, self.word = title, lines, word
-
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = store_text(self.title_text)
-            yield Static(_listing(self.lines))
-            yield Label(f"This cannot be undone. Type {self.word} and press enter (escape cancels):", classes="danger")
-            yield Input(id="word")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() == self.word)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
 
 
 class Prompt(ModalScreen[str | None]):

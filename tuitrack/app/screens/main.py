@@ -96,7 +96,6 @@ class MainScreen(RunEditing, Screen):
         self.index = index
         self.clock = clock
         self.watch = live.watch
-        self.poll = live.poll
         self.stale_after_ms = int(live.stale_after * 1000)
         # What the status bar says of following the store, until the watcher says it is on.
         self.watch_mode = "live once loaded" if live.watch else "not watching (--no-watch)"

@@ -400,10 +400,6 @@ class DaskperimentRedisStore(ReadOnlyChanges, Store):
     def trial_keys(self, experiment_id: str) -> Keys:
         return self._keys(experiment_id)
 
-    def remembered(self, run_id: str, experiment_id: str, trial: int) -> None:
-        with self._lock:
-            self._trial_of[run_id] = (experiment_id, trial)
-
 
 
 def _inert(value: bytes | str | Any, where: str, problems: list[Problem], max_ops: int | None = None) -> Any:
