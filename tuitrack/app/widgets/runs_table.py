@@ -85,6 +85,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.is_stale: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.is_marked: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.all_columns: list[Column] = []
+        self._column_keys: set[str] = set()
         self.hidden: set[str] = set()
         self.columns: list[Column] = []
         self.more_columns = 0
@@ -103,6 +104,7 @@ class RunsTable(ScrollView, can_focus=True):
         """Show `runs` (in their given order unless a sort is set) with `columns` (minus hidden)."""
         keep = keep_run_id or (self.highlighted_run.run_id if self.highlighted_run else None)
         self.all_columns = columns
+        self._column_keys = {c.key for c in columns}  # what update_rows can show without a new column
         shown = [c for c in columns if c.key not in self.hidden]
         self.columns = shown[:MAX_COLUMNS]
         self.more_columns = len(shown) - len(self.columns)  # said in the header: C chooses
@@ -124,7 +126,7 @@ class RunsTable(ScrollView, can_focus=True):
         if self.sort_key is not None:
             return False
         rows = {r.run_id: i for i, r in enumerate(self.runs)}
-        keys = {c.key for c in self.all_columns}
+        keys = self._column_keys
         if any(r.run_id not in rows or any(f"metric:{k}" not in keys for k in r.metrics)
                or any(f"param:{k}" not in keys for k in r.params) for r in runs):
             return False
