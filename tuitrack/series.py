@@ -14,7 +14,6 @@ from tuitrack.model import MetricPoint
 
 X_AXES = ("step", "relative", "wall")
 SMOOTHING = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
-ZOOMS = (None, 1000, 100)  # show everything, or the last N steps
 
 
 @dataclass(frozen=True, slots=True)
