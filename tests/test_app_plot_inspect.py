@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from textual import events
 
 from tests.app_helpers import make_app, settle
 from tests.conftest import SAMPLE
 from tests.test_app_plot_reading import open_plot
+from tests.test_snapshots import SIZES, goto, sample_app
 from tuitrack.app.screens.compare import CompareScreen
 from tuitrack.app.widgets.metric_plot import MetricPlot, PlotRun
 from tuitrack.model import MetricPoint
@@ -287,3 +289,35 @@ async def test_the_x_axis_keeps_the_cursor_on_its_point():
         assert plot.axis == "relative" and f"step {history[10].step:,} " in readout(plot)
         await press(pilot, "right")
         assert f"step {history[11].step:,} " in readout(plot)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_cursor_and_readout_snapshot(snap_compare, size):
+    """Three marked runs, smoothed, zoomed in around a cursor: the vertical line, the title's
+    step range and the readout with each run's marker, exact value and smoothed value."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        for name in ("lr=0.1", "lr=0.01", "lr=0.003"):
+            await goto(pilot, name)
+            pilot.app.screen.action_toggle_mark()
+        await pilot.press("p", "i", "plus", "end", "shift+left", "shift+left", "shift+left", "z")
+        await settle(pilot)
+
+    assert snap_compare(sample_app(), terminal_size=size, run_before=run_before)
+
+
+def test_density_snapshot(snap_compare):
+    """Twenty runs: a density map, and the readout's spread at the cursor."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await goto(pilot, "lr=0.1")
+        await pilot.press("p", "i")
+        await settle(pilot)
+        plot = pilot.app.screen.query_one(MetricPlot)
+        plot.set_runs(many_runs(20), ["loss"])
+        await pilot.press("home", *["right"] * 30)
+        await pilot.pause()
+
+    assert snap_compare(sample_app(), terminal_size=(120, 40), run_before=run_before)

@@ -493,7 +493,7 @@ class MetricPlot(Widget, can_focus=True):
             self._drawn.clear()  # curves of windows and options left behind
         metrics = self._shown_metrics()
         if self.cursor is not None:
-            below = self._readout(metrics, width, max(1, min(4, height // 6)))
+            below = self._readout(metrics, width, max(1, min(4, height // 5)))
         else:
             below = [self._legend(width)] if len(self.runs) > 1 else []  # plotext's would cover the curves' start
         height -= len(below)
@@ -539,39 +539,48 @@ class MetricPlot(Widget, can_focus=True):
     def _readout(self, metrics: list[str], width: int, most_lines: int) -> list[Strip]:
         """The line(s) under the plot: the cursor's step and wall time, then each run's logged
         value there (the nearest logged point's, exactly as logged), its smoothed value, and the
-        step of that point when it is not the cursor's. Above DENSITY_ABOVE runs: the spread."""
-        pieces: list[Text] = []
+        step of that point when it is not the cursor's. Above DENSITY_ABOVE runs: the spread.
+        Where that does not fit, names go first (the markers still tell the runs apart), then
+        digits past the sixth."""
         strength = SMOOTHING[self.smoothing]
         header = None
+        readings: dict[str, list] = {}
         for key in metrics:
-            entries = self._series(key)
-            readings = []
-            for index, run, series, x_index in entries:
+            readings[key] = []
+            for index, run, series, x_index in self._series(key):
                 at = x_index.nearest(self.cursor)
                 if at is None:
                     continue
                 point = series.source[at]
-                readings.append((index, run, point, series.smoothed[at] if strength else None))
+                readings[key].append((index, run, point, series.smoothed[at] if strength else None))
                 if header is None or (series.xs[at] == self.cursor and header[1] != self.cursor):
                     header = (point, series.xs[at])
-            if len(metrics) > 1:
-                pieces.append(Text(visible(key) + ":", style="bold"))
-            if self._density_on() and len(readings) > 2:
-                pieces.extend(self._spread(readings))
-                continue
-            for index, run, point, smoothed in readings:
-                piece = self._run_glyph(index, run)
-                piece.append(f" {visible(run.label)} {exact(point.value)}")
-                if smoothed is not None:
-                    piece.append(f" ~{format_value(smoothed)}", style="italic")
-                if header is not None and point.step != header[0].step:
-                    piece.append(f" @{point.step:,}", style="dim")
-                pieces.append(piece)
         if header is None:
             return [self._line(Text(" no logged point here"), width)]
-        point = header[0]
-        pieces.insert(0, Text(f"step {point.step:,}  {format_timestamp(point.timestamp)}", style="bold reverse"))
-        return [self._line(line, width) for line in pack(pieces, width, most_lines)]
+        step = header[0].step
+        title = Text(f"step {step:,}  {wall_time(header[0].timestamp)}", style="bold reverse")
+        for names, digits in ((True, None), (False, None), (False, 6)):
+            pieces = [title]
+            for key, found in readings.items():
+                if len(metrics) > 1:
+                    pieces.append(Text(visible(key) + ":", style="bold"))
+                if self._density_on() and len(found) > 2:
+                    pieces.extend(self._spread(found))
+                    continue
+                for index, run, point, smoothed in found:
+                    piece = self._run_glyph(index, run)
+                    if names:
+                        piece.append(" " + visible(run.label))
+                    piece.append(" " + (exact(point.value) if digits is None else format_value(point.value, digits)))
+                    if smoothed is not None:
+                        piece.append(f" ~{format_value(smoothed)}", style="italic")
+                    if point.step != step:
+                        piece.append(f" @{point.step:,}", style="dim")
+                    pieces.append(piece)
+            lines = pack(pieces, width, most_lines)
+            if not lines[-1].plain.endswith("…"):
+                break
+        return [self._line(line, width) for line in lines]
 
     def _spread(self, readings) -> list[Text]:
         """Many runs at the cursor: how many, the lowest, the median and the highest (named)."""
@@ -717,6 +726,11 @@ class MetricPlot(Widget, can_focus=True):
                 plotext.scatter([window.low + (c + 0.5) * window.span / columns for c, _ in cells],
                                 [low + (r + 0.5) * (high - low) / rows for _, r in cells],
                                 marker=DENSITY_GLYPHS[level], color=DENSITY_COLOURS[level])
+
+
+def wall_time(ms: int) -> str:
+    """When a point was logged, short enough for the readout at 80 columns: `11-17 00:42:00`."""
+    return format_timestamp(ms)[5:] if len(format_timestamp(ms)) == 19 else format_timestamp(ms)
 
 
 def exact(value: float) -> str:
