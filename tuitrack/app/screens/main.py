@@ -37,6 +37,7 @@ from tuitrack.app.messages import (
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
+from tuitrack.app.plotted import Plotted, for_group, for_run
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
@@ -49,6 +50,7 @@ from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
+from tuitrack.query.groups import RunGroup
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
 from tuitrack.store.base import StoreError
@@ -110,6 +112,8 @@ class MainScreen(RunEditing, Screen):
         self.undo_stack = UndoStack()
         self.prune_preview: set[str] = set()  # runs the prune panel would delete (× in the tree)
         self._histories: dict[tuple[str, str], PlotFeed] = {}  # (run id, metric) -> its plotted points
+        self._plotted: list[Plotted] = []  # what the plot shows (runs, a parent's children, groups)
+        self.groups: dict[str, RunGroup] = {}  # group id -> the group, while the table shows groups
         self._summaries_timer = None
         self.show_deleted = False
         self.query_text = ""
@@ -867,19 +871,36 @@ class MainScreen(RunEditing, Screen):
         elif self.focused is table:
             table.action_cursor_down()
 
-    def _plot_runs(self) -> list[Run]:
+    def _plot_runs(self) -> list[Plotted]:
+        """What the plot draws: the marked runs and groups, else the selected one; a sweep's
+        parent without metrics of its own brings its children's curves (tuitrack.app.plotted)."""
         ids = list(self.marked) or ([self.selected_run_id] if self.selected_run_id else [])
-        return [r for r in (self.index.run(i) for i in ids) if r is not None]
+        children_of = self._children_of
+        out: list[Plotted] = []
+        for key in ids:
+            group = self.groups.get(key)
+            if group is not None:
+                out.append(for_group(group))
+                continue
+            run = self.index.run(key)
+            if run is not None:
+                out.extend(for_run(run, children_of))
+        seen: set[str] = set()  # a child marked itself and through its parent: plotted once
+        return [item for item in out if not (item.key in seen or seen.add(item.key))]
+
+    def _children_of(self, run_id: str) -> list[Run]:
+        return [r for r in (self.index.run(i) for i in self.index.children_ids(run_id)) if r is not None]
 
     def _refresh_plot(self) -> None:
         if self._plot_shown():
             self._load_plot(self._plot_runs(), list(self.query_one(MetricPlot).metrics))
 
     @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
-    def _load_plot(self, runs: list[Run], wanted: list[str]) -> None:
+    def _load_plot(self, items: list[Plotted], wanted: list[str]) -> None:
         """Histories of the plotted metrics of the plotted runs, off the UI thread, in pieces:
         the plot says how far it is, and memory stays bounded however long they are."""
         worker = get_current_worker()
+        runs = list({r.run_id: r for item in items for r in item.runs}.values())
         available = sorted({k for r in runs for k in r.metrics})
         metrics = [m for m in wanted if m in available]
         if not metrics and available:
@@ -903,18 +924,32 @@ class MainScreen(RunEditing, Screen):
                     return
                 keep[(run.run_id, key)] = feed
         self._histories = keep
-        self.post_message(PlotLoaded(runs, available, metrics))
+        self.post_message(PlotLoaded(items, available, metrics))
 
     def on_plot_loaded(self, message: PlotLoaded) -> None:
         plot = self.query_one(MetricPlot)
+        used = set(self.marked.values())
+        spare = [c for c in PALETTE if c not in used] or PALETTE
         plot_runs = []
-        for index, run in enumerate(message.runs):
-            colour = self.marked.get(run.run_id, PALETTE[index % len(PALETTE)])
-            histories = {key: feed.points for (rid, key), feed in self._histories.items() if rid == run.run_id}
-            plot_runs.append(PlotRun(run.run_id, shown_name(run), colour, run.start_time, histories))
+        for index, item in enumerate(message.runs):
+            colour = self.marked.get(item.key, spare[index % len(spare)])
+            plot_runs.append(self._filled_plot_run(PlotRun(item.key, item.label, colour, item.start_ms), item))
+        self._plotted = list(message.runs)
         plot.metrics = message.metrics
         plot.show_progress("")
         plot.set_runs(plot_runs, message.available)
+
+    def _filled_plot_run(self, plot_run: PlotRun, item: Plotted) -> PlotRun:
+        """The entry's histories from the feeds: a run's own, or each of a group's runs'."""
+        if item.is_group:
+            plot_run.members = {}
+            for run in item.runs:
+                for (run_id, key), feed in self._histories.items():
+                    if run_id == run.run_id:
+                        plot_run.members.setdefault(key, []).append(feed.points)
+        else:
+            plot_run.histories = {key: feed.points for (rid, key), feed in self._histories.items() if rid == item.key}
+        return plot_run
 
     @on(MetricPlot.PickMetrics)
     def _pick_metrics(self) -> None:
@@ -945,10 +980,11 @@ class MainScreen(RunEditing, Screen):
 
     def _plot_grown(self) -> None:
         plot = self.query_one(MetricPlot)
+        items = {item.key: item for item in self._plotted}
         for plot_run in plot.runs:
-            for (run_id, key), feed in self._histories.items():
-                if run_id == plot_run.run_id:
-                    plot_run.histories[key] = feed.points
+            item = items.get(plot_run.run_id)
+            if item is not None:
+                self._filled_plot_run(plot_run, item)
         plot.data_changed()
 
     def action_choose_columns(self) -> None:

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tuitrack.app.widgets.band_plot import SPREAD_NAMES, SPREADS, group_bands
 from tuitrack.model import MetricPoint
 from tuitrack.safe_text import visible
 from tuitrack.series import SMOOTHING, X_AXES, ZOOMS, Curve, PreparedSeries, downsample
@@ -45,6 +46,7 @@ class PlotRun:
     colour: str
     start_ms: int | None
     histories: dict[str, list[MetricPoint]] = field(default_factory=dict)
+    members: dict[str, list[list[MetricPoint]]] = field(default_factory=dict)  # a group's runs' histories
 
 
 class MetricPlot(Widget, can_focus=True):
@@ -61,6 +63,7 @@ class MetricPlot(Widget, can_focus=True):
         Binding("plus,equals_sign", "smoothing(1)", "Smooth+", tooltip="More smoothing (raw curve stays faint)"),
         Binding("minus", "smoothing(-1)", "Smooth-", show=False, tooltip="Less smoothing"),
         Binding("z", "next_zoom", "Zoom", tooltip="Zoom: all steps, the last 1,000, the last 100"),
+        Binding("B", "next_band", "Band", show=False, tooltip="Groups of runs: min-max band or mean ±std band"),
     ]
 
     DEFAULT_CSS = """
@@ -86,6 +89,7 @@ class MetricPlot(Widget, can_focus=True):
         self.log_y = False
         self.smoothing = 0
         self.zoom = 0
+        self.band = SPREADS[0]  # what a group's band spans (band_plot.py)
         self._data_version = 0
         self._cache_key: tuple | None = None
         self._strips: list[Strip] = []
@@ -159,6 +163,12 @@ class MetricPlot(Widget, can_focus=True):
         self.zoom = (self.zoom + 1) % len(ZOOMS)
         self.refresh()
 
+    def action_next_band(self) -> None:
+        self.band = SPREADS[(SPREADS.index(self.band) + 1) % len(SPREADS)]
+        self.notify(f"Groups: {SPREAD_NAMES[self.band]}", timeout=2)
+        self._data_version += 1  # drawn again (the band is not part of the cache key)
+        self.refresh()
+
     # -- drawing ------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
@@ -220,10 +230,11 @@ class MetricPlot(Widget, can_focus=True):
     def _plot_metric(self, key: str, buckets: int, hidden: int = 0, size: tuple[int, int] = (80, 20)) -> None:
         strength = SMOOTHING[self.smoothing]
         last_steps = ZOOMS[self.zoom]
-        drew = False
-        low_x = low_y = float("inf")
-        high_x = high_y = float("-inf")
+        # Groups of runs first: their bands go under every curve (band_plot.py).
+        drew, low_x, high_x, low_y, high_y = group_bands(self, key, buckets)
         for index, run in enumerate(self.runs):
+            if run.members:
+                continue  # a group: drawn above
             points = run.histories.get(key, [])
             if not points:
                 continue
