@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuitrack.app.columns import DEFAULT_HIDDEN, Column, columns_for
+from tuitrack.app.columns import DEFAULT_HIDDEN, Column, cell, columns_for
 from tuitrack.app.messages import (
     ExperimentsLoaded,
     LoadingDone,
@@ -37,6 +37,9 @@ from tuitrack.app.messages import (
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
+from tuitrack.app.group_rows import GroupedRows, group_columns, stand_in
+from tuitrack.app.screens.group_by import GroupByChooser
+from tuitrack.app.status_look import glyph
 from tuitrack.app.plotted import Plotted, for_group, for_run
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
@@ -50,7 +53,7 @@ from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
-from tuitrack.query.groups import RunGroup
+from tuitrack.query.groups import RunGroup, group_runs
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
 from tuitrack.store.base import StoreError
@@ -85,6 +88,10 @@ class MainScreen(RunEditing, Screen):
                 tooltip="Mark the run: marked runs are plotted and changed together"),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
+        Binding("b", "group_by", "Group", show=False,
+                tooltip="Group the experiment's runs by params: a row per group, mean ± std of each metric"),
+        Binding("backspace", "group_back", "Back", tooltip="Grouped: from a group back to the groups, "
+                "from the groups back to the runs"),
         *EDIT_BINDINGS,
     ]
 
@@ -114,6 +121,8 @@ class MainScreen(RunEditing, Screen):
         self._histories: dict[tuple[str, str], PlotFeed] = {}  # (run id, metric) -> its plotted points
         self._plotted: list[Plotted] = []  # what the plot shows (runs, a parent's children, groups)
         self.groups: dict[str, RunGroup] = {}  # group id -> the group, while the table shows groups
+        self.group_keys: list[str] = []  # the params the table groups runs by (b); [] for plain runs
+        self.open_group: str | None = None  # the group whose runs the table shows (enter on a group)
         self._summaries_timer = None
         self.show_deleted = False
         self.query_text = ""
@@ -484,13 +493,80 @@ class MainScreen(RunEditing, Screen):
         runs = self._visible_runs(self.current_experiment)
         table.empty_text = "No runs match the filter" if self.query_text else "No runs"
         table.hidden = self.hidden_columns
-        table.set_runs(runs, self._columns_of(runs), keep_run_id=self.selected_run_id)
+        if self.group_keys:
+            runs, columns = self._grouped_view(runs)
+        else:
+            self.groups = {}
+            table.cell_of, table.glyph_of = cell, glyph
+            columns = self._columns_of(runs)
+        table.set_runs(runs, columns, keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
             # The selected run is filtered out or gone: select what the table shows instead,
             # so that the detail and `y` never act on a run the user cannot see.
             first = table.highlighted_run
             self.selected_run_id = first.run_id if first else None
             self._selection_changed()
+
+    def _grouped_view(self, runs: list[Run]) -> tuple[list[Run], list[Column]]:
+        """The table's rows and columns while grouped (b): a row per group (group_rows.py), or
+        the runs of the group opened."""
+        groups = group_runs(runs, self.group_keys)
+        self.groups = {g.group_id: g for g in groups}
+        rows = GroupedRows(groups)
+        table = self.query_one(RunsTable)
+        table.cell_of, table.glyph_of = rows.cell, lambda run, stale: rows.glyph(run, stale, glyph)
+        opened = self.groups.get(self.open_group or "")
+        if opened is not None:
+            return opened.runs, self._columns_of(opened.runs)
+        self.open_group = None  # gone (a filter, a change of the runs): back to the groups
+        return [stand_in(g, self.current_experiment or "") for g in groups], group_columns(groups)
+
+    def action_group_by(self) -> None:
+        if self.current_experiment is None:
+            return
+        runs = self._visible_runs(self.current_experiment)
+        params = sorted({k for r in runs for k in r.params})
+
+        def chosen(keys: list[str] | None) -> None:
+            self._set_grouping(keys or [], None)
+
+        self.app.push_screen(GroupByChooser(params, self.group_keys), chosen)
+
+    def _set_grouping(self, keys: list[str], opened: str | None) -> None:
+        """Group by `keys` ([]: plain runs), with the group `opened` showing its runs."""
+        back_to = self.open_group if opened is None else None
+        self.group_keys, self.open_group = keys, opened
+        if not keys:
+            for key in [k for k in self.marked if k.startswith("group:")]:
+                del self.marked[key]  # no group to draw any more
+        if back_to is not None:
+            self.selected_run_id = back_to  # back from a group: on its row
+        elif keys:
+            self.query_one(RunsTable).cursor_row = 0  # the first group, or the opened group's first run
+        self._refresh_table()
+        self._refresh_plot()
+        self._update_status()
+        self.refresh_bindings()
+
+    def action_compare(self) -> None:
+        """Marked groups side by side (group_compare.py); marked runs as always."""
+        groups = [self.groups[k] for k in self.marked if k in self.groups]
+        if not groups:
+            super().action_compare()
+            return
+        if len(groups) < 2:
+            self.notify("Mark 2 or more groups with space (A marks all), then c compares them",
+                        severity="warning", timeout=4)
+            return
+        from tuitrack.app.screens.group_compare import GroupCompareScreen
+
+        self.app.push_screen(GroupCompareScreen(groups, self.index.store, dict(self.marked)))
+
+    def action_group_back(self) -> None:
+        if self.open_group is not None:
+            self._set_grouping(self.group_keys, None)
+        elif self.group_keys:
+            self._set_grouping([], None)
 
     def _columns_of(self, runs: list[Run]) -> list[Column]:
         """The table's columns for `runs`, computed again only when a run changed: gathering the
@@ -523,6 +599,14 @@ class MainScreen(RunEditing, Screen):
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
             text.append(f"│ {kind}: {shown} of {len(runs)} ", style="bold")
+        if self.group_keys:
+            opened = self.groups.get(self.open_group or "")
+            if opened is not None:
+                text.append(f"│ group {visible(opened.label())}: {_plural(opened.count, 'run')} (esc: groups) ",
+                            style="bold")
+            else:
+                text.append(f"│ grouped by {visible(', '.join(self.group_keys))}: "
+                            f"{_plural(len(self.groups), 'group')} (enter opens, esc: runs) ", style="bold")
         if self.show_deleted:
             text.append("│ deleted shown ", style="italic")
         if self.marked:
@@ -590,6 +674,9 @@ class MainScreen(RunEditing, Screen):
 
     @on(RunsTable.RunOpened)
     def _table_opened(self, event: RunsTable.RunOpened) -> None:
+        if event.run.run_id in self.groups and self.open_group is None:
+            self._set_grouping(self.group_keys, event.run.run_id)  # a group opens to its runs
+            return
         self.action_open_detail()
 
     def _switch_experiment(self, experiment_id: str) -> None:
@@ -735,6 +822,8 @@ class MainScreen(RunEditing, Screen):
             back = self._focus_before_detail
             if back is not None and back.is_attached:
                 back.focus()
+        elif self.group_keys:
+            self.action_group_back()
 
     async def action_toggle_deleted(self) -> None:
         self.show_deleted = not self.show_deleted
@@ -798,6 +887,8 @@ class MainScreen(RunEditing, Screen):
             return False
         if action == "leave_full_screen":
             return self.maximized is not None
+        if action == "group_back":
+            return bool(self.group_keys)
         return True
 
     def action_leave_full_screen(self) -> None:
