@@ -96,11 +96,13 @@ async def test_b_groups_the_runs_by_a_param_and_enter_opens_a_group(sweep_store)
         screen, table = app.screen, app.screen.query_one(RunsTable)
         assert screen.group_keys == ["lr"]
         assert [r.run_name for r in table.runs] == ["lr=0.01", "lr=0.1", "lr (missing)"]  # the parent lacks lr
-        assert [c.label for c in table.columns][:3] == ["Group", "Runs", "lr"]
+        assert [c.label for c in table.columns] == ["Group", "Runs", "loss", "loss min", "loss max"]
         mean, std = expected("0.1")
         row = table._cells[1]
         assert row[1] == "3" and f"{mean:.4g} ± {std:.2g}" in row
-        assert "grouped by lr: 3 groups" in screen_text(app)
+        text = screen_text(app)
+        assert "grouped by lr: 3 groups" in text
+        assert "Group lr=0.01" in text and "3 runs · enter opens it" in text  # the detail pane shows the group
         table.focus()
         await pilot.press("j", "enter")
         await settle(pilot)
@@ -181,3 +183,15 @@ async def test_marked_groups_compare_side_by_side(sweep_store):
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, GroupCompareScreen)
+
+
+async def test_help_lists_the_group_keys(sweep_store):
+    from tests.test_app_help import open_help
+
+    app = make_app(sweep_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        sections = await open_help(pilot)
+        actions = {b.action: b for _, bindings in sections for b in bindings}
+        assert actions["group_by"].key == "b" and actions["group_back"].key == "backspace"
+        assert actions["next_band"].key == "B"

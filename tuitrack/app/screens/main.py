@@ -37,7 +37,7 @@ from tuitrack.app.messages import (
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
-from tuitrack.app.group_rows import GroupedRows, group_columns, stand_in
+from tuitrack.app.group_rows import GroupedRows, group_columns, group_summary, stand_in
 from tuitrack.app.screens.group_by import GroupByChooser
 from tuitrack.app.status_look import glyph
 from tuitrack.app.plotted import Plotted, for_group, for_run
@@ -702,6 +702,10 @@ class MainScreen(RunEditing, Screen):
             self._detail_dirty = True  # hidden behind the plot: draw it when it shows again
             return
         self._detail_dirty = False
+        group = self.groups.get(self.selected_run_id or "")
+        if group is not None:
+            detail.show_other(f"Group {group.label()}", group_summary(group))
+            return
         run = self.index.run(self.selected_run_id) if self.selected_run_id else None
         if run is None:
             detail.show(None, None)
