@@ -195,3 +195,22 @@ async def test_help_lists_the_group_keys(sweep_store):
         actions = {b.action: b for _, bindings in sections for b in bindings}
         assert actions["group_by"].key == "b" and actions["group_back"].key == "backspace"
         assert actions["next_band"].key == "B"
+
+
+async def test_grouped_table_follows_the_filter_and_keeps_run_actions_off_groups(sweep_store):
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    app = make_app(sweep_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr=0.01 seed=1")
+        await group_by(pilot, "lr")
+        table = app.screen.query_one(RunsTable)
+        await pilot.press("slash", *"seed=6", "enter")  # the filter applies first, then the grouping
+        await settle(pilot)
+        assert [r.run_name for r in table.runs] == ["lr=0.01", "lr=0.1"]
+        assert all(app.screen.groups[r.run_id].count == 1 for r in table.runs)
+        table.focus()
+        await pilot.press("g", "y", "E")  # a group has no run id to copy, and no run to export
+        await settle(pilot)
+        assert {n.message.split(":")[0] for n in app._notifications} >= {"No run selected", "The table shows groups"}

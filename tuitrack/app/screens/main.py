@@ -562,6 +562,13 @@ class MainScreen(RunEditing, Screen):
 
         self.app.push_screen(GroupCompareScreen(groups, self.index.store, dict(self.marked)))
 
+    def action_export(self, fmt: str) -> None:
+        if self.group_keys and self.open_group is None:
+            self.notify("The table shows groups: open one (enter) or go back to the runs (escape) to export "
+                        "runs; tuitrack ls --group-by writes the groups", severity="warning", timeout=6)
+            return
+        super().action_export(fmt)
+
     def action_group_back(self) -> None:
         if self.open_group is not None:
             self._set_grouping(self.group_keys, None)
@@ -862,7 +869,7 @@ class MainScreen(RunEditing, Screen):
 
     def action_copy_run_id(self) -> None:
         run_id = self._run_under_cursor()
-        if run_id is None:
+        if run_id is None or run_id in self.groups:  # a group's row has no run id to copy
             self.notify("No run selected", severity="warning", timeout=2)
             return
         self.app.copy_to_clipboard(run_id)
