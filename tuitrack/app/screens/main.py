@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuitrack.app.columns import DEFAULT_HIDDEN, Column, columns_for
+from tuitrack.app.columns import DEFAULT_HIDDEN, Column, cell, columns_for
 from tuitrack.app.messages import (
     ExperimentsLoaded,
     LoadingDone,
@@ -37,6 +37,10 @@ from tuitrack.app.messages import (
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
+from tuitrack.app.group_rows import GroupedRows, group_columns, group_summary, stand_in
+from tuitrack.app.screens.group_by import GroupByChooser
+from tuitrack.app.status_look import glyph
+from tuitrack.app.plotted import Plotted, for_group, for_run
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
@@ -49,6 +53,7 @@ from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
+from tuitrack.query.groups import RunGroup, group_runs
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
 from tuitrack.store.base import StoreError
@@ -83,6 +88,10 @@ class MainScreen(RunEditing, Screen):
                 tooltip="Mark the run: marked runs are plotted and changed together"),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
+        Binding("b", "group_by", "Group", show=False,
+                tooltip="Group the experiment's runs by params: a row per group, mean ± std of each metric"),
+        Binding("backspace", "group_back", "Back", tooltip="Grouped: from a group back to the groups, "
+                "from the groups back to the runs"),
         *EDIT_BINDINGS,
     ]
 
@@ -110,6 +119,10 @@ class MainScreen(RunEditing, Screen):
         self.undo_stack = UndoStack()
         self.prune_preview: set[str] = set()  # runs the prune panel would delete (× in the tree)
         self._histories: dict[tuple[str, str], PlotFeed] = {}  # (run id, metric) -> its plotted points
+        self._plotted: list[Plotted] = []  # what the plot shows (runs, a parent's children, groups)
+        self.groups: dict[str, RunGroup] = {}  # group id -> the group, while the table shows groups
+        self.group_keys: list[str] = []  # the params the table groups runs by (b); [] for plain runs
+        self.open_group: str | None = None  # the group whose runs the table shows (enter on a group)
         self._summaries_timer = None
         self.show_deleted = False
         self.query_text = ""
@@ -480,13 +493,87 @@ class MainScreen(RunEditing, Screen):
         runs = self._visible_runs(self.current_experiment)
         table.empty_text = "No runs match the filter" if self.query_text else "No runs"
         table.hidden = self.hidden_columns
-        table.set_runs(runs, self._columns_of(runs), keep_run_id=self.selected_run_id)
+        if self.group_keys:
+            runs, columns = self._grouped_view(runs)
+        else:
+            self.groups = {}
+            table.cell_of, table.glyph_of = cell, glyph
+            columns = self._columns_of(runs)
+        table.set_runs(runs, columns, keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
             # The selected run is filtered out or gone: select what the table shows instead,
             # so that the detail and `y` never act on a run the user cannot see.
             first = table.highlighted_run
             self.selected_run_id = first.run_id if first else None
             self._selection_changed()
+
+    def _grouped_view(self, runs: list[Run]) -> tuple[list[Run], list[Column]]:
+        """The table's rows and columns while grouped (b): a row per group (group_rows.py), or
+        the runs of the group opened."""
+        groups = group_runs(runs, self.group_keys)
+        self.groups = {g.group_id: g for g in groups}
+        rows = GroupedRows(groups)
+        table = self.query_one(RunsTable)
+        table.cell_of, table.glyph_of = rows.cell, lambda run, stale: rows.glyph(run, stale, glyph)
+        opened = self.groups.get(self.open_group or "")
+        if opened is not None:
+            return opened.runs, self._columns_of(opened.runs)
+        self.open_group = None  # gone (a filter, a change of the runs): back to the groups
+        return [stand_in(g, self.current_experiment or "") for g in groups], group_columns(groups)
+
+    def action_group_by(self) -> None:
+        if self.current_experiment is None:
+            return
+        runs = self._visible_runs(self.current_experiment)
+        params = sorted({k for r in runs for k in r.params})
+
+        def chosen(keys: list[str] | None) -> None:
+            self._set_grouping(keys or [], None)
+
+        self.app.push_screen(GroupByChooser(params, self.group_keys), chosen)
+
+    def _set_grouping(self, keys: list[str], opened: str | None) -> None:
+        """Group by `keys` ([]: plain runs), with the group `opened` showing its runs."""
+        back_to = self.open_group if opened is None else None
+        self.group_keys, self.open_group = keys, opened
+        if not keys:
+            for key in [k for k in self.marked if k.startswith("group:")]:
+                del self.marked[key]  # no group to draw any more
+        if back_to is not None:
+            self.selected_run_id = back_to  # back from a group: on its row
+        elif keys:
+            self.query_one(RunsTable).cursor_row = 0  # the first group, or the opened group's first run
+        self._refresh_table()
+        self._refresh_plot()
+        self._update_status()
+        self.refresh_bindings()
+
+    def action_compare(self) -> None:
+        """Marked groups side by side (group_compare.py); marked runs as always."""
+        groups = [self.groups[k] for k in self.marked if k in self.groups]
+        if not groups:
+            super().action_compare()
+            return
+        if len(groups) < 2:
+            self.notify("Mark 2 or more groups with space (A marks all), then c compares them",
+                        severity="warning", timeout=4)
+            return
+        from tuitrack.app.screens.group_compare import GroupCompareScreen
+
+        self.app.push_screen(GroupCompareScreen(groups, self.index.store, dict(self.marked)))
+
+    def action_export(self, fmt: str) -> None:
+        if self.group_keys and self.open_group is None:
+            self.notify("The table shows groups: open one (enter) or go back to the runs (escape) to export "
+                        "runs; tuitrack ls --group-by writes the groups", severity="warning", timeout=6)
+            return
+        super().action_export(fmt)
+
+    def action_group_back(self) -> None:
+        if self.open_group is not None:
+            self._set_grouping(self.group_keys, None)
+        elif self.group_keys:
+            self._set_grouping([], None)
 
     def _columns_of(self, runs: list[Run]) -> list[Column]:
         """The table's columns for `runs`, computed again only when a run changed: gathering the
@@ -519,6 +606,14 @@ class MainScreen(RunEditing, Screen):
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
             text.append(f"│ {kind}: {shown} of {len(runs)} ", style="bold")
+        if self.group_keys:
+            opened = self.groups.get(self.open_group or "")
+            if opened is not None:
+                text.append(f"│ group {visible(opened.label())}: {_plural(opened.count, 'run')} (esc: groups) ",
+                            style="bold")
+            else:
+                text.append(f"│ grouped by {visible(', '.join(self.group_keys))}: "
+                            f"{_plural(len(self.groups), 'group')} (enter opens, esc: runs) ", style="bold")
         if self.show_deleted:
             text.append("│ deleted shown ", style="italic")
         if self.marked:
@@ -586,6 +681,9 @@ class MainScreen(RunEditing, Screen):
 
     @on(RunsTable.RunOpened)
     def _table_opened(self, event: RunsTable.RunOpened) -> None:
+        if event.run.run_id in self.groups and self.open_group is None:
+            self._set_grouping(self.group_keys, event.run.run_id)  # a group opens to its runs
+            return
         self.action_open_detail()
 
     def _switch_experiment(self, experiment_id: str) -> None:
@@ -611,6 +709,10 @@ class MainScreen(RunEditing, Screen):
             self._detail_dirty = True  # hidden behind the plot: draw it when it shows again
             return
         self._detail_dirty = False
+        group = self.groups.get(self.selected_run_id or "")
+        if group is not None:
+            detail.show_other(f"Group {group.label()}", group_summary(group))
+            return
         run = self.index.run(self.selected_run_id) if self.selected_run_id else None
         if run is None:
             detail.show(None, None)
@@ -731,6 +833,8 @@ class MainScreen(RunEditing, Screen):
             back = self._focus_before_detail
             if back is not None and back.is_attached:
                 back.focus()
+        elif self.group_keys:
+            self.action_group_back()
 
     async def action_toggle_deleted(self) -> None:
         self.show_deleted = not self.show_deleted
@@ -765,7 +869,7 @@ class MainScreen(RunEditing, Screen):
 
     def action_copy_run_id(self) -> None:
         run_id = self._run_under_cursor()
-        if run_id is None:
+        if run_id is None or run_id in self.groups:  # a group's row has no run id to copy
             self.notify("No run selected", severity="warning", timeout=2)
             return
         self.app.copy_to_clipboard(run_id)
@@ -794,6 +898,8 @@ class MainScreen(RunEditing, Screen):
             return False
         if action == "leave_full_screen":
             return self.maximized is not None
+        if action == "group_back":
+            return bool(self.group_keys)
         return True
 
     def action_leave_full_screen(self) -> None:
@@ -867,19 +973,36 @@ class MainScreen(RunEditing, Screen):
         elif self.focused is table:
             table.action_cursor_down()
 
-    def _plot_runs(self) -> list[Run]:
+    def _plot_runs(self) -> list[Plotted]:
+        """What the plot draws: the marked runs and groups, else the selected one; a sweep's
+        parent without metrics of its own brings its children's curves (tuitrack.app.plotted)."""
         ids = list(self.marked) or ([self.selected_run_id] if self.selected_run_id else [])
-        return [r for r in (self.index.run(i) for i in ids) if r is not None]
+        children_of = self._children_of
+        out: list[Plotted] = []
+        for key in ids:
+            group = self.groups.get(key)
+            if group is not None:
+                out.append(for_group(group))
+                continue
+            run = self.index.run(key)
+            if run is not None:
+                out.extend(for_run(run, children_of))
+        seen: set[str] = set()  # a child marked itself and through its parent: plotted once
+        return [item for item in out if not (item.key in seen or seen.add(item.key))]
+
+    def _children_of(self, run_id: str) -> list[Run]:
+        return [r for r in (self.index.run(i) for i in self.index.children_ids(run_id)) if r is not None]
 
     def _refresh_plot(self) -> None:
         if self._plot_shown():
             self._load_plot(self._plot_runs(), list(self.query_one(MetricPlot).metrics))
 
     @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
-    def _load_plot(self, runs: list[Run], wanted: list[str]) -> None:
+    def _load_plot(self, items: list[Plotted], wanted: list[str]) -> None:
         """Histories of the plotted metrics of the plotted runs, off the UI thread, in pieces:
         the plot says how far it is, and memory stays bounded however long they are."""
         worker = get_current_worker()
+        runs = list({r.run_id: r for item in items for r in item.runs}.values())
         available = sorted({k for r in runs for k in r.metrics})
         metrics = [m for m in wanted if m in available]
         if not metrics and available:
@@ -903,18 +1026,32 @@ class MainScreen(RunEditing, Screen):
                     return
                 keep[(run.run_id, key)] = feed
         self._histories = keep
-        self.post_message(PlotLoaded(runs, available, metrics))
+        self.post_message(PlotLoaded(items, available, metrics))
 
     def on_plot_loaded(self, message: PlotLoaded) -> None:
         plot = self.query_one(MetricPlot)
+        used = set(self.marked.values())
+        spare = [c for c in PALETTE if c not in used] or PALETTE
         plot_runs = []
-        for index, run in enumerate(message.runs):
-            colour = self.marked.get(run.run_id, PALETTE[index % len(PALETTE)])
-            histories = {key: feed.points for (rid, key), feed in self._histories.items() if rid == run.run_id}
-            plot_runs.append(PlotRun(run.run_id, shown_name(run), colour, run.start_time, histories))
+        for index, item in enumerate(message.runs):
+            colour = self.marked.get(item.key, spare[index % len(spare)])
+            plot_runs.append(self._filled_plot_run(PlotRun(item.key, item.label, colour, item.start_ms), item))
+        self._plotted = list(message.runs)
         plot.metrics = message.metrics
         plot.show_progress("")
         plot.set_runs(plot_runs, message.available)
+
+    def _filled_plot_run(self, plot_run: PlotRun, item: Plotted) -> PlotRun:
+        """The entry's histories from the feeds: a run's own, or each of a group's runs'."""
+        if item.is_group:
+            plot_run.members = {}
+            for run in item.runs:
+                for (run_id, key), feed in self._histories.items():
+                    if run_id == run.run_id:
+                        plot_run.members.setdefault(key, []).append(feed.points)
+        else:
+            plot_run.histories = {key: feed.points for (rid, key), feed in self._histories.items() if rid == item.key}
+        return plot_run
 
     @on(MetricPlot.PickMetrics)
     def _pick_metrics(self) -> None:
@@ -945,10 +1082,11 @@ class MainScreen(RunEditing, Screen):
 
     def _plot_grown(self) -> None:
         plot = self.query_one(MetricPlot)
+        items = {item.key: item for item in self._plotted}
         for plot_run in plot.runs:
-            for (run_id, key), feed in self._histories.items():
-                if run_id == plot_run.run_id:
-                    plot_run.histories[key] = feed.points
+            item = items.get(plot_run.run_id)
+            if item is not None:
+                self._filled_plot_run(plot_run, item)
         plot.data_changed()
 
     def action_choose_columns(self) -> None:

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tuitrack.app.widgets.band_plot import SPREAD_NAMES, SPREADS, group_bands
 from tuitrack.formatting import format_timestamp, format_value
 from tuitrack.model import MetricPoint
 from tuitrack.plot_view import (
@@ -75,6 +76,7 @@ class PlotRun:
     colour: str
     start_ms: int | None
     histories: dict[str, list[MetricPoint]] = field(default_factory=dict)
+    members: dict[str, list[list[MetricPoint]]] = field(default_factory=dict)  # a group's runs' histories
 
 
 @dataclass
@@ -131,6 +133,7 @@ class MetricPlot(Widget, can_focus=True):
                 tooltip=f"Density map of the runs (on by itself above {DENSITY_ABOVE} runs) or their curves"),
         Binding("plus,equals_sign", "smoothing(1)", "Smooth+", tooltip="More smoothing (raw curve stays faint)"),
         Binding("minus", "smoothing(-1)", "Smooth-", show=False, tooltip="Less smoothing"),
+        Binding("B", "next_band", "Band", show=False, tooltip="Groups of runs: min-max band or mean ±std band"),
     ]
 
     DEFAULT_CSS = """
@@ -160,6 +163,7 @@ class MetricPlot(Widget, can_focus=True):
         self.window: Window | None = None  # the x range shown (drawn units); None: every step
         self.clip = False
         self.density: bool | None = None  # None: a density map above DENSITY_ABOVE runs
+        self.band = SPREADS[0]  # what a group's band spans (band_plot.py)
         self._data_version = 0
         self._cache_key: tuple | None = None
         self._strips: list[Strip] = []
@@ -464,6 +468,12 @@ class MetricPlot(Widget, can_focus=True):
                 self.cursor = cursor_snap(indexes, self._axis_x(at))
                 self._cursor_moved(indexes)
 
+    def action_next_band(self) -> None:
+        self.band = SPREADS[(SPREADS.index(self.band) + 1) % len(SPREADS)]
+        self.notify(f"Groups: {SPREAD_NAMES[self.band]}", timeout=2)
+        self._data_version += 1  # drawn again (the band is not part of the cache key)
+        self.refresh()
+
     # -- drawing ------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
@@ -645,6 +655,9 @@ class MetricPlot(Widget, can_focus=True):
         window = self._shown.window
         entries = self._series(key)
         drawn, threshold = self._curves(key, entries, buckets, self.window)
+        # Groups of runs first: their bands go under every curve (band_plot.py).
+        steps = (self._axis_x(window.low), self._axis_x(window.high)) if self.window is not None else None
+        grouped = group_bands(self, key, buckets, steps, lambda curve: self._to_drawn(curve, threshold))
         limits = clip_range([y for d in drawn for y in d.curve.ys]) if self.clip else None
         density_on = self._density_on()
         if density_on:
@@ -657,15 +670,18 @@ class MetricPlot(Widget, can_focus=True):
         at = self._drawn_x(self.cursor) if self.cursor is not None else None
         if drawn and at is not None and (window is None or window.contains(at)):
             plotext.vline(at, CURSOR_COLOUR)
-        if drawn:  # round ticks and short labels, not plotext's (epoch seconds, 0.0000000008)
+        if drawn or grouped:  # round ticks and short labels, not plotext's (epoch seconds, 0.0000000008)
             if window is not None and window.span > 0:
                 plotext.xlim(window.low, window.high)
-            low_y = limits[0] if limits else min(min(d.curve.ys) for d in drawn)
-            high_y = limits[1] if limits else max(max(d.curve.ys) for d in drawn)
+            lows = [min(d.curve.ys) for d in drawn] + ([grouped[0]] if grouped else [])
+            highs = [max(d.curve.ys) for d in drawn] + ([grouped[1]] if grouped else [])
+            low_y = limits[0] if limits else min(lows)
+            high_y = limits[1] if limits else max(highs)
             if limits:
                 plotext.ylim(low_y, high_y)
             self._ticks(window, low_y, high_y, threshold, size)
-        plotext.title(self._title(key, hidden, strength, len(drawn)) if drawn else f"{visible(key)}: nothing to draw")
+        plotext.title(self._title(key, hidden, strength, len(drawn)) if drawn or grouped
+                      else f"{visible(key)}: nothing to draw")
         plotext.xlabel(AXIS_LABELS[self.axis] + (" (log)" if self._x_log else ""))
 
     def _ticks(self, window: Window | None, low_y: float, high_y: float, threshold: float,
