@@ -12,9 +12,12 @@ it measures and in which unit. Plain Python, no Textual: the app and the command
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from tuitrack.model import MetricPoint
 
 PREFIX = "system/"
 
@@ -103,6 +106,34 @@ def system_quantities(keys: Iterable[str]) -> list[SystemQuantity]:
 def without_system(keys: Iterable[str]) -> list[str]:
     """`keys` minus the system metrics, in their order."""
     return [k for k in keys if not is_system(k)]
+
+
+class SystemSummary:
+    """Last, mean and peak of one system metric, added up a batch of points at a time (a week of
+    samples is never held whole). NaN and infinite samples count as points, not in the numbers."""
+
+    def __init__(self) -> None:
+        self.last: MetricPoint | None = None  # MLflow's latest: by step, then timestamp
+        self.points = 0
+        self._numbers = 0
+        self._total = 0.0
+        self.peak = math.nan
+
+    def add(self, batch: Iterable[MetricPoint]) -> None:
+        for point in batch:
+            self.points += 1
+            if self.last is None or point.sort_key() > self.last.sort_key():
+                self.last = point
+            value = point.value
+            if math.isfinite(value):
+                self._numbers += 1
+                self._total += value
+                if not value <= self.peak:  # NaN (nothing yet) loses to any number
+                    self.peak = value
+
+    @property
+    def mean(self) -> float:
+        return self._total / self._numbers if self._numbers else math.nan
 
 
 def _unit_rank(unit: str) -> int:
