@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
+from textual.widgets import ContentSwitcher, Input, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuitrack.app.columns import DEFAULT_HIDDEN, Column, columns_for
@@ -41,6 +41,8 @@ from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, defau
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
+from tuitrack.app.widgets.system_view import SystemView
+from tuitrack.app.widgets.view_footer import ViewFooter
 from tuitrack.formatting import shown_name
 from tuitrack.live.follow import Follower, Listener
 from tuitrack.live.index import RunIndex
@@ -62,6 +64,7 @@ AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
 GONE_EVERY = 2.0  # seconds between checks that the store's folder or database is still there
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
+VIEW_KEYS = Binding.Group("view", compact=True)  # 1 2 3 4: the views of the pane under the table
 
 
 class MainScreen(RunEditing, Screen):
@@ -78,7 +81,11 @@ class MainScreen(RunEditing, Screen):
         Binding("y", "copy_run_id", "Copy id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
         Binding("ctrl+r", "reload", "Reload", show=False, tooltip="Read the store again"),
         Binding("i", "focus_detail", "Detail", show=False, tooltip="Focus the detail (or plot) pane"),
-        Binding("p", "toggle_plot", "Plot", tooltip="Show metric curves (again: the run's detail)"),
+        Binding("p", "toggle_plot", "Plot", show=False, tooltip="Show metric curves (again: the run's detail)"),
+        Binding("1", "show_view('detail')", "Detail", group=VIEW_KEYS, tooltip="Under the table: the run's detail"),
+        Binding("2", "show_view('plot')", "Plot", group=VIEW_KEYS, tooltip="Under the table: metric curves"),
+        Binding("3", "show_view('system')", "System", group=VIEW_KEYS,
+                tooltip="Under the table: the run's CPU, memory, GPU, disk and network use"),
         Binding("space", "toggle_mark", "Mark", show=False,
                 tooltip="Mark the run: marked runs are plotted and changed together"),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
@@ -140,7 +147,8 @@ class MainScreen(RunEditing, Screen):
                 with ContentSwitcher(initial="detail", id="lower"):
                     yield RunDetail(clock=self.clock, id="detail")
                     yield MetricPlot(id="plot")
-        yield Footer()
+                    yield SystemView(id="system")
+        yield ViewFooter(lambda: f"show_view('{self._view()}')")
 
     def on_mount(self) -> None:
         self.query_one(RunTree).focus()
@@ -263,6 +271,7 @@ class MainScreen(RunEditing, Screen):
             self._refresh_table()
         if self.selected_run_id in message.run_ids:
             self._show_detail()
+            self._follow_view()
 
     def on_sizes_loaded(self, message: SizesLoaded) -> None:
         experiment = self.index.experiments.get(message.experiment_id)
@@ -402,6 +411,7 @@ class MainScreen(RunEditing, Screen):
             self._show_detail(fresh_summaries=False)
             if self._summaries_timer is None:
                 self._summaries_timer = self.set_timer(SUMMARIES_EVERY, self._resummarize)
+            self._follow_view()
         if self._plot_shown():
             plotted = delta.metrics & set(self._histories)
             if plotted:
@@ -604,11 +614,12 @@ class MainScreen(RunEditing, Screen):
         self._show_detail()
         if not self.marked and self._plot_shown():
             self._refresh_plot()
+        self._follow_view()
 
     def _show_detail(self, fresh_summaries: bool = True) -> None:
         detail = self.query_one(RunDetail)
-        if self._plot_shown() and self.maximized is not detail:
-            self._detail_dirty = True  # hidden behind the plot: draw it when it shows again
+        if self._view() != "detail" and self.maximized is not detail:
+            self._detail_dirty = True  # hidden behind another view: draw it when it shows again
             return
         self._detail_dirty = False
         run = self.index.run(self.selected_run_id) if self.selected_run_id else None
@@ -811,29 +822,55 @@ class MainScreen(RunEditing, Screen):
         self._lower().focus()
 
     def _lower(self):
-        """The pane under the table: the run's detail or the plot."""
-        return self.query_one(MetricPlot) if self._plot_shown() else self.query_one(RunDetail)
+        """The pane under the table: the view shown (the run's detail, the plot, ...)."""
+        return self.query_one(f"#lower > #{self._view()}")
+
+    def _view(self) -> str:
+        """The id of the view shown under the table: detail, plot, system, ..."""
+        switcher = self.query("#lower").first(ContentSwitcher) if self.query("#lower") else None
+        return (switcher.current if switcher is not None else None) or "detail"
 
     def _plot_shown(self) -> bool:
-        return self.query_one("#lower", ContentSwitcher).current == "plot"
+        return self._view() == "plot"
 
-    # -- plot ------------------------------------------------------------------------------------
+    # -- the views under the table: 1 detail, 2 plot, 3 system, ... -------------------------------
 
-    def action_toggle_plot(self) -> None:
+    def action_show_view(self, name: str) -> None:
+        """Show the view `name` under the table (a child of #lower with that id)."""
         switcher = self.query_one("#lower", ContentSwitcher)
+        if name == self._view() or not switcher.query(f"#lower > #{name}"):
+            return
+        if self.maximized is not None:  # full screen was of the view being left
+            self.minimize()
         had_focus = self.focused is self._lower()
-        switcher.current = "detail" if self._plot_shown() else "plot"
-        if had_focus:
-            self._lower().focus()
-        if self._plot_shown():
+        if self._view() == "detail" and any(w.group == "detail" and w.is_running for w in self.workers):
             # The hidden detail's min and max can wait: reading a long history for both at
             # once would halve the plot's speed. The detail reads them when it shows again.
-            if any(w.group == "detail" and w.is_running for w in self.workers):
-                self.workers.cancel_group(self, "detail")
-                self._detail_dirty = True
+            self.workers.cancel_group(self, "detail")
+            self._detail_dirty = True
+        switcher.current = name
+        if had_focus:
+            self._lower().focus()
+        if name == "plot":
             self._refresh_plot()
-        elif self._detail_dirty:
-            self._show_detail()
+        elif name == "detail":
+            if self._detail_dirty:
+                self._show_detail()
+        else:
+            self._follow_view()
+        self._update_status()
+        self.refresh_bindings()
+
+    def action_toggle_plot(self) -> None:
+        self.action_show_view("detail" if self._plot_shown() else "plot")
+
+    def _follow_view(self) -> None:
+        """A view that follows the selected run by itself (it has `show_run`, as the system
+        view does) is told the run again: another was selected, or it logged."""
+        view = self._lower()
+        if hasattr(view, "show_run"):
+            run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+            view.show_run(self.index.store, run, loaded=run is not None and self.index.has_data(run))
 
     def _run_under_cursor(self) -> str | None:
         """The run the focused pane's cursor is on, read now: keys typed quickly can run before
