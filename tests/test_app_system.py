@@ -15,7 +15,12 @@ from tests.conftest import fixed_clock
 from tests.mlflow_stores import client_for
 from tests.system_stores import SAMPLES, log_samples, system_series, write_system_store
 from tests.test_app_live import eventually
+from textual.widgets import SelectionList
+
 from tuitrack.app.app import TuitrackApp
+from tuitrack.app.screens.columns import ColumnChooser
+from tuitrack.app.screens.metric_picker import MetricPicker
+from tuitrack.app.widgets.runs_table import RunsTable
 from tuitrack.app.widgets.metric_plot import MetricPlot
 from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.app.widgets.system_view import NO_SYSTEM_METRICS, SystemView, amount, lines_of, sparkline
@@ -203,3 +208,99 @@ def test_amounts_are_short_and_in_the_unit_mlflow_logs():
     assert [amount(v, "%") for v in (38.4, 4.56, float("nan"))] == ["38%", "4.6%", "-"]
     assert [amount(v, "MB") for v in (9110, 512, 2.5, 2_500_000)] == ["9.1 GB", "512 MB", "2.5 MB", "2.5 TB"]
     assert amount(1.5, "GB") == "1.5 GB" and amount(215.4, "W") == "215 W"
+
+
+# -- system metrics stay out of the metric lists until asked for --------------------------------
+
+
+def metric_columns(app) -> set[str]:
+    return {c.field for c in app.screen.query_one(RunsTable).columns if c.kind == "metric"}
+
+
+async def test_system_metrics_are_no_columns_until_the_chooser_brings_them_in(system_store):
+    root, ids = system_store
+    app = system_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.screen.select_run(ids["system"])
+        await settle(pilot)
+        assert metric_columns(app) == {"loss"}
+        app.screen.query_one(RunsTable).focus()
+        await pilot.press("C")
+        await pilot.pause()
+        chooser = app.screen
+        assert isinstance(chooser, ColumnChooser)
+        listed = lambda: {chooser.query_one(SelectionList).get_option_at_index(i).value  # noqa: E731
+                          for i in range(chooser.query_one(SelectionList).option_count)}
+        assert not any(key.startswith("metric:system/") for key in listed())
+        assert "ctrl+t lists the 12 system metrics too" in screen_text(app)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert {f"metric:{k}" for k in system_series(0)} <= listed()
+        assert "ctrl+t hides the 12 system metrics" in screen_text(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert metric_columns(app) == {"loss", *system_series(0)}
+        # One off by hand, then all of them out again: the one stays off when they come back.
+        await pilot.press("C")
+        await pilot.pause()
+        app.screen.shown["metric:system/disk_usage_percentage"] = False
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "system/disk_usage_percentage" not in metric_columns(app)
+        await pilot.press("C", "ctrl+t", "enter")
+        await settle(pilot)
+        assert metric_columns(app) == {"loss"}
+        await pilot.press("C", "ctrl+t", "enter")
+        await settle(pilot)
+        assert metric_columns(app) == {"loss", *system_series(0)} - {"system/disk_usage_percentage"}
+
+
+async def test_the_plot_and_its_picker_leave_system_metrics_out_until_ctrl_t(system_store):
+    root, ids = system_store
+    app = system_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await screen.select_run(ids["system"])
+        await pilot.press("2", "i")
+        await settle(pilot)
+        plot = screen.query_one(MetricPlot)
+        assert plot.available == ["loss"] and plot.metrics == ["loss"]
+        await pilot.press("n")  # the next metric: there is no other
+        await settle(pilot)
+        assert plot.metrics == ["loss"]
+        await pilot.press("m")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, MetricPicker) and picker.available == ["loss"]
+        await pilot.press("ctrl+t", *"gpu0util")
+        await pilot.pause()
+        assert picker.available == ["loss", *sorted(system_series(0))]
+        await pilot.press("down", "space", "enter")
+        await settle(pilot)
+        assert plot.metrics == ["loss", "system/gpu_0_utilization_percentage"]
+        assert screen.show_system_metrics and "system/gpu_0_utilization_percentage" in metric_columns(app)
+        assert "system/cpu_utilization_percentage" in plot.available
+        # And out again: the plot goes back to a metric of the training.
+        await pilot.press("m", "ctrl+t", "enter")
+        await settle(pilot)
+        assert not screen.show_system_metrics
+        assert plot.available == ["loss"] and plot.metrics == ["loss"]
+        assert metric_columns(app) == {"loss"}
+
+
+async def test_a_batch_of_system_samples_updates_rows_without_rebuilding_the_table(system_store):
+    root, ids = system_store
+    app = system_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await screen.select_run(ids["system"])
+        await settle(pilot)
+        table = screen.query_one(RunsTable)
+        run = screen.index.run(ids["system"])
+        # No column for the system metrics, and none needed: the row is updated in place.
+        assert table.update_rows([run])
+        screen.show_system_metrics = True
+        assert not table.update_rows([run])  # now they need columns the table lacks

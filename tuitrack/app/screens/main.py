@@ -54,6 +54,7 @@ from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
 from tuitrack.store.base import StoreError
+from tuitrack.system_metrics import is_system
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
@@ -127,6 +128,7 @@ class MainScreen(RunEditing, Screen):
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
         self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
+        self.show_system_metrics = False  # system/ metrics in the table, the plot's metrics and the picker
         self._urgent: collections.deque[str] = collections.deque()
         self._wake = threading.Event()
         self._detail_cache: dict[str, tuple[dict, int | None]] = {}
@@ -155,6 +157,7 @@ class MainScreen(RunEditing, Screen):
         for pane in (self.query_one(RunTree), self.query_one(RunsTable)):
             pane.is_stale = self._is_stale
             pane.is_marked = lambda run: run.run_id in self.marked
+        self.query_one(RunsTable).leaves_out = lambda metric: not self.show_system_metrics and is_system(metric)
         self.query_one(RunTree).is_previewed = lambda run: run.run_id in self.prune_preview
         self.set_interval(30, self._refresh_stale)
         self.set_interval(AGES_EVERY, self._refresh_ages)
@@ -503,11 +506,12 @@ class MainScreen(RunEditing, Screen):
         keys of a run with 100,000 metrics takes a few hundred ms, and the table is refreshed on
         every batch the watcher brings. The index replaces a changed run (and fills in data only
         once), so the runs' identities and data states say when the answer is still good."""
-        states = [self.index.has_data(r) for r in runs]
+        states = [self.index.has_data(r) for r in runs] + [self.show_system_metrics]
         cached = self._columns_cache
         if cached is None or len(cached[0]) != len(runs) or cached[1] != states \
                 or any(a is not b for a, b in zip(cached[0], runs)):  # the runs themselves are kept
-            cached = self._columns_cache = (list(runs), states, columns_for(runs, disk=self.index.store.measures_disk))
+            cached = self._columns_cache = (list(runs), states, columns_for(
+                runs, disk=self.index.store.measures_disk, system=self.show_system_metrics))
         return cached[2]
 
     def _set_status(self, note: str = "") -> None:
@@ -917,7 +921,7 @@ class MainScreen(RunEditing, Screen):
         """Histories of the plotted metrics of the plotted runs, off the UI thread, in pieces:
         the plot says how far it is, and memory stays bounded however long they are."""
         worker = get_current_worker()
-        available = sorted({k for r in runs for k in r.metrics})
+        available = sorted({k for r in runs for k in r.metrics if self.show_system_metrics or not is_system(k)})
         metrics = [m for m in wanted if m in available]
         if not metrics and available:
             metrics = [default_metric(available)]
@@ -956,14 +960,26 @@ class MainScreen(RunEditing, Screen):
     @on(MetricPlot.PickMetrics)
     def _pick_metrics(self) -> None:
         plot = self.query_one(MetricPlot)
-        if not plot.available:
+        keys = sorted({k for r in self._plot_runs() for k in r.metrics})
+        if not keys:
             return
+        picker = MetricPicker([k for k in keys if not is_system(k)], plot.metrics,
+                              system=[k for k in keys if is_system(k)], show_system=self.show_system_metrics)
 
         def chosen(metrics: list[str] | None) -> None:
+            if metrics is not None:
+                self._show_system_metrics(picker.show_system)
             if metrics:
                 self._load_plot(self._plot_runs(), metrics)
 
-        self.app.push_screen(MetricPicker(plot.available, plot.metrics), chosen)
+        self.app.push_screen(picker, chosen)
+
+    def _show_system_metrics(self, shown: bool) -> None:
+        """System metrics in (or out of) the table's columns, the plot's metrics and the picker."""
+        if shown != self.show_system_metrics:
+            self.show_system_metrics = shown
+            self._refresh_table()
+            self._refresh_plot()
 
     @on(MetricPlot.MetricsWanted)
     def _metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
@@ -990,19 +1006,23 @@ class MainScreen(RunEditing, Screen):
 
     def action_choose_columns(self) -> None:
         table = self.query_one(RunsTable)
-        columns = table.all_columns
+        columns = table.all_columns if self.show_system_metrics else columns_for(
+            table.runs, disk=self.index.store.measures_disk, system=True)  # the chooser can bring them in
         if not columns:
             return
         # Columns past the table's limit are off in the chooser: on is what the table shows.
         shown = {c.key for c in table.columns}
-        off = {c.key for c in columns if c.key not in shown}
+        off = {c.key for c in columns if c.key not in shown
+               and not (c.is_system and not self.show_system_metrics and c.key not in self.hidden_columns)}
+        chooser = ColumnChooser(columns, off, limit=MAX_COLUMNS, show_system=self.show_system_metrics)
 
         def chosen(hidden: set[str] | None) -> None:
             if hidden is not None:
                 self.hidden_columns = hidden
+                self._show_system_metrics(chooser.show_system)
                 self._refresh_table()
 
-        self.app.push_screen(ColumnChooser(columns, off, limit=MAX_COLUMNS), chosen)
+        self.app.push_screen(chooser, chosen)
 
     def action_reload(self) -> None:
         self._detail_cache.clear()
