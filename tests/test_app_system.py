@@ -54,7 +54,11 @@ def panel_rows(app) -> dict[str, tuple[str, str]]:
 
 
 def footer_current(app) -> list[str]:
-    return [key.key for key in app.screen.query(".-current-view")]
+    """The footer keys drawn in reverse: the view shown (it reads without colour too)."""
+    from textual.widgets._footer import FooterKey
+
+    return [key.key for key in app.screen.query(FooterKey)
+            if key.get_component_rich_style("footer-key--key").reverse]
 
 
 async def test_digits_switch_the_views_and_p_still_toggles_detail_and_plot(system_store):
@@ -193,6 +197,12 @@ async def test_the_system_view_grows_as_the_run_logs_read_off_the_ui_thread(syst
         newest = system_series(SAMPLES + 4)["system/cpu_utilization_percentage"]
         assert panel_rows(app)["CPU utilization"][0] == amount(newest, "%")
         assert not any(on_ui for _, on_ui in reads)
+        # The script logs its loss, no system sample: the panel reads nothing again.
+        before = len(reads)
+        client_for(root).log_metric(ids["system"], "loss", 0.01, step=99)
+        await eventually(pilot, lambda: screen.index.run(ids["system"]).metrics["loss"].step == 99)
+        await settle(pilot)
+        assert len(reads) == before
 
 
 def test_sparkline_scales_buckets_and_blanks():

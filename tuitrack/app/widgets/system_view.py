@@ -124,6 +124,7 @@ class SystemView(VerticalScroll, can_focus=True):
         self.histories: dict[str, list[MetricPoint]] = {}  # system metric key -> its points (bounded)
         self.counts: dict[str, int] = {}  # system metric key -> how many points it has
         self._feeds: dict[str, PlotFeed] = {}  # filled by the reading worker only
+        self._latest: dict[str, MetricPoint] | None = None  # the system metrics' latest points when read
         self._redraw_timer = None
         self._last_redraw = 0.0
 
@@ -138,12 +139,19 @@ class SystemView(VerticalScroll, can_focus=True):
     def show_run(self, store: Store, run: Run | None, loaded: bool = True) -> None:
         """Show `run`'s system metrics (again: a batch of points arrived); `loaded` is whether
         its metrics are read yet. The histories are read, or caught up, off the UI thread."""
+        keys = [q.key for q in system_quantities(run.metrics)] if run is not None else []
+        latest = {key: run.metrics[key] for key in keys}
         if run is None or self.run is None or run.run_id != self.run.run_id:
-            self.histories, self.counts = {}, {}
+            self.histories, self.counts, self._latest = {}, {}, None
             self._feeds = {}
             self.workers.cancel_group(self, "system-read")
-        self.run, self.loaded = run, loaded
-        keys = [q.key for q in system_quantities(run.metrics)] if run is not None else []
+        elif latest == self._latest and loaded == self.loaded:
+            renamed = shown_name(run) != shown_name(self.run)
+            self.run = run
+            if renamed:
+                self._draw()
+            return  # the run logged, but no system metric: nothing to read
+        self.run, self.loaded, self._latest = run, loaded, latest
         if keys:
             self._read(store, run, keys, self._feeds)
         self._draw()
