@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
+from textual.widgets import ContentSwitcher, Input, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuitrack.app.columns import DEFAULT_HIDDEN, Column, cell, columns_for
@@ -45,6 +45,8 @@ from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, defau
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
+from tuitrack.app.widgets.system_view import SystemView
+from tuitrack.app.widgets.view_footer import ViewFooter
 from tuitrack.formatting import shown_name
 from tuitrack.live.follow import Follower, Listener
 from tuitrack.live.index import RunIndex
@@ -57,6 +59,7 @@ from tuitrack.query.groups import RunGroup, group_runs
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
 from tuitrack.store.base import StoreError
+from tuitrack.system_metrics import is_system
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
@@ -67,6 +70,7 @@ AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
 GONE_EVERY = 2.0  # seconds between checks that the store's folder or database is still there
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
+VIEW_KEYS = Binding.Group("view", compact=True)  # 1 2 3 4: the views of the pane under the table
 
 
 class MainScreen(RunEditing, Screen):
@@ -83,7 +87,11 @@ class MainScreen(RunEditing, Screen):
         Binding("y", "copy_run_id", "Copy id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
         Binding("ctrl+r", "reload", "Reload", show=False, tooltip="Read the store again"),
         Binding("i", "focus_detail", "Detail", show=False, tooltip="Focus the detail (or plot) pane"),
-        Binding("p", "toggle_plot", "Plot", tooltip="Show metric curves (again: the run's detail)"),
+        Binding("p", "toggle_plot", "Plot", show=False, tooltip="Show metric curves (again: the run's detail)"),
+        Binding("1", "show_view('detail')", "Detail", group=VIEW_KEYS, tooltip="Under the table: the run's detail"),
+        Binding("2", "show_view('plot')", "Plot", group=VIEW_KEYS, tooltip="Under the table: metric curves"),
+        Binding("3", "show_view('system')", "System", group=VIEW_KEYS,
+                tooltip="Under the table: the run's CPU, memory, GPU, disk and network use"),
         Binding("space", "toggle_mark", "Mark", show=False,
                 tooltip="Mark the run: marked runs are plotted and changed together"),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
@@ -133,6 +141,7 @@ class MainScreen(RunEditing, Screen):
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
         self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
+        self.show_system_metrics = False  # system/ metrics in the table, the plot's metrics and the picker
         self._urgent: collections.deque[str] = collections.deque()
         self._wake = threading.Event()
         self._detail_cache: dict[str, tuple[dict, int | None]] = {}
@@ -153,13 +162,15 @@ class MainScreen(RunEditing, Screen):
                 with ContentSwitcher(initial="detail", id="lower"):
                     yield RunDetail(clock=self.clock, id="detail")
                     yield MetricPlot(id="plot")
-        yield Footer()
+                    yield SystemView(id="system")
+        yield ViewFooter(lambda: f"show_view('{self._view()}')")
 
     def on_mount(self) -> None:
         self.query_one(RunTree).focus()
         for pane in (self.query_one(RunTree), self.query_one(RunsTable)):
             pane.is_stale = self._is_stale
             pane.is_marked = lambda run: run.run_id in self.marked
+        self.query_one(RunsTable).leaves_out = lambda metric: not self.show_system_metrics and is_system(metric)
         self.query_one(RunTree).is_previewed = lambda run: run.run_id in self.prune_preview
         self.set_interval(30, self._refresh_stale)
         self.set_interval(AGES_EVERY, self._refresh_ages)
@@ -276,6 +287,7 @@ class MainScreen(RunEditing, Screen):
             self._refresh_table()
         if self.selected_run_id in message.run_ids:
             self._show_detail()
+            self._follow_view()
 
     def on_sizes_loaded(self, message: SizesLoaded) -> None:
         experiment = self.index.experiments.get(message.experiment_id)
@@ -415,6 +427,7 @@ class MainScreen(RunEditing, Screen):
             self._show_detail(fresh_summaries=False)
             if self._summaries_timer is None:
                 self._summaries_timer = self.set_timer(SUMMARIES_EVERY, self._resummarize)
+            self._follow_view()
         if self._plot_shown():
             plotted = delta.metrics & set(self._histories)
             if plotted:
@@ -580,11 +593,12 @@ class MainScreen(RunEditing, Screen):
         keys of a run with 100,000 metrics takes a few hundred ms, and the table is refreshed on
         every batch the watcher brings. The index replaces a changed run (and fills in data only
         once), so the runs' identities and data states say when the answer is still good."""
-        states = [self.index.has_data(r) for r in runs]
+        states = [self.index.has_data(r) for r in runs] + [self.show_system_metrics]
         cached = self._columns_cache
         if cached is None or len(cached[0]) != len(runs) or cached[1] != states \
                 or any(a is not b for a, b in zip(cached[0], runs)):  # the runs themselves are kept
-            cached = self._columns_cache = (list(runs), states, columns_for(runs, disk=self.index.store.measures_disk))
+            cached = self._columns_cache = (list(runs), states, columns_for(
+                runs, disk=self.index.store.measures_disk, system=self.show_system_metrics))
         return cached[2]
 
     def _set_status(self, note: str = "") -> None:
@@ -702,11 +716,12 @@ class MainScreen(RunEditing, Screen):
         self._show_detail()
         if not self.marked and self._plot_shown():
             self._refresh_plot()
+        self._follow_view()
 
     def _show_detail(self, fresh_summaries: bool = True) -> None:
         detail = self.query_one(RunDetail)
-        if self._plot_shown() and self.maximized is not detail:
-            self._detail_dirty = True  # hidden behind the plot: draw it when it shows again
+        if self._view() != "detail" and self.maximized is not detail:
+            self._detail_dirty = True  # hidden behind another view: draw it when it shows again
             return
         self._detail_dirty = False
         group = self.groups.get(self.selected_run_id or "")
@@ -917,29 +932,55 @@ class MainScreen(RunEditing, Screen):
         self._lower().focus()
 
     def _lower(self):
-        """The pane under the table: the run's detail or the plot."""
-        return self.query_one(MetricPlot) if self._plot_shown() else self.query_one(RunDetail)
+        """The pane under the table: the view shown (the run's detail, the plot, ...)."""
+        return self.query_one(f"#lower > #{self._view()}")
+
+    def _view(self) -> str:
+        """The id of the view shown under the table: detail, plot, system, ..."""
+        switcher = self.query("#lower").first(ContentSwitcher) if self.query("#lower") else None
+        return (switcher.current if switcher is not None else None) or "detail"
 
     def _plot_shown(self) -> bool:
-        return self.query_one("#lower", ContentSwitcher).current == "plot"
+        return self._view() == "plot"
 
-    # -- plot ------------------------------------------------------------------------------------
+    # -- the views under the table: 1 detail, 2 plot, 3 system, ... -------------------------------
 
-    def action_toggle_plot(self) -> None:
+    def action_show_view(self, name: str) -> None:
+        """Show the view `name` under the table (a child of #lower with that id)."""
         switcher = self.query_one("#lower", ContentSwitcher)
+        if name == self._view() or not switcher.query(f"#lower > #{name}"):
+            return
+        if self.maximized is not None:  # full screen was of the view being left
+            self.minimize()
         had_focus = self.focused is self._lower()
-        switcher.current = "detail" if self._plot_shown() else "plot"
-        if had_focus:
-            self._lower().focus()
-        if self._plot_shown():
+        if self._view() == "detail" and any(w.group == "detail" and w.is_running for w in self.workers):
             # The hidden detail's min and max can wait: reading a long history for both at
             # once would halve the plot's speed. The detail reads them when it shows again.
-            if any(w.group == "detail" and w.is_running for w in self.workers):
-                self.workers.cancel_group(self, "detail")
-                self._detail_dirty = True
+            self.workers.cancel_group(self, "detail")
+            self._detail_dirty = True
+        switcher.current = name
+        if had_focus:
+            self._lower().focus()
+        if name == "plot":
             self._refresh_plot()
-        elif self._detail_dirty:
-            self._show_detail()
+        elif name == "detail":
+            if self._detail_dirty:
+                self._show_detail()
+        else:
+            self._follow_view()
+        self._update_status()
+        self.refresh_bindings()
+
+    def action_toggle_plot(self) -> None:
+        self.action_show_view("detail" if self._plot_shown() else "plot")
+
+    def _follow_view(self) -> None:
+        """A view that follows the selected run by itself (it has `show_run`, as the system
+        view does) is told the run again: another was selected, or it logged."""
+        view = self._lower()
+        if hasattr(view, "show_run"):
+            run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+            view.show_run(self.index.store, run, loaded=run is not None and self.index.has_data(run))
 
     def _run_under_cursor(self) -> str | None:
         """The run the focused pane's cursor is on, read now: keys typed quickly can run before
@@ -1056,14 +1097,26 @@ class MainScreen(RunEditing, Screen):
     @on(MetricPlot.PickMetrics)
     def _pick_metrics(self) -> None:
         plot = self.query_one(MetricPlot)
-        if not plot.available:
+        keys = sorted({k for r in self._plot_runs() for k in r.metrics})
+        if not keys:
             return
+        picker = MetricPicker([k for k in keys if not is_system(k)], plot.metrics,
+                              system=[k for k in keys if is_system(k)], show_system=self.show_system_metrics)
 
         def chosen(metrics: list[str] | None) -> None:
+            if metrics is not None:
+                self._show_system_metrics(picker.show_system)
             if metrics:
                 self._load_plot(self._plot_runs(), metrics)
 
-        self.app.push_screen(MetricPicker(plot.available, plot.metrics), chosen)
+        self.app.push_screen(picker, chosen)
+
+    def _show_system_metrics(self, shown: bool) -> None:
+        """System metrics in (or out of) the table's columns, the plot's metrics and the picker."""
+        if shown != self.show_system_metrics:
+            self.show_system_metrics = shown
+            self._refresh_table()
+            self._refresh_plot()
 
     @on(MetricPlot.MetricsWanted)
     def _metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
@@ -1091,19 +1144,23 @@ class MainScreen(RunEditing, Screen):
 
     def action_choose_columns(self) -> None:
         table = self.query_one(RunsTable)
-        columns = table.all_columns
+        columns = table.all_columns if self.show_system_metrics else columns_for(
+            table.runs, disk=self.index.store.measures_disk, system=True)  # the chooser can bring them in
         if not columns:
             return
         # Columns past the table's limit are off in the chooser: on is what the table shows.
         shown = {c.key for c in table.columns}
-        off = {c.key for c in columns if c.key not in shown}
+        off = {c.key for c in columns if c.key not in shown
+               and not (c.is_system and not self.show_system_metrics and c.key not in self.hidden_columns)}
+        chooser = ColumnChooser(columns, off, limit=MAX_COLUMNS, show_system=self.show_system_metrics)
 
         def chosen(hidden: set[str] | None) -> None:
             if hidden is not None:
                 self.hidden_columns = hidden
+                self._show_system_metrics(chooser.show_system)
                 self._refresh_table()
 
-        self.app.push_screen(ColumnChooser(columns, off, limit=MAX_COLUMNS), chosen)
+        self.app.push_screen(chooser, chosen)
 
     def action_reload(self) -> None:
         self._detail_cache.clear()

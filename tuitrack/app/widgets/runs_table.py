@@ -86,6 +86,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.is_marked: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.cell_of: Callable[[Run, Column, int], str] = cell  # a grouped table's rows differ (group_rows.py)
         self.glyph_of: Callable[[Run, bool], str] = glyph
+        self.leaves_out: Callable[[str], bool] = lambda metric: False  # metrics without a column by choice
         self.all_columns: list[Column] = []
         self._column_keys: set[str] = set()
         self.hidden: set[str] = set()
@@ -129,7 +130,7 @@ class RunsTable(ScrollView, can_focus=True):
             return False
         rows = {r.run_id: i for i, r in enumerate(self.runs)}
         keys = self._column_keys
-        if any(r.run_id not in rows or any(f"metric:{k}" not in keys for k in r.metrics)
+        if any(r.run_id not in rows or any(f"metric:{k}" not in keys and not self.leaves_out(k) for k in r.metrics)
                or any(f"param:{k}" not in keys for k in r.params) for r in runs):
             return False
         now = int(self.clock() * 1000)
