@@ -126,7 +126,7 @@ class Logic:
     parts: tuple
 
 
-def _identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
+def identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
     """(entity, key) of `metrics.loss` or of `metrics.` followed by a quoted key, aliases resolved.
     A name without a dot (`status`, `` `Run name` ``) is an attribute, as MLflow reads it."""
     if first.kind == "quoted" or (first.kind == "word" and "." not in first.text):
@@ -233,7 +233,7 @@ class _Parser:
             quoted = self.take()
             if quoted.kind != "quoted":
                 raise FilterError("expected a key after the dot", quoted.position)
-        entity, key = _identifier(start, quoted)
+        entity, key = identifier(start, quoted)
         op_token = self.take()
         op = self._operator(op_token)
         if op in ("IS NULL", "IS NOT NULL"):
@@ -419,7 +419,7 @@ def parse_order_by(text: str) -> OrderBy:
     quoted = tokens[1] if len(tokens) == 2 and tokens[1].kind == "quoted" else None
     if len(tokens) > (2 if quoted is not None else 1):
         raise FilterError("expected KEY [ASC|DESC]", tokens[-1].position)
-    entity, key = _identifier(first, quoted)
+    entity, key = identifier(first, quoted)
     if entity == "dataset":
         raise FilterError("runs cannot be ordered by dataset (a run may have several)", first.position)
     return OrderBy(entity, key, ascending)
