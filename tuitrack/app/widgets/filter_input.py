@@ -58,7 +58,7 @@ def candidates_text(found: Completion) -> Text:
 
 
 class FilterInput(Input):
-    BINDINGS = [Binding("tab", "complete", "Complete", show=False,
+    BINDINGS = [Binding("tab", "complete", "Complete",
                         tooltip="Complete the key, operator or value (again: list the candidates)")]
 
     class CandidatesChanged(Message):
