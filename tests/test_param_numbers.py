@@ -111,6 +111,7 @@ def _write_runs(client) -> tuple[str, dict[str, dict[str, str]]]:
         run = client.create_run(experiment, run_name=f"r{i}").info.run_id
         params = {"lr": value, "epochs": str(i), "opt": "adam" if i % 2 else "sgd"}
         client.log_batch(run, params=[Param(k, v) for k, v in params.items()])
+        client.set_terminated(run, "FINISHED")
         written[run] = params
     written[client.create_run(experiment, run_name="bare").info.run_id] = {}
     return experiment, written
@@ -186,3 +187,12 @@ def test_an_error_in_a_numeric_comparison_points_at_it(numbers_store, capsys):
     assert main(["ls", location, "--filter", "params.lr ILIKE 5"]) == 2
     err = capsys.readouterr().err
     assert "column 11: ILIKE does not apply to numbers" in err
+
+
+def test_prune_selects_by_numeric_params_too(numbers_store, capsys):
+    location, client, experiment, written = numbers_store
+    capsys.readouterr()
+    assert main(["prune", location, "--experiment", experiment, "--status", "FINISHED",
+                 "--filter", "params.lr < 0.05", "--json"]) == 0  # --json without --yes: a plan only
+    planned = {r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert planned and planned == {run_id for run_id, params in written.items() if _oracle("params.lr < 0.05", params)}
