@@ -170,7 +170,7 @@ async def test_escape_and_enter_behave_as_before_and_tab_moves_panes_elsewhere(s
         assert app.focused is table and [r.run_name for r in table.runs] == ["c"]
 
 
-async def test_keys_are_gathered_off_the_ui_thread(store, monkeypatch):
+async def test_keys_are_gathered_off_the_ui_thread_and_again_when_old(store, monkeypatch):
     threads = []
 
     def gather(runs):
@@ -183,4 +183,8 @@ async def test_keys_are_gathered_off_the_ui_thread(store, monkeypatch):
     async with app.run_test(size=(120, 40)) as pilot:
         await _open_filter(pilot)
         await _tab(pilot, *"params.l")
-    assert threads and threading.main_thread() not in threads
+        assert len(threads) == 1  # on focus; a tab right after uses what was gathered
+        monkeypatch.setattr(filter_input, "REFRESH_AFTER", 0.0)
+        await _tab(pilot)
+        assert len(threads) == 2  # older than REFRESH_AFTER: gathered again, in the background
+    assert threading.main_thread() not in threads

@@ -144,3 +144,21 @@ def test_what_cannot_be_typed_is_not_offered():
     assert vocabulary.keys_of("param") == ["fine", "ok", "rtl"]
     assert vocabulary.values_of("param", "ok") == [] and vocabulary.values_of("param", "rtl") == []
     assert vocabulary.values_of("param", "fine") == ["v"]
+
+
+def test_any_text_and_cursor_gives_candidates_or_none(vocabulary):
+    """Pieces of the grammar in random order, cut at random places: never an exception, and a
+    completion only ever replaces what is before the cursor."""
+    import random
+
+    pieces = ["params.", "metrics.", "tags.", "status", "lr", "`", "'", '"', "''", " ", "(", ")", ",", "=", "<",
+              "IS", "NOT", "NULL", "IN", "AND", "or", "LIKE", "0.5", "-", "my key", "[/]", "\x1b", "é", "."]
+    chance = random.Random(18)
+    for _ in range(5_000):
+        text = "".join(chance.choice(pieces) for _ in range(chance.randrange(0, 12)))
+        cursor = chance.randrange(0, len(text) + 1)
+        found = complete(text, cursor, vocabulary)
+        if found is not None:
+            assert 0 <= found.start <= found.end == cursor and found.candidates
+            changed, at = found.applied(text)
+            assert changed.endswith(text[cursor:]) and changed.startswith(text[:found.start])

@@ -25,7 +25,7 @@ from tuitrack.model import Run
 from tuitrack.query.filter_completion import Completion, complete
 from tuitrack.query.filter_vocabulary import Vocabulary, gather
 
-REFRESH_AFTER = 2.0  # seconds: an older vocabulary is gathered again (runs come and change)
+REFRESH_AFTER = 10.0  # seconds: an older vocabulary is gathered again (runs come and change)
 
 
 class _FirstCandidate(Suggester):
