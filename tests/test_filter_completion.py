@@ -162,3 +162,33 @@ def test_any_text_and_cursor_gives_candidates_or_none(vocabulary):
             assert 0 <= found.start <= found.end == cursor and found.candidates
             changed, at = found.applied(text)
             assert changed.endswith(text[cursor:]) and changed.startswith(text[:found.start])
+
+
+def test_mlflow_reads_the_keys_and_values_completion_writes(tmp_path):
+    """Keys with spaces, dots, dashes, slashes, colons or a leading digit, backquoted as completion
+    writes them, and values with a quote, in the quotes completion picks: MLflow's own search_runs
+    finds the run by them, as tuitrack does."""
+    from mlflow.entities import Param
+
+    from tests.mlflow_stores import client_for
+    from tuitrack.store import open_store
+    from tuitrack.store.listing import list_runs, select_experiments
+
+    keys = ["plain_key", "my key", "a.b", "a-b", "opt/name", "x:y", "1st"]
+    values = ["it's", 'say "hi"', "[/]", "%_"]
+    client = client_for(tmp_path / "mlruns")
+    experiment = client.create_experiment("quoting")
+    run_of = {}
+    for i, (key, value) in enumerate([(k, f"v{i}") for i, k in enumerate(keys)] + [("text", v) for v in values]):
+        run_of[(key, value)] = client.create_run(experiment, run_name=f"r{i}").info.run_id
+        client.log_batch(run_of[(key, value)], params=[Param(key, value)])
+    store = open_store(str(tmp_path / "mlruns"))
+    ours = [r for _, r in list_runs(store, select_experiments(store, experiment, include_deleted=False))]
+    vocabulary = gather(ours)
+    for (key, value), run_id in run_of.items():
+        typed = f"params.{key_text(key)} = {value_text(value)[:2]}"
+        found = complete(typed, len(typed), vocabulary)
+        expression = found.applied(typed)[0].strip()
+        assert expression == f"params.{key_text(key)} = {value_text(value)}"
+        assert [r.info.run_id for r in client.search_runs([experiment], expression)] == [run_id], expression
+        assert [r.run_id for r in ours if matches(parse(expression), r)] == [run_id], expression
