@@ -199,13 +199,18 @@ def _operators(at: _Context) -> list[str]:
     return OPERATORS[at.entity]
 
 
+def _as_is(item: str, complete: bool = True) -> str:
+    """Keywords, operators and numbers are written as they are."""
+    return item
+
+
 def _values(at: _Context, vocabulary: Vocabulary) -> tuple[list[str], Callable[[str, bool], str]]:
     """The values that may follow the operator, and how each is written."""
     if at.entity == "metric" or (at.entity == "attribute" and at.key in NUMERIC_ATTRIBUTES):
         return [], value_text
     values = vocabulary.values_of(at.entity, at.key)
     if at.entity == "param" and at.op in ("<", "<=", ">", ">="):  # a number, unquoted
-        return [v for v in values if param_number(v) is not None], lambda v, complete: v
+        return [v for v in values if param_number(v) is not None], _as_is
     return values, value_text
 
 
@@ -238,8 +243,7 @@ def complete(text: str, cursor: int, vocabulary: Vocabulary) -> Completion | Non
     if at is None:
         return None
     fragment = before[start:]
-    head = ""
-    render: Callable[[str, bool], str] = lambda item, complete: item
+    head, render = "", _as_is
     if at.state == "key":
         entity_word = _ENTITY_WORD.match(fragment)
         entity = ENTITIES.get(entity_word.group(1).lower()) if entity_word else None
