@@ -35,7 +35,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")
     parser.add_argument("--filter", "-f", metavar="EXPR",
                         help="MLflow's filter syntax, e.g. \"metrics.loss < 0.5 and params.opt = 'adam'\" "
-                             "(OR, NOT and parentheses work too)")
+                             "(OR, NOT and parentheses work too; params.lr > 1e-3 compares a param as a number)")
     parser.add_argument("--order-by", action="append", default=[], metavar="CLAUSE",
                         help="e.g. 'metrics.loss DESC' or attributes.start_time (repeat for more keys)")
     parser.add_argument("--latest", action="store_true",

@@ -41,6 +41,7 @@ from tuitrack.app.group_rows import GroupedRows, group_columns, group_summary, s
 from tuitrack.app.screens.group_by import GroupByChooser
 from tuitrack.app.status_look import glyph
 from tuitrack.app.plotted import Plotted, for_group, for_run
+from tuitrack.app.widgets.filter_input import FilterInput
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
@@ -156,7 +157,9 @@ class MainScreen(RunEditing, Screen):
         with Horizontal(id="panes"):
             yield RunTree(clock=self.clock, id="tree")
             with Vertical(id="right"):
-                yield Input(placeholder="/ filter: words runs must contain", id="filter", compact=True)
+                yield FilterInput(self._completion_runs, placeholder="/ filter: words runs must contain",
+                                  id="filter", compact=True)
+                yield Static(id="filter-candidates")
                 yield Static(id="filter-error")
                 yield RunsTable(clock=self.clock, id="table")
                 with ContentSwitcher(initial="detail", id="lower"):
@@ -801,6 +804,19 @@ class MainScreen(RunEditing, Screen):
         shown = self.query_one("#filter-error", Static)
         shown.update(Text(f"MLflow filter, {self.query_error}" if self.query_error else ""))
         shown.set_class(bool(self.query_error), "-shown")
+
+    @on(FilterInput.CandidatesChanged)
+    def _show_candidates(self, event: FilterInput.CandidatesChanged) -> None:
+        shown = self.query_one("#filter-candidates", Static)
+        shown.update(event.candidates or "")
+        shown.set_class(event.candidates is not None, "-shown")
+
+    def _completion_runs(self) -> list[Run]:
+        """What the filter completes from: the runs of the experiment shown first (the key
+        limits keep its keys), then the others the tree shows, whatever the filter keeps."""
+        here = self.index.runs_of(self.current_experiment, self.show_deleted) if self.current_experiment else []
+        return here + [r for r in self.index.all_runs()
+                       if r.experiment_id != self.current_experiment and (self.show_deleted or not r.is_deleted)]
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
