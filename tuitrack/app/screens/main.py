@@ -37,6 +37,7 @@ from tuitrack.app.messages import (
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
+from tuitrack.app.widgets.artifacts_view import ArtifactsView
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
@@ -79,6 +80,8 @@ class MainScreen(RunEditing, Screen):
         Binding("ctrl+r", "reload", "Reload", show=False, tooltip="Read the store again"),
         Binding("i", "focus_detail", "Detail", show=False, tooltip="Focus the detail (or plot) pane"),
         Binding("p", "toggle_plot", "Plot", tooltip="Show metric curves (again: the run's detail)"),
+        Binding("4", "show_artifacts", "Artifacts", show=False,
+                tooltip="Show the run's artifacts under the table (enter previews one)"),
         Binding("space", "toggle_mark", "Mark", show=False,
                 tooltip="Mark the run: marked runs are plotted and changed together"),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
@@ -140,6 +143,7 @@ class MainScreen(RunEditing, Screen):
                 with ContentSwitcher(initial="detail", id="lower"):
                     yield RunDetail(clock=self.clock, id="detail")
                     yield MetricPlot(id="plot")
+                    yield ArtifactsView(id="artifacts")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -604,6 +608,7 @@ class MainScreen(RunEditing, Screen):
         self._show_detail()
         if not self.marked and self._plot_shown():
             self._refresh_plot()
+        self._refresh_artifacts()
 
     def _show_detail(self, fresh_summaries: bool = True) -> None:
         detail = self.query_one(RunDetail)
@@ -816,6 +821,24 @@ class MainScreen(RunEditing, Screen):
 
     def _plot_shown(self) -> bool:
         return self.query_one("#lower", ContentSwitcher).current == "plot"
+
+    # -- artifacts -------------------------------------------------------------------------------
+
+    def action_show_artifacts(self) -> None:
+        self.query_one("#lower", ContentSwitcher).current = "artifacts"
+        self._refresh_artifacts()
+        self.query_one(ArtifactsView).focus()
+
+    def _refresh_artifacts(self) -> None:
+        """The artifacts view, when shown, lists the selected run's artifacts."""
+        if self.query_one("#lower", ContentSwitcher).current != "artifacts":
+            return
+        view = self.query_one(ArtifactsView)
+        run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+        if run is None:
+            view.show_run(None, None)
+        elif run.run_id != view.run_id:
+            view.show_run(self.index.store.artifacts(run), run)
 
     # -- plot ------------------------------------------------------------------------------------
 
