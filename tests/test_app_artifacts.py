@@ -130,7 +130,7 @@ async def test_a_growing_log_is_followed_live(store):
         await pilot.press("enter")
         await settle(pilot)
         assert view.tail is not None and "step 1999 " in view.text
-        assert "following" in screen_text(app)
+        assert "● logs/train.log" in screen_text(app)
         with open(folder / "logs" / "train.log", "a") as log:
             log.write("step 2000 loss 0.0001\nstep 2001 ")  # the second line is still being written
             log.flush()

@@ -284,8 +284,7 @@ class ArtifactsView(Horizontal):
         entry, kind = self.previewed, self.kind
         assert entry is not None and kind is not None
         part = f"last {format_bytes(len(self.text.encode()))} of " if self.partial else ""
-        following = "  ● following" if self.tail is not None else ""
-        self._title(entry, f"{kind.what}, {part}{size_text(size)}{following}")
+        self._title(entry, f"{kind.what}, {part}{size_text(size)}", following=self.tail is not None)
         self._body(self._rendered(self.text, kind))
 
     @staticmethod
@@ -355,9 +354,12 @@ class ArtifactsView(Horizontal):
 
     # -- drawing -----------------------------------------------------------------------------
 
-    def _title(self, entry: ArtifactEntry, what: str) -> None:
-        title = store_text(entry.path)
+    def _title(self, entry: ArtifactEntry, what: str, following: bool = False) -> None:
+        """One line: `● ` while followed like `tail -f`, the path, what it is."""
+        title = Text("● ", "green") if following else Text()
+        title.append_text(store_text(entry.path))
         title.append(f"  {what}", "dim")
+        title.no_wrap, title.overflow = True, "ellipsis"
         self.query_one("#artifact-preview-title", Static).update(title)
 
     def _body(self, renderable: RenderableType) -> None:
