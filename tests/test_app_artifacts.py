@@ -186,3 +186,41 @@ async def test_a_server_side_place_is_described(store):
         view = app.screen.query_one(ArtifactsView)
         assert view.listed is None and "s3://bucket/runs/artifacts" in screen_text(app)
         assert "does not fetch" in screen_text(app)
+
+
+async def test_a_large_log_shows_its_tail(store):
+    root, run_id, folder = store
+    big = "".join(f"line {i:07}\n" for i in range(200_000))  # 2.5 MiB
+    (folder / "big.log").write_text(big)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        await cursor_to(pilot, view, "big.log")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert view.text.endswith("line 0199999\n") and len(view.text) <= 256 * 1024
+        assert "line 0000000" not in view.text
+        shown = screen_text(app)
+        assert "line 0199999" in shown and f"plain text, last {len(view.text) / 1024:.1f} KiB of 2.5 MiB" in shown
+
+
+async def test_an_mlflow_db_run_s_artifacts(tmp_path):
+    import os
+
+    from tests.mlflow_stores import sqlite_client
+
+    here = os.getcwd()
+    os.chdir(tmp_path)  # MLflow puts an mlflow.db's artifacts under ./mlruns of the current folder
+    try:
+        run_id = log_artifacts(sqlite_client(tmp_path / "mlflow.db"), "arts", tmp_path / "scratch")
+    finally:
+        os.chdir(here)
+    app = make_app(tmp_path / "mlflow.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        await cursor_to(pilot, view, "notes/train.py")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "def train():" in screen_text(app) and "PYTHON text" in screen_text(app)
+        await pilot.press("y")
+        assert app.clipboard == str(tmp_path / "mlruns" / view.listed.where.split("/mlruns/")[1] / "notes" / "train.py")

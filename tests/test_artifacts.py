@@ -365,3 +365,17 @@ def test_a_server_that_ignores_the_range_is_cut_at_the_bound():
         assert server.seen[-1].headers.get("Range") == "bytes=-1000"
     finally:
         server.stop()
+
+
+def test_a_walk_lists_a_bounded_number_of_folders(tmp_path, monkeypatch):
+    from tuitrack.store.artifacts import source as artifact_source
+
+    monkeypatch.setattr(artifact_source, "MAX_FOLDERS", 10)
+    for i in range(30):
+        (tmp_path / "artifacts" / f"d{i:02}").mkdir(parents=True)
+    counted = LocalArtifacts(str(tmp_path / "artifacts"))
+    calls = []
+    original = counted.list
+    counted.list = lambda path="": calls.append(path) or original(path)
+    tree = counted.walk()
+    assert len(calls) == 10 and sum("10 folders" in c for c in tree.cut) == 21

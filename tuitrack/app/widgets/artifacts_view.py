@@ -106,7 +106,7 @@ class ArtifactsView(Horizontal):
         self.previewed: ArtifactEntry | None = None
         self.kind: Kind | None = None
         self.text = ""  # what the text preview shows (when following, its end)
-        self.partial = False  # the text is the end of the file, not all of it
+        self.part = ""  # "first" or "last" when the text is only part of the file
         self.tail: ArtifactTail | None = None
         self.error = ""
 
@@ -241,7 +241,9 @@ class ArtifactsView(Horizontal):
             head = source.read(entry.path, 0, HEAD_BYTES)
             kind = guess(entry.path, head.data)
             chunk = head
-            if kind.kind in ("text", "table") and not head.whole and head.end != head.size:
+            if kind.kind == "table" and not head.whole:  # a table's start: its header, its first rows
+                chunk = source.read(entry.path, 0, READ_BOUND)
+            elif kind.kind == "text" and not head.whole and head.end != head.size:
                 chunk = source.read(entry.path, -READ_BOUND, READ_BOUND)
                 if kind.kind == "text" and guess(entry.path, chunk.data[-HEAD_BYTES:]).kind == "binary":
                     kind = Kind("binary", "binary data")
@@ -272,10 +274,10 @@ class ArtifactsView(Horizontal):
         # A preview that holds the file's end follows it as it grows.
         if chunk.size is None or chunk.end >= chunk.size:
             self.tail = ArtifactTail(source, entry.path, chunk.end)
-        self.partial = chunk.start > 0
+        self.part = "last" if chunk.start > 0 else "" if chunk.size is None or chunk.end >= chunk.size else "first"
         self._show_text(size)
         scroll = self.query_one("#artifact-preview", VerticalScroll)
-        if self.partial or not kind.language:  # a log (plain text) opens at its end, as `tail` shows it
+        if self.part == "last" or not kind.language:  # a log (plain text) opens at its end, as `tail` shows it
             self.call_after_refresh(scroll.scroll_end, animate=False)
         else:
             scroll.scroll_home(animate=False)
@@ -283,7 +285,7 @@ class ArtifactsView(Horizontal):
     def _show_text(self, size: int | None) -> None:
         entry, kind = self.previewed, self.kind
         assert entry is not None and kind is not None
-        part = f"last {format_bytes(len(self.text.encode()))} of " if self.partial else ""
+        part = f"{self.part} {format_bytes(len(self.text.encode()))} of " if self.part else ""
         self._title(entry, f"{kind.what}, {part}{size_text(size)}", following=self.tail is not None)
         self._body(self._rendered(self.text, kind))
 
@@ -334,7 +336,8 @@ class ArtifactsView(Horizontal):
         self.text = last_lines(text, SHOWN_LINES)
         if len(self.text) > READ_BOUND:  # one huge line: its end
             self.text = self.text[-READ_BOUND:]
-        self.partial = self.partial or news.restarted or len(self.text) < len(text)
+        if news.restarted or len(self.text) < len(text):
+            self.part = "last"
         if news.size is not None:
             self.previewed.size = news.size
         self._show_text(self.previewed.size)

@@ -19,6 +19,7 @@ from tuitrack.store.base import StoreError
 MAX_ENTRIES = 1000  # shown of one folder; the rest are counted
 MAX_DEPTH = 8  # folders below the root a walk goes into
 MAX_WALKED = 5000  # entries a whole walk lists
+MAX_FOLDERS = 500  # folders a whole walk lists (on a server, one request each)
 READ_BOUND = 256 * 1024  # the most one preview or one read of a followed file takes
 
 
@@ -118,7 +119,7 @@ class ArtifactSource(abc.ABC):
         folder sizes summed from their files."""
         root = ArtifactEntry(checked_path(path), "folder")
         tree = ArtifactTree(root, self.where)
-        walked = 0
+        walked = folders = 0
         queue = deque([(root, 0)])
         while queue:
             folder, depth = queue.popleft()
@@ -126,10 +127,12 @@ class ArtifactSource(abc.ABC):
                 folder.cut = f"deeper than {max_depth} folders; not listed"
                 tree.cut.append(f"{folder.path}/: {folder.cut}")
                 continue
-            if walked >= max_walked:
-                folder.cut = f"not listed (the listing stops at {max_walked:,} entries)"
+            if walked >= max_walked or folders >= MAX_FOLDERS:
+                folder.cut = (f"not listed (the listing stops at {max_walked:,} entries)" if walked >= max_walked
+                              else f"not listed (the listing stops at {MAX_FOLDERS:,} folders)")
                 tree.cut.append(f"{folder.path}/: {folder.cut}")
                 continue
+            folders += 1
             try:
                 listing = self.list(folder.path)
             except ArtifactError as exc:
