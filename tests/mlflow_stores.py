@@ -135,7 +135,9 @@ def write_sqlite_store(folder: Path) -> tuple[Path, Ids]:
 class MlflowServer:
     """A real `mlflow server` on 127.0.0.1 with an SQLite backend, for the tests' session."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, proxied_artifacts: bool = False):
+        """`proxied_artifacts`: runs' artifacts are `mlflow-artifacts:/` URIs the server stores
+        and serves itself (MLflow's default), not a folder clients write to directly."""
         import socket
         import subprocess
         import sys
@@ -150,7 +152,8 @@ class MlflowServer:
         self.log = folder / "server.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{self.db}",
-             "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1",
+             *(["--artifacts-destination", str(folder / "artifacts")] if proxied_artifacts
+               else ["--default-artifact-root", str(folder / "artifacts")]), "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", "1"],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, cwd=folder)
         deadline = time.monotonic() + 90

@@ -78,6 +78,7 @@ class TuitrackApp(KeysFollowScreens):
     def help_sections(self, screen=None) -> HelpSections:
         """The keys of what the user looks at first (the focused widget, its containers, the
         screen), then every other key of the app, each binding listed once."""
+        from tuitrack.app.widgets.artifacts_view import ArtifactsView
         from tuitrack.app.widgets.metric_plot import MetricPlot
 
         screen = screen or self.screen
@@ -97,6 +98,7 @@ class TuitrackApp(KeysFollowScreens):
             ("Runs table", list(RunsTable.BINDINGS)),
             ("Run detail", list(RunDetail.BINDINGS)),
             ("Plot (p shows it)", list(MetricPlot.BINDINGS)),
+            ("Artifacts (4 shows them)", list(ArtifactsView.BINDINGS)),
         ]
         if screen is not self._main_screen():
             here.append(("Keys of the app (back on the main screen)", list(self.BINDINGS)))

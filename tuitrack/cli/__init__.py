@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from tuitrack import __version__
-from tuitrack.cli import browse, demo, gc, ls, prune, show
+from tuitrack.cli import artifacts, browse, demo, gc, ls, prune, show
 from tuitrack.cli.arguments import OneLineErrors
 from tuitrack.cli.edit import delete, note, rename, restore, tag
 from tuitrack.cli.terminal import visible_output
@@ -19,7 +19,7 @@ from tuitrack.store import StoreError
 
 COMMANDS = {
     "ls": ls, "show": show, "tag": tag, "note": note, "rename": rename,
-    "delete": delete, "restore": restore, "prune": prune, "gc": gc, "demo": demo,
+    "delete": delete, "restore": restore, "prune": prune, "gc": gc, "artifacts": artifacts, "demo": demo,
 }
 EXIT_USAGE = 2
 # Commands whose STORE may be left out for $MLFLOW_TRACKING_URI (not demo: it writes simulated

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tuitrack.model import DatasetInput, Experiment, MetricPoint, Problem, Run, RunStatus
 
 if TYPE_CHECKING:
+    from tuitrack.store.artifacts import ArtifactSource
     from tuitrack.store.purge_plan import PurgePlan
 
 
@@ -255,6 +256,14 @@ class Store(abc.ABC):
     def disk_usage(self, run: Run) -> int | None:
         """Bytes the run takes on disk (artifacts inside the store included); None if unknown."""
         return None
+
+    def artifacts(self, run: Run) -> ArtifactSource:
+        """Where the run's artifacts are, to list and read within bounds: by default the local
+        folder its `artifact_uri` names (for a moved file store, the store's own copy), or a
+        description of a place tuitrack does not fetch from (s3://, hdfs://)."""
+        from tuitrack.store.artifacts import local_or_described
+
+        return local_or_described(run.artifact_uri)
 
     @abc.abstractmethod
     def metric_history(self, run: Run, key: str) -> MetricHistory:

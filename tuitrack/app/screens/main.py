@@ -42,6 +42,7 @@ from tuitrack.app.screens.group_by import GroupByChooser
 from tuitrack.app.status_look import glyph
 from tuitrack.app.plotted import Plotted, for_group, for_run
 from tuitrack.app.widgets.filter_input import FilterInput
+from tuitrack.app.widgets.artifacts_view import ArtifactsView
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
@@ -93,6 +94,8 @@ class MainScreen(RunEditing, Screen):
         Binding("2", "show_view('plot')", "Plot", group=VIEW_KEYS, tooltip="Under the table: metric curves"),
         Binding("3", "show_view('system')", "System", group=VIEW_KEYS,
                 tooltip="Under the table: the run's CPU, memory, GPU, disk and network use"),
+        Binding("4", "show_view('artifacts')", "Artifacts", group=VIEW_KEYS,
+                tooltip="Under the table: the run's artifacts (enter previews one)"),
         Binding("space", "toggle_mark", "Mark", show=False,
                 tooltip="Mark the run: marked runs are plotted and changed together"),
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
@@ -166,6 +169,7 @@ class MainScreen(RunEditing, Screen):
                     yield RunDetail(clock=self.clock, id="detail")
                     yield MetricPlot(id="plot")
                     yield SystemView(id="system")
+                    yield ArtifactsView(id="artifacts")
         yield ViewFooter(lambda: f"show_view('{self._view()}')")
 
     def on_mount(self) -> None:
@@ -975,7 +979,7 @@ class MainScreen(RunEditing, Screen):
             self.workers.cancel_group(self, "detail")
             self._detail_dirty = True
         switcher.current = name
-        if had_focus:
+        if had_focus or name == "artifacts":  # the artifacts' tree takes keys (enter previews)
             self._lower().focus()
         if name == "plot":
             self._refresh_plot()
@@ -994,8 +998,13 @@ class MainScreen(RunEditing, Screen):
         """A view that follows the selected run by itself (it has `show_run`, as the system
         view does) is told the run again: another was selected, or it logged."""
         view = self._lower()
-        if hasattr(view, "show_run"):
-            run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+        run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+        if isinstance(view, ArtifactsView):
+            if run is None:
+                view.show_run(None, None)
+            elif run.run_id != view.run_id:
+                view.show_run(self.index.store.artifacts(run), run)
+        elif hasattr(view, "show_run"):
             view.show_run(self.index.store, run, loaded=run is not None and self.index.has_data(run))
 
     def _run_under_cursor(self) -> str | None:

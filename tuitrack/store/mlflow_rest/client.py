@@ -91,6 +91,21 @@ class MlflowHttp:
     def post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", endpoint, json.dumps(body).encode())
 
+    def get_bytes(self, path: str, params: Mapping[str, str], max_bytes: int,
+                  byte_range: str | None = None) -> Answer:
+        """A file from a path outside the JSON API (`/get-artifact`), its body cut at `max_bytes`;
+        `byte_range` is an HTTP Range (`bytes=-4096`), which a server may ignore (status 200).
+        One try within one deadline, redirects only within the server's origin, as every call."""
+        url = self.base_url + path + "?" + urllib.parse.urlencode(params)
+        headers = {"Range": byte_range} if byte_range else {}
+        try:
+            answer = self._follow("GET", url, None, path, headers, max_bytes)
+        except _Unreachable as exc:
+            raise StoreError(f"{self.base_url}: cannot reach the MLflow tracking server ({exc})") from None
+        if not 200 <= answer.status < 300 and answer.status != 416:  # 416: nothing past the end
+            raise self._error(answer)
+        return answer
+
     def close(self) -> None:
         """Stop waiting for the server: the app is quitting."""
         with self._lock:
@@ -122,12 +137,14 @@ class MlflowHttp:
         raise StoreError(f"{self.base_url}: cannot reach the MLflow tracking server ({last}; "
                          f"{tries} {'try' if tries == 1 else 'tries'}, {self.timeout:g}s timeout each)")
 
-    def _follow(self, method: str, url: str, data: bytes | None, name: str) -> Answer:
-        """One request within one deadline, following redirects that stay on the server's origin."""
+    def _follow(self, method: str, url: str, data: bytes | None, name: str,
+                headers: Mapping[str, str] | None = None, cut_at: int | None = None) -> Answer:
+        """One request within one deadline, following redirects that stay on the server's origin.
+        `cut_at`: read at most that many bytes of the body (a bounded download) instead of failing."""
         deadline = time.monotonic() + self.timeout
         for _ in range(MAX_REDIRECTS + 1):
-            answer = self._exchange(urllib.request.Request(url, data=data, method=method, headers=self.headers),
-                                    deadline, name)
+            request = urllib.request.Request(url, data=data, method=method, headers={**self.headers, **(headers or {})})
+            answer = self._exchange(request, deadline, name, cut_at)
             if answer.status not in REDIRECTS:
                 return answer
             location = answer.headers.get("Location")
@@ -145,8 +162,10 @@ class MlflowHttp:
             url = target  # same origin: the same method, body and headers again
         raise StoreError(f"{self.base_url}: the server redirects {name} more than {MAX_REDIRECTS} times")
 
-    def _exchange(self, request: urllib.request.Request, deadline: float, name: str) -> Answer:
-        exchange = Exchange(request, self.context, deadline, MAX_ANSWER_BYTES)
+    def _exchange(self, request: urllib.request.Request, deadline: float, name: str,
+                  cut_at: int | None = None) -> Answer:
+        exchange = Exchange(request, self.context, deadline, MAX_ANSWER_BYTES if cut_at is None else cut_at,
+                            cut=cut_at is not None)
         with self._lock:
             if self._closed.is_set():
                 raise self._closing()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tuitrack.model import RUN_NAME_TAG, Experiment, MetricPoint, Run, RunStatus
+from tuitrack.store.artifacts.remote import RestArtifacts
 from tuitrack.store.base import (
     MIN_PREFIX,
     Change,
@@ -59,6 +60,10 @@ class MlflowRestStore(Store):
         self.experiments()  # fail now, with a clear message, if the server is not there
 
     # -- reading ------------------------------------------------------------------------------
+
+    def artifacts(self, run: Run) -> RestArtifacts:
+        """The server lists and sends a run's artifacts wherever it keeps them."""
+        return RestArtifacts(self.http, run.run_id, run.artifact_uri)
 
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
         found = []

@@ -33,6 +33,7 @@ class Answer:
     status: int
     headers: Message
     body: bytes
+    cut: bool = False  # the body stops at the exchange's max_bytes (asked for with `cut`)
 
 
 class TooBig(Exception):
@@ -55,11 +56,13 @@ class Exchange:
     """Sends `request` and reads its answer on a daemon thread; `wait` returns the Answer or raises
     what went wrong (the exceptions above, OSError, http.client.HTTPException)."""
 
-    def __init__(self, request: urllib.request.Request, context, deadline: float, max_bytes: int):
+    def __init__(self, request: urllib.request.Request, context, deadline: float, max_bytes: int,
+                 cut: bool = False):
         self.request = request
         self.context = context
         self.deadline = deadline
         self.max_bytes = max_bytes
+        self.cut = cut  # a body over max_bytes is cut there (a bounded download), not TooBig
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -113,12 +116,15 @@ class Exchange:
             raise OutOfTime()
         with opener.open(self.request, timeout=timeout) as response:
             length = response.headers.get("Content-Length", "").strip()
-            if length.isdigit() and (len(length) > 18 or int(length) > self.max_bytes):
+            if not self.cut and length.isdigit() and (len(length) > 18 or int(length) > self.max_bytes):
                 raise TooBig()
             chunks, size = [], 0  # joined once complete: a growing buffer would be copied as it grows
-            while chunk := response.read1(CHUNK):
+            while chunk := response.read1(min(CHUNK, self.max_bytes + 1 - size)):
                 size += len(chunk)
                 if size > self.max_bytes:
+                    if self.cut:
+                        chunks.append(chunk[:len(chunk) - (size - self.max_bytes)])
+                        return Answer(response.status, response.headers, b"".join(chunks), cut=True)
                     raise TooBig()
                 chunks.append(chunk)
                 if self._stopped is not None or time.monotonic() > self.deadline:

@@ -1,0 +1,226 @@
+"""The artifacts view (`4`): the selected run's artifacts as a tree, enter previews, y copies the
+path, a growing log is followed live; hostile names and symlinks shown, never followed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.app_helpers import make_app, screen_text, settle
+from tests.artifact_stores import TEXTS, log_artifacts
+from tests.mlflow_stores import client_for
+from tuitrack.app.widgets.artifacts_view import ArtifactsView, ArtifactTreeWidget
+from tuitrack.store.mlflow_file import MlflowFileStore
+
+GiB = 1 << 30
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app-artifacts") / "mlruns"
+    run_id = log_artifacts(client_for(root), "arts", root.parent / "scratch")
+    return root, run_id
+
+
+@pytest.fixture
+def store(master, tmp_path):
+    """A private copy whose run names its own artifacts folder."""
+    root, run_id = master
+    copy = tmp_path / "mlruns"
+    shutil.copytree(root, copy, symlinks=True)
+    files = MlflowFileStore(str(copy))
+    run = files.find_run(run_id)
+    meta = Path(files.run_dir(run)) / "meta.yaml"
+    folder = Path(files.run_dir(run)) / "artifacts"
+    meta.write_text(meta.read_text().replace(run.artifact_uri, folder.as_uri()))
+    return copy, run_id, folder
+
+
+async def open_view(pilot, run_id: str) -> ArtifactsView:
+    await settle(pilot)
+    await pilot.app.screen.select_run(run_id)
+    await settle(pilot)
+    await pilot.press("4")
+    await settle(pilot)
+    return pilot.app.screen.query_one(ArtifactsView)
+
+
+async def cursor_to(pilot, view: ArtifactsView, path: str) -> None:
+    """Move the tree's cursor to `path` with keys (folders on the way opened with l)."""
+    tree = view.query_one(ArtifactTreeWidget)
+    await pilot.press("g")
+    for _ in range(200):
+        node = tree.cursor_node
+        if node is not None and node.data is not None and node.data.path == path:
+            return
+        if node is not None and node.data is not None and node.data.kind == "folder" \
+                and path.startswith(node.data.path + "/") and not node.is_expanded:
+            await pilot.press("l")
+        else:
+            await pilot.press("j")
+    raise AssertionError(f"{path} not reached")
+
+
+async def wait_for(pilot, condition, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "the condition never held"
+        await pilot.pause(0.05)
+
+
+async def test_4_lists_enter_previews_y_copies(store):
+    root, run_id, folder = store
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        assert view.display and app.focused is view.query_one(ArtifactTreeWidget)
+        shown = screen_text(app)
+        assert "config.yaml" in shown and "notes/" in shown and "Artifacts of with-artifacts" in shown
+        await cursor_to(pilot, view, "config.yaml")
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "layers: [64, 32]" in shown and "YAML text" in shown
+        await pilot.press("y")
+        assert app.clipboard == str(folder / "config.yaml")
+        await cursor_to(pilot, view, "metrics/history.csv")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "CSV table" in screen_text(app) and "1.5" in screen_text(app)
+        await cursor_to(pilot, view, "plots/curve.png")
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "PNG image, 40 x 30 pixels" in shown and "kitty or sixel" in shown
+
+
+async def test_the_view_follows_the_selected_run(store, tmp_path):
+    root, run_id, _ = store
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        assert view.run_id == run_id
+        other = next(r for r in app.screen.index.all_runs() if r.run_id != run_id) if len(
+            app.screen.index.all_runs()) > 1 else None
+        if other is None:  # one run only: a second one, logged now
+            client = client_for(root)
+            second = client.create_run(client.get_experiment_by_name("arts").experiment_id, run_name="second")
+            client.log_text(second.info.run_id, "other run", "only.txt")
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            other_id = second.info.run_id
+        else:
+            other_id = other.run_id
+        await app.screen.select_run(other_id)
+        await settle(pilot)
+        assert view.run_id == other_id and "only.txt" in screen_text(app)
+
+
+async def test_a_growing_log_is_followed_live(store):
+    root, run_id, folder = store
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        await cursor_to(pilot, view, "logs/train.log")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert view.tail is not None and "step 1999 " in view.text
+        assert "● logs/train.log" in screen_text(app)
+        with open(folder / "logs" / "train.log", "a") as log:
+            log.write("step 2000 loss 0.0001\nstep 2001 ")  # the second line is still being written
+            log.flush()
+            await wait_for(pilot, lambda: "step 2000 loss 0.0001" in view.text)
+            assert "step 2001" not in view.text
+            log.write("loss 0.00005\n")
+        await wait_for(pilot, lambda: "step 2001 loss 0.00005\n" in view.text)
+        await wait_for(pilot, lambda: "step 2001 loss 0.00005" in screen_text(app))
+
+
+async def test_hostile_artifacts_are_shown_as_text_never_followed(store, tmp_path):
+    root, run_id, folder = store
+    canary = tmp_path / "canary.txt"
+    canary.write_text("SECRET canary\n")
+    (folder / "leak.txt").symlink_to(canary)
+    name = "[b]x[@click=quit]\x1b]0;t\x07.md"
+    (folder / name).write_text("[/] not markup \x1b[2J\n")
+    with open(folder / "huge.log", "wb") as f:
+        f.truncate(GiB)
+        f.seek(GiB - 6)
+        f.write(b"\nend!\n")
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        shown = screen_text(app)
+        assert "[b]x[@click=quit]\\x1b]0;t\\x07.md" in shown
+        assert "leak.txt  symlink, not followed" in shown
+        await cursor_to(pilot, view, "leak.txt")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "leak.txt: a symlink; not read" in screen_text(app) and "SECRET" not in screen_text(app)
+        await cursor_to(pilot, view, name)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "[/] not markup \\x1b[2J" in screen_text(app)
+        await cursor_to(pilot, view, "huge.log")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "binary data, 1.0 GiB" in screen_text(app)
+        assert app.is_running
+    assert canary.read_text() == "SECRET canary\n"
+
+
+async def test_a_server_side_place_is_described(store):
+    root, run_id, _ = store
+    files = MlflowFileStore(str(root))
+    run = files.find_run(run_id)
+    meta = Path(files.run_dir(run)) / "meta.yaml"
+    meta.write_text(meta.read_text().replace(run.artifact_uri, "s3://bucket/runs/artifacts"))
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_view(pilot, run_id)
+        view = app.screen.query_one(ArtifactsView)
+        assert view.listed is None and "s3://bucket/runs/artifacts" in screen_text(app)
+        assert "does not fetch" in screen_text(app)
+
+
+async def test_a_large_log_shows_its_tail(store):
+    root, run_id, folder = store
+    big = "".join(f"line {i:07}\n" for i in range(200_000))  # 2.5 MiB
+    (folder / "big.log").write_text(big)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        await cursor_to(pilot, view, "big.log")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert view.text.endswith("line 0199999\n") and len(view.text) <= 256 * 1024
+        assert "line 0000000" not in view.text
+        shown = screen_text(app)
+        assert "line 0199999" in shown and f"plain text, last {len(view.text) / 1024:.1f} KiB of 2.5 MiB" in shown
+
+
+async def test_an_mlflow_db_run_s_artifacts(tmp_path):
+    import os
+
+    from tests.mlflow_stores import sqlite_client
+
+    here = os.getcwd()
+    os.chdir(tmp_path)  # MLflow puts an mlflow.db's artifacts under ./mlruns of the current folder
+    try:
+        run_id = log_artifacts(sqlite_client(tmp_path / "mlflow.db"), "arts", tmp_path / "scratch")
+    finally:
+        os.chdir(here)
+    app = make_app(tmp_path / "mlflow.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        await cursor_to(pilot, view, "notes/train.py")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "def train():" in screen_text(app) and "PYTHON text" in screen_text(app)
+        await pilot.press("y")
+        assert app.clipboard == str(tmp_path / "mlruns" / view.listed.where.split("/mlruns/")[1] / "notes" / "train.py")
