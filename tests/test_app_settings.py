@@ -212,3 +212,34 @@ async def test_help_shows_the_remapped_keys(config):
         assert isinstance(app.screen, HelpScreen)
         keys = {b.action: b.key for _, bindings in app.screen.sections for b in bindings}
         assert keys["tag"] == "T" and keys["undo"] == "u"
+
+
+async def test_a_save_that_fails_is_said_once_and_the_app_goes_on(config):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        config.parent.rmdir()
+        config.parent.write_text("in the way")  # root ignores permission bits: a file where the folder is
+        app.theme = "nord"
+        await settle(pilot)
+        app.theme = "dracula"
+        await settle(pilot)
+        [warning] = warnings_of(app)
+        assert "not saved" in warning and "\n" not in warning
+        assert app.theme == "dracula"
+    assert config.parent.read_text() == "in the way"
+
+
+async def test_a_file_the_user_breaks_while_the_app_runs_is_left_alone(config):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.theme = "nord"
+        await settle(pilot)
+        assert tomllib.loads(config.read_text()) == {"theme": "nord"}
+        config.write_text('theme = "nord"\n[keys  # being edited\n')
+        app.theme = "dracula"
+        await settle(pilot)
+        [warning] = warnings_of(app)
+        assert "no longer reads" in warning
+    assert config.read_text() == 'theme = "nord"\n[keys  # being edited\n'

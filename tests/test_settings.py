@@ -51,6 +51,8 @@ def test_a_missing_file_is_no_problem_and_the_first_write_makes_the_folder_priva
     settings = SettingsFile.load()
     assert settings.saving and settings.warning() is None and settings.settings.theme is None
     settings.remember_theme("nord")
+    assert not config.exists()  # in memory until saved
+    settings.save()
     assert tomllib.loads(config.read_text()) == {"theme": "nord"}
     assert config.parent.stat().st_mode & 0o777 == 0o700
     assert [p.name for p in config.parent.iterdir()] == ["config.toml"]  # no temporary file left
@@ -86,6 +88,7 @@ def test_a_write_keeps_every_comment_and_key_it_did_not_change(config):
     settings.remember_plot({"log_y": True, "smoothing": 0.6})  # smoothing unchanged: not rewritten
     settings.remember_view("/data/mlruns", "7", hidden_columns=["user"])
     settings.remember_view("/other", "0", metrics=["acc"])
+    settings.save()
     text = config.read_text()
     expected = HAND_WRITTEN.replace('theme = "gruvbox"', 'theme = "nord"')
     for line in expected.splitlines():  # every line the user wrote is there, as written
@@ -102,7 +105,9 @@ def test_a_write_keeps_every_comment_and_key_it_did_not_change(config):
 def test_a_write_keeps_what_another_tuitrack_wrote_meanwhile(config):
     first, second = SettingsFile.load(), SettingsFile.load()
     first.remember_theme("nord")
+    first.save()
     second.remember_plot({"log_y": True})
+    second.save()
     assert tomllib.loads(config.read_text()) == {"theme": "nord", "plot": {"log_y": True}}
 
 
@@ -114,6 +119,7 @@ def test_a_symlinked_config_stays_a_symlink(config, tmp_path):
     settings = SettingsFile.load()
     assert settings.settings.theme == "nord"
     settings.remember_theme("dracula")
+    settings.save()
     assert config.is_symlink()
     assert (dotfiles / "tuitrack.toml").read_text() == 'theme = "dracula"  # from my dotfiles\n'
 
@@ -133,6 +139,7 @@ def test_store_paths_are_keys_written_so_that_they_read_back_exactly(config):
     settings = SettingsFile.load()
     for index, path in enumerate(HOSTILE_PATHS):
         settings.remember_view(path, f"id {index}.\"x\"", hidden_columns=[f"param:{path}"], metrics=[path])
+    settings.save()
     data = tomllib.loads(config.read_text())
     assert set(data) == {"stores"}  # nothing escaped into a table or key of its own
     assert set(data["stores"]) == set(HOSTILE_PATHS)
@@ -193,6 +200,8 @@ def assert_never_written(settings: SettingsFile, config: Path) -> None:
     settings.remember_theme("nord")
     settings.remember_plot({"log_y": True})
     settings.remember_view("/m", "1", hidden_columns=["user"], metrics=["loss"])
+    settings.save()
+    assert not settings.unsaved
     after = (config.read_bytes(), config.stat().st_mtime_ns) if config.is_file() else None
     assert after == before
     assert settings.settings.theme == "nord"  # still kept for this session
@@ -284,10 +293,13 @@ def test_a_file_broken_after_it_was_read_is_not_overwritten(config):
     config.write_text('theme = "nord"\n')
     settings = SettingsFile.load()
     config.write_text('theme = "nord"\n[half written\n')  # the user is editing it
+    settings.remember_theme("dracula")
     with pytest.raises(SettingsError, match="no longer reads"):
-        settings.remember_theme("dracula")
+        settings.save()
     assert config.read_text() == 'theme = "nord"\n[half written\n'
     settings.remember_plot({"log_y": True})  # and nothing after that either
+    assert not settings.unsaved
+    settings.save()
     assert config.read_text() == 'theme = "nord"\n[half written\n'
 
 
@@ -295,9 +307,14 @@ def test_a_write_that_fails_says_why(config):
     settings = SettingsFile.load()
     config.parent.rmdir()
     config.parent.write_text("in the way")  # root ignores permission bits: a file where the folder goes
+    settings.remember_theme("nord")
     with pytest.raises(SettingsError, match="not saved"):
-        settings.remember_theme("nord")
+        settings.save()
     assert config.parent.read_text() == "in the way"
+    config.parent.unlink()  # the way is clear again: the next save writes what was not saved
+    settings.remember_plot({"log_y": True})
+    settings.save()
+    assert tomllib.loads(config.read_text()) == {"theme": "nord", "plot": {"log_y": True}}
 
 
 def test_unknown_theme_and_binding_ids_are_problems(config):

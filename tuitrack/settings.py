@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+import threading
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -254,6 +255,9 @@ class SettingsFile:
         self.path = path  # None: settings kept for this session only, never written
         self.settings = settings if settings is not None else Settings()
         self.problems = problems or []
+        self._pending: dict[tuple[str, ...], None] = {}  # keys changed since the last save, in order
+        self._pending_lock = threading.Lock()  # taken briefly by the UI thread too
+        self._save_lock = threading.Lock()  # one write at a time
 
     @classmethod
     def load(cls, path: Path | None = None) -> SettingsFile:
@@ -292,7 +296,7 @@ class SettingsFile:
                 self.problems.append(f'keys: no key binding has the id "{visible(binding_id)}" (README: Settings)')
                 del self.settings.keys[binding_id]
 
-    # -- what the app changes --
+    # -- what the app changes: in memory at once, in the file at the next save() --
 
     def view(self, store: str, experiment_id: str) -> ExperimentView:
         return self.settings.stores.get(store, {}).get(experiment_id, ExperimentView())
@@ -300,40 +304,70 @@ class SettingsFile:
     def remember_theme(self, theme: str) -> None:
         if theme != self.settings.theme:
             self.settings.theme = theme
-            self._write([("theme",)], [theme])
+            self._changed(("theme",))
 
     def remember_plot(self, options: dict[str, Any]) -> None:
-        changed = {name: value for name, value in options.items()
-                   if name in PLOT_OPTIONS and self.settings.plot.get(name, _UNSET) != value}
-        if changed:
-            self.settings.plot.update(changed)
-            self._write([("plot", name) for name in changed], list(changed.values()))
+        for name, value in options.items():
+            if name in PLOT_OPTIONS and self.settings.plot.get(name, _UNSET) != value:
+                self.settings.plot[name] = value
+                self._changed(("plot", name))
 
     def remember_view(self, store: str, experiment_id: str, *, hidden_columns: list[str] | None = None,
                       metrics: list[str] | None = None) -> None:
         view = self.settings.stores.setdefault(store, {}).setdefault(experiment_id, ExperimentView())
-        keys, values = [], []
         for name, value in (("hidden_columns", hidden_columns), ("metrics", metrics)):
             if value is not None and getattr(view, name) != value:
-                setattr(view, name, list(value))
-                keys.append(("stores", store, "experiments", experiment_id, name))
-                values.append(list(value))
-        if keys:
-            self._write(keys, values)
+                setattr(view, name, list(value))  # replaced, never changed in place: save() reads it
+                self._changed(("stores", store, "experiments", experiment_id, name))
+
+    def _changed(self, key: tuple[str, ...]) -> None:
+        with self._pending_lock:
+            self._pending[key] = None
+
+    @property
+    def unsaved(self) -> bool:
+        """Changes are waiting for save() (never, for a file with problems)."""
+        return self.saving and bool(self._pending)
+
+    def save(self) -> None:
+        """Write the changes remembered since the last save. A write costs milliseconds to a
+        second (tomlkit is slow on a big file, fsync on a busy disk), so the app calls this on a
+        worker thread: one save at a time, each writing the latest values, so the order in which
+        threads get here does not matter. Raises SettingsError when the write fails."""
+        with self._save_lock:
+            with self._pending_lock:
+                keys, self._pending = list(self._pending), {}
+            if not keys or not self.saving:
+                return
+            try:
+                self._write(keys, [self._value(key) for key in keys])
+            except SettingsError:
+                if self.saving:  # a full disk, say: try these again with the next change
+                    with self._pending_lock:
+                        self._pending = {**dict.fromkeys(keys), **self._pending}
+                raise
+
+    def _value(self, key: tuple[str, ...]) -> Any:
+        if key[0] == "theme":
+            return self.settings.theme
+        if key[0] == "plot":
+            return self.settings.plot[key[1]]
+        _, store, _, experiment_id, name = key
+        return list(getattr(self.settings.stores[store][experiment_id], name))
 
     def _write(self, keys: Sequence[tuple[str, ...]], values: Sequence[Any]) -> None:
         """Set `keys` to `values` in the file as it is now (another tuitrack, or the user, may
-        have changed it since it was read) and replace it atomically. Nothing is written once
-        the file had a problem. Raises SettingsError when the write fails."""
-        if not self.saving or self.path is None:
-            return
+        have changed it since it was read) and replace it atomically."""
+        assert self.path is not None
+        import tomlkit  # only when writing: reading is tomllib's
+
         try:
             text = _read_text(self.path) or ""
-            import tomlkit  # only when writing: reading is tomllib's
-
             tomllib.loads(text)
             document = tomlkit.parse(text)
-        except (OSError, ValueError) as exc:  # tomllib's and tomlkit's parse errors are ValueErrors
+        except OSError as exc:  # cannot look now: not written, tried again with the next change
+            raise SettingsError(f"{visible(str(self.path))}: not saved: {visible(str(exc))}") from None
+        except ValueError as exc:  # the user broke it since: from now on it is theirs alone
             self.problems.append(f"changed since it was read and no longer reads: {visible(str(exc))}")
             raise SettingsError(self.warning()) from None
         try:

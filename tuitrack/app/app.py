@@ -8,6 +8,7 @@ from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
@@ -84,8 +85,13 @@ class TuitrackApp(KeysFollowScreens):
         self._told_unsaved = False
 
     def on_unmount(self) -> None:
-        """Quitting: the store stops waiting (on a hung server, say), so worker threads end at once."""
+        """Quitting: the store stops waiting (on a hung server, say), so worker threads end at once;
+        a remembered setting not saved yet is saved now."""
         self.store.close()
+        try:
+            self.settings.save()
+        except SettingsError:
+            pass  # said already, if it failed before; the app is gone
 
     def on_mount(self) -> None:
         remembered = self.settings.settings
@@ -103,14 +109,24 @@ class TuitrackApp(KeysFollowScreens):
         """A theme chosen in the palette ("Change theme") is the theme of the next launch too."""
         self.remember(lambda: self.settings.remember_theme(theme.name))
 
-    def remember(self, write: Callable[[], None]) -> None:
-        """Write a remembered setting; a write that fails is said once, and the app goes on."""
+    def remember(self, change: Callable[[], None]) -> None:
+        """Apply a change to the remembered settings, and save it on a worker thread."""
+        change()
+        if self.settings.unsaved:
+            self._save_settings()
+
+    @work(thread=True, group="settings", exit_on_error=False)
+    def _save_settings(self) -> None:
         try:
-            write()
+            self.settings.save()
         except SettingsError as exc:
-            if not self._told_unsaved:
-                self._told_unsaved = True
-                self.notify(str(exc), severity="warning", timeout=10)
+            self.call_from_thread(self._not_saved, str(exc))
+
+    def _not_saved(self, why: str) -> None:
+        """A write that failed is said once; the app goes on."""
+        if not self._told_unsaved:
+            self._told_unsaved = True
+            self.notify(why, severity="warning", timeout=10)
 
     async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
         """Every action (a key, a palette command) may have changed a plot option: the main
