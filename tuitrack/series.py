@@ -103,6 +103,10 @@ def _drawable(y: float, log: bool) -> bool:
     return math.isfinite(y) and (not log or y > 0)
 
 
+SPREADS = ("minmax", "std")  # what a group's band spans: its runs' min to max, or mean -+ one std
+SPREAD_NAMES = {"minmax": "min-max band", "std": "±std band"}
+
+
 @dataclass(frozen=True, slots=True)
 class Band:
     """A group of runs' curves as one: per step (or stretch of steps), over the runs with a

@@ -133,3 +133,12 @@ def sort_runs(runs: list[Run], column: Column, descending: bool, now_ms: int) ->
     numbers.sort(key=lambda pair: pair[0], reverse=descending)
     texts.sort(key=lambda pair: pair[0], reverse=descending)
     return [r for _, r in numbers] + [r for _, r in texts] + missing
+
+
+def hidden_to_remember(columns: list[Column], hidden: set[str], limit: int) -> list[str]:
+    """The hidden keys that make the table look as it does now, in column order. The table
+    shows at most `limit` columns, so past the last one shown, every column is off without the
+    user having hidden it: a run with 100,000 metrics must not write 99,900 keys to config.toml."""
+    shown = [i for i, c in enumerate(columns) if c.key not in hidden][:limit]
+    end = shown[-1] if len(shown) == limit else len(columns)
+    return [c.key for c in columns[:end] if c.key in hidden]

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuitrack.app.columns import DEFAULT_HIDDEN, Column, cell, columns_for
+from tuitrack.app.columns import DEFAULT_HIDDEN, Column, cell, columns_for, hidden_to_remember
 from tuitrack.app.messages import (
     ExperimentsLoaded,
     LoadingDone,
@@ -60,6 +60,7 @@ from tuitrack.query import mlflow_filter
 from tuitrack.query.groups import RunGroup, group_runs
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
+from tuitrack.settings import PLOT_OPTIONS, SettingsFile, store_identity
 from tuitrack.store.base import StoreError
 from tuitrack.system_metrics import is_system
 
@@ -80,29 +81,29 @@ class MainScreen(RunEditing, Screen):
     BINDINGS = [
         # priority: handled when the key arrives, so keys typed right behind it reach the filter
         # (a normal binding runs only after the key has bubbled up from the focused pane).
-        Binding("slash", "filter", "Filter", priority=True,
+        Binding("slash", "filter", "Filter", id="filter", priority=True,
                 tooltip="Narrow runs by name, id, param, tag or metric"),
         Binding("escape", "escape", "Back", show=False, tooltip="Clear the filter / close the detail view"),
         # The footer has room for the keys that matter most at 80 columns; ? lists every key.
-        Binding("full_stop", "toggle_deleted", "Deleted", show=False,
+        Binding("full_stop", "toggle_deleted", "Deleted", id="toggle-deleted", show=False,
                 tooltip="Show or hide deleted runs and experiments"),
-        Binding("y", "copy_run_id", "Copy id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
-        Binding("ctrl+r", "reload", "Reload", show=False, tooltip="Read the store again"),
-        Binding("i", "focus_detail", "Detail", show=False, tooltip="Focus the detail (or plot) pane"),
-        Binding("p", "toggle_plot", "Plot", show=False, tooltip="Show metric curves (again: the run's detail)"),
-        Binding("1", "show_view('detail')", "Detail", group=VIEW_KEYS, tooltip="Under the table: the run's detail"),
-        Binding("2", "show_view('plot')", "Plot", group=VIEW_KEYS, tooltip="Under the table: metric curves"),
-        Binding("3", "show_view('system')", "System", group=VIEW_KEYS,
+        Binding("y", "copy_run_id", "Copy id", id="copy-run-id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
+        Binding("ctrl+r", "reload", "Reload", id="reload", show=False, tooltip="Read the store again"),
+        Binding("i", "focus_detail", "Detail", id="focus-detail", show=False, tooltip="Focus the detail (or plot) pane"),
+        Binding("p", "toggle_plot", "Plot", id="toggle-plot", show=False, tooltip="Show metric curves (again: the run's detail)"),
+        Binding("1", "show_view('detail')", "Detail", id="view-detail", group=VIEW_KEYS, tooltip="Under the table: the run's detail"),
+        Binding("2", "show_view('plot')", "Plot", id="view-plot", group=VIEW_KEYS, tooltip="Under the table: metric curves"),
+        Binding("3", "show_view('system')", "System", id="view-system", group=VIEW_KEYS,
                 tooltip="Under the table: the run's CPU, memory, GPU, disk and network use"),
-        Binding("4", "show_view('artifacts')", "Artifacts", group=VIEW_KEYS,
+        Binding("4", "show_view('artifacts')", "Artifacts", id="view-artifacts", group=VIEW_KEYS,
                 tooltip="Under the table: the run's artifacts (enter previews one)"),
-        Binding("space", "toggle_mark", "Mark", show=False,
+        Binding("space", "toggle_mark", "Mark", id="mark", show=False,
                 tooltip="Mark the run: marked runs are plotted and changed together"),
-        Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
-        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
-        Binding("b", "group_by", "Group", show=False,
+        Binding("tab", "cycle_pane(1)", "Next pane", id="next-pane", show=False, tooltip="Next pane: tree, table, detail"),
+        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", id="previous-pane", show=False, tooltip="Previous pane"),
+        Binding("b", "group_by", "Group", id="group-by", show=False,
                 tooltip="Group the experiment's runs by params: a row per group, mean ± std of each metric"),
-        Binding("backspace", "group_back", "Back", tooltip="Grouped: from a group back to the groups, "
+        Binding("backspace", "group_back", "Back", id="group-back", tooltip="Grouped: from a group back to the groups, "
                 "from the groups back to the runs"),
         *EDIT_BINDINGS,
     ]
@@ -112,9 +113,15 @@ class MainScreen(RunEditing, Screen):
         index: RunIndex,
         clock: Callable[[], float] = time.time,
         live: LiveOptions = LiveOptions(),
+        settings: SettingsFile | None = None,
     ) -> None:
         super().__init__()
         self.index = index
+        # What the user chose before (columns, metrics, plot options), applied here; choices
+        # made here are handed back to it. The screen reads and writes no file itself.
+        self.settings = settings if settings is not None else SettingsFile(None)
+        self.store_key = store_identity(index.store.location)
+        self._plot_options: dict[str, object] = {}  # as last applied or remembered
         self.clock = clock
         self.watch = live.watch
         self.stale_after_ms = int(live.stale_after * 1000)
@@ -144,7 +151,7 @@ class MainScreen(RunEditing, Screen):
         self._columns_cache: tuple | None = None  # see _columns_of
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
-        self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
+        self._hidden_columns: dict[str, set[str]] = {}  # experiment id -> its hidden column keys
         self.show_system_metrics = False  # system/ metrics in the table, the plot's metrics and the picker
         self._urgent: collections.deque[str] = collections.deque()
         self._wake = threading.Event()
@@ -179,6 +186,7 @@ class MainScreen(RunEditing, Screen):
             pane.is_marked = lambda run: run.run_id in self.marked
         self.query_one(RunsTable).leaves_out = lambda metric: not self.show_system_metrics and is_system(metric)
         self.query_one(RunTree).is_previewed = lambda run: run.run_id in self.prune_preview
+        self._apply_plot_options()
         self.set_interval(30, self._refresh_stale)
         self.set_interval(AGES_EVERY, self._refresh_ages)
         self.set_interval(GONE_EVERY, self._check_gone)
@@ -607,6 +615,50 @@ class MainScreen(RunEditing, Screen):
             cached = self._columns_cache = (list(runs), states, columns_for(
                 runs, disk=self.index.store.measures_disk, system=self.show_system_metrics))
         return cached[2]
+
+    # -- remembered settings ---------------------------------------------------------------------
+
+    @property
+    def hidden_columns(self) -> set[str]:
+        """The current experiment's hidden columns: as chosen with C (this session or before)."""
+        eid = self.current_experiment or ""
+        if eid not in self._hidden_columns:
+            remembered = self.settings.view(self.store_key, eid).hidden_columns
+            self._hidden_columns[eid] = set(remembered) if remembered is not None else set(DEFAULT_HIDDEN)
+        return self._hidden_columns[eid]
+
+    @hidden_columns.setter
+    def hidden_columns(self, hidden: set[str]) -> None:
+        self._hidden_columns[self.current_experiment or ""] = set(hidden)
+
+    def _remembered_metrics(self, runs: list[Run]) -> list[str] | None:
+        """The metrics last chosen for the plotted runs' experiment, if any were."""
+        return self.settings.view(self.store_key, runs[0].experiment_id).metrics if runs else None
+
+    def _remember_metrics(self, metrics: list[str]) -> None:
+        runs = self._plot_runs()
+        if runs:
+            self.app.remember(lambda: self.settings.remember_view(self.store_key, runs[0].experiment_id,
+                                                                  metrics=metrics))
+
+    def _current_plot_options(self) -> dict[str, object]:
+        plot = self.query_one(MetricPlot)
+        return {name: option.from_widget(getattr(plot, option.attribute)) for name, option in PLOT_OPTIONS.items()}
+
+    def _apply_plot_options(self) -> None:
+        plot = self.query_one(MetricPlot)
+        for name, value in self.settings.settings.plot.items():
+            option = PLOT_OPTIONS[name]
+            setattr(plot, option.attribute, option.to_widget(value))
+        self._plot_options = self._current_plot_options()
+
+    def remember_plot_options(self) -> None:
+        """Called after every action: plot options the user changed since are remembered."""
+        now = self._current_plot_options()
+        changed = {name: value for name, value in now.items() if self._plot_options.get(name) != value}
+        if changed:
+            self._plot_options = now
+            self.app.remember(lambda: self.settings.remember_plot(changed))
 
     def _set_status(self, note: str = "") -> None:
         self._status_note = note
@@ -1061,7 +1113,8 @@ class MainScreen(RunEditing, Screen):
 
     def _refresh_plot(self) -> None:
         if self._plot_shown():
-            self._load_plot(self._plot_runs(), list(self.query_one(MetricPlot).metrics))
+            runs = self._plot_runs()
+            self._load_plot(runs, self._remembered_metrics(runs) or list(self.query_one(MetricPlot).metrics))
 
     @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
     def _load_plot(self, items: list[Plotted], wanted: list[str]) -> None:
@@ -1132,6 +1185,7 @@ class MainScreen(RunEditing, Screen):
             if metrics is not None:
                 self._show_system_metrics(picker.show_system)
             if metrics:
+                self._remember_metrics(metrics)
                 self._load_plot(self._plot_runs(), metrics)
 
         self.app.push_screen(picker, chosen)
@@ -1145,6 +1199,7 @@ class MainScreen(RunEditing, Screen):
 
     @on(MetricPlot.MetricsWanted)
     def _metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
+        self._remember_metrics(message.metrics)
         self._load_plot(self._plot_runs(), message.metrics)
 
     @work(thread=True, exclusive=True, group="plot-grow", exit_on_error=False)
@@ -1179,11 +1234,14 @@ class MainScreen(RunEditing, Screen):
                and not (c.is_system and not self.show_system_metrics and c.key not in self.hidden_columns)}
         chooser = ColumnChooser(columns, off, limit=MAX_COLUMNS, show_system=self.show_system_metrics)
 
-        def chosen(hidden: set[str] | None) -> None:
-            if hidden is not None:
+        def chosen(hidden: set[str] | None, experiment_id=self.current_experiment) -> None:
+            if hidden is not None and experiment_id == self.current_experiment:
                 self.hidden_columns = hidden
                 self._show_system_metrics(chooser.show_system)
                 self._refresh_table()
+                remembered = hidden_to_remember(columns, hidden, MAX_COLUMNS)
+                self.app.remember(lambda: self.settings.remember_view(self.store_key, experiment_id or "",
+                                                                      hidden_columns=remembered))
 
         self.app.push_screen(chooser, chosen)
 

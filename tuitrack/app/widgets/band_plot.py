@@ -13,10 +13,8 @@ from collections.abc import Callable
 import plotext
 
 from tuitrack.model import MetricPoint
-from tuitrack.series import Curve, band
+from tuitrack.series import SPREAD_NAMES, SPREADS, Curve, band
 
-SPREADS = ("minmax", "std")
-SPREAD_NAMES = {"minmax": "min-max band", "std": "±std band"}
 BAND_MARKER = "dot"
 
 

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tuitrack.app.widgets.band_plot import SPREAD_NAMES, SPREADS, group_bands
+from tuitrack.app.widgets.band_plot import group_bands
 from tuitrack.formatting import format_timestamp, format_value
 from tuitrack.model import MetricPoint
 from tuitrack.plot_view import (
@@ -53,7 +53,7 @@ from tuitrack.plot_view import (
     zoom,
 )
 from tuitrack.safe_text import visible
-from tuitrack.series import SMOOTHING, X_AXES, Curve, PreparedSeries, downsample
+from tuitrack.series import SMOOTHING, SPREAD_NAMES, SPREADS, X_AXES, Curve, PreparedSeries, downsample
 from tuitrack.ticks import duration_label, log_ticks, number_label, symlog_ticks, x_ticks, y_ticks
 
 PALETTE = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
