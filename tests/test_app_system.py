@@ -90,7 +90,7 @@ async def test_digits_switch_the_views_and_p_still_toggles_detail_and_plot(syste
         await settle(pilot)
         assert app.focused is screen.query_one(RunDetail)
         # A view that is not (yet) in the pane: nothing happens.
-        screen.action_show_view("artifacts")
+        screen.action_show_view("no-such-view")
         assert screen._view() == "detail"
 
 

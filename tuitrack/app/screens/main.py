@@ -64,6 +64,11 @@ from tuitrack.settings import PLOT_OPTIONS, SettingsFile, store_identity
 from tuitrack.store.base import StoreError
 from tuitrack.system_metrics import is_system
 
+def _experiment_of(items: list[Plotted]) -> str | None:
+    """The experiment of the first run plotted (a group's runs are all of one experiment)."""
+    return next((run.experiment_id for item in items for run in item.runs), None)
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
@@ -631,15 +636,15 @@ class MainScreen(RunEditing, Screen):
     def hidden_columns(self, hidden: set[str]) -> None:
         self._hidden_columns[self.current_experiment or ""] = set(hidden)
 
-    def _remembered_metrics(self, runs: list[Run]) -> list[str] | None:
+    def _remembered_metrics(self, items: list[Plotted]) -> list[str] | None:
         """The metrics last chosen for the plotted runs' experiment, if any were."""
-        return self.settings.view(self.store_key, runs[0].experiment_id).metrics if runs else None
+        experiment = _experiment_of(items)
+        return self.settings.view(self.store_key, experiment).metrics if experiment is not None else None
 
     def _remember_metrics(self, metrics: list[str]) -> None:
-        runs = self._plot_runs()
-        if runs:
-            self.app.remember(lambda: self.settings.remember_view(self.store_key, runs[0].experiment_id,
-                                                                  metrics=metrics))
+        experiment = _experiment_of(self._plot_runs())
+        if experiment is not None:
+            self.app.remember(lambda: self.settings.remember_view(self.store_key, experiment, metrics=metrics))
 
     def _current_plot_options(self) -> dict[str, object]:
         plot = self.query_one(MetricPlot)
@@ -1122,7 +1127,7 @@ class MainScreen(RunEditing, Screen):
         the plot says how far it is, and memory stays bounded however long they are."""
         worker = get_current_worker()
         runs = list({r.run_id: r for item in items for r in item.runs}.values())
-        available = sorted({k for r in runs for k in r.metrics})
+        available = sorted({k for r in runs for k in r.metrics if self.show_system_metrics or not is_system(k)})
         metrics = [m for m in wanted if m in available]
         if not metrics and available:
             metrics = [default_metric(available)]
@@ -1175,7 +1180,7 @@ class MainScreen(RunEditing, Screen):
     @on(MetricPlot.PickMetrics)
     def _pick_metrics(self) -> None:
         plot = self.query_one(MetricPlot)
-        keys = sorted({k for r in self._plot_runs() for k in r.metrics})
+        keys = sorted({k for item in self._plot_runs() for r in item.runs for k in r.metrics})
         if not keys:
             return
         picker = MetricPicker([k for k in keys if not is_system(k)], plot.metrics,
