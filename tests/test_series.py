@@ -98,3 +98,14 @@ def test_band_is_bounded_by_its_buckets():
     assert got.xs == sorted(got.xs) and got.xs[0] == 0.0
     assert max(got.runs) == 2 and min(got.runs) == 1  # the short run counts only where it logged
     assert band([], 100).xs == [] and band([[]], 100).xs == []
+
+
+def test_band_reads_histories_logged_out_of_step_order():
+    from tuitrack.series import band
+
+    ordered = points([1.0, 2.0, 3.0, float("inf")])
+    shuffled = [ordered[2], ordered[0], ordered[3], ordered[1]]
+    assert band([shuffled], 100) == band([ordered], 100)
+    assert band([ordered], 100).mean == [1.0, 2.0, 3.0]  # inf does not count
+    wide = band([points([float(i) for i in range(1000)])], 10)  # 100 steps a stretch, averaged
+    assert wide.xs[:2] == [0.0, 100.0] and wide.mean[0] == sum(range(100)) / 100

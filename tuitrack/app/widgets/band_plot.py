@@ -11,7 +11,8 @@ import math
 
 import plotext
 
-from tuitrack.series import ZOOMS, band, zoom
+from tuitrack.model import MetricPoint
+from tuitrack.series import ZOOMS, Band, band, zoom
 
 SPREADS = ("minmax", "std")
 SPREAD_NAMES = {"minmax": "min-max band", "std": "±std band"}
@@ -28,10 +29,10 @@ def group_bands(plot, key: str, buckets: int) -> tuple[bool, float, float, float
     last_steps = ZOOMS[plot.zoom]
     means = []
     for index, run in enumerate(plot.runs):
-        histories = [zoom(h, last_steps) for h in run.members.get(key, [])]
-        if not histories:
+        members = run.members.get(key, [])
+        if not members:
             continue
-        got = band(histories, buckets)
+        got = _band(run.run_id, key, members, last_steps, buckets)
         lower, upper = got.edges(plot.band)
         xs, ys = _zigzag(got.xs, lower, upper, plot.log_y)
         if xs:
@@ -47,6 +48,25 @@ def group_bands(plot, key: str, buckets: int) -> tuple[bool, float, float, float
         low_x, high_x = min(low_x, min(xs)), max(high_x, max(xs))
         low_y, high_y = min(low_y, min(ys)), max(high_y, max(ys))
     return low_x <= high_x, low_x, high_x, low_y, high_y
+
+
+_BANDS: dict[tuple[str, str], tuple[list, int | None, int, Band]] = {}  # (group, metric) -> the last band
+_KEPT_BANDS = 256
+
+
+def _band(group_id: str, key: str, members: list[list[MetricPoint]], last_steps: int | None, buckets: int) -> Band:
+    """band() of the zoomed histories, computed again only when they, the zoom or the width
+    changed: a redraw for anything else (a cursor move) reuses it. The histories are held by
+    the entry, so the identities it compares cannot be reused by other lists meanwhile."""
+    known = _BANDS.get((group_id, key))
+    if known is not None and known[1:3] == (last_steps, buckets) and len(known[0]) == len(members) \
+            and all(a is b and len(a) == n for (a, n), b in zip(known[0], members)):
+        return known[3]
+    if len(_BANDS) >= _KEPT_BANDS:
+        _BANDS.clear()
+    got = band([zoom(h, last_steps) for h in members], buckets)
+    _BANDS[(group_id, key)] = ([(h, len(h)) for h in members], last_steps, buckets, got)
+    return got
 
 
 def _drawable(y: float, log: bool) -> bool:
