@@ -146,11 +146,11 @@ async def test_a_group_plots_its_mean_and_band_and_B_switches_the_band(sweep_sto
         assert len(plot.runs[0].members["loss"]) == 3 and all(len(h) == 20 for h in plot.runs[0].members["loss"])
         await pilot.pause()
         text = plot_text(plot)
-        assert "loss · lr=0.01 (3 runs)" in text and "•" in text  # the band's dots
+        assert "loss · lr=0.01 (3 runs)  min-max band" in text and "•" in text  # the band and its dots
         await pilot.press("i", "B")
         assert plot.band == "std"
         await pilot.pause()
-        assert plot_text(plot) != text  # drawn again, narrower
+        assert plot_text(plot) != text and "±std band" in plot_text(plot)  # drawn again, narrower
         await pilot.press("B")
         assert plot.band == "minmax"
 

@@ -266,6 +266,8 @@ class MetricPlot(Widget, can_focus=True):
         title = visible(key)
         if len(self.runs) == 1:
             title += f" · {visible(self.runs[0].label)}"  # the run it is of (several: the legend)
+        if any(r.members for r in self.runs):
+            title += f"  {SPREAD_NAMES[self.band]}"  # which band the groups have
         if strength:
             title += f"  (smoothing {strength:g})"
         if ZOOMS[self.zoom] is not None:
