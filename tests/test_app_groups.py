@@ -80,6 +80,13 @@ async def group_by(pilot, *params: str) -> None:
     await settle(pilot)
 
 
+async def grouped_by_lr(pilot) -> None:
+    """The loaded sweep, on one of its runs, grouped by lr."""
+    await settle(pilot)
+    await goto_run(pilot, "lr=0.01 seed=1")
+    await group_by(pilot, "lr")
+
+
 def expected(lr: str) -> tuple[float, float]:
     latest = [loss(lr, seed, 19) for seed in SEEDS]
     return statistics.mean(latest), statistics.stdev(latest)
@@ -90,9 +97,7 @@ async def test_b_groups_the_runs_by_a_param_and_enter_opens_a_group(sweep_store)
 
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await goto_run(pilot, "lr=0.01 seed=1")
-        await group_by(pilot, "lr")
+        await grouped_by_lr(pilot)
         screen, table = app.screen, app.screen.query_one(RunsTable)
         assert screen.group_keys == ["lr"]
         assert [r.run_name for r in table.runs] == ["lr=0.01", "lr=0.1", "lr (missing)"]  # the parent lacks lr
@@ -134,11 +139,8 @@ async def test_a_group_plots_its_mean_and_band_and_B_switches_the_band(sweep_sto
 
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await goto_run(pilot, "lr=0.01 seed=1")
-        await group_by(pilot, "lr")
-        table = app.screen.query_one(RunsTable)
-        table.focus()
+        await grouped_by_lr(pilot)
+        app.screen.query_one(RunsTable).focus()
         await pilot.press("g", "p")
         await settle(pilot)
         plot = app.screen.query_one(MetricPlot)
@@ -161,9 +163,7 @@ async def test_marked_groups_compare_side_by_side(sweep_store):
 
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await goto_run(pilot, "lr=0.01 seed=1")
-        await group_by(pilot, "lr")
+        await grouped_by_lr(pilot)
         app.screen.query_one(RunsTable).focus()
         await pilot.press("g", "space", "space")
         assert len(app.screen.marked) == 2
@@ -202,9 +202,7 @@ async def test_grouped_table_follows_the_filter_and_keeps_run_actions_off_groups
 
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await goto_run(pilot, "lr=0.01 seed=1")
-        await group_by(pilot, "lr")
+        await grouped_by_lr(pilot)
         table = app.screen.query_one(RunsTable)
         await pilot.press("slash", *"seed=6", "enter")  # the filter applies first, then the grouping
         await settle(pilot)

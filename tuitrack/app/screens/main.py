@@ -45,7 +45,6 @@ from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, defau
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
-from tuitrack.formatting import shown_name
 from tuitrack.live.follow import Follower, Listener
 from tuitrack.live.index import RunIndex
 from tuitrack.live.metric_reads import PlotFeed, read_summary
