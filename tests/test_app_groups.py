@@ -212,3 +212,35 @@ async def test_grouped_table_follows_the_filter_and_keeps_run_actions_off_groups
         await pilot.press("g", "y", "E")  # a group has no run id to copy, and no run to export
         await settle(pilot)
         assert {n.message.split(":")[0] for n in app._notifications} >= {"No run selected", "The table shows groups"}
+
+
+async def test_store_text_in_groups_is_text_and_marks_of_groups_go_with_the_groups(tmp_path):
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    client = client_for(tmp_path / "mlruns")
+    experiment = client.create_experiment("hostile")
+    for i, value in enumerate(["[b]bold[/b]", "[/]", "[@click=app.quit]x"]):
+        run = client.create_run(experiment, start_time=T0 + i, run_name=f"[red]run{i}").info.run_id
+        client.log_param(run, "opt", value)
+        client.log_metric(run, "loss", float(i), timestamp=T0, step=0)
+        client.set_terminated(run)
+    app = make_app(tmp_path / "mlruns")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "[red]run0")
+        await group_by(pilot, "opt")
+        table = app.screen.query_one(RunsTable)
+        assert sorted(r.run_name for r in table.runs) == ["opt=[/]", "opt=[@click=app.quit]x", "opt=[b]bold[/b]"]
+        table.focus()
+        await pilot.press("g", "space", "space", "p")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "opt=[b]bold[/b]" in text and "opt=[@click=app.quit]x (1 run)" in text  # table, legend
+        assert "grouped by opt: 3 groups" in app.screen._status_plain
+        await pilot.press("c")
+        await settle(pilot)
+        assert "opt=[@click=app.quit]x" in screen_text(app)
+        await pilot.press("escape", "escape")  # out of compare, then out of the groups
+        await settle(pilot)
+        assert app.screen.group_keys == [] and app.screen.marked == {}
+        assert app.is_running
