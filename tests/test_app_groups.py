@@ -244,3 +244,30 @@ async def test_store_text_in_groups_is_text_and_marks_of_groups_go_with_the_grou
         await settle(pilot)
         assert app.screen.group_keys == [] and app.screen.marked == {}
         assert app.is_running
+
+
+async def test_the_groups_follow_runs_a_script_logs(sweep_store, tmp_path):
+    import shutil
+
+    from tests.test_app_live import eventually
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    root = tmp_path / "mlruns"
+    shutil.copytree(sweep_store, root)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await grouped_by_lr(pilot)
+        await eventually(pilot, lambda: app.screen.loaded and app.screen.follower.running, timeout=20)
+        client = client_for(root)
+        experiment = client.get_experiment_by_name("sweep").experiment_id
+        run = client.create_run(experiment, run_name="late seed").info.run_id
+        client.log_param(run, "lr", "0.1")
+        client.log_metric(run, "loss", 5.0, timestamp=T0, step=0)
+        table = app.screen.query_one(RunsTable)
+
+        def lr_01():
+            return next(app.screen.groups[r.run_id] for r in table.runs if r.run_name == "lr=0.1")
+
+        await eventually(pilot, lambda: lr_01().count == 4 and lr_01().metrics["loss"].max == 5.0, timeout=20)
+        latest = [loss("0.1", seed, 19) for seed in SEEDS] + [5.0]
+        assert lr_01().metrics["loss"].mean == pytest.approx(statistics.mean(latest))
