@@ -34,13 +34,13 @@ from tuitrack.app.messages import (
     WatchStarted,
     WatchTrouble,
 )
+from tuitrack.app.group_rows import GroupedRows, group_columns, group_summary, stand_in
+from tuitrack.app.plotted import Plotted, for_group, for_run
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
-from tuitrack.app.screens.metric_picker import MetricPicker
-from tuitrack.app.group_rows import GroupedRows, group_columns, group_summary, stand_in
 from tuitrack.app.screens.group_by import GroupByChooser
+from tuitrack.app.screens.metric_picker import MetricPicker
 from tuitrack.app.status_look import glyph
-from tuitrack.app.plotted import Plotted, for_group, for_run
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
@@ -52,7 +52,7 @@ from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
-from tuitrack.query.groups import RunGroup, group_runs
+from tuitrack.query.groups import RunGroup, group_runs, is_group_id
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
 from tuitrack.store.base import StoreError
@@ -536,7 +536,7 @@ class MainScreen(RunEditing, Screen):
         back_to = self.open_group if opened is None else None
         self.group_keys, self.open_group = keys, opened
         if not keys:
-            for key in [k for k in self.marked if k.startswith("group:")]:
+            for key in [k for k in self.marked if is_group_id(k)]:
                 del self.marked[key]  # no group to draw any more
         if back_to is not None:
             self.selected_run_id = back_to  # back from a group: on its row
