@@ -88,9 +88,8 @@ class MainScreen(RunEditing, Screen):
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
         Binding("b", "group_by", "Group", show=False,
-                tooltip="Group the experiment's runs by params: a row per group, mean ± std of each metric"),
-        Binding("backspace", "group_back", "Back", tooltip="Grouped: from a group back to the groups, "
-                "from the groups back to the runs"),
+                tooltip="Group runs by params: a row per group, mean ± std per metric"),
+        Binding("backspace", "group_back", "Back", tooltip="Grouped: back from a group, then back to the runs"),
         *EDIT_BINDINGS,
     ]
 
