@@ -271,3 +271,20 @@ async def test_the_groups_follow_runs_a_script_logs(sweep_store, tmp_path):
         await eventually(pilot, lambda: lr_01().count == 4 and lr_01().metrics["loss"].max == 5.0, timeout=20)
         latest = [loss("0.1", seed, 19) for seed in SEEDS] + [5.0]
         assert lr_01().metrics["loss"].mean == pytest.approx(statistics.mean(latest))
+
+
+async def test_s_sorts_groups_by_count_and_by_a_metric(sweep_store):
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    app = make_app(sweep_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await grouped_by_lr(pilot)
+        table = app.screen.query_one(RunsTable)
+        table.focus()
+        await pilot.press("l", "s")  # Runs, numbers sort descending first
+        groups = app.screen.groups
+        assert [groups[r.run_id].count for r in table.runs] == [3, 3, 1]
+        await pilot.press("s")
+        assert [r.run_name for r in table.runs][0] == "lr (missing)"
+        await pilot.press("l", "l", "s")  # loss min, descending: lr=0.1's is higher; the parent has none
+        assert [r.run_name for r in table.runs] == ["lr=0.1", "lr=0.01", "lr (missing)"]

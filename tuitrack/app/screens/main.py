@@ -495,7 +495,7 @@ class MainScreen(RunEditing, Screen):
             runs, columns = self._grouped_view(runs)
         else:
             self.groups = {}
-            table.cell_of, table.glyph_of = cell, glyph
+            table.cell_of, table.glyph_of, table.sort_value_of = cell, glyph, None
             columns = self._columns_of(runs)
         table.set_runs(runs, columns, keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
@@ -513,6 +513,7 @@ class MainScreen(RunEditing, Screen):
         rows = GroupedRows(groups)
         table = self.query_one(RunsTable)
         table.cell_of, table.glyph_of = rows.cell, lambda run, stale: rows.glyph(run, stale, glyph)
+        table.sort_value_of = rows.sort_value
         opened = self.groups.get(self.open_group or "")
         if opened is not None:
             return opened.runs, self._columns_of(opened.runs)
