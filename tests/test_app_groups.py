@@ -80,6 +80,13 @@ async def group_by(pilot, *params: str) -> None:
     await settle(pilot)
 
 
+async def grouped_by_lr(pilot) -> None:
+    """The loaded sweep, on one of its runs, grouped by lr."""
+    await settle(pilot)
+    await goto_run(pilot, "lr=0.01 seed=1")
+    await group_by(pilot, "lr")
+
+
 def expected(lr: str) -> tuple[float, float]:
     latest = [loss(lr, seed, 19) for seed in SEEDS]
     return statistics.mean(latest), statistics.stdev(latest)
@@ -90,9 +97,7 @@ async def test_b_groups_the_runs_by_a_param_and_enter_opens_a_group(sweep_store)
 
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await goto_run(pilot, "lr=0.01 seed=1")
-        await group_by(pilot, "lr")
+        await grouped_by_lr(pilot)
         screen, table = app.screen, app.screen.query_one(RunsTable)
         assert screen.group_keys == ["lr"]
         assert [r.run_name for r in table.runs] == ["lr=0.01", "lr=0.1", "lr (missing)"]  # the parent lacks lr
@@ -134,11 +139,8 @@ async def test_a_group_plots_its_mean_and_band_and_B_switches_the_band(sweep_sto
 
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await goto_run(pilot, "lr=0.01 seed=1")
-        await group_by(pilot, "lr")
-        table = app.screen.query_one(RunsTable)
-        table.focus()
+        await grouped_by_lr(pilot)
+        app.screen.query_one(RunsTable).focus()
         await pilot.press("g", "p")
         await settle(pilot)
         plot = app.screen.query_one(MetricPlot)
@@ -146,11 +148,11 @@ async def test_a_group_plots_its_mean_and_band_and_B_switches_the_band(sweep_sto
         assert len(plot.runs[0].members["loss"]) == 3 and all(len(h) == 20 for h in plot.runs[0].members["loss"])
         await pilot.pause()
         text = plot_text(plot)
-        assert "loss · lr=0.01 (3 runs)" in text and "•" in text  # the band's dots
+        assert "loss · lr=0.01 (3 runs)  min-max band" in text and "•" in text  # the band and its dots
         await pilot.press("i", "B")
         assert plot.band == "std"
         await pilot.pause()
-        assert plot_text(plot) != text  # drawn again, narrower
+        assert plot_text(plot) != text and "±std band" in plot_text(plot)  # drawn again, narrower
         await pilot.press("B")
         assert plot.band == "minmax"
 
@@ -161,9 +163,7 @@ async def test_marked_groups_compare_side_by_side(sweep_store):
 
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await goto_run(pilot, "lr=0.01 seed=1")
-        await group_by(pilot, "lr")
+        await grouped_by_lr(pilot)
         app.screen.query_one(RunsTable).focus()
         await pilot.press("g", "space", "space")
         assert len(app.screen.marked) == 2
@@ -202,9 +202,7 @@ async def test_grouped_table_follows_the_filter_and_keeps_run_actions_off_groups
 
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await goto_run(pilot, "lr=0.01 seed=1")
-        await group_by(pilot, "lr")
+        await grouped_by_lr(pilot)
         table = app.screen.query_one(RunsTable)
         await pilot.press("slash", *"seed=6", "enter")  # the filter applies first, then the grouping
         await settle(pilot)
@@ -214,3 +212,79 @@ async def test_grouped_table_follows_the_filter_and_keeps_run_actions_off_groups
         await pilot.press("g", "y", "E")  # a group has no run id to copy, and no run to export
         await settle(pilot)
         assert {n.message.split(":")[0] for n in app._notifications} >= {"No run selected", "The table shows groups"}
+
+
+async def test_store_text_in_groups_is_text_and_marks_of_groups_go_with_the_groups(tmp_path):
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    client = client_for(tmp_path / "mlruns")
+    experiment = client.create_experiment("hostile")
+    for i, value in enumerate(["[b]bold[/b]", "[/]", "[@click=app.quit]x"]):
+        run = client.create_run(experiment, start_time=T0 + i, run_name=f"[red]run{i}").info.run_id
+        client.log_param(run, "opt", value)
+        client.log_metric(run, "loss", float(i), timestamp=T0, step=0)
+        client.set_terminated(run)
+    app = make_app(tmp_path / "mlruns")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "[red]run0")
+        await group_by(pilot, "opt")
+        table = app.screen.query_one(RunsTable)
+        assert sorted(r.run_name for r in table.runs) == ["opt=[/]", "opt=[@click=app.quit]x", "opt=[b]bold[/b]"]
+        table.focus()
+        await pilot.press("g", "space", "space", "p")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "opt=[b]bold[/b]" in text and "opt=[@click=app.quit]x (1 run)" in text  # table, legend
+        assert "grouped by opt: 3 groups" in app.screen._status_plain
+        await pilot.press("c")
+        await settle(pilot)
+        assert "opt=[@click=app.quit]x" in screen_text(app)
+        await pilot.press("escape", "escape")  # out of compare, then out of the groups
+        await settle(pilot)
+        assert app.screen.group_keys == [] and app.screen.marked == {}
+        assert app.is_running
+
+
+async def test_the_groups_follow_runs_a_script_logs(sweep_store, tmp_path):
+    import shutil
+
+    from tests.test_app_live import eventually
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    root = tmp_path / "mlruns"
+    shutil.copytree(sweep_store, root)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await grouped_by_lr(pilot)
+        await eventually(pilot, lambda: app.screen.loaded and app.screen.follower.running, timeout=20)
+        client = client_for(root)
+        experiment = client.get_experiment_by_name("sweep").experiment_id
+        run = client.create_run(experiment, run_name="late seed").info.run_id
+        client.log_param(run, "lr", "0.1")
+        client.log_metric(run, "loss", 5.0, timestamp=T0, step=0)
+        table = app.screen.query_one(RunsTable)
+
+        def lr_01():
+            return next(app.screen.groups[r.run_id] for r in table.runs if r.run_name == "lr=0.1")
+
+        await eventually(pilot, lambda: lr_01().count == 4 and lr_01().metrics["loss"].max == 5.0, timeout=20)
+        latest = [loss("0.1", seed, 19) for seed in SEEDS] + [5.0]
+        assert lr_01().metrics["loss"].mean == pytest.approx(statistics.mean(latest))
+
+
+async def test_s_sorts_groups_by_count_and_by_a_metric(sweep_store):
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    app = make_app(sweep_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await grouped_by_lr(pilot)
+        table = app.screen.query_one(RunsTable)
+        table.focus()
+        await pilot.press("l", "s")  # Runs, numbers sort descending first
+        groups = app.screen.groups
+        assert [groups[r.run_id].count for r in table.runs] == [3, 3, 1]
+        await pilot.press("s")
+        assert [r.run_name for r in table.runs][0] == "lr (missing)"
+        await pilot.press("l", "l", "s")  # loss min, descending: lr=0.1's is higher; the parent has none
+        assert [r.run_name for r in table.runs] == ["lr=0.1", "lr=0.01", "lr (missing)"]

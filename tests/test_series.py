@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from tuitrack.model import MetricPoint
-from tuitrack.series import Curve, downsample, finite, smooth, x_values, zoom
+from tuitrack.series import Curve, downsample, finite, smooth, x_values
 
 
 def points(values, start=0):
@@ -59,12 +59,6 @@ def test_finite_drops_nan_inf_and_nonpositive_on_log():
     assert finite([0, 1], [0.0, 2.0], log=True).ys == [2.0]
 
 
-def test_zoom_to_last_steps():
-    history = points(range(5000))
-    assert [p.step for p in zoom(history, 100)][0] == 4900
-    assert zoom(history, None) is history
-
-
 def test_x_axes():
     history = [MetricPoint(1_000_000 + 3_600_000 * i, 0.0, i * 10) for i in range(3)]
     assert x_values(history, "step", None) == [0.0, 10.0, 20.0]
@@ -98,3 +92,14 @@ def test_band_is_bounded_by_its_buckets():
     assert got.xs == sorted(got.xs) and got.xs[0] == 0.0
     assert max(got.runs) == 2 and min(got.runs) == 1  # the short run counts only where it logged
     assert band([], 100).xs == [] and band([[]], 100).xs == []
+
+
+def test_band_reads_histories_logged_out_of_step_order():
+    from tuitrack.series import band
+
+    ordered = points([1.0, 2.0, 3.0, float("inf")])
+    shuffled = [ordered[2], ordered[0], ordered[3], ordered[1]]
+    assert band([shuffled], 100) == band([ordered], 100)
+    assert band([ordered], 100).mean == [1.0, 2.0, 3.0]  # inf does not count
+    wide = band([points([float(i) for i in range(1000)])], 10)  # 100 steps a stretch, averaged
+    assert wide.xs[:2] == [0.0, 100.0] and wide.mean[0] == sum(range(100)) / 100

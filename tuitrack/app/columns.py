@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tuitrack.formatting import format_age, format_bytes, format_duration, format_value, short_timestamp, shown_name
@@ -117,13 +118,16 @@ def sort_value(run: Run, column: Column, now_ms: int) -> float | str | None:
     return text.lower() if text else None
 
 
-def sort_runs(runs: list[Run], column: Column, descending: bool, now_ms: int) -> list[Run]:
-    """Runs ordered by `column`: numbers, then text, then runs without a value (in both directions)."""
+def sort_runs(runs: list[Run], column: Column, descending: bool, now_ms: int,
+              value_of: Callable[[Run, Column, int], float | str | None] | None = None) -> list[Run]:
+    """Runs ordered by `column`: numbers, then text, then runs without a value (in both
+    directions). `value_of` replaces `sort_value` (a grouped table's rows: group_rows.py)."""
+    value_of = value_of or sort_value
     numbers: list[tuple[float, Run]] = []
     texts: list[tuple[str, Run]] = []
     missing: list[Run] = []
     for run in runs:
-        value = sort_value(run, column, now_ms)
+        value = value_of(run, column, now_ms)
         if value is None:
             missing.append(run)
         elif isinstance(value, str):

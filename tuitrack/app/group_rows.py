@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tuitrack.app.columns import Column, cell
+from tuitrack.app.columns import Column, cell, sort_value
 from tuitrack.formatting import format_value, shown_name
 from tuitrack.model import MetricPoint, Run, RunStatus
 from tuitrack.query.groups import MISSING, RunGroup, mean_std
@@ -83,6 +83,18 @@ class GroupedRows:
             value = None if stats is None else getattr(stats, column.kind)
             return "" if value is None else format_value(value, 5)
         return cell(run, column, now_ms)
+
+    def sort_value(self, run: Run, column: Column, now_ms: int) -> float | str | None:
+        """What a group's row sorts by: its count, a metric's mean, min or max, its label."""
+        group = self.groups.get(run.run_id)
+        if group is None:
+            return sort_value(run, column, now_ms)
+        if column.key == "count":
+            return group.count
+        stats = group.metrics.get(column.field)
+        if column.kind in ("metric", "min", "max"):
+            return None if stats is None else getattr(stats, "mean" if column.kind == "metric" else column.kind)
+        return run.run_name.lower()
 
     def glyph(self, run: Run, stale: bool, plain) -> str:
         return GROUP_GLYPH if run.run_id in self.groups else plain(run, stale)

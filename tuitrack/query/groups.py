@@ -19,6 +19,12 @@ from tuitrack.formatting import format_value
 from tuitrack.model import Run
 
 MISSING = "(missing)"  # how a missing param value reads in tables and labels
+# A group's id starts so; no run id can (a NUL is in no folder name, and no store's id has one).
+GROUP_ID_PREFIX = "\x00group:"
+
+
+def is_group_id(key: str) -> bool:
+    return key.startswith(GROUP_ID_PREFIX)
 
 
 class GroupKeyError(ValueError):
@@ -74,7 +80,7 @@ class RunGroup:
     @property
     def group_id(self) -> str:
         """A stable id, unlike any run id (the app marks groups and runs in one place)."""
-        return "group:" + "\x1f".join("\x00" if v is None else v for v in self.values)
+        return GROUP_ID_PREFIX + "\x1f".join("\x00" if v is None else v for v in self.values)
 
     def label(self) -> str:
         """`lr=0.01 batch=64`, a missing value said as such (`lr (missing)`); store text, raw."""

@@ -38,6 +38,22 @@ def best_index(values: list[float | None], lower: bool) -> int | None:
     return (min(scored) if lower else max(scored))[1]
 
 
+LAYOUT_CSS = """
+    #compare-title { height: 1; background: $panel; text-style: bold; }
+    #compare-table { height: 1fr; }
+    #compare-plot { height: 1fr; border-top: hkey $panel-lighten-2; }
+"""
+
+
+def compare_layout(title: str | Text) -> ComposeResult:
+    """Every comparison's layout (runs, groups): a title line, the table, the plot under it."""
+    yield Static(title, id="compare-title")
+    with Vertical():
+        yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
+        yield MetricPlot(id="compare-plot")
+    yield Footer()
+
+
 class CompareScreen(Screen):
     HELP_TITLE = "Compare"  # its section of `?` help
     BINDINGS = [
@@ -49,13 +65,7 @@ class CompareScreen(Screen):
         Binding("tab", "focus_next", "Next", show=False),
     ]
 
-    DEFAULT_CSS = """
-    CompareScreen {
-        #compare-title { height: 1; background: $panel; text-style: bold; }
-        #compare-table { height: 1fr; }
-        #compare-plot { height: 1fr; border-top: hkey $panel-lighten-2; }
-    }
-    """
+    DEFAULT_CSS = "CompareScreen {" + LAYOUT_CSS + "}"
 
     def __init__(self, runs: list[Run], experiments: dict, store, colours: dict[str, str]) -> None:
         super().__init__()
@@ -68,13 +78,8 @@ class CompareScreen(Screen):
         self.histories: dict[str, dict[str, list]] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(f" Comparing {len(self.runs)} runs · d: only differences · E/M/J: export CSV/Markdown/JSON"
-                     " · esc: back",
-                     id="compare-title")
-        with Vertical():
-            yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
-            yield MetricPlot(id="compare-plot")
-        yield Footer()
+        yield from compare_layout(f" Comparing {len(self.runs)} runs · d: only differences · E/M/J: export "
+                                  "CSV/Markdown/JSON · esc: back")
 
     def on_mount(self) -> None:
         self.loaded = False

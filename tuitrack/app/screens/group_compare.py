@@ -11,12 +11,11 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable
 
 from tuitrack.app.plotted import for_group
-from tuitrack.app.screens.compare import fit_widths
+from tuitrack.app.screens.compare import LAYOUT_CSS, compare_layout, fit_widths
 from tuitrack.app.store_text import store_text
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun
 from tuitrack.formatting import format_value
@@ -46,13 +45,7 @@ class GroupCompareScreen(Screen):
         Binding("tab", "focus_next", "Next", show=False),
     ]
 
-    DEFAULT_CSS = """
-    GroupCompareScreen {
-        #compare-title { height: 1; background: $panel; text-style: bold; }
-        #compare-table { height: 1fr; }
-        #compare-plot { height: 1fr; border-top: hkey $panel-lighten-2; }
-    }
-    """
+    DEFAULT_CSS = "GroupCompareScreen {" + LAYOUT_CSS + "}"
 
     def __init__(self, groups: list[RunGroup], store, colours: dict[str, str]) -> None:
         super().__init__()
@@ -63,12 +56,7 @@ class GroupCompareScreen(Screen):
 
     def compose(self) -> ComposeResult:
         keys = ", ".join(self.groups[0].keys) if self.groups else ""
-        yield Static(store_text(f" Comparing {len(self.groups)} groups of runs by {keys} · esc: back"),
-                     id="compare-title")
-        with Vertical():
-            yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
-            yield MetricPlot(id="compare-plot")
-        yield Footer()
+        yield from compare_layout(store_text(f" Comparing {len(self.groups)} groups of runs by {keys} · esc: back"))
 
     def on_mount(self) -> None:
         self._fill()

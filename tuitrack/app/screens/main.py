@@ -34,15 +34,15 @@ from tuitrack.app.messages import (
     WatchStarted,
     WatchTrouble,
 )
+from tuitrack.app.group_rows import GroupedRows, group_columns, group_summary, stand_in
+from tuitrack.app.plotted import Plotted, for_group, for_run
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
-from tuitrack.app.screens.metric_picker import MetricPicker
-from tuitrack.app.group_rows import GroupedRows, group_columns, group_summary, stand_in
 from tuitrack.app.screens.group_by import GroupByChooser
+from tuitrack.app.screens.metric_picker import MetricPicker
 from tuitrack.app.status_look import glyph
-from tuitrack.app.plotted import Plotted, for_group, for_run
-from tuitrack.app.widgets.filter_input import FilterInput
 from tuitrack.app.widgets.artifacts_view import ArtifactsView
+from tuitrack.app.widgets.filter_input import FilterInput
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
@@ -57,7 +57,7 @@ from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
-from tuitrack.query.groups import RunGroup, group_runs
+from tuitrack.query.groups import RunGroup, group_runs, is_group_id
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
 from tuitrack.settings import PLOT_OPTIONS, SettingsFile, store_identity
@@ -107,9 +107,8 @@ class MainScreen(RunEditing, Screen):
         Binding("tab", "cycle_pane(1)", "Next pane", id="next-pane", show=False, tooltip="Next pane: tree, table, detail"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", id="previous-pane", show=False, tooltip="Previous pane"),
         Binding("b", "group_by", "Group", id="group-by", show=False,
-                tooltip="Group the experiment's runs by params: a row per group, mean ± std of each metric"),
-        Binding("backspace", "group_back", "Back", id="group-back", tooltip="Grouped: from a group back to the groups, "
-                "from the groups back to the runs"),
+                tooltip="Group runs by params: a row per group, mean ± std per metric"),
+        Binding("backspace", "group_back", "Back", id="group-back", tooltip="Grouped: back from a group, then back to the runs"),
         *EDIT_BINDINGS,
     ]
 
@@ -530,7 +529,7 @@ class MainScreen(RunEditing, Screen):
             runs, columns = self._grouped_view(runs)
         else:
             self.groups = {}
-            table.cell_of, table.glyph_of = cell, glyph
+            table.cell_of, table.glyph_of, table.sort_value_of = cell, glyph, None
             columns = self._columns_of(runs)
         table.set_runs(runs, columns, keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
@@ -548,6 +547,7 @@ class MainScreen(RunEditing, Screen):
         rows = GroupedRows(groups)
         table = self.query_one(RunsTable)
         table.cell_of, table.glyph_of = rows.cell, lambda run, stale: rows.glyph(run, stale, glyph)
+        table.sort_value_of = rows.sort_value
         opened = self.groups.get(self.open_group or "")
         if opened is not None:
             return opened.runs, self._columns_of(opened.runs)
@@ -570,7 +570,7 @@ class MainScreen(RunEditing, Screen):
         back_to = self.open_group if opened is None else None
         self.group_keys, self.open_group = keys, opened
         if not keys:
-            for key in [k for k in self.marked if k.startswith("group:")]:
+            for key in [k for k in self.marked if is_group_id(k)]:
                 del self.marked[key]  # no group to draw any more
         if back_to is not None:
             self.selected_run_id = back_to  # back from a group: on its row

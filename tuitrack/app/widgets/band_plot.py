@@ -13,7 +13,7 @@ from collections.abc import Callable
 import plotext
 
 from tuitrack.model import MetricPoint
-from tuitrack.series import SPREAD_NAMES, SPREADS, Curve, band
+from tuitrack.series import SPREAD_NAMES, SPREADS, Band, Curve, band
 
 BAND_MARKER = "dot"
 
@@ -30,11 +30,12 @@ def group_bands(plot, key: str, buckets: int, steps: tuple[float, float] | None,
     log_y = plot.y_scale == "log"
     bands, means = [], []
     for index, run in enumerate(plot.runs):
-        histories = [_inside(h, steps) for h in run.members.get(key, [])]
-        histories = [h for h in histories if h]
-        if not histories:
+        members = run.members.get(key, [])
+        if not members:
             continue
-        got = band(histories, buckets)
+        got = _band(run.run_id, key, members, steps, buckets)
+        if not got.xs:
+            continue
         lower, upper = got.edges(plot.band)
         edge = to_drawn(_zigzag(got.xs, lower, upper, log_y))
         if edge.xs:
@@ -56,6 +57,26 @@ def _inside(points: list[MetricPoint], steps: tuple[float, float] | None) -> lis
         return points
     low, high = steps
     return [p for p in points if low <= p.step <= high]
+
+
+_BANDS: dict[tuple[str, str], tuple[list, tuple[float, float] | None, int, Band]] = {}  # (group, metric) -> the last band
+_KEPT_BANDS = 256
+
+
+def _band(group_id: str, key: str, members: list[list[MetricPoint]], steps: tuple[float, float] | None,
+          buckets: int) -> Band:
+    """band() of the histories inside the zoom window, computed again only when they, the window or the width
+    changed: a redraw for anything else (a cursor move) reuses it. The histories are held by
+    the entry, so the identities it compares cannot be reused by other lists meanwhile."""
+    known = _BANDS.get((group_id, key))
+    if known is not None and known[1:3] == (steps, buckets) and len(known[0]) == len(members) \
+            and all(a is b and len(a) == n for (a, n), b in zip(known[0], members)):
+        return known[3]
+    if len(_BANDS) >= _KEPT_BANDS:
+        _BANDS.clear()
+    got = band([inside for h in members if (inside := _inside(h, steps))], buckets)
+    _BANDS[(group_id, key)] = ([(h, len(h)) for h in members], steps, buckets, got)
+    return got
 
 
 def _drawable(y: float, log: bool) -> bool:

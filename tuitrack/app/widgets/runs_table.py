@@ -87,6 +87,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.cell_of: Callable[[Run, Column, int], str] = cell  # a grouped table's rows differ (group_rows.py)
         self.glyph_of: Callable[[Run, bool], str] = glyph
         self.leaves_out: Callable[[str], bool] = lambda metric: False  # metrics without a column by choice
+        self.sort_value_of: Callable[[Run, Column, int], float | str | None] | None = None  # None: sort_value
         self.all_columns: list[Column] = []
         self._column_keys: set[str] = set()
         self.hidden: set[str] = set()
@@ -165,7 +166,8 @@ class RunsTable(ScrollView, can_focus=True):
     def _apply_sort(self) -> None:
         column = next((c for c in self.columns if c.key == self.sort_key), None)
         if column is not None:
-            self.runs = sort_runs(self.runs, column, self.sort_descending, int(self.clock() * 1000))
+            self.runs = sort_runs(self.runs, column, self.sort_descending, int(self.clock() * 1000),
+                                  self.sort_value_of)
 
     def _compute_cells(self) -> None:
         now = int(self.clock() * 1000)
