@@ -170,7 +170,10 @@ class MetricPlot(Widget, can_focus=True):
         self._indexes: dict[tuple[str, str], XIndex] = {}
         self._drawn: dict[tuple, list[Drawn]] = {}
         self._shown = Shown()
-        self._drag: tuple[int, Window] | None = None  # where a mouse drag started, and the window then
+        self._plot_key: tuple | None = None
+        self._plot_strips: list[Strip] = []
+        self._drag: tuple[int, Window | None] | None = None  # where a mouse drag started, and the window then
+        self._drag_moved = False
         self.progress = ""  # "reading loss… 43%" while histories are read
 
     @property
@@ -230,11 +233,8 @@ class MetricPlot(Widget, can_focus=True):
         return out
 
     def _shown_metrics(self) -> list[str]:
-        """The metrics drawn: as many as fit (two columns from 70 cells wide, a row per 10 lines)."""
-        width, height = self.size
-        cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
-        rows = max(1, min(height // 10, -(-len(self.metrics) // cols)))
-        return self.metrics[: rows * cols]
+        """The metrics drawn (those the cursor keys move over)."""
+        return self._layout(self.size.height - 1)[2]
 
     def _indexes_shown(self) -> list[XIndex]:
         return [entry[3] for key in self._shown_metrics() for entry in self._series(key)]
@@ -482,28 +482,44 @@ class MetricPlot(Widget, can_focus=True):
         return Strip.blank(self.size.width, self.rich_style)
 
     def _build(self) -> list[Strip]:
+        """The curves (kept while only the cursor moves), the cursor's line over them, and the
+        readout or the legend under them."""
         width, height = self.size
-        self._shown = Shown()
         if width < 10 or height < 4:
+            self._shown = Shown()
             return []
         if not self.runs or not self.metrics:
+            self._shown = Shown()
             message = "No metrics to plot" if self.runs else "Select a run (space marks several)"
             return [Strip([Segment(" " + message, self.rich_style)]).extend_cell_length(width, self.rich_style)]
-        if len(self._drawn) > 64:
-            self._drawn.clear()  # curves of windows and options left behind
-        metrics = self._shown_metrics()
         if self.cursor is not None:
-            below = self._readout(metrics, width, max(1, min(4, height // 5)))
+            below = self._readout(self._layout(height - 1)[2], width, max(1, min(4, height // 5)))
         else:
             below = [self._legend(width)] if len(self.runs) > 1 else []  # plotext's would cover the curves' start
-        height -= len(below)
-        start_figure(width, height)
+        plot_key = (self._data_version, self.size, tuple(self.metrics), self.axis, self.y_scale, self.log_x,
+                    self.smoothing, self.window, self.clip, self.density, self.app.theme, len(below))
+        if plot_key != self._plot_key:
+            self._plot_strips = self._build_plot(width, height - len(below))
+            self._plot_key = plot_key
+        return self._cursor_line(self._plot_strips) + below
+
+    def _layout(self, height: int) -> tuple[int, int, list[str]]:
+        """Columns, rows and the metrics drawn: as many as fit (two columns from 70 cells wide,
+        a row per 10 lines)."""
+        width = self.size.width
         cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
-        rows = max(1, min(height // 10, -(-len(metrics) // cols)))
+        rows = max(1, min(height // 10, -(-len(self.metrics) // cols)))
+        return cols, rows, self.metrics[: rows * cols]
+
+    def _build_plot(self, width: int, height: int) -> list[Strip]:
+        if len(self._drawn) > 64:
+            self._drawn.clear()  # curves of windows and options left behind
+        cols, rows, metrics = self._layout(height)
+        start_figure(width, height)
         grid = len(metrics) > 1
         if grid:
             plotext.subplots(rows, cols)
-        self._shown.window = self.window or self._full(self._indexes_shown())
+        self._shown = Shown(window=self.window or self._full(self._indexes_shown()))
         for index, key in enumerate(metrics):
             if grid:
                 plotext.subplot(index // cols + 1, index % cols + 1)
@@ -512,7 +528,37 @@ class MetricPlot(Widget, can_focus=True):
                               size=(width // cols, height // rows))
         strips = build_strips(self, width, height)
         self._shown.frames = plot_frames(strips)
-        return strips + below
+        return strips
+
+    def _cursor_column(self, frame: tuple[int, int, int, int]) -> int | None:
+        """The cell column of the cursor inside a plot's frame (the inverse of `_x_at`)."""
+        window = self._shown.window
+        at = self._drawn_x(self.cursor) if self.cursor is not None else None
+        left, right, _, _ = frame
+        if at is None or window is None or not window.contains(at) or right - left <= 2:
+            return None
+        share = (at - window.low) / window.span if window.span > 0 else 0.0
+        return left + 1 + round(share * (right - left - 2))
+
+    def _cursor_line(self, strips: list[Strip]) -> list[Strip]:
+        """The cursor as a vertical line over the curves, in every plot of the grid: drawn in the
+        empty cells only, so the curves stay whole. Drawn here, not by plotext, so that moving
+        the cursor does not draw the curves again."""
+        if self.cursor is None:
+            return strips
+        out = list(strips)
+        style = self.rich_style + Style(color=RICH_NAMES.get(CURSOR_COLOUR, CURSOR_COLOUR), dim=True)
+        for frame in self._shown.frames:
+            column = self._cursor_column(frame)
+            if column is None:
+                continue
+            _, _, top, bottom = frame
+            for y in range(top + 1, min(bottom, len(out))):
+                strip = out[y]
+                if strip.text[column:column + 1] == " ":
+                    out[y] = Strip.join([strip.crop(0, column), Strip([Segment("│", style)]),
+                                         strip.crop(column + 1, strip.cell_length)])
+        return out
 
     def _marker(self, index: int) -> str:
         return MARKERS[index % len(MARKERS)] if self.app.no_color else "braille"
@@ -654,9 +700,6 @@ class MetricPlot(Widget, can_focus=True):
             if d.raw is not None:
                 plotext.plot(d.raw.xs, clamp(d.raw.ys, limits) if limits else d.raw.ys, color=RAW_COLOUR, marker=marker)
             plotext.plot(d.curve.xs, clamp(d.curve.ys, limits) if limits else d.curve.ys, color=d.run.colour, marker=marker)
-        at = self._drawn_x(self.cursor) if self.cursor is not None else None
-        if drawn and at is not None and (window is None or window.contains(at)):
-            plotext.vline(at, CURSOR_COLOUR)
         if drawn:  # round ticks and short labels, not plotext's (epoch seconds, 0.0000000008)
             if window is not None and window.span > 0:
                 plotext.xlim(window.low, window.high)
