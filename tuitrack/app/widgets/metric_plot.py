@@ -5,6 +5,12 @@ as Strips and served line by line until the data, the size or an option changes.
 cut to the plot's width first (min and max per bucket, see tuitrack.series), so a 100,000-point
 history costs what a 300-point one does. plotext keeps one global figure: the widget builds it
 on the UI thread only.
+
+Reading values off the curves (tuitrack.plot_view computes, this draws): a cursor on logged
+steps with a readout under the plot, zoom and pan of the x window (keys, wheel, drag), log x,
+symlog y, outlier clipping and a density map for many runs. The curves cut to a window are kept
+per window and option, and the cursor's line is drawn over the kept plot, so a cursor key costs
+the readout's bisects, not a plotext build.
 """
 
 from __future__ import annotations
