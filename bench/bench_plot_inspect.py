@@ -76,6 +76,14 @@ async def measure(points: int, runs: int, repeat: int) -> None:
             plot.action_cursor_jump(-1)
         await pilot.pause()
         print(f"{runs} runs x {points:,} points, 120x40, full screen")
+        floor = []
+        for _ in range(repeat // 2):  # a key nothing is bound to: what Textual and the harness cost
+            started = time.perf_counter()
+            await pilot.press("f12")
+            await pilot.pause()
+            floor.append((time.perf_counter() - started) * 1000)
+        f50, f95 = percentiles(floor)
+        print(f"  {'(no action)':16} {'':56}   key to paint p50 {f50:5.1f} ms  p95 {f95:5.1f} ms")
         for label, keys, action, arguments in ACTIONS:
             wall, cpu, painted = [], [], []
             for i in range(repeat):

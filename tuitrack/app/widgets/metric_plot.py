@@ -35,6 +35,7 @@ from tuitrack.plot_view import (
     DENSITY_ABOVE,
     DENSITY_GLYPHS,
     JUMP_FRACTION,
+    Extremes,
     PAN_FRACTION,
     WHEEL_FACTOR,
     Y_SCALES,
@@ -109,7 +110,8 @@ class MetricPlot(Widget, can_focus=True):
         Binding("enter", "screen.open_plot", "Full screen", tooltip="Show the plot full screen (escape: back)"),
         Binding("escape", "screen.leave_full_screen", "Back", tooltip="Leave full screen"),
         Binding("left,h", "cursor(-1)", "Cursor", key_display="←→",
-                tooltip="Move the cursor one logged step left; the line under the plot reads every run's value there"),
+                tooltip="Move a cursor one logged step left or right (h l too); the line under the plot reads each "
+                        "run's value there"),
         Binding("right,l", "cursor(1)", "Cursor right", show=False, tooltip="Move the cursor one logged step right"),
         Binding("shift+left", "cursor_jump(-1)", "Cursor far left", show=False,
                 tooltip="Move the cursor a tenth of the shown steps left"),
@@ -174,6 +176,7 @@ class MetricPlot(Widget, can_focus=True):
         self._last_redraw = 0.0
         self._prepared: dict[tuple[str, str], PreparedSeries] = {}
         self._indexes: dict[tuple[str, str], XIndex] = {}
+        self._extremes: dict[tuple, tuple[list[float], int, Extremes]] = {}  # (run, metric, curve, log y)
         self._drawn: dict[tuple, list[Drawn]] = {}
         self._shown = Shown()
         self._plot_key: tuple | None = None
@@ -193,6 +196,7 @@ class MetricPlot(Widget, can_focus=True):
         shown = {r.run_id for r in runs}
         self._prepared = {k: v for k, v in self._prepared.items() if k[0] in shown}
         self._indexes = {k: v for k, v in self._indexes.items() if k[0] in shown}
+        self._extremes = {k: v for k, v in self._extremes.items() if k[0] in shown}
         self.available = available
         kept = [m for m in self.metrics if m in available]
         self.metrics = kept or ([default_metric(available)] if available else [])
@@ -265,7 +269,7 @@ class MetricPlot(Widget, can_focus=True):
         for index in indexes:
             if not len(index):
                 continue
-            first = index.first if not self._x_log or index.first > 0 else index.after(0.0)
+            first = index.first if not self._x_log or index.first > 0 else index.above(0.0)
             if first is None:
                 continue
             lows.append(self._drawn_x(first))
@@ -665,9 +669,8 @@ class MetricPlot(Widget, can_focus=True):
         cut = []
         for index, run, series, x_index in entries:
             begin, end = x_index.span(low, high)
-            xs, ys = x_index.values(series.ys, begin, end)
-            raw = downsample(Curve(xs, ys), buckets, log_y)
-            smoothed = downsample(Curve(xs, x_index.values(series.smoothed, begin, end)[1]), buckets, log_y) if strength else None
+            raw = self._cut(run, key, "raw", series.ys, x_index, begin, end, buckets)
+            smoothed = self._cut(run, key, "smoothed", series.smoothed, x_index, begin, end, buckets) if strength else None
             cut.append((index, run, raw, smoothed))
         threshold = symlog_threshold([y for *_, raw, smoothed in cut for y in (smoothed or raw).ys])
         drawn = []
@@ -677,6 +680,23 @@ class MetricPlot(Widget, can_focus=True):
                 drawn.append(Drawn(index, run, curve, self._to_drawn(raw, threshold) if smoothed else None))
         self._drawn[cache_key] = (drawn, threshold)
         return drawn, threshold
+
+    def _cut(self, run: PlotRun, key: str, which: str, ys: list[float], x_index: XIndex, begin: int, end: int,
+             buckets: int) -> Curve:
+        """The values at sorted positions [begin, end) cut to about 2 x `buckets` points. A
+        zoomed-in window is cut from the history's Extremes (made once per change of the data),
+        so zooming and panning cost the same on 100,000 points as on 1,000; all of a history is
+        cut by a scan, as a growing run's plot always was (no Extremes to make on every point)."""
+        log_y = self.y_scale == "log"
+        if self.window is None or end - begin <= 2 * buckets:
+            xs, values = x_index.values(ys, begin, end)
+            return downsample(Curve(xs, values), buckets, log_y)
+        made = self._extremes.get((run.run_id, key, which, log_y))
+        if made is None or made[0] is not ys or made[1] != len(ys):
+            in_order = x_index.values(ys, 0, len(ys))[1]
+            made = (ys, len(ys), Extremes(in_order, log_y))
+            self._extremes[(run.run_id, key, which, log_y)] = made
+        return Curve(*made[2].cut(x_index.keys, begin, end, buckets))
 
     def _to_drawn(self, curve: Curve, threshold: float) -> Curve:
         """On log axes the plot draws log10 of the values (the ticks say 1e-3: plotext's own log
