@@ -8,7 +8,11 @@ action it prints the p50 and p95, in ms, of:
 - "widget": the action and the rebuild of the plot it causes (what the UI thread spends on the
   plot: the key's handler, plotext's build, the strips), wall time and CPU time;
 - "key to paint": a key press through Textual until the screen is painted again (adds Textual's
-  own work and the test harness' pause, about 10-30 ms whatever the widget does).
+  own work and the test harness' pause: the "(no action)" row is that floor, a key nothing is
+  bound to).
+
+"(new data)" is, for reference, the redraw after the histories change (bench_live.py's figure):
+zoom and pan cost one such plotext build, cursor keys none.
 
 Target (issue 17): under 50 ms per action, and no growth with the history's length (run it with
 --points 10000 and --points 100000: the cursor and pan figures should match).
@@ -84,6 +88,16 @@ async def measure(points: int, runs: int, repeat: int) -> None:
             floor.append((time.perf_counter() - started) * 1000)
         f50, f95 = percentiles(floor)
         print(f"  {'(no action)':16} {'':56}   key to paint p50 {f50:5.1f} ms  p95 {f95:5.1f} ms")
+        rebuild, rebuild_cpu = [], []
+        for _ in range(repeat // 2):  # for reference: a redraw after new data (what bench_live times)
+            started, started_cpu = time.perf_counter(), time.process_time()
+            plot._data_version += 1
+            for y in range(plot.size.height):
+                plot.render_line(y)
+            rebuild.append((time.perf_counter() - started) * 1000)
+            rebuild_cpu.append((time.process_time() - started_cpu) * 1000)
+        (w50, w95), (c50, c95) = percentiles(rebuild), percentiles(rebuild_cpu)
+        print(f"  {'(new data)':16} widget p50 {w50:5.1f} ms  p95 {w95:5.1f} ms  (CPU p50 {c50:5.1f}, p95 {c95:5.1f})")
         for label, keys, action, arguments in ACTIONS:
             wall, cpu, painted = [], [], []
             for i in range(repeat):

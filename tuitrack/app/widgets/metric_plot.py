@@ -225,7 +225,25 @@ class MetricPlot(Widget, can_focus=True):
         self._redraw_timer = None
         self._last_redraw = time.monotonic()
         self._data_version += 1
+        self._follow_growth()
         self.refresh()
+
+    def _follow_growth(self) -> None:
+        """While a run writes, a cursor on the newest step stays on the newest step, and a
+        window that showed the newest steps slides along (as `z`'s "last N steps" did)."""
+        if self.cursor is None and self.window is None:
+            return
+        shown = set(self._shown_metrics())
+        before = [index for (_, key), index in self._indexes.items() if key in shown]  # not updated yet
+        old_full, old_end = self._full(before), cursor_end(before, last=True)
+        after = self._indexes_shown()
+        full = self._full(after)
+        if full is None:
+            return
+        if self.cursor is not None and self.cursor == old_end:
+            self.cursor = cursor_end(after, last=True)
+        if self.window is not None and old_full is not None and self.window.high >= old_full.high:
+            self.window = Window(max(full.low, full.high - self.window.span), full.high)
 
     def _series(self, key: str) -> list[tuple[int, PlotRun, PreparedSeries, XIndex]]:
         """Each run's history of `key` as x/y lists for the current axis, with its x index."""
