@@ -24,18 +24,14 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from bench.bench_live import make_store  # noqa: E402
-from tuitrack.app.app import TuitrackApp  # noqa: E402
-from tuitrack.app.widgets.metric_plot import MetricPlot, PlotRun  # noqa: E402
-from tuitrack.live.options import LiveOptions  # noqa: E402
+from bench.bench_live import full_screen_plot, plot_app  # noqa: E402
+from tuitrack.app.widgets.metric_plot import PlotRun  # noqa: E402
 from tuitrack.model import MetricPoint  # noqa: E402
-from tuitrack.store import open_store  # noqa: E402
 
 # (label, key, action name, its arguments): cursor keys alternate so the cursor stays mid-plot
 ACTIONS = [
@@ -52,17 +48,9 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 
 async def measure(points: int, runs: int, repeat: int) -> None:
-    root = Path(tempfile.mkdtemp(prefix="tuitrack-inspect-")) / "mlruns"
-    make_store(root)
-    app = TuitrackApp(open_store(str(root)), live=LiveOptions(watch=False))
+    app = plot_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
-        while not getattr(screen, "loaded", False):
-            await asyncio.sleep(0.05)
-        screen.action_toggle_plot()
-        screen.action_open_plot()
-        await pilot.pause()
-        plot = screen.query_one(MetricPlot)
+        plot = await full_screen_plot(pilot)
         colours = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
         plot_runs = []
         for r in range(runs):
