@@ -337,10 +337,6 @@ class MetricPlot(Widget, can_focus=True):
         self.y_scale = Y_SCALES[(Y_SCALES.index(self.y_scale) + 1) % len(Y_SCALES)]
         self.refresh()
 
-    def action_toggle_log(self) -> None:  # the key's action before symlog; kept for the palette
-        self.y_scale = "linear" if self.log_y else "log"
-        self.refresh()
-
     def action_toggle_clip(self) -> None:
         self.clip = not self.clip
         self.refresh()
