@@ -133,19 +133,29 @@ async def idle(seconds: float) -> float:
         return (time.process_time() - cpu) / (time.time() - began)
 
 
-async def plot_rebuild() -> tuple[float, float]:
-    """Median and worst rebuild of a 120x40 plot of 4 runs x 100,000 points."""
+def plot_app() -> TuitrackApp:
+    """The app on a new one-run store (not watched), for the plot's benchmarks."""
     root = Path(tempfile.mkdtemp(prefix="tuitrack-plot-")) / "mlruns"
     make_store(root)
-    app = TuitrackApp(open_store(str(root)), live=LiveOptions(watch=False))
+    return TuitrackApp(open_store(str(root)), live=LiveOptions(watch=False))
+
+
+async def full_screen_plot(pilot) -> MetricPlot:
+    """Once the store is loaded: the plot, full screen."""
+    screen = pilot.app.screen
+    while not getattr(screen, "loaded", False):
+        await asyncio.sleep(0.05)
+    screen.action_toggle_plot()
+    screen.action_open_plot()
+    await pilot.pause()
+    return screen.query_one(MetricPlot)
+
+
+async def plot_rebuild() -> tuple[float, float]:
+    """Median and worst rebuild of a 120x40 plot of 4 runs x 100,000 points."""
+    app = plot_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
-        while not getattr(screen, "loaded", False):
-            await asyncio.sleep(0.05)
-        screen.action_toggle_plot()
-        screen.action_open_plot()
-        await pilot.pause()
-        plot = screen.query_one(MetricPlot)
+        plot = await full_screen_plot(pilot)
         plot.REDRAW_EVERY = 0  # measure every rebuild
         runs = []
         for r in range(4):

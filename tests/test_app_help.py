@@ -16,7 +16,7 @@ from tuitrack.app.widgets.metric_plot import MetricPlot
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SYMBOLS = {"↓": "down", "↑": "up", "←": "left", "→": "right", "/": "slash", ".": "full_stop", "?": "question_mark",
-           "+": "plus", "-": "minus"}
+           "+": "plus", "-": "minus", "[": "left_square_bracket", "]": "right_square_bracket"}
 
 
 async def open_help(pilot):

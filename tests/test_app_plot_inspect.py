@@ -321,3 +321,25 @@ def test_density_snapshot(snap_compare):
         await pilot.pause()
 
     assert snap_compare(sample_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+async def test_while_a_run_writes_the_cursor_and_window_on_the_newest_steps_follow():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plot = await open_plot(pilot, ["lr=0.1"])
+        points = [MetricPoint(1000 + s, float(s), s) for s in range(1000)]
+        plot.set_runs([PlotRun("a", "a", "cyan", 1000, {"loss": points})], ["loss"])
+        plot.REDRAW_EVERY = 0
+        await press(pilot, "end", "z", "z")
+        assert plot.cursor == 999 and plot.window.high == 999
+        points.extend(MetricPoint(2000 + s, float(s), s) for s in range(1000, 1100))
+        plot.data_changed()
+        await pilot.pause()
+        assert plot.cursor == 1099 and plot.window.high == 1099 and "step 1,099" in readout(plot)
+        await press(pilot, "left", "left_square_bracket")  # looking back: nothing moves
+        cursor, window = plot.cursor, plot.window
+        points.extend(MetricPoint(3000 + s, float(s), s) for s in range(1100, 1200))
+        plot.data_changed()
+        await pilot.pause()
+        assert plot.cursor == cursor and plot.window == window

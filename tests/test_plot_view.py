@@ -49,7 +49,7 @@ def test_nearest_on_a_history_logged_out_of_order_and_with_repeats():
     assert not index.in_order
     assert xs[index.nearest(3.1)] == 3.0 and index.nearest(3.1) == 4
     assert index.nearest(4.2) == 6  # step 4 logged twice: the last one logged
-    assert index.after(2.0) == 3.0 and index.before(5.0) == 4.0
+    assert index.above(2.0) == 3.0 and index.below(5.0) == 4.0
 
 
 def test_index_follows_a_growing_history():
@@ -60,7 +60,7 @@ def test_index_follows_a_growing_history():
     assert len(index) == 4 and index.last == 3.0 and index.in_order
     xs.append(1.5)  # out of order from now on
     index.update(xs)
-    assert not index.in_order and index.last == 3.0 and index.after(1.0) == 1.5
+    assert not index.in_order and index.last == 3.0 and index.above(1.0) == 1.5
 
 
 def test_cursor_moves_one_logged_step_of_any_curve():
@@ -150,3 +150,36 @@ def test_density_counts_each_curve_once_per_cell_and_joins_points():
 def test_density_skips_points_outside_the_window_and_undrawable_ones():
     grid = density([([-5.0, 5.0, 50.0], [1.0, float("nan"), 1.0])], Window(0.0, 10.0), (0.0, 2.0), 4, 2)
     assert sum(map(sum, grid)) == 0
+
+
+def test_extremes_cut_a_window_like_a_full_scan_and_keep_spikes():
+    from tuitrack.plot_view import Extremes
+
+    rng = random.Random(7)
+    ys = [rng.uniform(0, 1) for _ in range(100_000)]
+    ys[61_234] = 50.0  # spikes inside the window
+    ys[61_300] = -20.0
+    ys[40_000] = float("nan")
+    xs = [float(i) for i in range(len(ys))]
+    extremes = Extremes(ys)
+    out_x, out_y = extremes.cut(xs, 30_000, 90_000, 100)
+    assert len(out_x) <= 2 * 100 + 4 and out_x == sorted(out_x)
+    assert max(out_y) == 50.0 and min(out_y) == -20.0 and all(math.isfinite(y) for y in out_y)
+    assert out_x[0] >= 30_000 - 1024 and out_x[-1] <= 90_000 + 1024  # at most a block past the ends
+    spike = out_y.index(50.0)
+    assert out_x[spike - spike % 2] <= 61_234 <= out_x[spike - spike % 2 + 1]
+    # the order within a stretch is the logged one: the rise then the fall
+    rise = Extremes([0.0, 1.0, 2.0, 3.0, 2.0, 1.0, 0.5, 0.25])
+    assert rise.cut([float(i) for i in range(8)], 0, 8, 1) == ([0.0, 7.0], [0.0, 3.0])
+    fall = Extremes([3.0, 2.0, 1.0, 0.0, 1.0, 2.0, 2.5, 2.75])
+    assert fall.cut([float(i) for i in range(8)], 0, 8, 1) == ([0.0, 7.0], [3.0, 0.0])
+
+
+def test_extremes_on_a_log_axis_skip_values_it_cannot_draw():
+    from tuitrack.plot_view import Extremes
+
+    ys = [1.0] * 1000 + [0.0] * 1000 + [-5.0] * 1000 + [5.0] * 1000
+    out_x, out_y = Extremes(ys, log=True).cut([float(i) for i in range(len(ys))], 0, len(ys), 8)
+    assert min(out_y) == 1.0 and max(out_y) == 5.0
+    pairs = list(zip(out_x[0::2], out_x[1::2]))
+    assert not any(1000 <= a and b < 3000 for a, b in pairs)  # no bucket of nothing drawable

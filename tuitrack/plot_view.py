@@ -58,6 +58,11 @@ class XIndex:
         return self.count
 
     @property
+    def keys(self) -> list[float]:
+        """The x values in sorted order."""
+        return self._keys
+
+    @property
     def first(self) -> float | None:
         return self._keys[0] if self.count else None
 
@@ -82,22 +87,14 @@ class XIndex:
             at += 1
         return self.logged(at)
 
-    def after(self, x: float) -> float | None:
-        """The smallest logged x greater than `x`."""
-        at = bisect.bisect_right(self._keys, x, 0, self.count)
+    def above(self, x: float, inclusive: bool = False) -> float | None:
+        """The smallest logged x greater than `x` (or equal, if `inclusive`)."""
+        at = (bisect.bisect_left if inclusive else bisect.bisect_right)(self._keys, x, 0, self.count)
         return self._keys[at] if at < self.count else None
 
-    def before(self, x: float) -> float | None:
-        """The largest logged x smaller than `x`."""
-        at = bisect.bisect_left(self._keys, x, 0, self.count)
-        return self._keys[at - 1] if at > 0 else None
-
-    def at_least(self, x: float) -> float | None:
-        at = bisect.bisect_left(self._keys, x, 0, self.count)
-        return self._keys[at] if at < self.count else None
-
-    def at_most(self, x: float) -> float | None:
-        at = bisect.bisect_right(self._keys, x, 0, self.count)
+    def below(self, x: float, inclusive: bool = False) -> float | None:
+        """The largest logged x smaller than `x` (or equal, if `inclusive`)."""
+        at = (bisect.bisect_right if inclusive else bisect.bisect_left)(self._keys, x, 0, self.count)
         return self._keys[at - 1] if at > 0 else None
 
     def count_between(self, low: float, high: float) -> int:
@@ -129,17 +126,17 @@ def _pick(values: list[float | None], choose) -> float | None:
 def cursor_step(indexes: list[XIndex], x: float, direction: int) -> float | None:
     """The next logged x (of any curve) after `x` (direction 1) or before it (-1)."""
     if direction > 0:
-        return _pick([i.after(x) for i in indexes], min)
-    return _pick([i.before(x) for i in indexes], max)
+        return _pick([i.above(x) for i in indexes], min)
+    return _pick([i.below(x) for i in indexes], max)
 
 
 def cursor_jump(indexes: list[XIndex], x: float, distance: float) -> float | None:
     """The logged x nearest `x + distance` in the direction of the jump (an end if none is)."""
     target = x + distance
     if distance > 0:
-        found = _pick([i.at_least(target) for i in indexes], min)
+        found = _pick([i.above(target, inclusive=True) for i in indexes], min)
         return found if found is not None else cursor_end(indexes, last=True)
-    found = _pick([i.at_most(target) for i in indexes], max)
+    found = _pick([i.below(target, inclusive=True) for i in indexes], max)
     return found if found is not None else cursor_end(indexes, last=False)
 
 
@@ -345,3 +342,67 @@ def density_levels(grid: list[list[int]], levels: int = len(DENSITY_GLYPHS)) -> 
             if count:
                 out[min(levels - 1, (count * levels - 1) // most)].append((c, r))
     return out
+
+
+# -- long curves cut to a window, in time independent of the window's length -------------------
+
+
+class Extremes:
+    """The lowest and highest drawable value of every aligned block of 2**k consecutive values,
+    for every k (NaN, inf and, on a log axis, values <= 0 are not drawable).
+
+    Built once per change of the data (each level with the C built-ins over the one below), it
+    answers "min and max of this stretch" from a few blocks, so a zoom window of 100,000 points
+    is cut to the plot's width in the time a window of a few hundred takes.
+    """
+
+    def __init__(self, ys: list[float], log: bool = False) -> None:
+        def drawable(y: float) -> bool:
+            return math.isfinite(y) and (not log or y > 0)
+
+        lows = [y if drawable(y) else math.inf for y in ys]
+        highs = [y if drawable(y) else -math.inf for y in ys]
+        self.lows, self.highs = [lows], [highs]
+        while len(lows) > 1:
+            if len(lows) % 2:
+                lows, highs = lows + [math.inf], highs + [-math.inf]
+            lows = list(map(min, lows[0::2], lows[1::2]))
+            highs = list(map(max, highs[0::2], highs[1::2]))
+            self.lows.append(lows)
+            self.highs.append(highs)
+
+    def cut(self, xs: list[float], begin: int, end: int, buckets: int) -> tuple[list[float], list[float]]:
+        """About 2 x `buckets` points drawing values [begin, end) (x from `xs`, the same order):
+        per bucket of whole blocks, its lowest and highest value in the order they were logged,
+        at the bucket's first and last x. A bucket may reach up to one block past either end."""
+        width = (end - begin) / max(1, buckets)
+        level = min(len(self.lows) - 1, max(0, int(math.log2(width)) if width >= 1 else 0))
+        lows, highs = self.lows[level], self.highs[level]
+        first, last = begin >> level, ((end - 1) >> level) + 1
+        count = last - first
+        parts = max(1, min(buckets, count))
+        out_x: list[float] = []
+        out_y: list[float] = []
+        for part in range(parts):  # `parts` buckets of one or two blocks each
+            start, stop = first + part * count // parts, first + (part + 1) * count // parts
+            low, high = min(lows[start:stop]), max(highs[start:stop])
+            if low == math.inf:
+                continue  # nothing drawable here
+            at_low = start + lows[start:stop].index(low)
+            at_high = start + highs[start:stop].index(high)
+            x_first = xs[start << level]
+            x_last = xs[min(len(xs), stop << level) - 1]
+            low_first = self._low_first(level, at_low, at_high)
+            out_x += [x_first, x_last]
+            out_y += [low, high] if low_first else [high, low]
+        return out_x, out_y
+
+    def _low_first(self, level: int, at_low: int, at_high: int) -> bool:
+        """Whether a stretch's lowest value was logged before its highest: down the levels
+        until they are in different blocks."""
+        while at_low == at_high and level > 0:
+            level -= 1
+            low, high = self.lows[level + 1][at_low], self.highs[level + 1][at_high]
+            at_low = 2 * at_low if self.lows[level][2 * at_low] == low else 2 * at_low + 1
+            at_high = 2 * at_high if self.highs[level][2 * at_high] == high else 2 * at_high + 1
+        return at_low <= at_high

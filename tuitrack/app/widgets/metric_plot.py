@@ -5,6 +5,12 @@ as Strips and served line by line until the data, the size or an option changes.
 cut to the plot's width first (min and max per bucket, see tuitrack.series), so a 100,000-point
 history costs what a 300-point one does. plotext keeps one global figure: the widget builds it
 on the UI thread only.
+
+Reading values off the curves (tuitrack.plot_view computes, this draws): a cursor on logged
+steps with a readout under the plot, zoom and pan of the x window (keys, wheel, drag), log x,
+symlog y, outlier clipping and a density map for many runs. The curves cut to a window are kept
+per window and option, and the cursor's line is drawn over the kept plot, so a cursor key costs
+the readout's bisects, not a plotext build.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from tuitrack.plot_view import (
     DENSITY_ABOVE,
     DENSITY_GLYPHS,
     JUMP_FRACTION,
+    Extremes,
     PAN_FRACTION,
     WHEEL_FACTOR,
     Y_SCALES,
@@ -105,7 +112,8 @@ class MetricPlot(Widget, can_focus=True):
         Binding("enter", "screen.open_plot", "Full screen", tooltip="Show the plot full screen (escape: back)"),
         Binding("escape", "screen.leave_full_screen", "Back", tooltip="Leave full screen"),
         Binding("left,h", "cursor(-1)", "Cursor", key_display="←→",
-                tooltip="Move the cursor one logged step left; the line under the plot reads every run's value there"),
+                tooltip="Move a cursor one logged step left or right (h l too); the line under the plot reads each "
+                        "run's value there"),
         Binding("right,l", "cursor(1)", "Cursor right", show=False, tooltip="Move the cursor one logged step right"),
         Binding("shift+left", "cursor_jump(-1)", "Cursor far left", show=False,
                 tooltip="Move the cursor a tenth of the shown steps left"),
@@ -172,9 +180,13 @@ class MetricPlot(Widget, can_focus=True):
         self._last_redraw = 0.0
         self._prepared: dict[tuple[str, str], PreparedSeries] = {}
         self._indexes: dict[tuple[str, str], XIndex] = {}
+        self._extremes: dict[tuple, tuple[list[float], int, Extremes]] = {}  # (run, metric, curve, log y)
         self._drawn: dict[tuple, list[Drawn]] = {}
         self._shown = Shown()
-        self._drag: tuple[int, Window] | None = None  # where a mouse drag started, and the window then
+        self._plot_key: tuple | None = None
+        self._plot_strips: list[Strip] = []
+        self._drag: tuple[int, Window | None] | None = None  # where a mouse drag started, and the window then
+        self._drag_moved = False
         self.progress = ""  # "reading loss… 43%" while histories are read
 
     @property
@@ -188,6 +200,7 @@ class MetricPlot(Widget, can_focus=True):
         shown = {r.run_id for r in runs}
         self._prepared = {k: v for k, v in self._prepared.items() if k[0] in shown}
         self._indexes = {k: v for k, v in self._indexes.items() if k[0] in shown}
+        self._extremes = {k: v for k, v in self._extremes.items() if k[0] in shown}
         self.available = available
         kept = [m for m in self.metrics if m in available]
         self.metrics = kept or ([default_metric(available)] if available else [])
@@ -216,7 +229,25 @@ class MetricPlot(Widget, can_focus=True):
         self._redraw_timer = None
         self._last_redraw = time.monotonic()
         self._data_version += 1
+        self._follow_growth()
         self.refresh()
+
+    def _follow_growth(self) -> None:
+        """While a run writes, a cursor on the newest step stays on the newest step, and a
+        window that showed the newest steps slides along (as `z`'s "last N steps" did)."""
+        if self.cursor is None and self.window is None:
+            return
+        shown = set(self._shown_metrics())
+        before = [index for (_, key), index in self._indexes.items() if key in shown]  # not updated yet
+        old_full, old_end = self._full(before), cursor_end(before, last=True)
+        after = self._indexes_shown()
+        full = self._full(after)
+        if full is None:
+            return
+        if self.cursor is not None and self.cursor == old_end:
+            self.cursor = cursor_end(after, last=True)
+        if self.window is not None and old_full is not None and self.window.high >= old_full.high:
+            self.window = Window(max(full.low, full.high - self.window.span), full.high)
 
     def _series(self, key: str) -> list[tuple[int, PlotRun, PreparedSeries, XIndex]]:
         """Each run's history of `key` as x/y lists for the current axis, with its x index."""
@@ -234,11 +265,8 @@ class MetricPlot(Widget, can_focus=True):
         return out
 
     def _shown_metrics(self) -> list[str]:
-        """The metrics drawn: as many as fit (two columns from 70 cells wide, a row per 10 lines)."""
-        width, height = self.size
-        cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
-        rows = max(1, min(height // 10, -(-len(self.metrics) // cols)))
-        return self.metrics[: rows * cols]
+        """The metrics drawn (those the cursor keys move over)."""
+        return self._layout(self.size.height - 1)[2]
 
     def _indexes_shown(self) -> list[XIndex]:
         return [entry[3] for key in self._shown_metrics() for entry in self._series(key)]
@@ -263,7 +291,7 @@ class MetricPlot(Widget, can_focus=True):
         for index in indexes:
             if not len(index):
                 continue
-            first = index.first if not self._x_log or index.first > 0 else index.after(0.0)
+            first = index.first if not self._x_log or index.first > 0 else index.above(0.0)
             if first is None:
                 continue
             lows.append(self._drawn_x(first))
@@ -311,10 +339,6 @@ class MetricPlot(Widget, can_focus=True):
 
     def action_next_y_scale(self) -> None:
         self.y_scale = Y_SCALES[(Y_SCALES.index(self.y_scale) + 1) % len(Y_SCALES)]
-        self.refresh()
-
-    def action_toggle_log(self) -> None:  # the key's action before symlog; kept for the palette
-        self.y_scale = "linear" if self.log_y else "log"
         self.refresh()
 
     def action_toggle_clip(self) -> None:
@@ -492,28 +516,44 @@ class MetricPlot(Widget, can_focus=True):
         return Strip.blank(self.size.width, self.rich_style)
 
     def _build(self) -> list[Strip]:
+        """The curves (kept while only the cursor moves), the cursor's line over them, and the
+        readout or the legend under them."""
         width, height = self.size
-        self._shown = Shown()
         if width < 10 or height < 4:
+            self._shown = Shown()
             return []
         if not self.runs or not self.metrics:
+            self._shown = Shown()
             message = "No metrics to plot" if self.runs else "Select a run (space marks several)"
             return [Strip([Segment(" " + message, self.rich_style)]).extend_cell_length(width, self.rich_style)]
-        if len(self._drawn) > 64:
-            self._drawn.clear()  # curves of windows and options left behind
-        metrics = self._shown_metrics()
         if self.cursor is not None:
-            below = self._readout(metrics, width, max(1, min(4, height // 5)))
+            below = self._readout(self._layout(height - 1)[2], width, max(1, min(4, height // 5)))
         else:
             below = [self._legend(width)] if len(self.runs) > 1 else []  # plotext's would cover the curves' start
-        height -= len(below)
-        start_figure(width, height)
+        plot_key = (self._data_version, self.size, tuple(self.metrics), self.axis, self.y_scale, self.log_x,
+                    self.smoothing, self.window, self.clip, self.density, self.app.theme, len(below))
+        if plot_key != self._plot_key:
+            self._plot_strips = self._build_plot(width, height - len(below))
+            self._plot_key = plot_key
+        return self._cursor_line(self._plot_strips) + below
+
+    def _layout(self, height: int) -> tuple[int, int, list[str]]:
+        """Columns, rows and the metrics drawn: as many as fit (two columns from 70 cells wide,
+        a row per 10 lines)."""
+        width = self.size.width
         cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
-        rows = max(1, min(height // 10, -(-len(metrics) // cols)))
+        rows = max(1, min(height // 10, -(-len(self.metrics) // cols)))
+        return cols, rows, self.metrics[: rows * cols]
+
+    def _build_plot(self, width: int, height: int) -> list[Strip]:
+        if len(self._drawn) > 64:
+            self._drawn.clear()  # curves of windows and options left behind
+        cols, rows, metrics = self._layout(height)
+        start_figure(width, height)
         grid = len(metrics) > 1
         if grid:
             plotext.subplots(rows, cols)
-        self._shown.window = self.window or self._full(self._indexes_shown())
+        self._shown = Shown(window=self.window or self._full(self._indexes_shown()))
         for index, key in enumerate(metrics):
             if grid:
                 plotext.subplot(index // cols + 1, index % cols + 1)
@@ -522,7 +562,37 @@ class MetricPlot(Widget, can_focus=True):
                               size=(width // cols, height // rows))
         strips = build_strips(self, width, height)
         self._shown.frames = plot_frames(strips)
-        return strips + below
+        return strips
+
+    def _cursor_column(self, frame: tuple[int, int, int, int]) -> int | None:
+        """The cell column of the cursor inside a plot's frame (the inverse of `_x_at`)."""
+        window = self._shown.window
+        at = self._drawn_x(self.cursor) if self.cursor is not None else None
+        left, right, _, _ = frame
+        if at is None or window is None or not window.contains(at) or right - left <= 2:
+            return None
+        share = (at - window.low) / window.span if window.span > 0 else 0.0
+        return left + 1 + round(share * (right - left - 2))
+
+    def _cursor_line(self, strips: list[Strip]) -> list[Strip]:
+        """The cursor as a vertical line over the curves, in every plot of the grid: drawn in the
+        empty cells only, so the curves stay whole. Drawn here, not by plotext, so that moving
+        the cursor does not draw the curves again."""
+        if self.cursor is None:
+            return strips
+        out = list(strips)
+        style = self.rich_style + Style(color=RICH_NAMES.get(CURSOR_COLOUR, CURSOR_COLOUR), dim=True)
+        for frame in self._shown.frames:
+            column = self._cursor_column(frame)
+            if column is None:
+                continue
+            _, _, top, bottom = frame
+            for y in range(top + 1, min(bottom, len(out))):
+                strip = out[y]
+                if strip.text[column:column + 1] == " ":
+                    out[y] = Strip.join([strip.crop(0, column), Strip([Segment("│", style)]),
+                                         strip.crop(column + 1, strip.cell_length)])
+        return out
 
     def _marker(self, index: int) -> str:
         return MARKERS[index % len(MARKERS)] if self.app.no_color else "braille"
@@ -623,9 +693,8 @@ class MetricPlot(Widget, can_focus=True):
         cut = []
         for index, run, series, x_index in entries:
             begin, end = x_index.span(low, high)
-            xs, ys = x_index.values(series.ys, begin, end)
-            raw = downsample(Curve(xs, ys), buckets, log_y)
-            smoothed = downsample(Curve(xs, x_index.values(series.smoothed, begin, end)[1]), buckets, log_y) if strength else None
+            raw = self._cut(run, key, "raw", series.ys, x_index, begin, end, buckets)
+            smoothed = self._cut(run, key, "smoothed", series.smoothed, x_index, begin, end, buckets) if strength else None
             cut.append((index, run, raw, smoothed))
         threshold = symlog_threshold([y for *_, raw, smoothed in cut for y in (smoothed or raw).ys])
         drawn = []
@@ -635,6 +704,23 @@ class MetricPlot(Widget, can_focus=True):
                 drawn.append(Drawn(index, run, curve, self._to_drawn(raw, threshold) if smoothed else None))
         self._drawn[cache_key] = (drawn, threshold)
         return drawn, threshold
+
+    def _cut(self, run: PlotRun, key: str, which: str, ys: list[float], x_index: XIndex, begin: int, end: int,
+             buckets: int) -> Curve:
+        """The values at sorted positions [begin, end) cut to about 2 x `buckets` points. A
+        zoomed-in window is cut from the history's Extremes (made once per change of the data),
+        so zooming and panning cost the same on 100,000 points as on 1,000; all of a history is
+        cut by a scan, as a growing run's plot always was (no Extremes to make on every point)."""
+        log_y = self.y_scale == "log"
+        if self.window is None or end - begin <= 2 * buckets:
+            xs, values = x_index.values(ys, begin, end)
+            return downsample(Curve(xs, values), buckets, log_y)
+        made = self._extremes.get((run.run_id, key, which, log_y))
+        if made is None or made[0] is not ys or made[1] != len(ys):
+            in_order = x_index.values(ys, 0, len(ys))[1]
+            made = (ys, len(ys), Extremes(in_order, log_y))
+            self._extremes[(run.run_id, key, which, log_y)] = made
+        return Curve(*made[2].cut(x_index.keys, begin, end, buckets))
 
     def _to_drawn(self, curve: Curve, threshold: float) -> Curve:
         """On log axes the plot draws log10 of the values (the ticks say 1e-3: plotext's own log
@@ -667,9 +753,6 @@ class MetricPlot(Widget, can_focus=True):
             if d.raw is not None:
                 plotext.plot(d.raw.xs, clamp(d.raw.ys, limits) if limits else d.raw.ys, color=RAW_COLOUR, marker=marker)
             plotext.plot(d.curve.xs, clamp(d.curve.ys, limits) if limits else d.curve.ys, color=d.run.colour, marker=marker)
-        at = self._drawn_x(self.cursor) if self.cursor is not None else None
-        if drawn and at is not None and (window is None or window.contains(at)):
-            plotext.vline(at, CURSOR_COLOUR)
         if drawn or grouped:  # round ticks and short labels, not plotext's (epoch seconds, 0.0000000008)
             if window is not None and window.span > 0:
                 plotext.xlim(window.low, window.high)
