@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.formatting import format_duration, format_value, shown_name
 from tuitrack.live.metric_reads import PlotFeed
 from tuitrack.model import MetricPoint, Run
@@ -99,12 +99,7 @@ def lines_of(quantities: list[SystemQuantity]) -> list[Line]:
 
 class SystemView(VerticalScroll, can_focus=True):
     HELP_TITLE = "System metrics (3 shows them)"  # its section of `?` help
-    BINDINGS = [
-        Binding("j,down", "scroll_down", "Down", show=False),
-        Binding("k,up", "scroll_up", "Up", show=False),
-        Binding("g,home", "scroll_home", "Top", show=False),
-        Binding("G,end", "scroll_end", "Bottom", show=False),
-    ]
+    BINDINGS = [b for b in RunDetail.BINDINGS if b.action.startswith("scroll_")]  # j k g G, as the detail
 
     DEFAULT_CSS = """
     SystemView {
