@@ -185,10 +185,10 @@ async def test_the_system_view_grows_as_the_run_logs_read_off_the_ui_thread(syst
         assert reads and not any(on_ui for _, on_ui in reads)
         assert {key for key, _ in reads} == set(system_series(0))
         view = screen.query_one(SystemView)
-        assert view.counts["system/cpu_utilization_percentage"] == SAMPLES
+        assert view.readings["system/cpu_utilization_percentage"].count == SAMPLES
         # The script logs 5 more samples: the panel follows, nobody presses a key.
         await asyncio.to_thread(log_samples, client_for(root), ids["system"], SAMPLES, 5)
-        await eventually(pilot, lambda: view.counts.get("system/network_transmit_megabytes") == SAMPLES + 5)
+        await eventually(pilot, lambda: view.readings["system/network_transmit_megabytes"].count == SAMPLES + 5)
         await eventually(pilot, lambda: f"{SAMPLES + 5} samples" in screen_text(app))
         newest = system_series(SAMPLES + 4)["system/cpu_utilization_percentage"]
         assert panel_rows(app)["CPU utilization"][0] == amount(newest, "%")
