@@ -300,3 +300,20 @@ async def test_a_batch_of_system_samples_updates_rows_without_rebuilding_the_tab
         assert table.update_rows([run])
         screen.show_system_metrics = True
         assert not table.update_rows([run])  # now they need columns the table lacks
+
+
+def test_hostile_system_keys_and_run_names_show_as_text():
+    from tuitrack.app.widgets.system_view import Reading
+    from tuitrack.model import MetricPoint, Run
+
+    keys = ["system/[bold]x[red]_percentage", "system/\x1b]0;pwned\x07_watts", "system/gpu_0_\u202eevil_megabytes"]
+    point = MetricPoint(timestamp=1000, value=5.0, step=0)
+    run = Run("r" * 32, "1", run_name="[@click=app.quit]run\x1b[2J", metrics={k: point for k in keys})
+    view = SystemView()
+    view.run, view.loaded = run, True
+    view.readings = {k: Reading.of([point], 1) for k in keys}
+    text = view._text(100)
+    plain = text.plain
+    assert "[@click=app.quit]run\\x1b[2J" in plain and "[bold]x[red]" in plain
+    assert "\\x1b]0;pwned\\x07" in plain and "\\u202eevil" in plain
+    assert not any(c in plain for c in "\x1b\x07\u202e")
