@@ -317,3 +317,14 @@ def test_hostile_system_keys_and_run_names_show_as_text():
     assert "[@click=app.quit]run\\x1b[2J" in plain and "[bold]x[red]" in plain
     assert "\\x1b]0;pwned\\x07" in plain and "\\u202eevil" in plain
     assert not any(c in plain for c in "\x1b\x07\u202e")
+
+
+async def test_the_command_palette_shows_the_system_view(system_store):
+    root, ids = system_store
+    async with opened_on(root, ids["system"], size=(120, 40), keys=("ctrl+p",)) as pilot:
+        await pilot.press(*"show system metrics")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert pilot.app.screen._view() == "system"
+        assert "GPU 0" in screen_text(pilot.app)
