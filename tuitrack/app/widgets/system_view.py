@@ -11,6 +11,7 @@ panel grows as the run logs; it is drawn again at most twice a second.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -137,6 +138,8 @@ class SystemView(VerticalScroll, can_focus=True):
         self.loaded = False
         self.readings: dict[str, Reading] = {}  # system metric key -> what is drawn of it
         self._feeds: dict[str, PlotFeed] = {}  # filled by the reading worker only
+        # A cancelled reader may still be in its last piece when the next starts: one at a time.
+        self._reading = threading.Lock()
         self._latest: dict[str, MetricPoint] | None = None  # the system metrics' latest points when read
         self._redraw_timer = None
         self._last_redraw = 0.0
@@ -173,14 +176,15 @@ class SystemView(VerticalScroll, can_focus=True):
     def _read(self, store: Store, run: Run, keys: list[str], feeds: dict[str, PlotFeed]) -> None:
         worker = get_current_worker()
         readings = {}
-        for key in keys:
-            feed = feeds.get(key)
-            if feed is None:
-                feed = feeds[key] = PlotFeed(store, run, key)
-            feed.read(cancelled=lambda: worker.is_cancelled)
-            if worker.is_cancelled:
-                return
-            readings[key] = Reading.of(feed.points, feed.bounded.count)
+        with self._reading:
+            for key in keys:
+                feed = feeds.get(key)
+                if feed is None:
+                    feed = feeds[key] = PlotFeed(store, run, key)
+                feed.read(cancelled=lambda: worker.is_cancelled)
+                if worker.is_cancelled:
+                    return
+                readings[key] = Reading.of(feed.points, feed.bounded.count)
         self.app.call_from_thread(self._read_done, run.run_id, readings)
 
     def _read_done(self, run_id: str, readings: dict[str, Reading]) -> None:
