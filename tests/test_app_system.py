@@ -5,6 +5,7 @@ per quantity with a sparkline, its last and its peak, growing as the run logs.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import threading
 
@@ -46,6 +47,19 @@ def system_app(root) -> TuitrackApp:
     return TuitrackApp(open_store(str(root)), clock=fixed_clock)
 
 
+@contextlib.asynccontextmanager
+async def opened_on(root, run_id: str | None, size=(120, 40), keys=()):
+    """The app on `root`, loaded, with `run_id` selected and `keys` pressed; yields the pilot."""
+    app = system_app(root)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        if run_id is not None:
+            await app.screen.select_run(run_id)
+        await pilot.press(*keys)
+        await settle(pilot)
+        yield pilot
+
+
 def panel_rows(app) -> dict[str, tuple[str, str]]:
     """The system panel's last and peak values by the line's label (group and quantity)."""
     view = app.screen.query_one(SystemView)
@@ -63,12 +77,9 @@ def footer_current(app) -> list[str]:
 
 async def test_digits_switch_the_views_and_p_still_toggles_detail_and_plot(system_store):
     root, ids = system_store
-    app = system_app(root)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with opened_on(root, ids["system"], size=(100, 30)) as pilot:
+        app = pilot.app
         screen = app.screen
-        await screen.select_run(ids["system"])
-        await settle(pilot)
         assert screen._view() == "detail" and footer_current(app) == ["1"]
         for key, view, widget in [("3", "system", SystemView), ("2", "plot", MetricPlot),
                                   ("1", "detail", RunDetail), ("3", "system", SystemView)]:
@@ -96,11 +107,8 @@ async def test_digits_switch_the_views_and_p_still_toggles_detail_and_plot(syste
 
 async def test_help_lists_the_view_keys(system_store):
     root, _ = system_store
-    app = system_app(root)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause()
+    async with opened_on(root, None, size=(100, 30), keys=("question_mark",)) as pilot:
+        app = pilot.app
         listed = {b.key: b.tooltip for _, bindings in app.screen.sections for b in bindings}
         assert "the run's detail" in listed["1"] and "metric curves" in listed["2"]
         assert "CPU, memory, GPU" in listed["3"] and "p" in listed
@@ -112,13 +120,9 @@ async def test_help_lists_the_view_keys(system_store):
 
 async def test_the_system_view_shows_each_quantity_with_last_and_peak(system_store):
     root, ids = system_store
-    app = system_app(root)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened_on(root, ids["system"], size=(80, 24), keys=("3",)) as pilot:
+        app = pilot.app
         screen = app.screen
-        await screen.select_run(ids["system"])
-        await pilot.press("3")
-        await settle(pilot)
         rows = panel_rows(app)
         last = system_series(SAMPLES - 1)
         peak = {k: max(system_series(i)[k] for i in range(SAMPLES)) for k in last}
@@ -152,12 +156,8 @@ async def test_the_system_view_shows_each_quantity_with_last_and_peak(system_sto
 
 async def test_a_run_without_system_metrics_says_how_to_enable_them(system_store):
     root, ids = system_store
-    app = system_app(root)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await app.screen.select_run(ids["plain"])
-        await pilot.press("3")
-        await settle(pilot)
+    async with opened_on(root, ids["plain"], size=(120, 40), keys=("3",)) as pilot:
+        app = pilot.app
         text = " ".join(screen_text(app).split())
         assert "No system metrics in this run." in text
         assert "mlflow.enable_system_metrics_logging()" in text
@@ -179,20 +179,16 @@ async def test_the_system_view_grows_as_the_run_logs_read_off_the_ui_thread(syst
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(metric_reads.PlotFeed, "read", recording_read)
-    app = system_app(root)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with opened_on(root, ids["system"], size=(120, 40), keys=("3",)) as pilot:
+        app = pilot.app
         screen = app.screen
-        await screen.select_run(ids["system"])
-        await pilot.press("3")
-        await settle(pilot)
         assert reads and not any(on_ui for _, on_ui in reads)
         assert {key for key, _ in reads} == set(system_series(0))
         view = screen.query_one(SystemView)
-        assert view.counts["system/cpu_utilization_percentage"] == SAMPLES
+        assert view.readings["system/cpu_utilization_percentage"].count == SAMPLES
         # The script logs 5 more samples: the panel follows, nobody presses a key.
         await asyncio.to_thread(log_samples, client_for(root), ids["system"], SAMPLES, 5)
-        await eventually(pilot, lambda: view.counts.get("system/network_transmit_megabytes") == SAMPLES + 5)
+        await eventually(pilot, lambda: view.readings["system/network_transmit_megabytes"].count == SAMPLES + 5)
         await eventually(pilot, lambda: f"{SAMPLES + 5} samples" in screen_text(app))
         newest = system_series(SAMPLES + 4)["system/cpu_utilization_percentage"]
         assert panel_rows(app)["CPU utilization"][0] == amount(newest, "%")
@@ -229,11 +225,8 @@ def metric_columns(app) -> set[str]:
 
 async def test_system_metrics_are_no_columns_until_the_chooser_brings_them_in(system_store):
     root, ids = system_store
-    app = system_app(root)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await app.screen.select_run(ids["system"])
-        await settle(pilot)
+    async with opened_on(root, ids["system"], size=(120, 40)) as pilot:
+        app = pilot.app
         assert metric_columns(app) == {"loss"}
         app.screen.query_one(RunsTable).focus()
         await pilot.press("C")
@@ -268,13 +261,9 @@ async def test_system_metrics_are_no_columns_until_the_chooser_brings_them_in(sy
 
 async def test_the_plot_and_its_picker_leave_system_metrics_out_until_ctrl_t(system_store):
     root, ids = system_store
-    app = system_app(root)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with opened_on(root, ids["system"], size=(120, 40), keys=("2", "i")) as pilot:
+        app = pilot.app
         screen = app.screen
-        await screen.select_run(ids["system"])
-        await pilot.press("2", "i")
-        await settle(pilot)
         plot = screen.query_one(MetricPlot)
         assert plot.available == ["loss"] and plot.metrics == ["loss"]
         await pilot.press("n")  # the next metric: there is no other
@@ -302,15 +291,40 @@ async def test_the_plot_and_its_picker_leave_system_metrics_out_until_ctrl_t(sys
 
 async def test_a_batch_of_system_samples_updates_rows_without_rebuilding_the_table(system_store):
     root, ids = system_store
-    app = system_app(root)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with opened_on(root, ids["system"], size=(120, 40)) as pilot:
+        app = pilot.app
         screen = app.screen
-        await screen.select_run(ids["system"])
-        await settle(pilot)
         table = screen.query_one(RunsTable)
         run = screen.index.run(ids["system"])
         # No column for the system metrics, and none needed: the row is updated in place.
         assert table.update_rows([run])
         screen.show_system_metrics = True
         assert not table.update_rows([run])  # now they need columns the table lacks
+
+
+def test_hostile_system_keys_and_run_names_show_as_text():
+    from tuitrack.app.widgets.system_view import Reading
+    from tuitrack.model import MetricPoint, Run
+
+    keys = ["system/[bold]x[red]_percentage", "system/\x1b]0;pwned\x07_watts", "system/gpu_0_\u202eevil_megabytes"]
+    point = MetricPoint(timestamp=1000, value=5.0, step=0)
+    run = Run("r" * 32, "1", run_name="[@click=app.quit]run\x1b[2J", metrics={k: point for k in keys})
+    view = SystemView()
+    view.run, view.loaded = run, True
+    view.readings = {k: Reading.of([point], 1) for k in keys}
+    text = view._text(100)
+    plain = text.plain
+    assert "[@click=app.quit]run\\x1b[2J" in plain and "[bold]x[red]" in plain
+    assert "\\x1b]0;pwned\\x07" in plain and "\\u202eevil" in plain
+    assert not any(c in plain for c in "\x1b\x07\u202e")
+
+
+async def test_the_command_palette_shows_the_system_view(system_store):
+    root, ids = system_store
+    async with opened_on(root, ids["system"], size=(120, 40), keys=("ctrl+p",)) as pilot:
+        await pilot.press(*"show system metrics")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert pilot.app.screen._view() == "system"
+        assert "GPU 0" in screen_text(pilot.app)

@@ -36,6 +36,8 @@ ACTIONS = [  # (title, help, action name on the main screen)
     ("Mark all runs", "Mark every run the table shows", "mark_all"),
     ("Invert marks", "Invert the marks of the runs the table shows", "invert_marks"),
     ("Show plot / detail", "Switch between metric curves and the run's detail", "toggle_plot"),
+    ("Show system metrics", "The run's CPU, memory, GPU, disk and network use, under the table (3)",
+     "show_view('system')"),
     ("Help: keys", "Every key binding, grouped", "app.help"),
 ]
 

@@ -94,7 +94,7 @@ class MainScreen(RunEditing, Screen):
                 tooltip="Show or hide deleted runs and experiments"),
         Binding("y", "copy_run_id", "Copy id", id="copy-run-id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
         Binding("ctrl+r", "reload", "Reload", id="reload", show=False, tooltip="Read the store again"),
-        Binding("i", "focus_detail", "Detail", id="focus-detail", show=False, tooltip="Focus the detail (or plot) pane"),
+        Binding("i", "focus_detail", "Detail", id="focus-detail", show=False, tooltip="Focus the pane under the table (detail, plot, ...)"),
         Binding("p", "toggle_plot", "Plot", id="toggle-plot", show=False, tooltip="Show metric curves (again: the run's detail)"),
         Binding("1", "show_view('detail')", "Detail", id="view-detail", group=VIEW_KEYS, tooltip="Under the table: the run's detail"),
         Binding("2", "show_view('plot')", "Plot", id="view-plot", group=VIEW_KEYS, tooltip="Under the table: metric curves"),
@@ -1014,7 +1014,7 @@ class MainScreen(RunEditing, Screen):
 
     def _view(self) -> str:
         """The id of the view shown under the table: detail, plot, system, ..."""
-        switcher = self.query("#lower").first(ContentSwitcher) if self.query("#lower") else None
+        switcher = next(self.query("#lower").results(ContentSwitcher), None)  # None while composing
         return (switcher.current if switcher is not None else None) or "detail"
 
     def _plot_shown(self) -> bool:
@@ -1045,8 +1045,7 @@ class MainScreen(RunEditing, Screen):
                 self._show_detail()
         else:
             self._follow_view()
-        self._update_status()
-        self.refresh_bindings()
+        self.refresh_bindings()  # the footer: the key of this view in reverse
 
     def action_toggle_plot(self) -> None:
         self.action_show_view("detail" if self._plot_shown() else "plot")

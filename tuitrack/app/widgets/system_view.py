@@ -11,16 +11,17 @@ panel grows as the run logs; it is drawn again at most twice a second.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from tuitrack.app.widgets.run_detail import RunDetail
 from tuitrack.formatting import format_duration, format_value, shown_name
 from tuitrack.live.metric_reads import PlotFeed
 from tuitrack.model import MetricPoint, Run
@@ -74,6 +75,25 @@ def amount(value: float, unit: str) -> str:
     return format_value(value, 4)
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the panel draws of one system metric, worked out on the reading thread (the UI
+    thread only buckets `values` into a sparkline of the pane's width)."""
+
+    values: list[float]  # the bounded history's values, in logged order
+    peak: float  # the highest number of the whole history (NaN: none)
+    count: int  # points in the whole history
+    first_ms: int
+    last_ms: int
+
+    @classmethod
+    def of(cls, points: list[MetricPoint], count: int) -> Reading:
+        values = [p.value for p in points]
+        numbers = [v for v in values if math.isfinite(v)]
+        return cls(values, max(numbers) if numbers else math.nan, count,
+                   points[0].timestamp if points else 0, points[-1].timestamp if points else 0)
+
+
 @dataclass
 class Line:
     """One line of the panel: a quantity, in one unit or two (the first is the one drawn)."""
@@ -99,12 +119,7 @@ def lines_of(quantities: list[SystemQuantity]) -> list[Line]:
 
 class SystemView(VerticalScroll, can_focus=True):
     HELP_TITLE = "System metrics (3 shows them)"  # its section of `?` help
-    BINDINGS = [
-        Binding("j,down", "scroll_down", "Down", show=False),
-        Binding("k,up", "scroll_up", "Up", show=False),
-        Binding("g,home", "scroll_home", "Top", show=False),
-        Binding("G,end", "scroll_end", "Bottom", show=False),
-    ]
+    BINDINGS = [b for b in RunDetail.BINDINGS if b.action.startswith("scroll_")]  # j k g G, as the detail
 
     DEFAULT_CSS = """
     SystemView {
@@ -121,9 +136,10 @@ class SystemView(VerticalScroll, can_focus=True):
         super().__init__(**kwargs)
         self.run: Run | None = None
         self.loaded = False
-        self.histories: dict[str, list[MetricPoint]] = {}  # system metric key -> its points (bounded)
-        self.counts: dict[str, int] = {}  # system metric key -> how many points it has
+        self.readings: dict[str, Reading] = {}  # system metric key -> what is drawn of it
         self._feeds: dict[str, PlotFeed] = {}  # filled by the reading worker only
+        # A cancelled reader may still be in its last piece when the next starts: one at a time.
+        self._reading = threading.Lock()
         self._latest: dict[str, MetricPoint] | None = None  # the system metrics' latest points when read
         self._redraw_timer = None
         self._last_redraw = 0.0
@@ -142,7 +158,7 @@ class SystemView(VerticalScroll, can_focus=True):
         keys = [q.key for q in system_quantities(run.metrics)] if run is not None else []
         latest = {key: run.metrics[key] for key in keys}
         if run is None or self.run is None or run.run_id != self.run.run_id:
-            self.histories, self.counts, self._latest = {}, {}, None
+            self.readings, self._latest = {}, None
             self._feeds = {}
             self.workers.cancel_group(self, "system-read")
         elif latest == self._latest and loaded == self.loaded:
@@ -159,23 +175,23 @@ class SystemView(VerticalScroll, can_focus=True):
     @work(thread=True, exclusive=True, group="system-read", exit_on_error=False)
     def _read(self, store: Store, run: Run, keys: list[str], feeds: dict[str, PlotFeed]) -> None:
         worker = get_current_worker()
-        histories, counts = {}, {}
-        for key in keys:
-            feed = feeds.get(key)
-            if feed is None:
-                feed = feeds[key] = PlotFeed(store, run, key)
-            feed.read(cancelled=lambda: worker.is_cancelled)
-            if worker.is_cancelled:
-                return
-            histories[key], counts[key] = feed.points, feed.bounded.count
-        self.app.call_from_thread(self._read_done, run.run_id, histories, counts)
+        readings = {}
+        with self._reading:
+            for key in keys:
+                feed = feeds.get(key)
+                if feed is None:
+                    feed = feeds[key] = PlotFeed(store, run, key)
+                feed.read(cancelled=lambda: worker.is_cancelled)
+                if worker.is_cancelled:
+                    return
+                readings[key] = Reading.of(feed.points, feed.bounded.count)
+        self.app.call_from_thread(self._read_done, run.run_id, readings)
 
-    def _read_done(self, run_id: str, histories: dict[str, list[MetricPoint]], counts: dict[str, int]) -> None:
+    def _read_done(self, run_id: str, readings: dict[str, Reading]) -> None:
         if self.run is None or run_id != self.run.run_id:
             return  # another run is shown by now
-        first = not self.histories  # the run's first read is drawn at once; growth at most 2 Hz
-        self.histories.update(histories)
-        self.counts.update(counts)
+        first = not self.readings  # the run's first read is drawn at once; growth at most 2 Hz
+        self.readings.update(readings)
         wait = self.REDRAW_EVERY - (time.monotonic() - self._last_redraw)
         if first or wait <= 0:
             self._draw()
@@ -238,10 +254,9 @@ class SystemView(VerticalScroll, can_focus=True):
         """The line's last (or peak) value in each of its units: `61% 9.1 GB`."""
         parts = []
         for quantity in line.quantities:
-            points = self.histories.get(quantity.key)
             if peak:
-                numbers = [p.value for p in points or [] if math.isfinite(p.value)]
-                parts.append(amount(max(numbers), quantity.unit) if numbers else "-")
+                reading = self.readings.get(quantity.key)
+                parts.append(amount(reading.peak, quantity.unit) if reading is not None else "-")
             else:  # the index's latest point: known before the history is read
                 point = self.run.metrics.get(quantity.key) if self.run is not None else None
                 parts.append(amount(point.value, quantity.unit) if point is not None else "-")
@@ -249,28 +264,26 @@ class SystemView(VerticalScroll, can_focus=True):
 
     def _spark(self, line: Line, width: int) -> str:
         quantity = line.first
-        points = self.histories.get(quantity.key)
-        if not points:
+        reading = self.readings.get(quantity.key)
+        if reading is None or not reading.values:
             return "…"
-        values = [p.value for p in points]
         if quantity.unit == "%":
             low, high = 0.0, 100.0
         else:
-            numbers = [v for v in values if math.isfinite(v)]
-            low, high = (min(0.0, min(numbers)), max(numbers)) if numbers else (0.0, 1.0)
-        return sparkline(values, width, low, high)
+            low, high = (min(0.0, reading.peak), reading.peak) if math.isfinite(reading.peak) else (0.0, 1.0)
+        return sparkline(reading.values, width, low, high)
 
     def _sampling(self, key: str) -> tuple[str, str]:
         """How many samples, and how often the run logged them: `  12 samples, every 10s`, and
         the same in short for a narrow pane, `  12 × 10s`."""
-        points = self.histories.get(key)
-        if not points:
+        reading = self.readings.get(key)
+        if reading is None or not reading.count:
             return "", ""
-        count = self.counts.get(key, len(points))
+        count = reading.count
         long = f"  {count:,} samples" if count != 1 else "  1 sample"
         short = f"  {count:,}"
         if count > 1:
-            every = (points[-1].timestamp - points[0].timestamp) / (count - 1)
+            every = (reading.last_ms - reading.first_ms) / (count - 1)
             if every > 0:
                 period = format_duration(round(every / 1000) * 1000)
                 long += f", every {period}"
