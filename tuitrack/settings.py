@@ -28,6 +28,7 @@ from tuitrack.store.mlflow_file.writer import write_atomic
 
 FILE_NAME = "config.toml"
 MAX_BYTES = 1024 * 1024  # a hand-written file is a few KiB; one of a thousand experiments, some 100 KiB
+MAX_LIST = 500  # keys in one remembered list (tomlkit takes 0.3 s to write 1,000)
 MAX_PROBLEMS_TOLD = 3  # a warning is one line: the first few problems, then how many more
 
 
@@ -313,12 +314,18 @@ class SettingsFile:
                 self._changed(("plot", name))
 
     def remember_view(self, store: str, experiment_id: str, *, hidden_columns: list[str] | None = None,
-                      metrics: list[str] | None = None) -> None:
+                      metrics: list[str] | None = None) -> bool:
+        """Remember an experiment's choices; False when a list is longer than MAX_LIST (it is
+        not remembered: the file stays small and quick to rewrite)."""
         view = self.settings.stores.setdefault(store, {}).setdefault(experiment_id, ExperimentView())
+        fits = True
         for name, value in (("hidden_columns", hidden_columns), ("metrics", metrics)):
-            if value is not None and getattr(view, name) != value:
+            if value is not None and len(value) > MAX_LIST:
+                fits = False
+            elif value is not None and getattr(view, name) != value:
                 setattr(view, name, list(value))  # replaced, never changed in place: save() reads it
                 self._changed(("stores", store, "experiments", experiment_id, name))
+        return fits
 
     def _changed(self, key: tuple[str, ...]) -> None:
         with self._pending_lock:
@@ -374,6 +381,8 @@ class SettingsFile:
             for key, value in zip(keys, values):
                 _set(document, key, value)
             text = document.as_string()
+            if len(text.encode("utf-8")) > MAX_BYTES:  # never write what the next launch would not read
+                raise ValueError(f"it would grow past {MAX_BYTES // 1024} KiB; remove stores you no longer use from it")
             target = os.path.realpath(self.path)  # a symlinked file stays a symlink: its target changes
             folder = os.path.dirname(target)
             if not os.path.isdir(folder):

@@ -51,7 +51,7 @@ from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
-from tuitrack.settings import PLOT_OPTIONS, SettingsFile, store_identity
+from tuitrack.settings import MAX_LIST, PLOT_OPTIONS, SettingsFile, store_identity
 from tuitrack.store.base import StoreError
 
 def _plural(count: int, word: str) -> str:
@@ -76,14 +76,18 @@ class MainScreen(RunEditing, Screen):
         # The footer has room for the keys that matter most at 80 columns; ? lists every key.
         Binding("full_stop", "toggle_deleted", "Deleted", id="toggle-deleted", show=False,
                 tooltip="Show or hide deleted runs and experiments"),
-        Binding("y", "copy_run_id", "Copy id", id="copy-run-id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
+        Binding("y", "copy_run_id", "Copy id", id="copy-run-id",
+                show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
         Binding("ctrl+r", "reload", "Reload", id="reload", show=False, tooltip="Read the store again"),
-        Binding("i", "focus_detail", "Detail", id="focus-detail", show=False, tooltip="Focus the detail (or plot) pane"),
+        Binding("i", "focus_detail", "Detail", id="focus-detail",
+                show=False, tooltip="Focus the detail (or plot) pane"),
         Binding("p", "toggle_plot", "Plot", id="toggle-plot", tooltip="Show metric curves (again: the run's detail)"),
         Binding("space", "toggle_mark", "Mark", id="mark", show=False,
                 tooltip="Mark the run: marked runs are plotted and changed together"),
-        Binding("tab", "cycle_pane(1)", "Next pane", id="next-pane", show=False, tooltip="Next pane: tree, table, detail"),
-        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", id="previous-pane", show=False, tooltip="Previous pane"),
+        Binding("tab", "cycle_pane(1)", "Next pane", id="next-pane",
+                show=False, tooltip="Next pane: tree, table, detail"),
+        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", id="previous-pane",
+                show=False, tooltip="Previous pane"),
         *EDIT_BINDINGS,
     ]
 
@@ -1020,6 +1024,10 @@ class MainScreen(RunEditing, Screen):
                 self.hidden_columns = hidden
                 self._refresh_table()
                 remembered = hidden_to_remember(columns, hidden, MAX_COLUMNS)
+                if len(remembered) > MAX_LIST:  # a column shown far past the table's limit
+                    self.notify(f"These columns are for this session: the next launch remembers at most "
+                                f"{MAX_LIST} hidden columns, not {len(remembered):,}", timeout=6)
+                    return
                 self.app.remember(lambda: self.settings.remember_view(self.store_key, experiment_id or "",
                                                                       hidden_columns=remembered))
 
