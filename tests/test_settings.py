@@ -185,11 +185,11 @@ WRONG_TYPES = {
     'keys.tag = ""': "keys.tag: expected keys such as",
     "keys = []": "keys: expected a table, not list",
     'stores."/m".experiments."1".hidden_columns = "user"':
-        "stores.'/m'.experiments.'1'.hidden_columns: expected a list of strings, not \"user\"",
+        'stores."/m".experiments."1".hidden_columns: expected a list of strings, not "user"',
     'stores."/m".experiments."1".metrics = [1, 2]':
-        "stores.'/m'.experiments.'1'.metrics: expected a list of strings, not list",
-    'stores."/m".experiments = 5': "stores.'/m'.experiments: expected a table, not 5",
-    'stores."/m" = "x"': "stores.'/m': expected a table, not \"x\"",
+        'stores."/m".experiments."1".metrics: expected a list of strings, not list',
+    'stores."/m".experiments = 5': 'stores."/m".experiments: expected a table, not 5',
+    'stores."/m" = "x"': 'stores."/m": expected a table, not "x"',
 }
 
 

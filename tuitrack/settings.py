@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tuitrack.safe_text import visible
 from tuitrack.series import SMOOTHING, X_AXES
+from tuitrack.store.base import StoreError
 from tuitrack.store.locate import sqlite_path
 from tuitrack.store.mlflow_file.writer import write_atomic
 
@@ -103,7 +104,7 @@ def store_identity(location: str) -> str:
     if location.startswith("sqlite:"):
         try:
             return os.path.realpath(sqlite_path(location))
-        except Exception:  # not a valid sqlite URI: the store did not open anyway
+        except StoreError:  # not a valid sqlite URI: the store did not open anyway
             return location
     parts = urlsplit(location)
     if parts.scheme == "file":
@@ -228,11 +229,11 @@ class _Checker:
                 self.wrong(f"keys.{binding_id}", 'keys such as "ctrl+t" or "T,ctrl+t"', value)
         stores = self.table("stores", data["stores"]) if "stores" in data else None
         for store, store_table in (stores or {}).items():
-            experiments = self.table(f"stores.{store!r}", store_table)
-            experiments = (experiments or {}).get("experiments", {})
-            experiments = self.table(f"stores.{store!r}.experiments", experiments) or {}
+            where = f"stores.{_toml_literal(store)}"
+            experiments = (self.table(where, store_table) or {}).get("experiments", {})
+            experiments = self.table(f"{where}.experiments", experiments) or {}
             for experiment_id, view_table in experiments.items():
-                where = f"stores.{store!r}.experiments.{experiment_id!r}"
+                where = f"stores.{_toml_literal(store)}.experiments.{_toml_literal(experiment_id)}"
                 view_table = self.table(where, view_table)
                 if view_table is None:
                     continue
