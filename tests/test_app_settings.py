@@ -4,6 +4,7 @@ config.toml is a one-line warning and stays as it was, remaps work, and --stale-
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -129,15 +130,36 @@ async def test_a_broken_config_is_a_one_line_warning_and_is_never_overwritten(co
     assert config.read_text() == text and config.stat().st_mtime_ns == before
 
 
-async def test_a_folder_instead_of_the_file(config):
+def make_folder(config: Path) -> None:
     config.mkdir()
+
+
+def make_loop(config: Path) -> None:
+    config.symlink_to(config)  # unreadable by anyone, root included
+
+
+def make_huge(config: Path) -> None:
+    with open(config, "wb") as f:
+        f.write(b'theme = "nord"\n#')
+        f.truncate(1 << 30)  # sparse: a gigabyte that costs no disk
+
+
+@pytest.mark.parametrize("make, said", [(make_folder, "is a folder, not a file"),
+                                        (make_loop, "cannot be read: Too many levels of symbolic links"),
+                                        (make_huge, "is larger than 1024 KiB")])
+async def test_a_config_that_cannot_be_read(config, make, said):
+    make(config)
+    before = os.lstat(config)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.theme = "dracula"
-        await pilot.pause()
-        assert any("is a folder, not a file" in w for w in warnings_of(app))
-    assert config.is_dir() and not any(config.iterdir())
+        await settle(pilot)
+        [warning] = warnings_of(app)
+        assert said in warning and "\n" not in warning
+    after = os.lstat(config)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]
 
 
 async def test_a_remapped_key_works_and_the_old_one_no_longer_does(config):

@@ -185,11 +185,11 @@ WRONG_TYPES = {
     'keys.tag = ""': "keys.tag: expected keys such as",
     "keys = []": "keys: expected a table, not list",
     'stores."/m".experiments."1".hidden_columns = "user"':
-        "stores.'/m'.experiments.'1'.hidden_columns: expected a list of strings, not \"user\"",
+        'stores."/m".experiments."1".hidden_columns: expected a list of strings, not "user"',
     'stores."/m".experiments."1".metrics = [1, 2]':
-        "stores.'/m'.experiments.'1'.metrics: expected a list of strings, not list",
-    'stores."/m".experiments = 5': "stores.'/m'.experiments: expected a table, not 5",
-    'stores."/m" = "x"': "stores.'/m': expected a table, not \"x\"",
+        'stores."/m".experiments."1".metrics: expected a list of strings, not list',
+    'stores."/m".experiments = 5': 'stores."/m".experiments: expected a table, not 5',
+    'stores."/m" = "x"': 'stores."/m": expected a table, not "x"',
 }
 
 
@@ -326,3 +326,21 @@ def test_unknown_theme_and_binding_ids_are_problems(config):
     assert 'no theme is called "no-such-theme"' in warning and '"launch-rockets"' in warning
     assert settings.settings.theme is None and settings.settings.keys == {"tag": "T"}
     assert_never_written(settings, config)
+
+
+def test_the_app_never_grows_the_file_past_what_it_reads(config):
+    settings = SettingsFile.load()
+    for index in range(300):
+        settings.remember_view(f"/store/{index:03}" + "x" * 4000, "1", hidden_columns=["user"])
+    with pytest.raises(SettingsError, match="would grow past 1024 KiB"):
+        settings.save()
+    assert not config.exists()
+
+
+def test_a_list_too_long_to_remember_is_not_remembered(config):
+    from tuitrack.settings import MAX_LIST
+
+    settings = SettingsFile.load()
+    assert not settings.remember_view("/s", "1", hidden_columns=[f"m{i}" for i in range(MAX_LIST + 1)])
+    assert not settings.unsaved and settings.view("/s", "1").hidden_columns is None
+    assert settings.remember_view("/s", "1", hidden_columns=[f"m{i}" for i in range(MAX_LIST)])

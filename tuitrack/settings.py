@@ -24,11 +24,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from tuitrack.safe_text import visible
 from tuitrack.plot_view import Y_SCALES
 from tuitrack.series import SMOOTHING, SPREADS, X_AXES
+from tuitrack.store.base import StoreError
 from tuitrack.store.locate import sqlite_path
 from tuitrack.store.mlflow_file.writer import write_atomic
 
 FILE_NAME = "config.toml"
 MAX_BYTES = 1024 * 1024  # a hand-written file is a few KiB; one of a thousand experiments, some 100 KiB
+MAX_LIST = 500  # keys in one remembered list (tomlkit takes 0.3 s to write 1,000)
 MAX_PROBLEMS_TOLD = 3  # a warning is one line: the first few problems, then how many more
 
 
@@ -106,7 +108,7 @@ def store_identity(location: str) -> str:
     if location.startswith("sqlite:"):
         try:
             return os.path.realpath(sqlite_path(location))
-        except Exception:  # not a valid sqlite URI: the store did not open anyway
+        except StoreError:  # not a valid sqlite URI: the store did not open anyway
             return location
     parts = urlsplit(location)
     if parts.scheme == "file":
@@ -231,11 +233,11 @@ class _Checker:
                 self.wrong(f"keys.{binding_id}", 'keys such as "ctrl+t" or "T,ctrl+t"', value)
         stores = self.table("stores", data["stores"]) if "stores" in data else None
         for store, store_table in (stores or {}).items():
-            experiments = self.table(f"stores.{store!r}", store_table)
-            experiments = (experiments or {}).get("experiments", {})
-            experiments = self.table(f"stores.{store!r}.experiments", experiments) or {}
+            where = f"stores.{_toml_literal(store)}"
+            experiments = (self.table(where, store_table) or {}).get("experiments", {})
+            experiments = self.table(f"{where}.experiments", experiments) or {}
             for experiment_id, view_table in experiments.items():
-                where = f"stores.{store!r}.experiments.{experiment_id!r}"
+                where = f"stores.{_toml_literal(store)}.experiments.{_toml_literal(experiment_id)}"
                 view_table = self.table(where, view_table)
                 if view_table is None:
                     continue
@@ -317,12 +319,18 @@ class SettingsFile:
                 self._changed(("plot", name))
 
     def remember_view(self, store: str, experiment_id: str, *, hidden_columns: list[str] | None = None,
-                      metrics: list[str] | None = None) -> None:
+                      metrics: list[str] | None = None) -> bool:
+        """Remember an experiment's choices; False when a list is longer than MAX_LIST (it is
+        not remembered: the file stays small and quick to rewrite)."""
         view = self.settings.stores.setdefault(store, {}).setdefault(experiment_id, ExperimentView())
+        fits = True
         for name, value in (("hidden_columns", hidden_columns), ("metrics", metrics)):
-            if value is not None and getattr(view, name) != value:
+            if value is not None and len(value) > MAX_LIST:
+                fits = False
+            elif value is not None and getattr(view, name) != value:
                 setattr(view, name, list(value))  # replaced, never changed in place: save() reads it
                 self._changed(("stores", store, "experiments", experiment_id, name))
+        return fits
 
     def _changed(self, key: tuple[str, ...]) -> None:
         with self._pending_lock:
@@ -378,6 +386,8 @@ class SettingsFile:
             for key, value in zip(keys, values):
                 _set(document, key, value)
             text = document.as_string()
+            if len(text.encode("utf-8")) > MAX_BYTES:  # never write what the next launch would not read
+                raise ValueError(f"it would grow past {MAX_BYTES // 1024} KiB; remove stores you no longer use from it")
             target = os.path.realpath(self.path)  # a symlinked file stays a symlink: its target changes
             folder = os.path.dirname(target)
             if not os.path.isdir(folder):

@@ -60,7 +60,7 @@ from tuitrack.query import mlflow_filter
 from tuitrack.query.groups import RunGroup, group_runs, is_group_id
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
-from tuitrack.settings import PLOT_OPTIONS, SettingsFile, store_identity
+from tuitrack.settings import MAX_LIST, PLOT_OPTIONS, SettingsFile, store_identity
 from tuitrack.store.base import StoreError
 from tuitrack.system_metrics import is_system
 
@@ -92,7 +92,8 @@ class MainScreen(RunEditing, Screen):
         # The footer has room for the keys that matter most at 80 columns; ? lists every key.
         Binding("full_stop", "toggle_deleted", "Deleted", id="toggle-deleted", show=False,
                 tooltip="Show or hide deleted runs and experiments"),
-        Binding("y", "copy_run_id", "Copy id", id="copy-run-id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
+        Binding("y", "copy_run_id", "Copy id", id="copy-run-id",
+                show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
         Binding("ctrl+r", "reload", "Reload", id="reload", show=False, tooltip="Read the store again"),
         Binding("i", "focus_detail", "Detail", id="focus-detail", show=False, tooltip="Focus the pane under the table (detail, plot, ...)"),
         Binding("p", "toggle_plot", "Plot", id="toggle-plot", show=False, tooltip="Show metric curves (again: the run's detail)"),
@@ -1244,6 +1245,10 @@ class MainScreen(RunEditing, Screen):
                 self._show_system_metrics(chooser.show_system)
                 self._refresh_table()
                 remembered = hidden_to_remember(columns, hidden, MAX_COLUMNS)
+                if len(remembered) > MAX_LIST:  # a column shown far past the table's limit
+                    self.notify(f"These columns are for this session: the next launch remembers at most "
+                                f"{MAX_LIST} hidden columns, not {len(remembered):,}", timeout=6)
+                    return
                 self.app.remember(lambda: self.settings.remember_view(self.store_key, experiment_id or "",
                                                                       hidden_columns=remembered))
 

@@ -44,7 +44,8 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("pagedown,ctrl+d", "page_down", "Page down", show=False),
         Binding("pageup,ctrl+u", "page_up", "Page up", show=False),
         Binding("enter", "open", "Open", group=Binding.Group("Runs")),
-        Binding("s", "sort", "Sort", id="sort", tooltip="Sort by the highlighted column; again reverses; a third time: newest first"),
+        Binding("s", "sort", "Sort", id="sort",
+                tooltip="Sort by the highlighted column; again reverses; a third time: newest first"),
         Binding("C", "screen.choose_columns", "Columns", id="choose-columns", tooltip="Choose which columns to show"),
     ]
 
