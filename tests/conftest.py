@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -7,6 +8,13 @@ import pytest
 
 from tests.mini_stores import write_mini_store, write_mixed_store
 from tests.mlflow_stores import Ids, MlflowServer, write_reference_store, write_sqlite_store
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _read_cache_outside_home(tmp_path_factory):
+    """The CLI and the app keep a read cache in $XDG_CACHE_HOME/tuitrack: tests keep theirs in a
+    temporary folder, never in the home folder of whoever runs them."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import sys
 
 from tuitrack import __version__
 from tuitrack.cli.arguments import OneLineErrors, positive_float
-from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.cli.store_format import add_cache_option, add_format_option, open_from
 from tuitrack.safe_text import visible
 from tuitrack.store import StoreError
 
@@ -36,6 +36,7 @@ def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
                              "network filesystems and when inotify watches run out); for a tracking "
                              "server, how often to ask it (default: 2)")
     parser.add_argument("--no-watch", action="store_true", help="read the store once; do not follow changes")
+    add_cache_option(parser)
     parser.add_argument("--stale-after", type=positive_float, default=10.0, metavar="MINUTES",
                         help="a RUNNING run silent this long is shown as stale (default: 10)")
     return parser

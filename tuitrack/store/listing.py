@@ -35,6 +35,7 @@ def list_runs(
     """Every run of `experiments` with its data, newest first within each experiment."""
     order = {id(e): i for i, e in enumerate(experiments)}
     pairs = store.all_runs(experiments, include_deleted=include_deleted)
+    store.save_cache()
     pairs.sort(key=lambda pair: (-order[id(pair[0])], pair[1].start_time or 0, pair[1].run_id), reverse=True)
     return pairs
 

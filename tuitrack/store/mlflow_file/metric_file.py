@@ -238,9 +238,11 @@ def read_latest(path: str | os.PathLike[str], window: int = TAIL_WINDOW, dir_fd:
         os.close(fd)
 
 
-def latest_of_fd(fd: int, window: int = TAIL_WINDOW) -> Latest:
-    """`read_latest` of an open metric file. Raises OSError for anything but a regular file."""
-    st = os.fstat(fd)
+def latest_of_fd(fd: int, window: int = TAIL_WINDOW, st: os.stat_result | None = None) -> Latest:
+    """`read_latest` of an open metric file (`st`: its fstat, when the caller made it). Raises
+    OSError for anything but a regular file."""
+    if st is None:
+        st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a folder") if stat.S_ISDIR(st.st_mode) else NotRegularFile()
     size = st.st_size
