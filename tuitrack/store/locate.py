@@ -22,8 +22,6 @@ from tuitrack.store.mlflow_file.files import read_head
 from tuitrack.store.mlflow_file.mini import holds_mini_runs
 from tuitrack.store.mlflow_file.read_cache import ReadCache
 from tuitrack.store.mlflow_file.store import META, TRASH
-from tuitrack.store.mlflow_rest import MlflowRestStore
-from tuitrack.store.mlflow_sql import MlflowSqliteStore
 
 EXPECTED = "an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash)"
 ELSEWHERE = ("or an MLflow database (mlflow.db) or tracking server (http://host:5000), or daskperiment's Redis "
@@ -102,6 +100,8 @@ def _open_sqlite(path: str, location: str) -> Store:
         raise StoreError(f"{location}: no such database file")
     if not is_sqlite(path):
         raise StoreError(f"{location}: not an SQLite database (or not readable)")
+    from tuitrack.store.mlflow_sql import MlflowSqliteStore  # sqlite3: only for a database
+
     return MlflowSqliteStore(path, location)
 
 
@@ -152,6 +152,8 @@ def _open_store(location: str, workers: int, format: str) -> Store:
     if format not in FORMAT_CHOICES:
         raise StoreError(f"unknown store format {format!r}; choose from {', '.join(FORMAT_CHOICES)}")
     if location.startswith(("http://", "https://")):
+        from tuitrack.store.mlflow_rest import MlflowRestStore  # http, ssl, urllib: only for a server
+
         return MlflowRestStore(location)
     if location.startswith(("redis://", "rediss://")):
         from tuitrack.store.daskperiment.redis_store import open_redis  # redis-py is an optional extra

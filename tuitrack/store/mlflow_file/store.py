@@ -164,6 +164,8 @@ class MlflowFileStore(Store):
         self.location = location if location is not None else str(root)
         self.workers = workers  # > 1 forks processes for big listings: only for the CLI
         self.watch_root = self.root
+        # Artifact URIs that start so are in this store (a root with % or : in it is parsed each time).
+        self._inside_uri = "" if any(c in self.root for c in "%:?#;") else "file://" + self.root + "/"
         self._mini_runs: dict[str, bool] = {}  # run folder -> is it mini-mlflow's (for classify)
         # The persistent read cache (read_cache.py), for the first listing of this session only.
         self.cache = ReadCache(self.root) if cache else None
@@ -398,6 +400,8 @@ class MlflowFileStore(Store):
         which name the old place. When that place is gone and the URI ends in this run's
         `<experiment>/<run>/artifacts`, which this store holds, the store's copy is the run's
         artifacts: for sizes, purge and display (the detail says where it moved from)."""
+        if self._inside_uri and run.artifact_uri.startswith(self._inside_uri):
+            return  # in this store (MLflow's own URIs): no URI to parse, nothing moved
         path, _ = purge_plan.local_path(run.artifact_uri)
         if path is None or path.startswith(self.root + os.sep):
             return
