@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from array import array
+from functools import partial
 
 from tuitrack.model import Lifecycle, MetricPoint, Run, RunStatus
 
@@ -40,6 +41,7 @@ MAX_FILE_BYTES = 256 << 20
 MAX_STAMPS = 5_000  # a run with more files than this is read each time (its entry would be huge)
 MAX_VALUE_CHARS = 1 << 20  # likewise a run whose params and tags hold more text than this
 _MISSING = (1 << 64) - 1  # the size of a stamp for "not there"
+_NONE = (_MISSING, 0, 0, 0)
 _DIGEST = 32
 
 
@@ -67,8 +69,8 @@ class Stamps:
     def add(self, name: str, st: os.stat_result | None) -> None:
         self.names.append(name)
         if st is None:
-            self.numbers.extend((_MISSING, 0, 0, 0))
-        else:
+            self.numbers.extend(_NONE)
+        else:  # a time before 1970 is stamped as it will never be read (still_the_same refuses it)
             self.numbers.extend((st.st_size, st.st_mtime_ns & _MISSING, st.st_ctime_ns & _MISSING, st.st_ino))
 
     def racy(self) -> bool:
@@ -84,22 +86,30 @@ def still_the_same(run_path: str, names: str, blob: bytes) -> bool:
         fd = os.open(run_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return False
-    numbers = array("Q")
-    extend = numbers.extend
-    lstat = os.lstat
     try:
-        for name in names.split("\0"):
-            try:
-                st = lstat(name, dir_fd=fd)
-            except FileNotFoundError:
-                extend((_MISSING, 0, 0, 0))
-                continue
-            extend((st.st_size, st.st_mtime_ns & _MISSING, st.st_ctime_ns & _MISSING, st.st_ino))
-    except OSError:
-        return False
+        try:  # the common case, every file there: one C-level loop of lstat calls
+            found = list(map(partial(os.lstat, dir_fd=fd), names.split("\0")))
+        except FileNotFoundError:
+            found = [_lstat_or_none(name, fd) for name in names.split("\0")]
+        except OSError:
+            return False
     finally:
         os.close(fd)
+    numbers = array("Q")
+    extend = numbers.extend
+    try:
+        for st in found:
+            extend(_NONE if st is None else (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    except OverflowError:  # a time before 1970
+        return False
     return numbers.tobytes() == blob
+
+
+def _lstat_or_none(name: str, fd: int) -> os.stat_result | None:
+    try:
+        return os.lstat(name, dir_fd=fd)
+    except FileNotFoundError:
+        return None
 
 
 def entry_of(run: Run, stamps: Stamps) -> tuple | None:

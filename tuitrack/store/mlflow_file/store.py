@@ -489,7 +489,7 @@ class MlflowFileStore(Store):
         values: dict[str, str] = {}
         bad: list[tuple[str, str]] = []
         limit = PARAM_LIMIT if kind == "params" else TAG_LIMIT
-        on_folder = None if stamps is None else (lambda sub, st: stamps.add(posixpath.join(kind, sub).rstrip("/"), st))
+        on_folder = None if stamps is None else (lambda sub, st: stamps.add(kind + "/" + sub if sub else kind, st))
         for key, dir_fd, name in walk_keys(os.path.join(parent, kind), bad, on_folder):
             try:
                 if stamps is None:
@@ -513,7 +513,7 @@ class MlflowFileStore(Store):
                              stamps: Stamps | None = None) -> dict[str, MetricPoint]:
         metrics: dict[str, MetricPoint] = {}
         bad: list[tuple[str, str]] = []
-        on_folder = None if stamps is None else (lambda sub, st: stamps.add(posixpath.join("metrics", sub).rstrip("/"), st))
+        on_folder = None if stamps is None else (lambda sub, st: stamps.add("metrics/" + sub if sub else "metrics", st))
         for key, dir_fd, name in walk_keys(os.path.join(parent, "metrics"), bad, on_folder):
             try:
                 latest = read_latest(name, dir_fd=dir_fd) if stamps is None else _stamped_latest(name, dir_fd, key, stamps)
