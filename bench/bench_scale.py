@@ -431,7 +431,7 @@ def _open_rows(f: dict) -> list[tuple[str, str, str]]:
         ("1. all data loaded, first open (no cache)", f"{f['loaded']:.2f} s, {f['loaded_cpu']:.2f} s CPU (first paint "
          f"{f['first_paint']:.2f} s)", "first_open"),
         ("2. all data loaded, next open (cache)", f"{f['next_open']:.2f} s, {f['next_open_cpu']:.2f} s CPU "
-         f"({f['next_hits']} runs from the cache, {f['next_misses']} read)", "next_open"),
+         f"({f['next_hits']} runs from the cache, {f['next_misses']} read; RSS {f['next_rss']:.0f} MiB)", "next_open"),
         ("7. ls --all --json CPU vs C reader", f"{f['ls_ratio']:.1f}x with --no-cache ({f['ls_cpu']:.2f} s vs "
          f"{f['c_cpu']:.3f} s; wall {f['ls_wall']:.2f} s); {f['ls_cached_ratio']:.1f}x through the cache "
          f"({f['ls_cached_cpu']:.2f} s; wall {f['ls_cached_wall']:.2f} s)", "ls_ratio"),
