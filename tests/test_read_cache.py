@@ -200,11 +200,14 @@ def test_a_broken_cache_is_ignored_and_rebuilt(reference_store, cache_home, brea
         "a flipped byte": lambda: data[:-10] + bytes([data[-10] ^ 0x40]) + data[-9:],
         "empty": lambda: b"",
         "garbage": lambda: os.urandom(4096),
-        "another version": lambda: data.replace(b"read cache\n1 ", b"read cache\n0 ", 1),
+        "another version": lambda: data.replace(b"read cache\n%d " % read_cache.FORMAT,
+                                                b"read cache\n%d " % (read_cache.FORMAT - 1), 1),
         "another store": lambda: data.replace(os.fsencode(os.path.realpath(root)), b"/elsewhere", 1),
         "not a dict": lambda: with_valid_digest(header, marshal.dumps([1, 2, 3])),
         "malformed entries": lambda: with_valid_digest(
-            header, marshal.dumps({k: (1, 2) for k in marshal.loads(data[len(header) + 32:])})),
+            header, marshal.dumps({k: value for k, value in zip(marshal.loads(data[len(header) + 32:]),
+                                                                 [b"", b"x", marshal.dumps((1, 2)), marshal.dumps(None),
+                                                                  marshal.dumps(("a", b"", 3, {}, {}, {}))] * 100)})),
     }
     if breakage == "a folder":
         path.unlink()
