@@ -335,3 +335,18 @@ async def test_the_app_saves_the_cache_once_loaded(reference_store, cache_home):
         expected = truth[run_id]
         assert (run.run_name, run.status, run.params, run.tags, run.metrics, run.problems) == (
             expected.run_name, expected.status, expected.params, expected.tags, expected.metrics, expected.problems)
+
+
+async def test_the_app_says_when_the_cache_was_broken(reference_store, cache_home):
+    from tests.app_helpers import settle as settle_app
+    from tests.conftest import fixed_clock
+    from tuitrack.app.app import TuitrackApp
+
+    root, _ = reference_store
+    listing(root, cache=True)
+    cache_file(cache_home).write_bytes(b"tuitrack read cache\nnot really")
+    app = TuitrackApp(open_store(str(root), cache=True), clock=fixed_clock)
+    async with app.run_test() as pilot:
+        await settle_app(pilot)
+        await pilot.pause()
+        assert "read cache is of another version or for another store; ignored and rebuilt" in app.screen._status_plain
