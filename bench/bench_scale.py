@@ -18,7 +18,9 @@ The rows, in the issue's order (the target is printed beside each figure):
    posting LoadingDone (`screen.loaded`). No cache exists yet, so "first" means the first process.
    The process's CPU seconds (all threads) are printed beside rows 1-3: on a loaded machine the
    wall times mostly measure the wait for a core, the CPU seconds what the app itself spends.
-2. all data loaded, next open (s): the same, in a second fresh process on the same store.
+2. all data loaded, next open (s): the same, in a second fresh process on the same store, with
+   the read cache the first wrote (each size gets a fresh $XDG_CACHE_HOME, so row 1 has none); the
+   runs taken from the cache and those read again are printed beside it.
 3. watching reached after first paint (s): from the tree first painted (`screen._painted`) to
    the status saying `live (...)` (`screen.watch_mode`).
 4. idle CPU once live (% of one core): process CPU time / wall time over --idle-seconds (60 s
@@ -34,7 +36,9 @@ The rows, in the issue's order (the target is printed beside each figure):
 7. `tuitrack ls --all --json` CPU (user+sys of the child and its workers, os.wait4) against
    `read_needed.c`, a C program compiled with `cc` into a temporary folder that opens and reads
    exactly the files ls needs (every meta.yaml, param and tag file, the last 4 KiB of every metric
-   file) -- best of --repeats each, and the ratio.
+   file) -- best of --repeats each, and the ratio: `ls --no-cache` (every file read, as the C program
+   does), and `ls` through the cache a previous `ls` wrote (a stat per file instead of a read).
+   --opens-only prints rows 1, 2 and 7 only (a few minutes at 50,000 runs).
 8. append to index p95 with the 20 writers (ms; the issue's target is for 10,000 runs): each line's
    timestamp field is its write time; a line "arrived" when the app's index (`RunIndex.apply`)
    first holds that step or a later one as the metric's latest point. The screen repaints from
@@ -153,7 +157,8 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
 
     out: dict = {}
     started, cpu_started = time.perf_counter(), time.process_time()
-    app = TuitrackApp(open_store(str(store)))
+    opened = open_store(str(store), cache=True)  # as `tuitrack STORE` opens it (its cache: $XDG_CACHE_HOME)
+    app = TuitrackApp(opened)
     async with app.run_test(size=(120, 40)):
         screen = app.screen
         await wait_for(lambda: hasattr(screen, "_painted") and screen._painted.is_set(), args.timeout, "first paint")
@@ -164,6 +169,9 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
         out["loaded_cpu"] = time.process_time() - cpu_started  # all threads: less hostage to the load
         out["rss"], out["hwm"] = memory_mib()
         progress(f"loaded in {out['loaded']:.1f} s (first paint {out['first_paint']:.2f} s)")
+        cache = opened.cache
+        await wait_for(lambda: cache.finished, args.timeout, "the read cache saved")
+        out["cache_hits"], out["cache_misses"], out["cache_note"] = cache.hits, cache.misses, cache.note
         if args.open_only:
             return out
         await wait_for(lambda: screen.watch_mode.startswith("live ("), args.timeout, "'live (' status")
@@ -344,20 +352,30 @@ LS = "import sys; from tuitrack.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def ls_against_c(store: Path, reader: Path, runs: int, repeats: int) -> dict:
-    best_ls = best_c = (float("inf"), 0.0)
+    """`ls --all --json` reading every file (--no-cache), and through a cache written by the run
+    before, against the C reader (which reads every file): best CPU of `repeats` each."""
+    best_ls = best_cached = best_c = (float("inf"), 0.0)
+    command = [sys.executable, "-c", LS, "ls", str(store), "--all", "--json"]
     with tempfile.TemporaryDirectory() as folder:
-        listing = Path(folder) / "ls.json"
+        listing, cached = Path(folder) / "ls.json", Path(folder) / "cached.json"
+        with cached.open("wb") as out:
+            cpu_of(command, out)  # writes the cache
         for _ in range(repeats):
             with listing.open("wb") as out:
-                best_ls = min(best_ls, cpu_of([sys.executable, "-c", LS, "ls", str(store), "--all", "--json"], out))
+                best_ls = min(best_ls, cpu_of([*command, "--no-cache"], out))
+            with cached.open("wb") as out:
+                best_cached = min(best_cached, cpu_of(command, out))
             with (Path(folder) / "c.txt").open("wb") as out:
                 best_c = min(best_c, cpu_of([str(reader), str(store)], out))
         count = len(json.loads(listing.read_bytes()))
         c_runs = int((Path(folder) / "c.txt").read_text().split()[1])
+        if cached.read_bytes() != listing.read_bytes():
+            raise RuntimeError("ls through the cache differs from ls --no-cache")
     if count != runs or c_runs != runs:
         raise RuntimeError(f"ls listed {count} runs and the C reader {c_runs}, of {runs}")
     return {"ls_cpu": best_ls[0], "ls_wall": best_ls[1], "c_cpu": best_c[0], "c_wall": best_c[1],
-            "ls_ratio": best_ls[0] / max(best_c[0], 1e-6)}
+            "ls_ratio": best_ls[0] / max(best_c[0], 1e-6), "ls_cached_cpu": best_cached[0],
+            "ls_cached_wall": best_cached[1], "ls_cached_ratio": best_cached[0] / max(best_c[0], 1e-6)}
 
 
 def run_child(store: Path, args: argparse.Namespace, open_only: bool) -> dict:
@@ -383,26 +401,51 @@ def measure(runs: int, reader: Path, args: argparse.Namespace) -> dict:
     store = ensure_store(runs)
     progress(f"{runs} runs: warming the page cache")
     cpu_of([str(reader), str(store)], subprocess.DEVNULL)
-    progress(f"{runs} runs: first open, live, idle, writers (a fresh process)")
-    figures = run_child(store, args, open_only=False)
-    progress(f"{runs} runs: next open (another fresh process)")
-    again = run_child(store, args, open_only=True)
-    figures["next_open"] = again["loaded"]
-    figures["next_open_cpu"] = again["loaded_cpu"]
-    figures["next_rss"] = again["rss"]
-    progress(f"{runs} runs: ls --all --json against the C reader, best of {args.repeats}")
-    figures.update(ls_against_c(store, reader, runs, args.repeats))
+    # The read cache lives in $XDG_CACHE_HOME: a fresh, empty one for each size, so the first
+    # open has no cache and the next open has the one the first wrote.
+    with tempfile.TemporaryDirectory(prefix="tuitrack-bench-cache-") as cache_home:
+        os.environ["XDG_CACHE_HOME"] = cache_home
+        progress(f"{runs} runs: first open" + ("" if args.opens_only else ", live, idle, writers")
+                 + " (a fresh process, no read cache yet)")
+        figures = run_child(store, args, open_only=args.opens_only)
+        progress(f"{runs} runs: next open (another fresh process, with the read cache the first wrote)")
+        again = run_child(store, args, open_only=True)
+        figures["next_open"] = again["loaded"]
+        figures["next_open_cpu"] = again["loaded_cpu"]
+        figures["next_rss"] = again["rss"]
+        figures["next_hits"], figures["next_misses"] = again["cache_hits"], again["cache_misses"]
+        progress(f"{runs} runs: ls --all --json against the C reader, best of {args.repeats}")
+        figures.update(ls_against_c(store, reader, runs, args.repeats))
     return figures
+
+
+def report_opens(runs: int, f: dict) -> None:
+    """--opens-only: rows 1, 2 and 7."""
+    print(f"\n{runs:,} runs x {METRICS} metrics x {STEPS} steps, {EXPERIMENTS} experiments:")
+    for label, figure, target in _open_rows(f):
+        print(f"  {label:<42} {figure:<62} target {TARGETS[target]}")
+
+
+def _open_rows(f: dict) -> list[tuple[str, str, str]]:
+    return [
+        ("1. all data loaded, first open (no cache)", f"{f['loaded']:.2f} s, {f['loaded_cpu']:.2f} s CPU (first paint "
+         f"{f['first_paint']:.2f} s)", "first_open"),
+        ("2. all data loaded, next open (cache)", f"{f['next_open']:.2f} s, {f['next_open_cpu']:.2f} s CPU "
+         f"({f['next_hits']} runs from the cache, {f['next_misses']} read; RSS {f['next_rss']:.0f} MiB)", "next_open"),
+        ("7. ls --all --json CPU vs C reader", f"{f['ls_ratio']:.1f}x with --no-cache ({f['ls_cpu']:.2f} s vs "
+         f"{f['c_cpu']:.3f} s; wall {f['ls_wall']:.2f} s); {f['ls_cached_ratio']:.1f}x through the cache "
+         f"({f['ls_cached_cpu']:.2f} s; wall {f['ls_cached_wall']:.2f} s)", "ls_ratio"),
+    ]
 
 
 def report(runs: int, f: dict) -> None:
     without = (f["idle_cpu"] * f["idle_seconds"] - f["sweeps_cpu_in_idle"]) / f["idle_seconds"]
     sweep_share = f["sweep_cpu"] / f["sweep_interval"]
+    first, second, ls_row = _open_rows(f)
     print(f"\n{runs:,} runs x {METRICS} metrics x {STEPS} steps, {EXPERIMENTS} experiments:")
     rows = [
-        ("1. all data loaded, first open", f"{f['loaded']:.2f} s, {f['loaded_cpu']:.2f} s CPU (first paint {f['first_paint']:.2f} s)",
-         "first_open"),
-        ("2. all data loaded, next open", f"{f['next_open']:.2f} s, {f['next_open_cpu']:.2f} s CPU", "next_open"),
+        first,
+        second,
         ("3. watching reached after first paint", f"{f['live_after_paint']:.2f} s (CPU from the start to live: "
          f"{f['live_cpu']:.2f} s)", "live_after_paint"),
         ("4. idle CPU once live", f"{f['idle_cpu'] * 100:.1f} % over {f['idle_seconds']:.0f} s ({f['sweeps_in_idle']} "
@@ -411,8 +454,7 @@ def report(runs: int, f: dict) -> None:
         (f"5. CPU, {f['writers']} writers x {WRITE_RATE:.0f} points/s", f"{f['write_cpu'] * 100:.1f} % over "
          f"{f['write_seconds']:.0f} s ({f['written']} points)", "write_cpu"),
         ("6. resident memory after loading", f"{f['rss']:.0f} MiB (peak {f['hwm']:.0f}; live {f['rss_live']:.0f})", "rss"),
-        ("7. ls --all --json CPU vs C reader", f"{f['ls_ratio']:.1f}x ({f['ls_cpu']:.2f} s vs {f['c_cpu']:.3f} s; "
-         f"ls wall {f['ls_wall']:.2f} s)", "ls_ratio"),
+        ls_row,
         ("8. append to index p95, 20 writers", f"{f['append_p95']:.0f} ms (p50 {f['append_p50']:.0f}; "
          f"{f['missed']} not in)" if f.get("append_p95") is not None else "no points", "append_p95"),
     ]
@@ -440,6 +482,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds each wait may take")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of the UI thread while the writers write (to stderr)")
+    parser.add_argument("--opens-only", action="store_true",
+                        help="rows 1, 2 and 7 only: first open, next open (with the read cache), ls")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--open-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -453,7 +497,7 @@ def main() -> None:
         results = {}
         for runs in sizes:
             results[runs] = measure(runs, reader, args)
-            report(runs, results[runs])
+            (report_opens if args.opens_only else report)(runs, results[runs])
             sys.stdout.flush()
     print(f"\nload average at the end: {load_average()}")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,13 @@ def _own_config_home(tmp_path_factory, monkeypatch):
     $XDG_CONFIG_HOME/tuitrack/config.toml, so every test gets an empty config home of its own
     (processes a test starts inherit it)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-home")))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _read_cache_outside_home(tmp_path_factory):
+    """The CLI and the app keep a read cache in $XDG_CACHE_HOME/tuitrack: tests keep theirs in a
+    temporary folder, never in the home folder of whoever runs them."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from tuitrack import __version__
 from tuitrack.cli.arguments import OneLineErrors, positive_float
-from tuitrack.cli.store_format import add_format_option, open_from
+from tuitrack.cli.store_format import add_cache_option, add_format_option, open_from
 from tuitrack.live.options import LiveOptions
 from tuitrack.safe_text import visible
 from tuitrack.store import StoreError
@@ -42,6 +42,7 @@ def build_parser(commands_epilog: str) -> argparse.ArgumentParser:
                              "network filesystems and when inotify watches run out); for a tracking "
                              "server, how often to ask it (default: config.toml's poll, else 2 for a server)")
     parser.add_argument("--no-watch", action="store_true", help="read the store once; do not follow changes")
+    add_cache_option(parser)
     parser.add_argument("--stale-after", type=positive_float, metavar="MINUTES",
                         help="a RUNNING run silent this long is shown as stale (default: config.toml's "
                              "stale_after, else 10)")

@@ -9,7 +9,7 @@ import sys
 import time
 
 from tuitrack.cli.edit import describe, guarded
-from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from, pick_run
+from tuitrack.cli.store_format import add_cache_option, add_format_option, add_store_argument, open_from, say_cache_note, pick_run
 from tuitrack.formatting import duration_ms, format_bytes
 from tuitrack.model import Run, RunStatus
 from tuitrack.safe_text import visible
@@ -30,6 +30,7 @@ def parse_duration(text: str) -> int:
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     add_store_argument(parser)
+    add_cache_option(parser)
     add_format_option(parser)
     parser.add_argument("--older-than", type=parse_duration, metavar="DURATION",
                         help="only what was deleted at least this long ago (by deleted_time, as mlflow gc)")
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         lambda ms: ms is None or now - ms >= args.older_than)
     experiments = select_experiments(store, include_deleted=True)
     pairs = list_runs(store, experiments, include_deleted=True)
+    say_cache_note(store)
     wanted = None
     if args.run_ids:
         try:

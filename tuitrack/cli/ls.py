@@ -7,7 +7,7 @@ import shutil
 import sys
 
 from tuitrack.export import FORMATS
-from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
+from tuitrack.cli.store_format import add_cache_option, add_format_option, add_store_argument, open_from, say_cache_note
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
 from tuitrack.model import Experiment, Run, latest_versions
@@ -30,6 +30,7 @@ HELP = "list runs"
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     add_store_argument(parser)
+    add_cache_option(parser)
     add_format_option(parser, short_name=False)
     parser.add_argument("--all", "-a", action="store_true", help="include deleted runs and experiments")
     parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tuitrack: {exc}", file=sys.stderr)
         return 2
     rows = list_runs(store, experiments, include_deleted=args.all)
+    say_cache_note(store)
     if condition is not None:
         if uses_datasets(condition):
             read_datasets(store, [r for _, r in rows])

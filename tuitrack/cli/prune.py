@@ -17,7 +17,7 @@ from collections import Counter
 from tuitrack.cli.arguments import count, positive_float
 from tuitrack.cli.edit import confirm, guarded
 from tuitrack.cli.gc import parse_duration, print_result
-from tuitrack.cli.store_format import add_format_option, add_store_argument, open_from
+from tuitrack.cli.store_format import add_cache_option, add_format_option, add_store_argument, open_from, say_cache_note
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
@@ -48,6 +48,7 @@ def _keep_best(text: str) -> KeepBest:
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     add_store_argument(parser)
+    add_cache_option(parser)
     add_format_option(parser)
     parser.add_argument("--status", type=_statuses, default=set(), metavar="S,S",
                         help="select runs with these statuses: FAILED, KILLED, FINISHED, ..., and STALE "
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     now = int(time.time() * 1000)
     stale_ms = int(args.stale_after * 60_000)
     runs = list_runs(store, experiments)
+    say_cache_note(store)
     by_id = {r.run_id: r for _, r in runs}
     children: dict[str, list[str]] = {}
     for _, found in runs:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 
 from tuitrack.model import Run
+from tuitrack.safe_text import visible
 from tuitrack.store import RunNotFound, Store, open_store
 from tuitrack.store.base import MIN_PREFIX, AmbiguousRun, prefix_matches, refuse_ambiguous
 from tuitrack.store.locate import FORMAT_CHOICES
@@ -63,9 +65,24 @@ def add_format_option(parser: argparse.ArgumentParser, short_name: bool = True) 
     parser.add_argument(*names, dest="store_format", choices=FORMAT_CHOICES, default="auto", help=HELP)
 
 
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="read every run from the store, without the read cache (~/.cache/tuitrack/), "
+                             "and leave the cache as it is")
+
+
 def open_from(args: argparse.Namespace, location: str | None = None, workers: int = 1) -> Store:
-    """The store named on the command line (or `location`), in the format asked for."""
-    return open_store(location or args.store, workers=workers, format=getattr(args, "store_format", "auto"))
+    """The store named on the command line (or `location`), in the format asked for; through the
+    read cache for commands that offer --no-cache and were not given it."""
+    return open_store(location or args.store, workers=workers, format=getattr(args, "store_format", "auto"),
+                      cache=not getattr(args, "no_cache", True))
+
+
+def say_cache_note(store: Store) -> None:
+    """After a listing: the read cache's one line, when it could not be used as it was."""
+    note = store.save_cache()
+    if note:
+        print(f"tuitrack: {visible(note)}", file=sys.stderr)
 
 
 def find_run(store: Store, run_id: str) -> Run:

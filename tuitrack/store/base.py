@@ -158,6 +158,11 @@ class Store(abc.ABC):
         """What a changed file under the store means, for stores watched as files."""
         return None
 
+    def save_cache(self) -> str | None:
+        """Every run listed has its data now: a store with a persistent read cache saves it, for
+        the next open. Returns a one-line note when the cache could not be used (else None)."""
+        return None
+
     def start_counting_changes(self) -> None:
         """What `changes` reports is counted from now. The app calls this before its first listing,
         so nothing written between that listing and the first look is missed; the CLI, which never

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from tuitrack.model import Experiment, Run
 from tuitrack.store.base import Store, StoreError
@@ -29,12 +31,27 @@ def select_experiments(
     raise ExperimentNotFound(f"no experiment named or numbered {name_or_id!r} (there are: {names})")
 
 
+@contextmanager
+def gc_paused():
+    """No garbage collection while a listing builds its runs: they are all kept, and each full
+    collection would walk every object made so far (at 50,000 runs, millions)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def list_runs(
     store: Store, experiments: list[Experiment], include_deleted: bool = False
 ) -> list[tuple[Experiment, Run]]:
     """Every run of `experiments` with its data, newest first within each experiment."""
     order = {id(e): i for i, e in enumerate(experiments)}
-    pairs = store.all_runs(experiments, include_deleted=include_deleted)
+    with gc_paused():
+        pairs = store.all_runs(experiments, include_deleted=include_deleted)
+        store.save_cache()
     pairs.sort(key=lambda pair: (-order[id(pair[0])], pair[1].start_time or 0, pair[1].run_id), reverse=True)
     return pairs
 

@@ -20,9 +20,8 @@ from tuitrack.store.fetch_ml.store import META as FETCH_ML_META
 from tuitrack.store.mlflow_file import MlflowFileStore
 from tuitrack.store.mlflow_file.files import read_head
 from tuitrack.store.mlflow_file.mini import holds_mini_runs
+from tuitrack.store.mlflow_file.read_cache import ReadCache
 from tuitrack.store.mlflow_file.store import META, TRASH
-from tuitrack.store.mlflow_rest import MlflowRestStore
-from tuitrack.store.mlflow_sql import MlflowSqliteStore
 
 EXPECTED = "an MLflow mlruns folder (experiment folders with a meta.yaml, and .trash)"
 ELSEWHERE = ("or an MLflow database (mlflow.db) or tracking server (http://host:5000), or daskperiment's Redis "
@@ -101,6 +100,8 @@ def _open_sqlite(path: str, location: str) -> Store:
         raise StoreError(f"{location}: no such database file")
     if not is_sqlite(path):
         raise StoreError(f"{location}: not an SQLite database (or not readable)")
+    from tuitrack.store.mlflow_sql import MlflowSqliteStore  # sqlite3: only for a database
+
     return MlflowSqliteStore(path, location)
 
 
@@ -134,15 +135,25 @@ FORMAT_CHOICES = ("auto", *FORMATS)
 EXPECTED_ANY = "; or ".join(f.expected for f in FORMATS.values()) + "; " + ELSEWHERE
 
 
-def open_store(location: str, workers: int = 1, format: str = "auto") -> Store:
+def open_store(location: str, workers: int = 1, format: str = "auto", cache: bool = False) -> Store:
     """The store at `location`. Raises StoreError with a one-line, user-facing message.
 
     `workers` > 1 lets big listings fork that many processes: for the CLI, never the app.
     `format` is one of FORMAT_CHOICES: "auto" recognises the format from what is on disk.
+    `cache`: a file store's first listing goes through its persistent read cache (read_cache.py).
     """
+    store = _open_store(location, workers, format)
+    if cache and isinstance(store, MlflowFileStore):
+        store.cache = ReadCache(store.root)
+    return store
+
+
+def _open_store(location: str, workers: int, format: str) -> Store:
     if format not in FORMAT_CHOICES:
         raise StoreError(f"unknown store format {format!r}; choose from {', '.join(FORMAT_CHOICES)}")
     if location.startswith(("http://", "https://")):
+        from tuitrack.store.mlflow_rest import MlflowRestStore  # http, ssl, urllib: only for a server
+
         return MlflowRestStore(location)
     if location.startswith(("redis://", "rediss://")):
         from tuitrack.store.daskperiment.redis_store import open_redis  # redis-py is an optional extra

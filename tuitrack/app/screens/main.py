@@ -235,6 +235,9 @@ class MainScreen(RunEditing, Screen):
                     pending.append(experiment_id)
                     break
         self.post_message(LoadingDone(time.perf_counter() - started))
+        note = self.index.store.save_cache()  # the next open reads only what changed
+        if note:
+            self.app.call_from_thread(self._update_status, note)
         # Last, the slowest and least urgent: how much disk each run takes (for prune and the
         # Disk column). Walking every file of every run: runs in chunks, yielding to the UI.
         for experiment in experiments if self.index.store.measures_disk else []:

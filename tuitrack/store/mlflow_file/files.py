@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from tuitrack.store.mlflow_rules import ChangeRefused
 
@@ -119,6 +119,21 @@ def read_bytes(path: str, limit: int = META_LIMIT, dir_fd: int | None = None) ->
         os.close(fd)
 
 
+def stat_and_read(path: str, limit: int, dir_fd: int | None = None) -> tuple[os.stat_result, bytes]:
+    """`read_bytes`, and the file's stat from before the read (what the read cache stamps it by:
+    a change after the stat changes the stamp, so the stamp never vouches for newer bytes)."""
+    fd = open_regular(path, dir_fd, check_kind=False)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a folder")
+            raise NotRegularFile()
+        return st, read_fd(fd, limit)
+    finally:
+        os.close(fd)
+
+
 def _refuse_irregular(fd: int) -> None:
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         raise NotRegularFile()
@@ -183,7 +198,9 @@ def _is_symlink(path: str, dir_fd: int | None) -> bool:
         return False
 
 
-def walk_keys(folder: str, problems: list[tuple[str, str]]) -> Iterator[tuple[str, int, str]]:
+def walk_keys(folder: str, problems: list[tuple[str, str]],
+              on_folder: Callable[[str, os.stat_result | None], None] | None = None,
+              ) -> Iterator[tuple[str, int, str]]:
     """(key, dir_fd, name) for every file under a `params/`, `tags/` or `metrics/` folder: open
     it with `open_regular(name, dir_fd)` (or `read_bytes`) before asking for the next one.
 
@@ -191,10 +208,14 @@ def walk_keys(folder: str, problems: list[tuple[str, str]]) -> Iterator[tuple[st
     folder itself nor anything in it (MLflow's `os.walk` does not follow symlinked folders either),
     so a symlink loop cannot trap the walk and nothing outside the run is read. A missing folder
     yields nothing; a symlink or an unreadable entry adds a (key, message) problem.
+    `on_folder(prefix, stat)`: told of each folder opened ("" for `folder` itself, whose stat is
+    None when it is missing), before it is listed: the read cache's stamps.
     """
     try:
         top = os.open(folder, DIR_FLAGS)
     except FileNotFoundError:
+        if on_folder is not None:
+            on_folder("", None)
         return
     except OSError as exc:
         if _is_symlink(folder, None):
@@ -206,6 +227,8 @@ def walk_keys(folder: str, problems: list[tuple[str, str]]) -> Iterator[tuple[st
 
     def enter(prefix: str, fd: int) -> None:
         try:
+            if on_folder is not None:
+                on_folder(prefix.rstrip("/"), os.fstat(fd))
             entries = list(os.scandir(fd))
         except OSError as exc:
             problems.append((prefix.rstrip("/"), f"cannot list folder ({reason(exc)})"))

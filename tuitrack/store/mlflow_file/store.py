@@ -52,13 +52,17 @@ from tuitrack.store.mlflow_file.files import (
     TAG_LIMIT,
     open_beneath,
     read_bytes,
+    META_LIMIT,
     read_fd,
     reason,
     refuse_symlinked_parts,
+    said_plainly,
+    stat_and_read,
     walk_keys,
 )
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, latest_of_fd, read_latest
+from tuitrack.store.mlflow_file.read_cache import ReadCache, Stamps
 from tuitrack.store.purge_plan import PurgePlan
 
 TRASH = ".trash"
@@ -85,20 +89,24 @@ class _Meta:
         self.missing = missing
 
 
-def read_meta(path: str) -> _Meta:
-    meta, may_be_mid_write = _read_meta_once(path)
+def read_meta(path: str, stamps: Stamps | None = None) -> _Meta:
+    meta, may_be_mid_write = _read_meta_once(path, stamps)
     for delay in META_RETRIES:
         if not may_be_mid_write or not _changed_lately(path):
             break
         time.sleep(delay)
-        meta, may_be_mid_write = _read_meta_once(path)
+        meta, may_be_mid_write = _read_meta_once(path)  # such a run has a problem: not cached
     return meta
 
 
-def _read_meta_once(path: str) -> tuple[_Meta, bool]:
+def _read_meta_once(path: str, stamps: Stamps | None = None) -> tuple[_Meta, bool]:
     """The outcome, and whether it may be a rewrite in progress (empty, or does not parse)."""
     try:
-        data = read_bytes(path)
+        if stamps is None:
+            data = read_bytes(path)
+        else:
+            st, data = stat_and_read(path, META_LIMIT)
+            stamps.add(META, st)
     except FileNotFoundError:
         return _Meta(None, "meta.yaml is missing", missing=True), False
     except IsADirectoryError:
@@ -150,12 +158,21 @@ class MlflowFileStore(Store):
     default_experiment_id = "0"
     metric_points_disposable = True  # a MetricCursor's byte offset is all a next read needs
 
-    def __init__(self, root: str | os.PathLike[str], location: str | None = None, workers: int = 1):
+    def __init__(self, root: str | os.PathLike[str], location: str | None = None, workers: int = 1,
+                 cache: bool = False):
         self.root = os.path.abspath(root)
         self.location = location if location is not None else str(root)
         self.workers = workers  # > 1 forks processes for big listings: only for the CLI
         self.watch_root = self.root
+        # Artifact URIs that start so are in this store (a root with % or : in it is parsed each time).
+        self._inside_uri = "" if any(c in self.root for c in "%:?#;") else "file://" + self.root + "/"
         self._mini_runs: dict[str, bool] = {}  # run folder -> is it mini-mlflow's (for classify)
+        # The persistent read cache (read_cache.py), for the first listing of this session only.
+        self.cache = ReadCache(self.root) if cache else None
+        # (experiment id, run id) -> the run a listing without data made: from the cache, with
+        # its data already (load_data has nothing to do); or read, with its stamps so far.
+        self._from_cache: dict[tuple[str, str], Run] = {}
+        self._stamping: dict[tuple[str, str], tuple[Run, Stamps]] = {}
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -259,26 +276,69 @@ class MlflowFileStore(Store):
         # One flat list of run folders, so that forked workers share the work evenly.
         folders = [(i, name, path) for i, e in enumerate(experiments) for name, path in self._run_folders(e)]
 
+        cache = self.cache if self.cache is not None and not self.cache.finished else None
+
         def read(chunk: list[tuple[int, str, str]]) -> list[tuple[int, Run | Problem]]:
             # Experiment problems travel back beside the runs, so this works in a forked worker.
             out: list[tuple[int, Run | Problem]] = []
             for index, name, path in chunk:
-                result = self._read_run(experiments[index], path, name)
-                if isinstance(result, Run):
-                    if result.is_deleted and not include_deleted:
-                        continue
-                    if with_data:
-                        self._load_data_at(result, path)
-                out.append((index, result))
+                experiment = experiments[index]
+                if cache is not None:
+                    result = self._cached_run(cache, experiment, path, name, include_deleted, with_data)
+                else:
+                    result = self._read_run(experiment, path, name, with_data=with_data)
+                    if isinstance(result, Run):
+                        if result.is_deleted and not include_deleted:
+                            continue
+                        if with_data:
+                            self._load_data_at(result, path)
+                if result is not None:
+                    out.append((index, result))
             return out
 
         runs = []
-        for index, item in map_chunks(read, folders, self.workers):
+        # The cache's entries are kept in this process: no forked workers (a cached run costs
+        # a few stats; on two cores, the workers cost more CPU than they saved in wall time).
+        for index, item in map_chunks(read, folders, self.workers if cache is None else 1):
             if isinstance(item, Problem):
                 experiments[index].problems.append(item)
             else:
                 runs.append((experiments[index], item))
         return runs
+
+    def _cached_run(self, cache: ReadCache, experiment: Experiment, path: str, name: str,
+                    include_deleted: bool, with_data: bool) -> Run | Problem | None:
+        """`_read_run` (and its data when `with_data`) through the read cache; None for a deleted
+        run not asked for."""
+        key = self._rel(path)
+        run = cache.run(key, path, name, experiment.experiment_id)
+        if run is not None:
+            if run.artifact_uri:
+                self._find_moved_artifacts(run, path)
+            if run.is_deleted and not include_deleted:
+                return None
+            if not with_data:
+                self._from_cache[(run.experiment_id, run.run_id)] = run
+            return run
+        stamps = Stamps()
+        result = self._read_run(experiment, path, name, stamps, with_data)
+        if not isinstance(result, Run) or (result.is_deleted and not include_deleted):
+            return result if isinstance(result, Problem) else None
+        if with_data:
+            self._load_data_at(result, path, stamps)
+            cache.keep(key, result, stamps)
+        else:
+            self._stamping[(result.experiment_id, result.run_id)] = (result, stamps)
+        return result
+
+    def save_cache(self) -> str | None:
+        """Every run listed has its data: save the read cache (the next open reads only what
+        changed) and let go of it. Returns a note for the user when the cache was not usable."""
+        if self.cache is None:
+            return None
+        self.cache.save()
+        self._from_cache, self._stamping = {}, {}
+        return self.cache.note
 
     def _run_folders(self, experiment: Experiment) -> list[tuple[str, str]]:
         """(name, path) of every run candidate: sub-folders that are not reserved."""
@@ -288,6 +348,8 @@ class MlflowFileStore(Store):
         except OSError as exc:
             experiment.problems.append(Problem(self._rel(exp_dir), f"cannot list runs ({reason(exc)})"))
             return []
+        if self.cache is not None:
+            self.cache.listed(self._rel(exp_dir))
         folders = []
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.name in RESERVED_EXPERIMENT_FOLDERS or entry.name.startswith("."):
@@ -299,9 +361,11 @@ class MlflowFileStore(Store):
                 experiment.problems.append(Problem(self._rel(entry.path), f"{reason(exc)}; skipped"))
         return folders
 
-    def _read_run(self, experiment: Experiment, path: str, folder: str) -> Run | Problem:
-        """The run in `path`, or, for a folder without meta.yaml, a problem for its experiment."""
-        meta = read_meta(os.path.join(path, META))
+    def _read_run(self, experiment: Experiment, path: str, folder: str, stamps: Stamps | None = None,
+                  with_data: bool = False) -> Run | Problem:
+        """The run in `path`, or, for a folder without meta.yaml, a problem for its experiment.
+        `with_data`: the caller reads its data next (all its tags), so no tag is read here."""
+        meta = read_meta(os.path.join(path, META), stamps)
         where = self._rel(os.path.join(path, META))
         if meta.missing:
             # MLflow skips such folders silently (a run being created has no meta.yaml yet).
@@ -319,6 +383,8 @@ class MlflowFileStore(Store):
         run.problems.extend(Problem(where, m) for m in issues)
         if run.artifact_uri:
             self._find_moved_artifacts(run, path)
+        if with_data:
+            return run
         # Two tags belong to what a run is even before its data is read: its parent (the tree
         # nests by it) and, for stores whose meta.yaml has no name, its name.
         for tag in (PARENT_RUN_TAG, RUN_NAME_TAG) if not run.run_name else (PARENT_RUN_TAG,):
@@ -334,6 +400,8 @@ class MlflowFileStore(Store):
         which name the old place. When that place is gone and the URI ends in this run's
         `<experiment>/<run>/artifacts`, which this store holds, the store's copy is the run's
         artifacts: for sizes, purge and display (the detail says where it moved from)."""
+        if self._inside_uri and run.artifact_uri.startswith(self._inside_uri):
+            return  # in this store (MLflow's own URIs): no URI to parse, nothing moved
         path, _ = purge_plan.local_path(run.artifact_uri)
         if path is None or path.startswith(self.root + os.sep):
             return
@@ -390,30 +458,45 @@ class MlflowFileStore(Store):
         return issues
 
     def load_data(self, run: Run) -> None:
+        which = (run.experiment_id, run.run_id)
+        if self._from_cache.pop(which, None) is run:
+            return  # read from the cache with its data, moments ago
+        stamping = self._stamping.pop(which, None)
+        if stamping is not None and stamping[0] is run and self.cache is not None:
+            path = self.run_dir(run)
+            self._load_data_at(run, path, stamping[1])
+            self.cache.keep(self._rel(path), run, stamping[1])
+            return
         self._load_data_at(run, self.run_dir(run))
 
-    def _load_data_at(self, run: Run, path: str) -> None:
+    def _load_data_at(self, run: Run, path: str, stamps: Stamps | None = None) -> None:
         rel = self._rel(path)
         if run.dialect:
             run.params = mini.read_params(path, rel, run.problems)
             run.tags = self._read_values(path, "tags", rel, run.problems)
             run.metrics = mini.read_metrics(path, rel, run.problems)
         else:
-            run.params = self._read_values(path, "params", rel, run.problems)
-            run.tags = self._read_values(path, "tags", rel, run.problems)
-            run.metrics = self._read_latest_metrics(path, rel, run.problems)
+            run.params = self._read_values(path, "params", rel, run.problems, stamps)
+            run.tags = self._read_values(path, "tags", rel, run.problems, stamps)
+            run.metrics = self._read_latest_metrics(path, rel, run.problems, stamps)
         if not run.run_name:
             run.run_name = run.tags.get(RUN_NAME_TAG, "")
 
     @staticmethod
-    def _read_values(parent: str, kind: str, rel: str, problems: list[Problem]) -> dict[str, str]:
+    def _read_values(parent: str, kind: str, rel: str, problems: list[Problem],
+                     stamps: Stamps | None = None) -> dict[str, str]:
         """Every `<parent>/<kind>/<key>` file's text: params, run tags or experiment tags."""
         values: dict[str, str] = {}
         bad: list[tuple[str, str]] = []
         limit = PARAM_LIMIT if kind == "params" else TAG_LIMIT
-        for key, dir_fd, name in walk_keys(os.path.join(parent, kind), bad):
+        on_folder = None if stamps is None else (lambda sub, st: stamps.add(kind + "/" + sub if sub else kind, st))
+        for key, dir_fd, name in walk_keys(os.path.join(parent, kind), bad, on_folder):
             try:
-                data = read_bytes(name, limit, dir_fd)
+                if stamps is None:
+                    data = read_bytes(name, limit, dir_fd)
+                else:
+                    st, data = stat_and_read(name, limit, dir_fd)
+                    stamps.add(kind + "/" + key, st)
             except OSError as exc:
                 bad.append((key, f"cannot read ({reason(exc)})"))
                 continue
@@ -426,12 +509,14 @@ class MlflowFileStore(Store):
         return values
 
     @staticmethod
-    def _read_latest_metrics(parent: str, rel: str, problems: list[Problem]) -> dict[str, MetricPoint]:
+    def _read_latest_metrics(parent: str, rel: str, problems: list[Problem],
+                             stamps: Stamps | None = None) -> dict[str, MetricPoint]:
         metrics: dict[str, MetricPoint] = {}
         bad: list[tuple[str, str]] = []
-        for key, dir_fd, name in walk_keys(os.path.join(parent, "metrics"), bad):
+        on_folder = None if stamps is None else (lambda sub, st: stamps.add("metrics/" + sub if sub else "metrics", st))
+        for key, dir_fd, name in walk_keys(os.path.join(parent, "metrics"), bad, on_folder):
             try:
-                latest = read_latest(name, dir_fd=dir_fd)
+                latest = read_latest(name, dir_fd=dir_fd) if stamps is None else _stamped_latest(name, dir_fd, key, stamps)
             except OSError as exc:
                 bad.append((key, f"cannot read ({reason(exc)})"))
                 continue
@@ -602,7 +687,7 @@ class MlflowFileStore(Store):
         path = os.path.join(self.experiment_dir(experiment.experiment_id), run_id)
         if not os.path.isdir(path):
             return None
-        run = self._read_run(experiment, path, run_id)
+        run = self._read_run(experiment, path, run_id, with_data=True)
         if not isinstance(run, Run):
             return None
         self._load_data_at(run, path)
@@ -639,7 +724,7 @@ class MlflowFileStore(Store):
         refuse_ambiguous(run_id, [name for _, _, name in matches], [exp.experiment_id for exp, _, _ in matches])
         for exp, exp_dir, name in matches:
             path = os.path.join(exp_dir, name)
-            run = self._read_run(exp, path, name)
+            run = self._read_run(exp, path, name, with_data=True)
             if isinstance(run, Run):
                 self._load_data_at(run, path)
                 return run
@@ -708,6 +793,20 @@ class MlflowFileStore(Store):
         history.points.extend(new.points)
         history.problems.extend(Problem(history.where, e) for e in new.errors)
         return new.points
+
+
+def _stamped_latest(name: str, dir_fd: int, key: str, stamps: Stamps):
+    """`read_latest`, stamping the file by the fstat made before its bytes are read."""
+    try:
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        raise said_plainly(exc, name, dir_fd) from None
+    try:
+        st = os.fstat(fd)
+        stamps.add("metrics/" + key, st)
+        return latest_of_fd(fd, st=st)
+    finally:
+        os.close(fd)
 
 
 def _read_text_or_none(run_dir: str, relative: str) -> str | None:
