@@ -41,8 +41,8 @@ The rows, in the issue's order (the target is printed beside each figure):
    that delta right after, so this is the screen's latency minus the repaint.
 
 Also printed: each thread's share of a core while idle and while the writers write (from
-/proc/self/task, by Python thread name; `--profile` adds a cProfile of the UI thread during the
-writes), the inotify watches the app holds once live, and whether it watches every run or
+/proc/self/task, by Python thread name; `--profile` adds a profile of the writes: every
+thread's with yappi if it is installed, else the UI thread's with cProfile), the inotify watches the app holds once live, and whether it watches every run or
 only the hot ones (`FolderWatcher.whole`). The writers' metric files are put back as they were
 afterwards, so the cached store stays the same for the next run. Every wait has a timeout; the
 50,000-run store takes minutes (progress goes to stderr). On a shared machine, say how loaded it
@@ -127,6 +127,47 @@ def memory_mib() -> tuple[float, float]:
     """VmRSS and VmHWM of this process, in MiB."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def start_profile():
+    """A CPU profile of every thread with yappi when it is installed (`pip install yappi`: not a
+    dependency), else a cProfile of the UI thread (this one: run_test runs the app here)."""
+    try:
+        import yappi
+    except ImportError:
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
+        return profile
+    yappi.set_clock_type("cpu")
+    yappi.clear_stats()
+    yappi.start(builtins=True)
+    return yappi
+
+
+def stop_profile(profile, top: int = 40) -> str:
+    """The profile's busiest functions, by own time and by time inside them."""
+    import io
+
+    text = io.StringIO()
+    if getattr(profile, "__name__", "") == "yappi":
+        profile.stop()
+        stats = profile.get_func_stats()
+        for key, title in (("tsub", "own CPU time"), ("ttot", "CPU time inside")):
+            print(f"-- yappi, every thread, by {title}", file=text)
+            for row in sorted(stats, key=lambda s: -getattr(s, key))[:top]:
+                print(f"{row.tsub:8.3f} {row.ttot:8.3f} {row.ncall:8d}  {row.module}:{row.lineno} {row.name}",
+                      file=text)
+        for thread in profile.get_thread_stats():
+            print(f"thread {thread.name} {thread.ttot:.3f} s", file=text)
+        return text.getvalue()
+    import pstats
+
+    profile.disable()
+    for order in ("tottime", "cumulative"):
+        pstats.Stats(profile, stream=text).sort_stats(order).print_stats(top)
+    return text.getvalue()
 
 
 # -- one app session, in a process of its own ----------------------------------------------------
@@ -245,24 +286,13 @@ async def writers(screen, runs, args: argparse.Namespace) -> dict:
             str(first_step[run_id]), str(start_at), stdout=subprocess.PIPE) for run_id in paths]
         progress(f"{len(procs)} writers x {WRITE_RATE:.0f} points/s for {args.write_seconds:.0f} s")
         await asyncio.sleep(max(0.0, start_at - time.time()))
-        profile = None
-        if args.profile:  # the UI thread (this one: run_test runs the app on this event loop)
-            import cProfile
-
-            profile = cProfile.Profile()
-            profile.enable()
+        profile = start_profile() if args.profile else None
         wall, cpu, threads = time.perf_counter(), time.process_time(), thread_cpu()
         await asyncio.sleep(args.write_seconds)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         threads = cpu_by_thread(threads, thread_cpu(), wall)
         if profile is not None:
-            import io
-            import pstats
-
-            profile.disable()
-            text = io.StringIO()
-            pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(25)
-            print(text.getvalue(), file=sys.stderr)
+            print(stop_profile(profile), file=sys.stderr)
         written = {run_id: int((await proc.communicate())[0].decode().strip() or 0)
                    for run_id, proc in zip(paths, procs)}
         last = {run_id: first_step[run_id] + n - 1 for run_id, n in written.items()}
@@ -439,7 +469,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="ls and the C reader: best of this many")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds each wait may take")
     parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile of the UI thread while the writers write (to stderr)")
+                        help="print a profile while the writers write (to stderr): every thread's with "
+                             "yappi if installed, else the UI thread's with cProfile")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--open-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

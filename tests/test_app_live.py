@@ -189,6 +189,31 @@ async def test_points_logged_repaint_only_the_rows_of_their_runs(reference_store
         assert full_sets
 
 
+async def test_points_logged_repaint_only_the_lines_of_their_rows(reference_store, monkeypatch):
+    """A batch of points repaints the table's lines of the runs that logged, not every line on
+    screen (painting a screenful per batch was most of the UI thread's CPU under 20 writers)."""
+    root, ids = reference_store
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        running = ids.runs["running"]
+        await screen.select_run(running)
+        await settle(pilot)
+        table = screen.query_one(RunsTable)
+        assert len(table.runs) > 1  # other rows on screen that must not be painted again
+        painted: list[int] = []
+        real_render_line = table.render_line
+        monkeypatch.setattr(table, "render_line", lambda y: (painted.append(y), real_render_line(y))[1])
+        at = next(i for i, c in enumerate(table.columns) if c.key == "metric:m")
+        row = next(i for i, r in enumerate(table.runs) if r.run_id == running)
+        with open(root / ids.experiments["beta"] / running / "metrics" / "m", "a") as f:
+            f.write("1795000009000 7.5 40\n")  # no wider than the column's values: no new widths
+        await eventually(pilot, lambda: table._cells[row][at] == "7.5")
+        await settle(pilot)
+        assert painted and set(painted) == {row + 1 - table.scroll_offset.y}  # line 0 is the header
+
+
 async def test_points_logged_in_a_collapsed_experiment_do_not_reshape_the_tree(reference_store, monkeypatch):
     """Large stores open with their experiments collapsed (their runs not in the tree yet): a run
     there that logs a point is no change of the tree's shape, and the table computes its row only

@@ -123,6 +123,65 @@ def test_apply_experiment_moved_to_trash(reference_store):
     assert all(r.is_deleted for r in index.runs_of(beta, include_deleted=True))
 
 
+def counted(index: RunIndex) -> tuple[int, int]:
+    """The counts the status bar shows, as the index keeps them by deltas, next to a count of
+    every run (what they must equal)."""
+    return index.run_count(), index.run_count(include_deleted=True)
+
+
+def recounted(index: RunIndex) -> tuple[int, int]:
+    runs = index.all_runs()
+    return sum(1 for r in runs if not r.is_deleted), len(runs)
+
+
+def test_run_counts_follow_every_delta(reference_store):
+    """The status bar's counts come from the index by deltas (counting every run on every batch
+    cost a third of the UI thread under writers): a new run, a deleted and a restored one, a
+    status change, points logged, a run removed, an experiment moved to the trash and back."""
+    from tests.mlflow_stores import client_for
+
+    root, ids = reference_store
+    index = loaded_index(root)
+    start = recounted(index)
+    assert counted(index) == start and start[0] < start[1]  # the reference store has deleted runs
+    beta = root / ids.experiments["beta"]
+    new_run = beta / ("f" * 32)
+    shutil.copytree(beta / ids.runs["killed"], new_run)
+    (new_run / "meta.yaml").write_text((new_run / "meta.yaml").read_text().replace(ids.runs["killed"], "f" * 32))
+    index.apply(changes(index, new_run, new_run / "meta.yaml"))
+    assert counted(index) == recounted(index) == (start[0] + 1, start[1] + 1)
+    client = client_for(root)
+    client.delete_run("f" * 32)
+    index.apply(changes(index, new_run / "meta.yaml"))
+    assert counted(index) == recounted(index) == (start[0], start[1] + 1)
+    client.restore_run("f" * 32)
+    index.apply(changes(index, new_run / "meta.yaml"))
+    assert counted(index) == recounted(index) == (start[0] + 1, start[1] + 1)
+    client.set_terminated(ids.runs["running"], "FAILED")
+    with open(beta / ids.runs["running"] / "metrics" / "m", "a") as f:
+        f.write("1795000009000 9.5 5\n")
+    running = beta / ids.runs["running"]
+    index.apply(changes(index, running / "meta.yaml", running / "metrics" / "m"))
+    assert index.run(ids.runs["running"]).status is RunStatus.FAILED
+    assert counted(index) == recounted(index) == (start[0] + 1, start[1] + 1)
+    client.delete_run(ids.runs["running"])
+    shutil.rmtree(new_run)  # an active run removed, a deleted one in the same batch
+    index.apply(changes(index, new_run, running / "meta.yaml"))
+    assert counted(index) == recounted(index) == (start[0] - 1, start[1])
+    meta = beta / "meta.yaml"
+    meta.write_text(meta.read_text().replace("lifecycle_stage: active", "lifecycle_stage: deleted"))
+    os.rename(beta, root / ".trash" / beta.name)
+    index.apply(changes(index, beta, root / ".trash" / beta.name))
+    assert counted(index) == recounted(index) and counted(index)[0] < start[0] - 1
+    os.rename(root / ".trash" / beta.name, beta)
+    meta.write_text(meta.read_text().replace("lifecycle_stage: deleted", "lifecycle_stage: active"))
+    index.apply(changes(index, beta, root / ".trash" / beta.name))
+    assert counted(index) == recounted(index) == (start[0] - 1, start[1])
+    shutil.rmtree(beta)  # an experiment gone altogether
+    index.apply(changes(index, beta))
+    assert counted(index) == recounted(index) and counted(index)[1] < start[1]
+
+
 def test_debouncer_turns_a_burst_into_few_batches():
     batches: list[set[str]] = []
     debouncer = Debouncer(batches.append, delay=0.05, max_wait=0.25)

@@ -36,7 +36,7 @@ class Listener:
     status: Callable[[str], None]  # how the store is followed now ("live (inotify: every run)")
     trouble: Callable[[str | None], None]  # asking the store what changed failed (None: works again)
     gone: Callable[[str | None], None]  # the store went away (its path), or came back (None)
-    sizes: Callable[[str], None]  # disk sizes of this experiment's runs were measured again
+    sizes: Callable[[str, list[str]], None]  # disk sizes of these runs (of this experiment) were measured again
 
 
 class Follower:
@@ -182,7 +182,7 @@ class Follower:
         if delta:
             self.listener.delta(delta)
         for experiment_id in {run.experiment_id for run in grown}:
-            self.listener.sizes(experiment_id)
+            self.listener.sizes(experiment_id, [run.run_id for run in grown if run.experiment_id == experiment_id])
 
 
 class _Parts:

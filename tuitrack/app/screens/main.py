@@ -104,7 +104,7 @@ class MainScreen(RunEditing, Screen):
             status=lambda description: self.post_message(WatchStarted(description)),
             trouble=lambda problem: self.post_message(WatchTrouble(problem)),
             gone=lambda path: self.post_message(StoreGone(path)),
-            sizes=lambda experiment_id: self.post_message(SizesLoaded(experiment_id)),
+            sizes=lambda experiment_id, run_ids: self.post_message(SizesLoaded(experiment_id, run_ids)),
         ), clock=clock, poll=live.poll)
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
@@ -236,7 +236,7 @@ class MainScreen(RunEditing, Screen):
         count = len(self._visible_runs(eid))
         tree.update_experiment(experiment, count)
         node = tree.experiment_nodes.get(eid)
-        small = len(self.index.all_runs()) < EXPAND_ALL_BELOW
+        small = self.index.run_count(include_deleted=True) < EXPAND_ALL_BELOW
         if node is not None and (node.is_expanded or eid in self._reopen or (small and not self._reopen)):
             await self._fill_experiment(eid)
             node.expand()
@@ -271,7 +271,10 @@ class MainScreen(RunEditing, Screen):
                 experiment, len(self._visible_runs(message.experiment_id)),
                 self.index.experiment_bytes(message.experiment_id))
         if message.experiment_id == self.current_experiment:
-            self.query_one(RunsTable).recompute()
+            table = self.query_one(RunsTable)
+            runs = [r for r in map(self.index.run, message.run_ids or ()) if r is not None]
+            if message.run_ids is None or not table.update_rows(runs):  # a growing run: its row only
+                table.recompute()
 
     def on_loading_done(self, message: LoadingDone) -> None:
         self.loaded = True
@@ -507,18 +510,18 @@ class MainScreen(RunEditing, Screen):
     def _update_status(self, note: str | None = None) -> None:
         if note is not None:
             self._status_note = note
-        runs = [r for r in self.index.all_runs() if self.show_deleted or not r.is_deleted]
+        runs = self.index.run_count(include_deleted=self.show_deleted)
         experiments = self._visible_experiments()
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" tuitrack ", style="bold reverse")
         text.append(f" {visible(self.index.store.location)} ", style="bold")
-        text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(len(runs), 'run')} ")
+        text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(runs, 'run')} ")
         if self.query_error:
             text.append("│ filter: not valid (see below the filter) ", style="bold red")
         elif self.query_text:
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
-            text.append(f"│ {kind}: {shown} of {len(runs)} ", style="bold")
+            text.append(f"│ {kind}: {shown} of {runs} ", style="bold")
         if self.show_deleted:
             text.append("│ deleted shown ", style="italic")
         if self.marked:
