@@ -137,6 +137,69 @@ async def test_a_run_made_before_the_watch_began_appears(reference_store, poll, 
         await eventually(pilot, lambda: app.screen.index.run(new_id) is not None)
 
 
+async def test_nothing_changed_while_the_store_loads_is_missed(reference_store, monkeypatch):
+    """A folder store is watched from before its runs are listed (live within a second at any
+    size), its runs as they are listed: every change in the load window reaches the screen.
+    Points logged after a run is listed but before its data is read, and after its data is read
+    but before the load ends; a run renamed after the listing but before its watch (only the
+    sweep can see that one); runs made before and after their experiment is listed."""
+    from tuitrack.live.follow import Follower
+    from tuitrack.live.index import RunIndex
+
+    root, ids = reference_store
+    beta = root / ids.experiments["beta"]
+    running, killed = ids.runs["running"], ids.runs["killed"]
+    points = beta / running / "metrics" / "m"
+    alpha = root / ids.experiments["alpha"]
+
+    def copy_run(into: Path, run_id: str) -> None:
+        source = next(p for p in beta.iterdir() if p.name == killed)
+        shutil.copytree(source, into / run_id)
+        meta = into / run_id / "meta.yaml"
+        meta.write_text(meta.read_text().replace(killed, run_id).replace(f"experiment_id: '{beta.name}'",
+                                                                         f"experiment_id: '{into.name}'"))
+
+    def log(step: int) -> None:
+        with open(points, "a") as f:
+            f.write(f"1795000009000 {step}.5 {step}\n")
+
+    done: set[str] = set()
+    real_listed, real_load_data = Follower.listed, RunIndex.load_data
+
+    def listed(self, runs):
+        if any(r.run_id == killed for r in runs) and "renamed" not in done:
+            done.add("renamed")
+            meta = beta / killed / "meta.yaml"  # before the watch: the sweep must find it
+            meta.write_text(meta.read_text().replace("run_name: killed", "run_name: renamed-in-the-window"))
+            log(100)  # listed, data not read yet
+            copy_run(beta, "a" * 32)  # its experiment is listed and watched already
+            copy_run(alpha, "b" * 32)  # listed before or after (the order is the loader's): seen
+        return real_listed(self, runs)
+
+    def load_data(self, runs):
+        runs = list(runs)
+        loaded = real_load_data(self, runs)
+        if any(r.run_id == running for r in runs) and "logged" not in done:
+            done.add("logged")
+            log(101)  # its data is read: only its watch can see this
+        return loaded
+
+    monkeypatch.setattr(Follower, "listed", listed)
+    monkeypatch.setattr(RunIndex, "load_data", load_data)
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert {"renamed", "logged"} <= done
+        index = screen.index
+        await eventually(pilot, lambda: index.run(running).metrics["m"].step == 101)
+        await eventually(pilot, lambda: index.run(killed).run_name == "renamed-in-the-window")
+        await eventually(pilot, lambda: index.run("a" * 32) is not None and index.run("b" * 32) is not None)
+        tree = screen.query_one(RunTree)
+        await eventually(pilot, lambda: {"a" * 32, "b" * 32} <= set(tree.run_nodes))
+        assert "renamed-in-the-window" in str(tree.run_nodes[killed].label)
+
+
 async def test_a_new_experiment_opens_like_the_others(reference_store):
     from tests.mlflow_stores import client_for
 

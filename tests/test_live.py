@@ -237,12 +237,13 @@ def test_watcher_sees_a_writer_process(reference_store, mode):
 
     debouncer = Debouncer(on_batch, delay=0.03)
     if mode == "inotify":
-        watcher = FolderWatcher(str(root), debouncer.add, run_dirs=lambda: [str(run_dir)],
-                                hot_runs=lambda: [str(run_dir)])
+        watcher = FolderWatcher(str(root), debouncer.add, hot_runs=lambda: [str(run_dir)])
+        watcher.start()
+        watcher.watch_listed([(str(run_dir), True)])
     else:
         watcher = PollWatcher(str(root), debouncer, interval=0.1, hot_runs=lambda: [str(run_dir)],
                               all_runs=lambda: [str(run_dir)])
-    watcher.start()
+        watcher.start()
     try:
         subprocess.run([sys.executable, "-c", WRITER, str(run_dir / "metrics" / "m"), "300"], check=True)
         assert wait_until(lambda: seen and seen[-1] == 299), seen[-5:]
@@ -335,7 +336,7 @@ def test_a_large_store_is_watched_where_it_changes(reference_store, monkeypatch)
     run is hot; a cold run is left to the sweep; watches the kernel refuses are counted."""
     import errno as errno_module
 
-    from watchdog.observers.inotify_c import InotifyFD
+    import tuitrack.live.inotify as inotify
 
     root, ids = reference_store
     beta = root / ids.experiments["beta"]
@@ -347,8 +348,9 @@ def test_a_large_store_is_watched_where_it_changes(reference_store, monkeypatch)
         with lock:
             seen.update(paths)
 
-    watcher = FolderWatcher(str(root), hand_on, run_dirs=lambda: [hot, cold], hot_runs=lambda: [hot], budget=0)
+    watcher = FolderWatcher(str(root), hand_on, hot_runs=lambda: [hot], budget=0)
     watcher.start()
+    watcher.watch_listed([(hot, True), (cold, False)])
     try:
         assert not watcher.whole and "1 active run(s), the rest swept" in watcher.describe()
         with open(Path(cold) / "metrics" / "x", "a") as f:  # seen by the next sweep only
@@ -367,17 +369,18 @@ def test_a_large_store_is_watched_where_it_changes(reference_store, monkeypatch)
         watcher.stop()
 
     calls = []
-    real_add = InotifyFD.add_callback
+    real_add = inotify._add_watch
 
-    def add_until_full(self, *args, **kwargs):
+    def add_until_full(*args):
         calls.append(1)
         if len(calls) > 3:
             raise OSError(errno_module.ENOSPC, "No space left on device")
-        return real_add(self, *args, **kwargs)
+        return real_add(*args)
 
-    monkeypatch.setattr(InotifyFD, "add_callback", add_until_full)
-    full = FolderWatcher(str(root), hand_on, run_dirs=lambda: [hot, cold], hot_runs=lambda: [hot])
+    monkeypatch.setattr(inotify, "_add_watch", add_until_full)
+    full = FolderWatcher(str(root), hand_on, hot_runs=lambda: [hot])
     full.start()
+    full.watch_listed([(hot, True), (cold, False)])
     try:
         assert full.refused > 0 and "not watched (inotify limit), swept" in full.describe()
     finally:

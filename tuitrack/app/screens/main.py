@@ -168,14 +168,19 @@ class MainScreen(RunEditing, Screen):
         self.post_message(ExperimentsLoaded())
         # Let the UI thread paint the tree before this thread competes with it for the GIL.
         self._painted.wait(timeout=2.0)
+        early = False
         if self.watch:
             # What the runs look like now: after watching starts, a sweep finds what changed
-            # since (a run made before the watches were in place) and hands it on.
+            # since (a run made before the watches were in place) and hands it on. A folder
+            # store is watched from here on (live/follow.py), its runs as they are listed.
             self.follower.baseline()
+            early = self.follower.start_early()
         pending = [e.experiment_id for e in experiments]
         while pending and not worker.is_cancelled:
             experiment_id = self._next(pending)
-            self.index.load_runs(experiment_id)
+            runs = self.index.load_runs(experiment_id)
+            if early:
+                self.follower.listed(runs)
             self.post_message(RunsLoaded(experiment_id))
         pending = [e.experiment_id for e in experiments]
         while pending and not worker.is_cancelled:
@@ -278,7 +283,7 @@ class MainScreen(RunEditing, Screen):
 
     def on_loading_done(self, message: LoadingDone) -> None:
         self.loaded = True
-        if self.watch and not self.follower.running:
+        if self.watch and not self.follower.started:
             self.start_watching()
         self.log(f"store loaded in {message.seconds:.3f}s")
         self._update_status("")
