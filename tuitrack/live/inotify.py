@@ -71,6 +71,7 @@ class FolderWatcher:
         self.on_overflow = on_overflow
         self.budget = budget
         self.refused = 0  # watches the kernel would not add (its budget is used up)
+        self.overflows = 0  # times the kernel's queue of events overflowed (events were lost)
         self.whole = False  # every run watched (a small store), or only the hot ones
         self._lock = threading.Lock()
         self._watched: dict[str, int] = {}  # folder -> watch descriptor
@@ -179,6 +180,12 @@ class FolderWatcher:
             folder = folders.get(wd)
             if folder is not None:
                 paths.add(os.path.join(folder, os.fsdecode(name)) if name else folder)
+        if overflow:
+            # Lost events may be points appended to a watched run's metrics, which no sweep
+            # sees (an append changes no folder): every watched run is read again.
+            self.overflows += 1
+            with self._lock:
+                paths.update(self._runs)
         if paths:
             self.hand_on(paths)
         if overflow:
