@@ -435,12 +435,15 @@ class MainScreen(RunEditing, Screen):
         self.query_one(RunsTable).recompute()
 
     def _refresh_stale(self) -> None:
-        """Running runs turn stale by the clock alone: look again now and then."""
+        """Running runs turn stale by the clock alone: look again now and then, at their rows
+        only (every row of a 2,500-run experiment, every 30 s, was most of the idle CPU)."""
         tree = self.query_one(RunTree)
         running = [r for r in self.index.all_runs() if r.status is RunStatus.RUNNING]
         for run in running:
             tree.update_run(run)
-        if any(r.experiment_id == self.current_experiment for r in running):
+        shown = [r for r in running if r.experiment_id == self.current_experiment
+                 and (self.show_deleted or not r.is_deleted)]
+        if shown and (self.query_text or not self.query_one(RunsTable).update_rows(shown)):
             self._refresh_table()
 
     # -- what is visible ---------------------------------------------------------------------------
