@@ -25,7 +25,7 @@ The rows, in the issue's order (the target is printed beside each figure):
 4. idle CPU once live (% of one core): process CPU time / wall time over --idle-seconds (60 s
    from 50,000 runs) with nothing writing, after the loader (disk sizes included) has finished.
    A periodic sweep is timed too (run once more, as the sweeper runs it, when none fell in the
-   window; the sweeper waits 30 s, longer when a sweep took long): its CPU (thread time), wall
+   window; the sweeper waits 30 s, longer when a sweep costs more CPU): its CPU (thread time), wall
    time, and its share of a core averaged over its interval. The row shows the window's CPU
    without sweeps + that average.
 5. CPU while 20 writers log 50 points/s each into 20 RUNNING runs (% of one core): the app's
@@ -189,7 +189,6 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
     and the 20 writers. Returns the figures."""
     from tuitrack.app.app import TuitrackApp
     from tuitrack.live.inotify import FolderWatcher
-    from tuitrack.live.sweep import MAX_SHARE
     from tuitrack.model import RunStatus
     from tuitrack.store import open_store
 
@@ -256,8 +255,8 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
             progress("timing a sweep")
             await asyncio.to_thread(sweeper.sweep_and_hand_on)
         out["sweep_cpu"], out["sweep_wall"] = sweeps[0]
-        # The sweeper waits `every` seconds, or longer when a sweep took long (see MAX_SHARE).
-        out["sweep_interval"] = max(sweeper.every, out["sweep_wall"] / MAX_SHARE)
+        # The sweeper waits `every` seconds, or longer when a sweep costs much CPU (see MAX_SHARE).
+        out["sweep_interval"] = sweeper.interval()
 
         running = [r for r in screen.index.all_runs()
                    if r.status is RunStatus.RUNNING and not r.is_deleted and WRITTEN_KEY in r.metrics]

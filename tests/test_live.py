@@ -343,6 +343,20 @@ def test_a_sweep_finds_what_no_watcher_saw(reference_store):
     assert sweeper.sweep() == set()  # nothing new: nothing handed on
 
 
+def test_a_costly_sweep_runs_less_often(reference_store):
+    """Sweeps keep their CPU under MAX_SHARE of a core: a sweep taking more CPU waits longer
+    (a large store is swept every couple of minutes, not every 30 s)."""
+    from tuitrack.live.sweep import MAX_SHARE, Sweeper
+
+    root, _ = reference_store
+    sweeper = Sweeper(open_store(str(root)), lambda paths: None, every=30.0)
+    sweeper.baseline()
+    sweeper.sweep()
+    assert 0 < sweeper.last_cpu and sweeper.interval() == 30.0  # a small store: every 30 s
+    sweeper.last_cpu = 1.0  # as a sweep of about 80,000 runs costs
+    assert sweeper.interval() == 1.0 / MAX_SHARE > 30.0
+
+
 def test_a_sweep_reports_experiments_the_listing_did_not_know(reference_store):
     from tuitrack.live.sweep import Sweeper
 
