@@ -60,27 +60,10 @@ async def test_app_follows_a_writer(reference_store, poll):
         await eventually(pilot, lambda: "d" * 32 not in tree.run_nodes)
 
 
-async def test_silent_running_run_is_shown_stale(reference_store):
-    root, ids = reference_store
-    now = [fixed_clock()]
-    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        running = ids.runs["running"]
-        written = screen.index.last_write(running)
-        now[0] = written / 1000 + 601
-        screen._refresh_stale()
-        label = str(screen.query_one(RunTree).run_nodes[running].label)
-        assert label.startswith("◔") and label.endswith("stale")
-        now[0] = written / 1000 + 10
-        screen._refresh_stale()
-        assert str(screen.query_one(RunTree).run_nodes[running].label).startswith("●")
-
-
-async def test_a_run_turning_stale_recomputes_its_row_only(reference_store, monkeypatch):
-    """Staleness comes with the clock: every 30 s the running runs' rows are computed again,
-    not the whole table (2,500 rows at 50,000 runs: most of the idle CPU)."""
+async def test_silent_running_run_is_shown_stale(reference_store, monkeypatch):
+    """Staleness comes with the clock: every 30 s the running runs are looked at again, in the
+    tree and in their own table rows, not the whole table (2,500 rows at 50,000 runs: most of the
+    idle CPU)."""
     root, ids = reference_store
     now = [fixed_clock()]
     app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
@@ -92,15 +75,19 @@ async def test_a_run_turning_stale_recomputes_its_row_only(reference_store, monk
         await settle(pilot)
         table = screen.query_one(RunsTable)
         row = next(i for i, r in enumerate(table.runs) if r.run_id == running)
-        now[0] = screen.index.last_write(running) / 1000 + 10  # it wrote 10 s ago
-        screen._refresh_stale()
-        assert "running (stale)" not in table._cells[row]
         full_sets = []
         real_set_runs = table.set_runs
         monkeypatch.setattr(table, "set_runs", lambda *a, **k: (full_sets.append(1), real_set_runs(*a, **k)))
-        now[0] = screen.index.last_write(running) / 1000 + 601
+        written = screen.index.last_write(running)
+        now[0] = written / 1000 + 601
         screen._refresh_stale()
-        assert "running (stale)" in table._cells[row] and not full_sets
+        label = str(screen.query_one(RunTree).run_nodes[running].label)
+        assert label.startswith("◔") and label.endswith("stale")
+        assert "running (stale)" in table._cells[row]
+        now[0] = written / 1000 + 10
+        screen._refresh_stale()
+        assert str(screen.query_one(RunTree).run_nodes[running].label).startswith("●")
+        assert "running (stale)" not in table._cells[row] and not full_sets
 
 
 async def test_a_run_deleted_by_mlflow_while_watched_leaves_the_tree(reference_store):
@@ -248,38 +235,8 @@ async def test_a_new_experiment_opens_like_the_others(reference_store):
 async def test_points_logged_repaint_only_the_rows_of_their_runs(reference_store, monkeypatch):
     """20 scripts writing to a store of thousands of runs: each batch touches a few runs, and the
     table computes just their rows (recomputing every row of 2,500 runs was most of the app's
-    CPU under writers). A sort by a column those values feed still sets the whole table."""
-    root, ids = reference_store
-    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        running = ids.runs["running"]
-        await screen.select_run(running)
-        await settle(pilot)
-        table = screen.query_one(RunsTable)
-        full_sets = []
-        real_set_runs = table.set_runs
-        monkeypatch.setattr(table, "set_runs", lambda *a, **k: (full_sets.append(1), real_set_runs(*a, **k)))
-        run_dir = root / ids.experiments["beta"] / running
-        with open(run_dir / "metrics" / "m", "a") as f:
-            f.write("1795000009000 7.25 40\n")
-        at = next(i for i, c in enumerate(table.columns) if c.key == "metric:m")
-        row = next(i for i, r in enumerate(table.runs) if r.run_id == running)
-        await eventually(pilot, lambda: table._cells[row][at] == "7.25")
-        assert not full_sets  # only that row was computed
-        table.cursor_column = at
-        table.action_sort()  # sorted by m: a new value may move the row
-        full_sets.clear()
-        with open(run_dir / "metrics" / "m", "a") as f:
-            f.write("1795000009001 8.5 41\n")
-        await eventually(pilot, lambda: any(r.run_id == running and r.metrics["m"].value == 8.5 for r in table.runs))
-        assert full_sets
-
-
-async def test_points_logged_repaint_only_the_lines_of_their_rows(reference_store, monkeypatch):
-    """A batch of points repaints the table's lines of the runs that logged, not every line on
-    screen (painting a screenful per batch was most of the UI thread's CPU under 20 writers)."""
+    CPU under writers) and repaints just their lines (a screenful per batch was most of the
+    rest). A sort by a column those values feed still sets the whole table."""
     root, ids = reference_store
     app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
     async with app.run_test(size=(120, 40)) as pilot:
@@ -290,16 +247,26 @@ async def test_points_logged_repaint_only_the_lines_of_their_rows(reference_stor
         await settle(pilot)
         table = screen.query_one(RunsTable)
         assert len(table.runs) > 1  # other rows on screen that must not be painted again
-        painted: list[int] = []
-        real_render_line = table.render_line
+        full_sets, painted = [], []
+        real_set_runs, real_render_line = table.set_runs, table.render_line
+        monkeypatch.setattr(table, "set_runs", lambda *a, **k: (full_sets.append(1), real_set_runs(*a, **k)))
         monkeypatch.setattr(table, "render_line", lambda y: (painted.append(y), real_render_line(y))[1])
+        run_dir = root / ids.experiments["beta"] / running
+        with open(run_dir / "metrics" / "m", "a") as f:
+            f.write("1795000009000 7.5 40\n")  # no wider than the column's values: no new widths
         at = next(i for i, c in enumerate(table.columns) if c.key == "metric:m")
         row = next(i for i, r in enumerate(table.runs) if r.run_id == running)
-        with open(root / ids.experiments["beta"] / running / "metrics" / "m", "a") as f:
-            f.write("1795000009000 7.5 40\n")  # no wider than the column's values: no new widths
         await eventually(pilot, lambda: table._cells[row][at] == "7.5")
         await settle(pilot)
-        assert painted and set(painted) == {row + 1 - table.scroll_offset.y}  # line 0 is the header
+        assert not full_sets  # only that row was computed...
+        assert painted and set(painted) == {row + 1 - table.scroll_offset.y}  # ...and painted (0: the header)
+        table.cursor_column = at
+        table.action_sort()  # sorted by m: a new value may move the row
+        full_sets.clear()
+        with open(run_dir / "metrics" / "m", "a") as f:
+            f.write("1795000009001 8.5 41\n")
+        await eventually(pilot, lambda: any(r.run_id == running and r.metrics["m"].value == 8.5 for r in table.runs))
+        assert full_sets
 
 
 async def test_points_logged_in_a_collapsed_experiment_do_not_reshape_the_tree(reference_store, monkeypatch):
