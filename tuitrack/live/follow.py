@@ -71,7 +71,6 @@ class Follower:
         """Before the runs are listed: what they look like now, so that the first sweep after
         watching starts finds what changed in between (a run made before the watches were in
         place). Experiments the index has not listed are left out: the sweep reports them."""
-        self.sweeper = Sweeper(self.index.store, lambda paths: None)
         self.sweeper.baseline(known=self._known)
 
     def _known(self, path: str) -> bool:
@@ -79,7 +78,8 @@ class Follower:
         return change is not None and change.experiment_id in self.index.experiments
 
     def start_early(self) -> bool:
-        """Before the runs are listed (after `baseline`): a folder store that inotify can watch
+        """Before the runs are listed (and before `baseline`, which takes seconds at 50,000
+        runs: what changes meanwhile is listed or seen): a folder store that inotify can watch
         is watched from its top now, and said to be live; `listed` adds the runs. False for
         every other store (polled, a database, a server): `start` starts those."""
         store = self.index.store
@@ -111,6 +111,7 @@ class Follower:
         if isinstance(watcher, FolderWatcher):
             store = self.index.store
             watcher.watch_listed((store.run_dir(r), self._is_hot(r)) for r in runs)
+            self.listener.status(watcher.describe())  # how many runs are watched, so far
 
     def start(self) -> None:
         """Once the runs are loaded: after `start_early`, the sweeps begin; any other store is
@@ -175,6 +176,7 @@ class Follower:
             self._debouncer.stop()
             self._debouncer = None
         self.sweeper.stop()
+        self.sweeper = Sweeper(self.index.store, lambda paths: None)  # a stopped one cannot start again
         self.started = False
 
     # -- which runs are watched closely ----------------------------------------------------------

@@ -170,11 +170,11 @@ class MainScreen(RunEditing, Screen):
         self._painted.wait(timeout=2.0)
         early = False
         if self.watch:
-            # What the runs look like now: after watching starts, a sweep finds what changed
-            # since (a run made before the watches were in place) and hands it on. A folder
-            # store is watched from here on (live/follow.py), its runs as they are listed.
-            self.follower.baseline()
+            # A folder store is watched from here on (live/follow.py), its runs as they are
+            # listed. What the runs look like now: once loaded, a sweep finds what changed since
+            # (a run changed before its watch was in place) and hands it on.
             early = self.follower.start_early()
+            self.follower.baseline()
         pending = [e.experiment_id for e in experiments]
         while pending and not worker.is_cancelled:
             experiment_id = self._next(pending)
