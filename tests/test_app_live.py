@@ -212,6 +212,31 @@ async def test_nothing_changed_while_the_store_loads_is_missed(reference_store, 
         assert "renamed-in-the-window" in str(tree.run_nodes[killed].label)
 
 
+async def test_the_runs_of_an_experiment_moved_in_are_watched(reference_store, tmp_path):
+    """An experiment moved into the store while it is watched (made elsewhere, never watched)
+    brings its runs: they are watched as they are read, so what they log next is seen."""
+    root, ids = reference_store
+    beta, running = ids.experiments["beta"], ids.runs["running"]
+    moved, run_id = "424242", "c" * 32
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        outside = tmp_path / "elsewhere" / moved
+        outside.parent.mkdir()
+        (outside / run_id).mkdir(parents=True)
+        shutil.copytree(root / beta / running, outside / run_id, dirs_exist_ok=True)
+        meta = outside / run_id / "meta.yaml"
+        meta.write_text(meta.read_text().replace(running, run_id).replace(f"experiment_id: '{beta}'",
+                                                                          f"experiment_id: '{moved}'"))
+        (outside / "meta.yaml").write_text(f"experiment_id: '{moved}'\nname: moved-in\nlifecycle_stage: active\n")
+        outside.rename(root / moved)
+        index = app.screen.index
+        await eventually(pilot, lambda: index.run(run_id) is not None)
+        with open(root / moved / run_id / "metrics" / "m", "a") as f:
+            f.write("1795000009000 77.5 77\n")
+        await eventually(pilot, lambda: index.run(run_id).metrics["m"].step == 77)
+
+
 async def test_a_new_experiment_opens_like_the_others(reference_store):
     from tests.mlflow_stores import client_for
 

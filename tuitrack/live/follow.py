@@ -225,6 +225,8 @@ class Follower:
         if not changes:
             return
         delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
+        for experiment_id in delta.experiments_reloaded:  # one moved in, or out of the trash
+            self.listed(self.index.runs_of(experiment_id, include_deleted=True))
         # Runs read again from scratch have no size yet; runs that grew (appends keep the old
         # size) are measured again, now and then.
         self.index.load_disk_sizes(r for r in map(self.index.run, delta.runs_added | delta.runs_changed) if r)
