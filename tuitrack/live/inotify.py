@@ -113,10 +113,11 @@ class FolderWatcher:
 
     def stop(self) -> None:
         """The reader thread closes the inotify instance (and with it every watch) as it ends."""
-        wake, self._wake, self._fd = self._wake, None, None
-        if wake is not None:
-            self._stopped.set()
-            os.write(wake[1], b"!")
+        with self._lock:  # not while the reader closes the pipe (it ended on its own)
+            wake, self._wake, self._fd = self._wake, None, None
+            if wake is not None:
+                self._stopped.set()
+                os.write(wake[1], b"!")
 
     @property
     def watches(self) -> int:
@@ -147,8 +148,10 @@ class FolderWatcher:
                     break
                 self._handle(data)
         finally:
-            for end in (fd, *wake):
-                os.close(end)
+            with self._lock:
+                self._wake = self._fd = None
+                for end in (fd, *wake):
+                    os.close(end)
 
     def _handle(self, data: bytes) -> None:
         """The events of one read: the folders they made watched (before anything reads them,
