@@ -316,10 +316,10 @@ class RunIndex:
     def has_data(self, run: Run) -> bool:
         return run.run_id in self._with_data
 
-    def run_count(self, include_deleted: bool = False) -> int:
-        """How many runs the index holds (without deleted ones unless asked): a sum over the
-        experiments, whatever the number of runs."""
-        counts = self._counts.values()
+    def run_count(self, include_deleted: bool = False, experiment_id: str | None = None) -> int:
+        """How many runs the index holds (without deleted ones unless asked), in one experiment
+        or in all: a sum over the experiments, whatever the number of runs."""
+        counts = self._counts.values() if experiment_id is None else [self._counts.get(experiment_id, (0, 0))]
         return sum(active + deleted if include_deleted else active for active, deleted in counts)
 
     def runs_of(self, experiment_id: str, include_deleted: bool = False) -> list[Run]:

@@ -238,7 +238,7 @@ class MainScreen(RunEditing, Screen):
         eid = message.experiment_id
         experiment = self.index.experiments[eid]
         tree = self.query_one(RunTree)
-        count = len(self._visible_runs(eid))
+        count = self._visible_count(eid)
         tree.update_experiment(experiment, count)
         node = tree.experiment_nodes.get(eid)
         small = self.index.run_count(include_deleted=True) < EXPAND_ALL_BELOW
@@ -273,7 +273,7 @@ class MainScreen(RunEditing, Screen):
         experiment = self.index.experiments.get(message.experiment_id)
         if experiment is not None:
             self.query_one(RunTree).update_experiment(
-                experiment, len(self._visible_runs(message.experiment_id)),
+                experiment, self._visible_count(message.experiment_id),
                 self.index.experiment_bytes(message.experiment_id))
         if message.experiment_id == self.current_experiment:
             table = self.query_one(RunsTable)
@@ -366,7 +366,7 @@ class MainScreen(RunEditing, Screen):
             experiment = self.index.experiments.get(eid)
             if experiment is None:
                 continue
-            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            tree.update_experiment(experiment, self._visible_count(eid))
             node = tree.experiment_nodes.get(eid)
             if node is not None and (node.is_expanded or node.children):
                 await self._fill_experiment(eid)
@@ -386,14 +386,14 @@ class MainScreen(RunEditing, Screen):
                 # and only by a change of the run's meta (deleted, restored), not by new points.
                 experiment = self.index.experiments.get(run.experiment_id)
                 if experiment is not None and run.run_id not in logged:
-                    tree.update_experiment(experiment, len(self._visible_runs(run.experiment_id)))
+                    tree.update_experiment(experiment, self._visible_count(run.experiment_id))
                 continue
             shown = run.run_id in tree.run_nodes
             if shown != should_show:  # deleted while hidden, or restored: the tree's shape changes
                 affected.add(run.experiment_id)
                 experiment = self.index.experiments.get(run.experiment_id)
                 if experiment is not None:
-                    tree.update_experiment(experiment, len(self._visible_runs(run.experiment_id)))
+                    tree.update_experiment(experiment, self._visible_count(run.experiment_id))
                     node = tree.experiment_nodes.get(run.experiment_id)
                     if node is not None and (node.is_expanded or node.children):
                         await self._fill_experiment(run.experiment_id)
@@ -454,6 +454,12 @@ class MainScreen(RunEditing, Screen):
     def _visible_runs(self, experiment_id: str) -> list[Run]:
         runs = self.index.runs_of(experiment_id, include_deleted=self.show_deleted)
         return [r for r in runs if self._passes_filter(r)] if self.query_text else runs
+
+    def _visible_count(self, experiment_id: str) -> int:
+        """len(_visible_runs), without listing and sorting them unless a filter is on."""
+        if self.query_text:
+            return len(self._visible_runs(experiment_id))
+        return self.index.run_count(include_deleted=self.show_deleted, experiment_id=experiment_id)
 
     def _passes_filter(self, run: Run) -> bool:
         """Whether the filter keeps `run`, remembered per run: the status bar, the tree and the
@@ -717,7 +723,7 @@ class MainScreen(RunEditing, Screen):
             eid = experiment.experiment_id
             if not self.index.runs_loaded(eid):
                 continue
-            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            tree.update_experiment(experiment, self._visible_count(eid))
             node = tree.experiment_nodes.get(eid)
             if node is not None and (node.is_expanded or node.children):
                 await self._fill_experiment(eid)
@@ -767,7 +773,7 @@ class MainScreen(RunEditing, Screen):
                 self._reopen.add(eid)  # if its runs are not loaded yet: opened when they are
             if not self.index.runs_loaded(eid):
                 continue
-            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            tree.update_experiment(experiment, self._visible_count(eid))
             if eid in was_open:
                 await self._fill_experiment(eid)
                 tree.experiment_nodes[eid].expand()
