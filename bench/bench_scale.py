@@ -22,11 +22,12 @@ The rows, in the issue's order (the target is printed beside each figure):
    the read cache the first wrote (each size gets a fresh $XDG_CACHE_HOME, so row 1 has none); the
    runs taken from the cache and those read again are printed beside it.
 3. watching reached after first paint (s): from the tree first painted (`screen._painted`) to
-   the status saying `live (...)` (`screen.watch_mode`).
+   the status first saying `live (...)` (`screen.watch_mode`), which for a folder store watched
+   with inotify comes before all data is loaded (live/follow.py: runs are watched as listed).
 4. idle CPU once live (% of one core): process CPU time / wall time over --idle-seconds (60 s
    from 50,000 runs) with nothing writing, after the loader (disk sizes included) has finished.
    A periodic sweep is timed too (run once more, as the sweeper runs it, when none fell in the
-   window; the sweeper waits 30 s, longer when a sweep took long): its CPU (thread time), wall
+   window; the sweeper waits 30 s, longer when a sweep costs more CPU): its CPU (thread time), wall
    time, and its share of a core averaged over its interval. The row shows the window's CPU
    without sweeps + that average.
 5. CPU while 20 writers log 50 points/s each into 20 RUNNING runs (% of one core): the app's
@@ -45,8 +46,8 @@ The rows, in the issue's order (the target is printed beside each figure):
    that delta right after, so this is the screen's latency minus the repaint.
 
 Also printed: each thread's share of a core while idle and while the writers write (from
-/proc/self/task, by Python thread name; `--profile` adds a cProfile of the UI thread during the
-writes), the inotify watches the app holds once live, and whether it watches every run or
+/proc/self/task, by Python thread name; `--profile` adds a profile of the writes: every
+thread's with yappi if it is installed, else the UI thread's with cProfile), the inotify watches the app holds once live, and whether it watches every run or
 only the hot ones (`FolderWatcher.whole`). The writers' metric files are put back as they were
 afterwards, so the cached store stays the same for the next run. Every wait has a timeout; the
 50,000-run store takes minutes (progress goes to stderr). On a shared machine, say how loaded it
@@ -133,6 +134,47 @@ def memory_mib() -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def start_profile():
+    """A CPU profile of every thread with yappi when it is installed (`pip install yappi`: not a
+    dependency), else a cProfile of the UI thread (this one: run_test runs the app here)."""
+    try:
+        import yappi
+    except ImportError:
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
+        return profile
+    yappi.set_clock_type("cpu")
+    yappi.clear_stats()
+    yappi.start(builtins=True)
+    return yappi
+
+
+def stop_profile(profile, top: int = 40) -> str:
+    """The profile's busiest functions, by own time and by time inside them."""
+    import io
+
+    text = io.StringIO()
+    if getattr(profile, "__name__", "") == "yappi":
+        profile.stop()
+        stats = profile.get_func_stats()
+        for key, title in (("tsub", "own CPU time"), ("ttot", "CPU time inside")):
+            print(f"-- yappi, every thread, by {title}", file=text)
+            for row in sorted(stats, key=lambda s: -getattr(s, key))[:top]:
+                print(f"{row.tsub:8.3f} {row.ttot:8.3f} {row.ncall:8d}  {row.module}:{row.lineno} {row.name}",
+                      file=text)
+        for thread in profile.get_thread_stats():
+            print(f"thread {thread.name} {thread.ttot:.3f} s", file=text)
+        return text.getvalue()
+    import pstats
+
+    profile.disable()
+    for order in ("tottime", "cumulative"):
+        pstats.Stats(profile, stream=text).sort_stats(order).print_stats(top)
+    return text.getvalue()
+
+
 # -- one app session, in a process of its own ----------------------------------------------------
 
 
@@ -151,7 +193,6 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
     and the 20 writers. Returns the figures."""
     from tuitrack.app.app import TuitrackApp
     from tuitrack.live.inotify import FolderWatcher
-    from tuitrack.live.sweep import MAX_SHARE
     from tuitrack.model import RunStatus
     from tuitrack.store import open_store
 
@@ -164,6 +205,13 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
         await wait_for(lambda: hasattr(screen, "_painted") and screen._painted.is_set(), args.timeout, "first paint")
         painted = time.perf_counter()
         out["first_paint"] = painted - started
+        live_at: list[tuple[float, float]] = []  # (wall, CPU) when the status first said live
+
+        async def watch_for_live() -> None:  # live may come before or after all data is loaded
+            await wait_for(lambda: screen.watch_mode.startswith("live ("), args.timeout, "'live (' status")
+            live_at.append((time.perf_counter(), time.process_time()))
+
+        live_task = asyncio.ensure_future(watch_for_live())
         await wait_for(lambda: screen.loaded, args.timeout, "LoadingDone")
         out["loaded"] = time.perf_counter() - started
         out["loaded_cpu"] = time.process_time() - cpu_started  # all threads: less hostage to the load
@@ -173,10 +221,11 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
         await wait_for(lambda: cache.finished, args.timeout, "the read cache saved")
         out["cache_hits"], out["cache_misses"], out["cache_note"] = cache.hits, cache.misses, cache.note
         if args.open_only:
+            live_task.cancel()
             return out
-        await wait_for(lambda: screen.watch_mode.startswith("live ("), args.timeout, "'live (' status")
-        out["live_after_paint"] = time.perf_counter() - painted
-        out["live_cpu"] = time.process_time() - cpu_started
+        await live_task
+        out["live_after_paint"] = live_at[0][0] - painted
+        out["live_cpu"] = live_at[0][1] - cpu_started
         out["watch_mode"] = screen.watch_mode
         watcher = screen.follower.watcher
         if isinstance(watcher, FolderWatcher):
@@ -214,13 +263,14 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
             progress("timing a sweep")
             await asyncio.to_thread(sweeper.sweep_and_hand_on)
         out["sweep_cpu"], out["sweep_wall"] = sweeps[0]
-        # The sweeper waits `every` seconds, or longer when a sweep took long (see MAX_SHARE).
-        out["sweep_interval"] = max(sweeper.every, out["sweep_wall"] / MAX_SHARE)
+        # The sweeper waits `every` seconds, or longer when a sweep costs much CPU (see MAX_SHARE).
+        out["sweep_interval"] = sweeper.interval()
 
         running = [r for r in screen.index.all_runs()
                    if r.status is RunStatus.RUNNING and not r.is_deleted and WRITTEN_KEY in r.metrics]
         chosen = sorted(running, key=lambda r: (r.experiment_id, r.run_id))[:: max(1, len(running) // WRITERS)][:WRITERS]
         out.update(await writers(screen, chosen, args))
+        out["overflows"] = getattr(screen.follower.watcher, "overflows", 0)
     return out
 
 
@@ -253,24 +303,13 @@ async def writers(screen, runs, args: argparse.Namespace) -> dict:
             str(first_step[run_id]), str(start_at), stdout=subprocess.PIPE) for run_id in paths]
         progress(f"{len(procs)} writers x {WRITE_RATE:.0f} points/s for {args.write_seconds:.0f} s")
         await asyncio.sleep(max(0.0, start_at - time.time()))
-        profile = None
-        if args.profile:  # the UI thread (this one: run_test runs the app on this event loop)
-            import cProfile
-
-            profile = cProfile.Profile()
-            profile.enable()
+        profile = start_profile() if args.profile else None
         wall, cpu, threads = time.perf_counter(), time.process_time(), thread_cpu()
         await asyncio.sleep(args.write_seconds)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         threads = cpu_by_thread(threads, thread_cpu(), wall)
         if profile is not None:
-            import io
-            import pstats
-
-            profile.disable()
-            text = io.StringIO()
-            pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(25)
-            print(text.getvalue(), file=sys.stderr)
+            print(stop_profile(profile), file=sys.stderr)
         written = {run_id: int((await proc.communicate())[0].decode().strip() or 0)
                    for run_id, proc in zip(paths, procs)}
         last = {run_id: first_step[run_id] + n - 1 for run_id, n in written.items()}
@@ -465,7 +504,7 @@ def report(runs: int, f: dict) -> None:
         busy = ", ".join(f"{name} {share * 100:.1f} %" for name, share in f[key].items()) or "none"
         print(f"  CPU by thread, {label}: {busy}")
     print(f"  inotify watches held when live: {f.get('watches', '-')} ({watching}; refused "
-          f"{f.get('refused', '-')}); status: {f['watch_mode']}")
+          f"{f.get('refused', '-')}; queue overflows {f.get('overflows', '-')}); status: {f['watch_mode']}")
     print(f"  sweep: the first (as watching starts) {f['first_sweep_s']:.2f} s wall; a periodic one "
           f"{f['sweep_cpu']:.2f} s CPU ({f['sweep_wall']:.2f} s wall) every {f['sweep_interval']:.0f} s "
           f"= {sweep_share * 100:.1f} % of a core on average")
@@ -481,7 +520,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="ls and the C reader: best of this many")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds each wait may take")
     parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile of the UI thread while the writers write (to stderr)")
+                        help="print a profile while the writers write (to stderr): every thread's with "
+                             "yappi if installed, else the UI thread's with cProfile")
     parser.add_argument("--opens-only", action="store_true",
                         help="rows 1, 2 and 7 only: first open, next open (with the read cache), ls")
     parser.add_argument("--child", help=argparse.SUPPRESS)

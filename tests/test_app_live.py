@@ -60,7 +60,10 @@ async def test_app_follows_a_writer(reference_store, poll):
         await eventually(pilot, lambda: "d" * 32 not in tree.run_nodes)
 
 
-async def test_silent_running_run_is_shown_stale(reference_store):
+async def test_silent_running_run_is_shown_stale(reference_store, monkeypatch):
+    """Staleness comes with the clock: every 30 s the running runs are looked at again, in the
+    tree and in their own table rows, not the whole table (2,500 rows at 50,000 runs: most of the
+    idle CPU)."""
     root, ids = reference_store
     now = [fixed_clock()]
     app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
@@ -68,14 +71,23 @@ async def test_silent_running_run_is_shown_stale(reference_store):
         await settle(pilot)
         screen = app.screen
         running = ids.runs["running"]
+        await screen.select_run(running)
+        await settle(pilot)
+        table = screen.query_one(RunsTable)
+        row = next(i for i, r in enumerate(table.runs) if r.run_id == running)
+        full_sets = []
+        real_set_runs = table.set_runs
+        monkeypatch.setattr(table, "set_runs", lambda *a, **k: (full_sets.append(1), real_set_runs(*a, **k)))
         written = screen.index.last_write(running)
         now[0] = written / 1000 + 601
         screen._refresh_stale()
         label = str(screen.query_one(RunTree).run_nodes[running].label)
         assert label.startswith("◔") and label.endswith("stale")
+        assert "running (stale)" in table._cells[row]
         now[0] = written / 1000 + 10
         screen._refresh_stale()
         assert str(screen.query_one(RunTree).run_nodes[running].label).startswith("●")
+        assert "running (stale)" not in table._cells[row] and not full_sets
 
 
 async def test_a_run_deleted_by_mlflow_while_watched_leaves_the_tree(reference_store):
@@ -137,6 +149,94 @@ async def test_a_run_made_before_the_watch_began_appears(reference_store, poll, 
         await eventually(pilot, lambda: app.screen.index.run(new_id) is not None)
 
 
+async def test_nothing_changed_while_the_store_loads_is_missed(reference_store, monkeypatch):
+    """A folder store is watched from before its runs are listed (live within a second at any
+    size), its runs as they are listed: every change in the load window reaches the screen.
+    Points logged after a run is listed but before its data is read, and after its data is read
+    but before the load ends; a run renamed after the listing but before its watch (only the
+    sweep can see that one); runs made before and after their experiment is listed."""
+    from tuitrack.live.follow import Follower
+    from tuitrack.live.index import RunIndex
+
+    root, ids = reference_store
+    beta = root / ids.experiments["beta"]
+    running, killed = ids.runs["running"], ids.runs["killed"]
+    points = beta / running / "metrics" / "m"
+    alpha = root / ids.experiments["alpha"]
+
+    def copy_run(into: Path, run_id: str) -> None:
+        source = next(p for p in beta.iterdir() if p.name == killed)
+        shutil.copytree(source, into / run_id)
+        meta = into / run_id / "meta.yaml"
+        meta.write_text(meta.read_text().replace(killed, run_id).replace(f"experiment_id: '{beta.name}'",
+                                                                         f"experiment_id: '{into.name}'"))
+
+    def log(step: int) -> None:
+        with open(points, "a") as f:
+            f.write(f"1795000009000 {step}.5 {step}\n")
+
+    done: set[str] = set()
+    real_listed, real_load_data = Follower.listed, RunIndex.load_data
+
+    def listed(self, runs):
+        if any(r.run_id == killed for r in runs) and "renamed" not in done:
+            done.add("renamed")
+            meta = beta / killed / "meta.yaml"  # before the watch: the sweep must find it
+            meta.write_text(meta.read_text().replace("run_name: killed", "run_name: renamed-in-the-window"))
+            log(100)  # listed, data not read yet
+            copy_run(beta, "a" * 32)  # its experiment is listed and watched already
+            copy_run(alpha, "b" * 32)  # listed before or after (the order is the loader's): seen
+        return real_listed(self, runs)
+
+    def load_data(self, runs):
+        runs = list(runs)
+        loaded = real_load_data(self, runs)
+        if any(r.run_id == running for r in runs) and "logged" not in done:
+            done.add("logged")
+            log(101)  # its data is read: only its watch can see this
+        return loaded
+
+    monkeypatch.setattr(Follower, "listed", listed)
+    monkeypatch.setattr(RunIndex, "load_data", load_data)
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert {"renamed", "logged"} <= done
+        index = screen.index
+        await eventually(pilot, lambda: index.run(running).metrics["m"].step == 101)
+        await eventually(pilot, lambda: index.run(killed).run_name == "renamed-in-the-window")
+        await eventually(pilot, lambda: index.run("a" * 32) is not None and index.run("b" * 32) is not None)
+        tree = screen.query_one(RunTree)
+        await eventually(pilot, lambda: {"a" * 32, "b" * 32} <= set(tree.run_nodes))
+        assert "renamed-in-the-window" in str(tree.run_nodes[killed].label)
+
+
+async def test_the_runs_of_an_experiment_moved_in_are_watched(reference_store, tmp_path):
+    """An experiment moved into the store while it is watched (made elsewhere, never watched)
+    brings its runs: they are watched as they are read, so what they log next is seen."""
+    root, ids = reference_store
+    beta, running = ids.experiments["beta"], ids.runs["running"]
+    moved, run_id = "424242", "c" * 32
+    app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        outside = tmp_path / "elsewhere" / moved
+        outside.parent.mkdir()
+        (outside / run_id).mkdir(parents=True)
+        shutil.copytree(root / beta / running, outside / run_id, dirs_exist_ok=True)
+        meta = outside / run_id / "meta.yaml"
+        meta.write_text(meta.read_text().replace(running, run_id).replace(f"experiment_id: '{beta}'",
+                                                                          f"experiment_id: '{moved}'"))
+        (outside / "meta.yaml").write_text(f"experiment_id: '{moved}'\nname: moved-in\nlifecycle_stage: active\n")
+        outside.rename(root / moved)
+        index = app.screen.index
+        await eventually(pilot, lambda: index.run(run_id) is not None)
+        with open(root / moved / run_id / "metrics" / "m", "a") as f:
+            f.write("1795000009000 77.5 77\n")
+        await eventually(pilot, lambda: index.run(run_id).metrics["m"].step == 77)
+
+
 async def test_a_new_experiment_opens_like_the_others(reference_store):
     from tests.mlflow_stores import client_for
 
@@ -160,7 +260,8 @@ async def test_a_new_experiment_opens_like_the_others(reference_store):
 async def test_points_logged_repaint_only_the_rows_of_their_runs(reference_store, monkeypatch):
     """20 scripts writing to a store of thousands of runs: each batch touches a few runs, and the
     table computes just their rows (recomputing every row of 2,500 runs was most of the app's
-    CPU under writers). A sort by a column those values feed still sets the whole table."""
+    CPU under writers) and repaints just their lines (a screenful per batch was most of the
+    rest). A sort by a column those values feed still sets the whole table."""
     root, ids = reference_store
     app = TuitrackApp(open_store(str(root)), clock=fixed_clock, live=LiveOptions())
     async with app.run_test(size=(120, 40)) as pilot:
@@ -170,16 +271,20 @@ async def test_points_logged_repaint_only_the_rows_of_their_runs(reference_store
         await screen.select_run(running)
         await settle(pilot)
         table = screen.query_one(RunsTable)
-        full_sets = []
-        real_set_runs = table.set_runs
+        assert len(table.runs) > 1  # other rows on screen that must not be painted again
+        full_sets, painted = [], []
+        real_set_runs, real_render_line = table.set_runs, table.render_line
         monkeypatch.setattr(table, "set_runs", lambda *a, **k: (full_sets.append(1), real_set_runs(*a, **k)))
+        monkeypatch.setattr(table, "render_line", lambda y: (painted.append(y), real_render_line(y))[1])
         run_dir = root / ids.experiments["beta"] / running
         with open(run_dir / "metrics" / "m", "a") as f:
-            f.write("1795000009000 7.25 40\n")
+            f.write("1795000009000 7.5 40\n")  # no wider than the column's values: no new widths
         at = next(i for i, c in enumerate(table.columns) if c.key == "metric:m")
         row = next(i for i, r in enumerate(table.runs) if r.run_id == running)
-        await eventually(pilot, lambda: table._cells[row][at] == "7.25")
-        assert not full_sets  # only that row was computed
+        await eventually(pilot, lambda: table._cells[row][at] == "7.5")
+        await settle(pilot)
+        assert not full_sets  # only that row was computed...
+        assert painted and set(painted) == {row + 1 - table.scroll_offset.y}  # ...and painted (0: the header)
         table.cursor_column = at
         table.action_sort()  # sorted by m: a new value may move the row
         full_sets.clear()

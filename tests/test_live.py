@@ -123,6 +123,89 @@ def test_apply_experiment_moved_to_trash(reference_store):
     assert all(r.is_deleted for r in index.runs_of(beta, include_deleted=True))
 
 
+def counted(index: RunIndex) -> tuple[int, int]:
+    """The counts the status bar shows, as the index keeps them by deltas, next to a count of
+    every run (what they must equal)."""
+    return index.run_count(), index.run_count(include_deleted=True)
+
+
+def recounted(index: RunIndex) -> tuple[int, int]:
+    runs = index.all_runs()
+    return sum(1 for r in runs if not r.is_deleted), len(runs)
+
+
+def test_run_counts_follow_every_delta(reference_store):
+    """The status bar's counts come from the index by deltas (counting every run on every batch
+    cost a third of the UI thread under writers): a new run, a deleted and a restored one, a
+    status change, points logged, a run removed, an experiment moved to the trash and back."""
+    from tests.mlflow_stores import client_for
+
+    root, ids = reference_store
+    index = loaded_index(root)
+    start = recounted(index)
+    assert counted(index) == start and start[0] < start[1]  # the reference store has deleted runs
+    beta = root / ids.experiments["beta"]
+    new_run = beta / ("f" * 32)
+    shutil.copytree(beta / ids.runs["killed"], new_run)
+    (new_run / "meta.yaml").write_text((new_run / "meta.yaml").read_text().replace(ids.runs["killed"], "f" * 32))
+    index.apply(changes(index, new_run, new_run / "meta.yaml"))
+    assert counted(index) == recounted(index) == (start[0] + 1, start[1] + 1)
+    client = client_for(root)
+    client.delete_run("f" * 32)
+    index.apply(changes(index, new_run / "meta.yaml"))
+    assert counted(index) == recounted(index) == (start[0], start[1] + 1)
+    client.restore_run("f" * 32)
+    index.apply(changes(index, new_run / "meta.yaml"))
+    assert counted(index) == recounted(index) == (start[0] + 1, start[1] + 1)
+    client.set_terminated(ids.runs["running"], "FAILED")
+    with open(beta / ids.runs["running"] / "metrics" / "m", "a") as f:
+        f.write("1795000009000 9.5 5\n")
+    running = beta / ids.runs["running"]
+    index.apply(changes(index, running / "meta.yaml", running / "metrics" / "m"))
+    assert index.run(ids.runs["running"]).status is RunStatus.FAILED
+    assert counted(index) == recounted(index) == (start[0] + 1, start[1] + 1)
+    client.delete_run(ids.runs["running"])
+    shutil.rmtree(new_run)  # an active run removed, a deleted one in the same batch
+    index.apply(changes(index, new_run, running / "meta.yaml"))
+    assert counted(index) == recounted(index) == (start[0] - 1, start[1])
+    meta = beta / "meta.yaml"
+    meta.write_text(meta.read_text().replace("lifecycle_stage: active", "lifecycle_stage: deleted"))
+    os.rename(beta, root / ".trash" / beta.name)
+    index.apply(changes(index, beta, root / ".trash" / beta.name))
+    assert counted(index) == recounted(index) and counted(index)[0] < start[0] - 1
+    os.rename(root / ".trash" / beta.name, beta)
+    meta.write_text(meta.read_text().replace("lifecycle_stage: deleted", "lifecycle_stage: active"))
+    index.apply(changes(index, beta, root / ".trash" / beta.name))
+    assert counted(index) == recounted(index) == (start[0] - 1, start[1])
+    shutil.rmtree(beta)  # an experiment gone altogether
+    index.apply(changes(index, beta))
+    assert counted(index) == recounted(index) and counted(index)[1] < start[1]
+
+
+def test_runs_share_one_copy_of_each_key(reference_store):
+    """50,000 runs logging the same keys hold one copy of each (60 MiB less at 50,000 runs):
+    loaded, and read again after a change; long values stay their own."""
+    root, ids = reference_store
+    beta = root / ids.experiments["beta"]
+    for name in ("e" * 32, "f" * 32):  # two runs with the same keys and values
+        shutil.copytree(beta / ids.runs["running"], beta / name)
+        (beta / name / "params" / "long").write_text("x" * 100)
+    index = loaded_index(root)
+    first, second = index.run("e" * 32), index.run("f" * 32)
+
+    def same_objects(a, b) -> bool:
+        return all(next(k for k in b if k == key) is key for key in a)
+
+    for part in ("params", "tags", "metrics"):
+        assert getattr(first, part) and same_objects(getattr(first, part), getattr(second, part))
+    assert first.params["p"] is second.params["p"] and first.user_id is second.user_id
+    assert first.params["long"] == second.params["long"] and first.params["long"] is not second.params["long"]
+    (beta / ("f" * 32) / "tags" / "new").write_text("v")
+    index.apply(changes(index, beta / ("f" * 32) / "tags" / "new"))
+    again = index.run("f" * 32)
+    assert again is not second and same_objects(first.tags, again.tags)
+
+
 def test_debouncer_turns_a_burst_into_few_batches():
     batches: list[set[str]] = []
     debouncer = Debouncer(batches.append, delay=0.05, max_wait=0.25)
@@ -178,12 +261,13 @@ def test_watcher_sees_a_writer_process(reference_store, mode):
 
     debouncer = Debouncer(on_batch, delay=0.03)
     if mode == "inotify":
-        watcher = FolderWatcher(str(root), debouncer.add, run_dirs=lambda: [str(run_dir)],
-                                hot_runs=lambda: [str(run_dir)])
+        watcher = FolderWatcher(str(root), debouncer.add, hot_runs=lambda: [str(run_dir)])
+        watcher.start()
+        watcher.watch_listed([(str(run_dir), True)])
     else:
         watcher = PollWatcher(str(root), debouncer, interval=0.1, hot_runs=lambda: [str(run_dir)],
                               all_runs=lambda: [str(run_dir)])
-    watcher.start()
+        watcher.start()
     try:
         subprocess.run([sys.executable, "-c", WRITER, str(run_dir / "metrics" / "m"), "300"], check=True)
         assert wait_until(lambda: seen and seen[-1] == 299), seen[-5:]
@@ -259,6 +343,20 @@ def test_a_sweep_finds_what_no_watcher_saw(reference_store):
     assert sweeper.sweep() == set()  # nothing new: nothing handed on
 
 
+def test_a_costly_sweep_runs_less_often(reference_store):
+    """Sweeps keep their CPU under MAX_SHARE of a core: a sweep taking more CPU waits longer
+    (a large store is swept every couple of minutes, not every 30 s)."""
+    from tuitrack.live.sweep import MAX_SHARE, Sweeper
+
+    root, _ = reference_store
+    sweeper = Sweeper(open_store(str(root)), lambda paths: None, every=30.0)
+    sweeper.baseline()
+    sweeper.sweep()
+    assert 0 < sweeper.last_cpu and sweeper.interval() == 30.0  # a small store: every 30 s
+    sweeper.last_cpu = 1.0  # as a sweep of about 80,000 runs costs
+    assert sweeper.interval() == 1.0 / MAX_SHARE > 30.0
+
+
 def test_a_sweep_reports_experiments_the_listing_did_not_know(reference_store):
     from tuitrack.live.sweep import Sweeper
 
@@ -276,7 +374,7 @@ def test_a_large_store_is_watched_where_it_changes(reference_store, monkeypatch)
     run is hot; a cold run is left to the sweep; watches the kernel refuses are counted."""
     import errno as errno_module
 
-    from watchdog.observers.inotify_c import InotifyFD
+    import tuitrack.live.inotify as inotify
 
     root, ids = reference_store
     beta = root / ids.experiments["beta"]
@@ -288,8 +386,9 @@ def test_a_large_store_is_watched_where_it_changes(reference_store, monkeypatch)
         with lock:
             seen.update(paths)
 
-    watcher = FolderWatcher(str(root), hand_on, run_dirs=lambda: [hot, cold], hot_runs=lambda: [hot], budget=0)
+    watcher = FolderWatcher(str(root), hand_on, hot_runs=lambda: [hot], budget=0)
     watcher.start()
+    watcher.watch_listed([(hot, True), (cold, False)])
     try:
         assert not watcher.whole and "1 active run(s), the rest swept" in watcher.describe()
         with open(Path(cold) / "metrics" / "x", "a") as f:  # seen by the next sweep only
@@ -308,18 +407,42 @@ def test_a_large_store_is_watched_where_it_changes(reference_store, monkeypatch)
         watcher.stop()
 
     calls = []
-    real_add = InotifyFD.add_callback
+    real_add = inotify._add_watch
 
-    def add_until_full(self, *args, **kwargs):
+    def add_until_full(*args):
         calls.append(1)
         if len(calls) > 3:
             raise OSError(errno_module.ENOSPC, "No space left on device")
-        return real_add(self, *args, **kwargs)
+        return real_add(*args)
 
-    monkeypatch.setattr(InotifyFD, "add_callback", add_until_full)
-    full = FolderWatcher(str(root), hand_on, run_dirs=lambda: [hot, cold], hot_runs=lambda: [hot])
+    monkeypatch.setattr(inotify, "_add_watch", add_until_full)
+    full = FolderWatcher(str(root), hand_on, hot_runs=lambda: [hot])
     full.start()
+    full.watch_listed([(hot, True), (cold, False)])
     try:
         assert full.refused > 0 and "not watched (inotify limit), swept" in full.describe()
     finally:
         full.stop()
+
+
+def test_an_overflowed_queue_reads_every_watched_run_again(reference_store):
+    """Events lost to a full kernel queue may be points appended to a watched run, which no sweep
+    can see (an append changes no folder): every watched run is handed on, and the sweep runs."""
+    import struct
+
+    from watchdog.observers.inotify_c import InotifyConstants
+
+    root, ids = reference_store
+    beta = root / ids.experiments["beta"]
+    hot, cold = str(beta / ids.runs["running"]), str(beta / ids.runs["killed"])
+    handed: list[set[str]] = []
+    swept: list[int] = []
+    watcher = FolderWatcher(str(root), lambda paths: handed.append(set(paths)), budget=0,
+                            on_overflow=lambda: swept.append(1))
+    watcher.start()
+    try:
+        watcher.watch_listed([(hot, True), (cold, False)])
+        watcher._handle(struct.pack("iIII", -1, InotifyConstants.IN_Q_OVERFLOW, 0, 0))
+        assert handed == [{hot}] and swept == [1] and watcher.overflows == 1
+    finally:
+        watcher.stop()

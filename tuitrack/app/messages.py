@@ -70,8 +70,9 @@ class PlotLoaded(Message):
 
 
 class SizesLoaded(Message):
-    """Disk sizes of (some of) an experiment's runs are measured."""
+    """Disk sizes of (some of) an experiment's runs are measured: `run_ids` when it says which."""
 
-    def __init__(self, experiment_id: str) -> None:
+    def __init__(self, experiment_id: str, run_ids: list[str] | None = None) -> None:
         super().__init__()
         self.experiment_id = experiment_id
+        self.run_ids = run_ids

@@ -7,6 +7,13 @@ Databases and servers are asked what changed, on their files' events and on a ti
 that vanishes (its folder deleted or moved, a disk unmounted) is said to be gone, and nothing is
 read from it until it is back: read as empty, it would empty the screen.
 
+A folder store watched by inotify is followed from before its runs are read, so that the screen
+is live within a second at any size: `start_early` watches the top and the experiments as soon as
+those are listed, `listed` watches each experiment's runs as they are listed (before their data
+is read: what they log from then on is seen), and `start`, once everything is loaded, begins
+the sweeps. The first sweep compares with fingerprints taken before the listing (`baseline`), so
+what changed before a run's watch was in place is found too. Other stores start at `start`.
+
 Everything here runs on worker threads: `start` blocks while watches are set up, and batches
 arrive on the debouncer's thread. What the follower tells goes through `Listener`, whose
 callbacks must be safe to call from any thread (the app posts messages).
@@ -22,7 +29,7 @@ from tuitrack.live.index import Delta, RunIndex
 from tuitrack.live.inotify import FolderWatcher
 from tuitrack.live.sweep import Sweeper
 from tuitrack.live.watcher import AskTimer, Debouncer, FileSetWatcher, Mode, PollWatcher, choose_mode
-from tuitrack.model import RunStatus
+from tuitrack.model import Run, RunStatus
 from tuitrack.store.base import StoreError
 
 HOT_FOR_MS = 15 * 60_000  # a run that wrote this recently is watched closely, running or not
@@ -36,7 +43,7 @@ class Listener:
     status: Callable[[str], None]  # how the store is followed now ("live (inotify: every run)")
     trouble: Callable[[str | None], None]  # asking the store what changed failed (None: works again)
     gone: Callable[[str | None], None]  # the store went away (its path), or came back (None)
-    sizes: Callable[[str], None]  # disk sizes of this experiment's runs were measured again
+    sizes: Callable[[str, list[str]], None]  # disk sizes of these runs (of this experiment) were measured again
 
 
 class Follower:
@@ -51,6 +58,8 @@ class Follower:
         self.sweeper = Sweeper(index.store, lambda paths: None)
         self._debouncer: Debouncer | None = None
         self._problem: str | None = None  # why asking the store what changed fails now
+        self.started = False  # `start` is done: every part is following the store
+        self._mode: Mode | None = None  # how a folder store is watched, once chosen
 
     @property
     def running(self) -> bool:
@@ -62,42 +71,78 @@ class Follower:
         """Before the runs are listed: what they look like now, so that the first sweep after
         watching starts finds what changed in between (a run made before the watches were in
         place). Experiments the index has not listed are left out: the sweep reports them."""
-        self.sweeper = Sweeper(self.index.store, lambda paths: None)
         self.sweeper.baseline(known=self._known)
 
     def _known(self, path: str) -> bool:
         change = self.index.store.classify(path)
         return change is not None and change.experiment_id in self.index.experiments
 
-    def start(self) -> None:
-        """Choose how to follow the store and start (blocks while watches are set up)."""
-        self.listener.status("starting to watch…")
+    def start_early(self) -> bool:
+        """Before the runs are listed (and before `baseline`, which takes seconds at 50,000
+        runs: what changes meanwhile is listed or seen): a folder store that inotify can watch
+        is watched from its top now, and said to be live; `listed` adds the runs. False for
+        every other store (polled, a database, a server): `start` starts those."""
         store = self.index.store
-        debouncer = self._debouncer = Debouncer(self._on_batch)
         if store.watch_root is None:
-            self.watcher, description = self._ask(store, debouncer)
-            self.listener.status(description)
-            return
-        root = store.watch_root
-        mode = choose_mode(root, self.poll)
-        sweeper = self.sweeper
-        watcher = None
-        if not mode.polling:
-            try:
-                watcher = FolderWatcher(root, debouncer.add, self.all_run_dirs, self.hot_run_dirs,
-                                        on_overflow=sweeper.sweep_and_hand_on, budget=mode.watch_budget)
-                watcher.start()
-                sweeper.after = watcher.refresh
-            except OSError as exc:  # no inotify instance to be had
-                mode = Mode(True, 2.0, f"inotify unavailable ({exc.strerror or exc})")
-                watcher = None
-        if watcher is None:
-            watcher = PollWatcher(root, debouncer, mode.interval, self.hot_run_dirs, self.all_run_dirs)
+            return False
+        self._mode = mode = choose_mode(store.watch_root, self.poll)
+        if mode.polling:
+            return False
+        debouncer = self._new_debouncer()
+        watcher = FolderWatcher(store.watch_root, debouncer.add, self.hot_run_dirs,
+                                on_overflow=self.sweeper.sweep_and_hand_on, budget=mode.watch_budget)
+        try:
             watcher.start()
+        except OSError as exc:  # no inotify instance to be had: polled once loaded
+            self._mode = Mode(True, 2.0, f"inotify unavailable ({exc.strerror or exc})")
+            debouncer.stop()
+            self._debouncer = None
+            return False
         self.watcher = watcher
-        sweeper.hand_on = debouncer.add
-        sweeper.start()  # what changed between the listing and now, then now and then
-        self.listener.status(watcher.describe() if isinstance(watcher, FolderWatcher) else mode.describe())
+        self.sweeper.after = watcher.refresh
+        self.sweeper.hand_on = debouncer.add
+        self.listener.status(watcher.describe())
+        return True
+
+    def listed(self, runs: list[Run]) -> None:
+        """Runs just listed (meta only): watched, every one or the hot ones, before their data is
+        read."""
+        watcher = self.watcher
+        if isinstance(watcher, FolderWatcher):
+            store = self.index.store
+            watcher.watch_listed((store.run_dir(r), self._is_hot(r)) for r in runs)
+            self.listener.status(watcher.describe())  # how many runs are watched, so far
+
+    def start(self) -> None:
+        """Once the runs are loaded: after `start_early`, the sweeps begin; any other store is
+        followed from now on (this blocks while watches are set up)."""
+        if isinstance(self.watcher, FolderWatcher):
+            description = self.watcher.describe()
+        else:
+            self.listener.status("starting to watch…")
+            description = self._start_now()
+        self.sweeper.start()  # what changed since the baseline, then now and then
+        self.started = True
+        self.listener.status(description)
+
+    def _start_now(self) -> str:
+        store = self.index.store
+        if store.watch_root is None:
+            self.watcher, description = self._ask(store, self._new_debouncer())
+            return description
+        if self.start_early():  # inotify, not started before the listing (a caller that did not)
+            self.listed(self.index.all_runs())
+            return self.watcher.describe()
+        mode = self._mode
+        debouncer = self._new_debouncer()
+        self.watcher = PollWatcher(store.watch_root, debouncer, mode.interval, self.hot_run_dirs, self.all_run_dirs)
+        self.watcher.start()
+        self.sweeper.hand_on = debouncer.add
+        return mode.describe()
+
+    def _new_debouncer(self) -> Debouncer:
+        self._debouncer = Debouncer(self._on_batch)
+        return self._debouncer
 
     def _ask(self, store, debouncer: Debouncer) -> tuple[_Parts, str]:
         """A database or a server: file events on the database (if any) and a timer both lead to
@@ -131,16 +176,21 @@ class Follower:
             self._debouncer.stop()
             self._debouncer = None
         self.sweeper.stop()
+        self.sweeper = Sweeper(self.index.store, lambda paths: None)  # a stopped one cannot start again
+        self.started = False
 
     # -- which runs are watched closely ----------------------------------------------------------
 
     def hot_run_dirs(self) -> list[str]:
         """The runs whose files are watched (or polled) closely: running ones, and those that
         wrote in the last HOT_FOR_MS; the sweep looks after the rest."""
-        store, now = self.index.store, self.clock() * 1000
-        return [store.run_dir(r) for r in self.index.all_runs()
-                if (r.status is RunStatus.RUNNING and not r.is_deleted)
-                or now - (self.index.last_write(r.run_id) or 0) < HOT_FOR_MS]
+        store = self.index.store
+        return [store.run_dir(r) for r in self.index.all_runs() if self._is_hot(r)]
+
+    def _is_hot(self, run: Run) -> bool:
+        if run.status is RunStatus.RUNNING and not run.is_deleted:
+            return True
+        return self.clock() * 1000 - (self.index.last_write(run.run_id) or 0) < HOT_FOR_MS
 
     def all_run_dirs(self) -> list[str]:
         store = self.index.store
@@ -175,6 +225,8 @@ class Follower:
         if not changes:
             return
         delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
+        for experiment_id in delta.experiments_reloaded:  # one moved in, or out of the trash
+            self.listed(self.index.runs_of(experiment_id, include_deleted=True))
         # Runs read again from scratch have no size yet; runs that grew (appends keep the old
         # size) are measured again, now and then.
         self.index.load_disk_sizes(r for r in map(self.index.run, delta.runs_added | delta.runs_changed) if r)
@@ -182,7 +234,7 @@ class Follower:
         if delta:
             self.listener.delta(delta)
         for experiment_id in {run.experiment_id for run in grown}:
-            self.listener.sizes(experiment_id)
+            self.listener.sizes(experiment_id, [run.run_id for run in grown if run.experiment_id == experiment_id])
 
 
 class _Parts:

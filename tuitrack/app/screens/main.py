@@ -137,7 +137,7 @@ class MainScreen(RunEditing, Screen):
             status=lambda description: self.post_message(WatchStarted(description)),
             trouble=lambda problem: self.post_message(WatchTrouble(problem)),
             gone=lambda path: self.post_message(StoreGone(path)),
-            sizes=lambda experiment_id: self.post_message(SizesLoaded(experiment_id)),
+            sizes=lambda experiment_id, run_ids: self.post_message(SizesLoaded(experiment_id, run_ids)),
         ), clock=clock, poll=live.poll)
         self.marked: dict[str, str] = {}  # marked run id -> its colour in plots, in marking order
         self.undo_stack = UndoStack()
@@ -212,14 +212,19 @@ class MainScreen(RunEditing, Screen):
         self.post_message(ExperimentsLoaded())
         # Let the UI thread paint the tree before this thread competes with it for the GIL.
         self._painted.wait(timeout=2.0)
+        early = False
         if self.watch:
-            # What the runs look like now: after watching starts, a sweep finds what changed
-            # since (a run made before the watches were in place) and hands it on.
+            # A folder store is watched from here on (live/follow.py), its runs as they are
+            # listed. What the runs look like now: once loaded, a sweep finds what changed since
+            # (a run changed before its watch was in place) and hands it on.
+            early = self.follower.start_early()
             self.follower.baseline()
         pending = [e.experiment_id for e in experiments]
         while pending and not worker.is_cancelled:
             experiment_id = self._next(pending)
-            self.index.load_runs(experiment_id)
+            runs = self.index.load_runs(experiment_id)
+            if early:
+                self.follower.listed(runs)
             self.post_message(RunsLoaded(experiment_id))
         pending = [e.experiment_id for e in experiments]
         while pending and not worker.is_cancelled:
@@ -280,10 +285,10 @@ class MainScreen(RunEditing, Screen):
         eid = message.experiment_id
         experiment = self.index.experiments[eid]
         tree = self.query_one(RunTree)
-        count = len(self._visible_runs(eid))
+        count = self._visible_count(eid)
         tree.update_experiment(experiment, count)
         node = tree.experiment_nodes.get(eid)
-        small = len(self.index.all_runs()) < EXPAND_ALL_BELOW
+        small = self.index.run_count(include_deleted=True) < EXPAND_ALL_BELOW
         if node is not None and (node.is_expanded or eid in self._reopen or (small and not self._reopen)):
             await self._fill_experiment(eid)
             node.expand()
@@ -316,14 +321,17 @@ class MainScreen(RunEditing, Screen):
         experiment = self.index.experiments.get(message.experiment_id)
         if experiment is not None:
             self.query_one(RunTree).update_experiment(
-                experiment, len(self._visible_runs(message.experiment_id)),
+                experiment, self._visible_count(message.experiment_id),
                 self.index.experiment_bytes(message.experiment_id))
         if message.experiment_id == self.current_experiment:
-            self.query_one(RunsTable).recompute()
+            table = self.query_one(RunsTable)
+            runs = [r for r in map(self.index.run, message.run_ids or ()) if r is not None]
+            if message.run_ids is None or not table.update_rows(runs):  # a growing run: its row only
+                table.recompute()
 
     def on_loading_done(self, message: LoadingDone) -> None:
         self.loaded = True
-        if self.watch and not self.follower.running:
+        if self.watch and not self.follower.started:
             self.start_watching()
         self.log(f"store loaded in {message.seconds:.3f}s")
         self._update_status("")
@@ -406,7 +414,7 @@ class MainScreen(RunEditing, Screen):
             experiment = self.index.experiments.get(eid)
             if experiment is None:
                 continue
-            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            tree.update_experiment(experiment, self._visible_count(eid))
             node = tree.experiment_nodes.get(eid)
             if node is not None and (node.is_expanded or node.children):
                 await self._fill_experiment(eid)
@@ -426,14 +434,14 @@ class MainScreen(RunEditing, Screen):
                 # and only by a change of the run's meta (deleted, restored), not by new points.
                 experiment = self.index.experiments.get(run.experiment_id)
                 if experiment is not None and run.run_id not in logged:
-                    tree.update_experiment(experiment, len(self._visible_runs(run.experiment_id)))
+                    tree.update_experiment(experiment, self._visible_count(run.experiment_id))
                 continue
             shown = run.run_id in tree.run_nodes
             if shown != should_show:  # deleted while hidden, or restored: the tree's shape changes
                 affected.add(run.experiment_id)
                 experiment = self.index.experiments.get(run.experiment_id)
                 if experiment is not None:
-                    tree.update_experiment(experiment, len(self._visible_runs(run.experiment_id)))
+                    tree.update_experiment(experiment, self._visible_count(run.experiment_id))
                     node = tree.experiment_nodes.get(run.experiment_id)
                     if node is not None and (node.is_expanded or node.children):
                         await self._fill_experiment(run.experiment_id)
@@ -476,12 +484,15 @@ class MainScreen(RunEditing, Screen):
         self.query_one(RunsTable).recompute()
 
     def _refresh_stale(self) -> None:
-        """Running runs turn stale by the clock alone: look again now and then."""
+        """Running runs turn stale by the clock alone: look again now and then, at their rows
+        only (every row of a 2,500-run experiment, every 30 s, was most of the idle CPU)."""
         tree = self.query_one(RunTree)
         running = [r for r in self.index.all_runs() if r.status is RunStatus.RUNNING]
         for run in running:
             tree.update_run(run)
-        if any(r.experiment_id == self.current_experiment for r in running):
+        shown = [r for r in running if r.experiment_id == self.current_experiment
+                 and (self.show_deleted or not r.is_deleted)]
+        if shown and (self.query_text or not self.query_one(RunsTable).update_rows(shown)):
             self._refresh_table()
 
     # -- what is visible ---------------------------------------------------------------------------
@@ -492,6 +503,12 @@ class MainScreen(RunEditing, Screen):
     def _visible_runs(self, experiment_id: str) -> list[Run]:
         runs = self.index.runs_of(experiment_id, include_deleted=self.show_deleted)
         return [r for r in runs if self._passes_filter(r)] if self.query_text else runs
+
+    def _visible_count(self, experiment_id: str) -> int:
+        """len(_visible_runs), without listing and sorting them unless a filter is on."""
+        if self.query_text:
+            return len(self._visible_runs(experiment_id))
+        return self.index.run_count(include_deleted=self.show_deleted, experiment_id=experiment_id)
 
     def _passes_filter(self, run: Run) -> bool:
         """Whether the filter keeps `run`, remembered per run: the status bar, the tree and the
@@ -676,18 +693,18 @@ class MainScreen(RunEditing, Screen):
     def _update_status(self, note: str | None = None) -> None:
         if note is not None:
             self._status_note = note
-        runs = [r for r in self.index.all_runs() if self.show_deleted or not r.is_deleted]
+        runs = self.index.run_count(include_deleted=self.show_deleted)
         experiments = self._visible_experiments()
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" tuitrack ", style="bold reverse")
         text.append(f" {visible(self.index.store.location)} ", style="bold")
-        text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(len(runs), 'run')} ")
+        text.append(f"│ {_plural(len(experiments), 'experiment')}, {_plural(runs, 'run')} ")
         if self.query_error:
             text.append("│ filter: not valid (see below the filter) ", style="bold red")
         elif self.query_text:
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
-            text.append(f"│ {kind}: {shown} of {len(runs)} ", style="bold")
+            text.append(f"│ {kind}: {shown} of {runs} ", style="bold")
         if self.group_keys:
             opened = self.groups.get(self.open_group or "")
             if opened is not None:
@@ -904,7 +921,7 @@ class MainScreen(RunEditing, Screen):
             eid = experiment.experiment_id
             if not self.index.runs_loaded(eid):
                 continue
-            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            tree.update_experiment(experiment, self._visible_count(eid))
             node = tree.experiment_nodes.get(eid)
             if node is not None and (node.is_expanded or node.children):
                 await self._fill_experiment(eid)
@@ -956,7 +973,7 @@ class MainScreen(RunEditing, Screen):
                 self._reopen.add(eid)  # if its runs are not loaded yet: opened when they are
             if not self.index.runs_loaded(eid):
                 continue
-            tree.update_experiment(experiment, len(self._visible_runs(eid)))
+            tree.update_experiment(experiment, self._visible_count(eid))
             if eid in was_open:
                 await self._fill_experiment(eid)
                 tree.experiment_nodes[eid].expand()

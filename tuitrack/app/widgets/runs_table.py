@@ -14,7 +14,7 @@ from collections.abc import Callable
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -102,6 +102,7 @@ class RunsTable(ScrollView, can_focus=True):
         self._widths: list[int] = []
         self._styles: list[str] = []
         self._stale: list[bool] = []
+        self._repaint_style: Style | None = None  # the widget's style while a repaint is on
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -137,6 +138,7 @@ class RunsTable(ScrollView, can_focus=True):
             return False
         now = int(self.clock() * 1000)
         status_at = next((i for i, c in enumerate(self.columns) if c.key == "status"), None)
+        widened, changed = False, []
         for run in runs:
             row = rows[run.run_id]
             self.runs[row] = run
@@ -145,15 +147,28 @@ class RunsTable(ScrollView, can_focus=True):
             if stale and status_at is not None:
                 cells[status_at] = "running (stale)"
             self._cells[row], self._stale[row], self._styles[row] = cells, stale, style_class(run, stale)
+            changed.append(row)
             for index, text in enumerate(cells):  # columns widen for a longer value, never narrow here
                 wanted = min(MAX_WIDTH, len(text)) + (3 if index == 0 else 0)
                 if wanted > self._widths[index]:
                     self._widths[index] = wanted
+                    widened = True
         total = sum(self._widths) + GAP * len(self._widths) + (len(self._more_note()) if self.more_columns else 0)
         if total != self.virtual_size.width:
             self.virtual_size = Size(total, len(self.runs) + 1)
-        self.refresh()
+        if widened:
+            self.refresh()  # every row's cells move
+        else:
+            self._refresh_rows(changed)
         return True
+
+    def _refresh_rows(self, rows: list[int]) -> None:
+        """Repaint only these rows, if on screen: a batch of points changes a row or two, and
+        painting every row of the screen each batch was most of the UI thread's CPU."""
+        top, height = self.scroll_offset.y, self.size.height - 1  # the header takes the first line
+        for row in rows:
+            if top <= row < top + height:
+                self.refresh_line(row + 1)
 
     def recompute(self) -> None:
         """Compute the cells again (ages, running durations) without changing rows or order."""
@@ -294,11 +309,22 @@ class RunsTable(ScrollView, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's style walks every ancestor's styles: once per repaint, not twice per row.
+        self._repaint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._repaint_style = None
+
+    def _base_style(self) -> Style:
+        return self._repaint_style if self._repaint_style is not None else self.rich_style
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x, scroll_y = self.scroll_offset
         if not self.columns:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style())
         if y == 0:
             return self._scrolled(self._header(), scroll_x, width).extend_cell_length(
                 width, self.get_component_rich_style("runs-table--header")
@@ -307,8 +333,8 @@ class RunsTable(ScrollView, can_focus=True):
         if index >= len(self.runs):
             if index == 0:
                 style = self.get_component_rich_style("runs-table--empty")
-                return Strip([Segment(" " + self.empty_text, style)]).extend_cell_length(width, self.rich_style)
-            return Strip.blank(width, self.rich_style)
+                return Strip([Segment(" " + self.empty_text, style)]).extend_cell_length(width, self._base_style())
+            return Strip.blank(width, self._base_style())
         return self._scrolled(self._row(index), scroll_x, width).extend_cell_length(
             width, self._row_base_style(index)
         )
@@ -321,7 +347,7 @@ class RunsTable(ScrollView, can_focus=True):
     def _row_base_style(self, index: int) -> Style:
         if index == self.cursor_row:
             return self.get_component_rich_style("runs-table--cursor")
-        return self.rich_style
+        return self._base_style()
 
     def _header(self) -> Strip:
         base = self.get_component_rich_style("runs-table--header")
