@@ -224,3 +224,22 @@ async def test_an_mlflow_db_run_s_artifacts(tmp_path):
         assert "def train():" in screen_text(app) and "PYTHON text" in screen_text(app)
         await pilot.press("y")
         assert app.clipboard == str(tmp_path / "mlruns" / view.listed.where.split("/mlruns/")[1] / "notes" / "train.py")
+
+
+async def test_a_tracking_server_run_s_artifacts(artifacts_server):
+    """A real `mlflow server` that stores and serves the artifacts itself (mlflow-artifacts:/)."""
+    from tests.conftest import fixed_clock
+    from tuitrack.app.app import TuitrackApp
+    from tuitrack.store import open_store
+
+    url, run_id, _ = artifacts_server
+    app = TuitrackApp(open_store(url), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        assert "logs/" in screen_text(app) and "41.9 KiB" in screen_text(app)
+        await cursor_to(pilot, view, "summary.json")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert '"accuracy": 0.9' in screen_text(app) and "JSON text" in screen_text(app)
+        await pilot.press("y")
+        assert app.clipboard.startswith("mlflow-artifacts:") and app.clipboard.endswith(f"{run_id}/artifacts/summary.json")
