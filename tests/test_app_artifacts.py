@@ -97,6 +97,11 @@ async def test_4_lists_enter_previews_y_copies(store):
         await settle(pilot)
         shown = screen_text(app)
         assert "PNG image, 40 x 30 pixels" in shown and "kitty or sixel" in shown
+        (folder / "new.txt").write_text("logged just now\n")
+        assert "new.txt" not in screen_text(app)
+        await pilot.press("4")  # again: listed again
+        await settle(pilot)
+        assert "new.txt" in screen_text(app)
 
 
 async def test_the_view_follows_the_selected_run(store, tmp_path):

@@ -825,11 +825,14 @@ class MainScreen(RunEditing, Screen):
     # -- artifacts -------------------------------------------------------------------------------
 
     def action_show_artifacts(self) -> None:
-        self.query_one("#lower", ContentSwitcher).current = "artifacts"
-        self._refresh_artifacts()
+        """Show the artifacts view; `4` again while it shows lists them again (new artifacts)."""
+        switcher = self.query_one("#lower", ContentSwitcher)
+        again = switcher.current == "artifacts"
+        switcher.current = "artifacts"
+        self._refresh_artifacts(again)
         self.query_one(ArtifactsView).focus()
 
-    def _refresh_artifacts(self) -> None:
+    def _refresh_artifacts(self, again: bool = False) -> None:
         """The artifacts view, when shown, lists the selected run's artifacts."""
         if self.query_one("#lower", ContentSwitcher).current != "artifacts":
             return
@@ -837,7 +840,7 @@ class MainScreen(RunEditing, Screen):
         run = self.index.run(self.selected_run_id) if self.selected_run_id else None
         if run is None:
             view.show_run(None, None)
-        elif run.run_id != view.run_id:
+        elif again or run.run_id != view.run_id:
             view.show_run(self.index.store.artifacts(run), run)
 
     # -- plot ------------------------------------------------------------------------------------
