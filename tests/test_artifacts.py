@@ -290,6 +290,10 @@ def test_cli_lists_and_prints(file_store, capsys):
     assert captured.out == TEXTS["logs/train.log"][:20] + "\n" and "first 20 B" in captured.err
     assert main(["artifacts", str(root), run_id, "plots/curve.png", "--cat"]) == 0
     assert "PNG image" in capsys.readouterr().out
+    assert main(["artifacts", str(root), run_id, "notes", "--json"]) == 0
+    assert [e["path"] for e in json.loads(capsys.readouterr().out)["entries"]] == ["notes/readme.md", "notes/train.py"]
+    assert main(["artifacts", str(root), run_id, "config.yaml"]) == 1
+    assert "not a directory (--cat prints a file)" in capsys.readouterr().err
     assert main(["artifacts", str(root), run_id, "../meta.yaml", "--cat"]) == 1
     assert "'..'" in capsys.readouterr().err
 

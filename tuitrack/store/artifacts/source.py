@@ -136,7 +136,7 @@ class ArtifactSource(abc.ABC):
             try:
                 listing = self.list(folder.path)
             except ArtifactError as exc:
-                if not folder.path:
+                if folder is root:
                     raise
                 folder.cut = str(exc)
                 tree.cut.append(f"{folder.path}/: {exc}")
