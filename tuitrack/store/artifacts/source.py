@@ -169,12 +169,14 @@ def sorted_entries(entries: list[ArtifactEntry]) -> list[ArtifactEntry]:
 class ForeignArtifacts(ArtifactSource):
     """Artifacts in a place tuitrack does not fetch from (S3, GCS, HDFS, another machine): described."""
 
-    def __init__(self, uri: str, why: str):
-        self.where = uri
+    def __init__(self, uri: str | None, why: str):
+        self.where = uri or "(none)"
         self.why = why
+        self.message = (f"the artifacts are at {uri} ({why}); tuitrack does not fetch them" if uri
+                        else f"the run has no artifact location ({why})")
 
     def _refuse(self) -> ArtifactError:
-        return ArtifactError(f"the artifacts are at {self.where} ({self.why}); tuitrack does not fetch them")
+        return ArtifactError(self.message)
 
     def list(self, path: str = "") -> Listing:
         raise self._refuse()
