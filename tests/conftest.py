@@ -9,6 +9,14 @@ from tests.mini_stores import write_mini_store, write_mixed_store
 from tests.mlflow_stores import Ids, MlflowServer, write_reference_store, write_sqlite_store
 
 
+@pytest.fixture(autouse=True)
+def _own_config_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real ~/.config: the app reads and writes back
+    $XDG_CONFIG_HOME/tuitrack/config.toml, so every test gets an empty config home of its own
+    (processes a test starts inherit it)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-home")))
+
+
 @pytest.fixture(scope="session")
 def reference_store_master(tmp_path_factory) -> tuple[Path, Ids]:
     root = tmp_path_factory.mktemp("reference") / "mlruns"

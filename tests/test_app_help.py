@@ -54,7 +54,7 @@ async def test_each_screen_lists_its_own_keys_first(reference_store):
         await settle(pilot)
         assert isinstance(app.focused, MetricPlot)
         first = (await open_help(pilot))[0]
-        assert first[0].startswith("Plot") and "next_zoom" in {b.action for b in first[1]}
+        assert first[0].startswith("Plot") and "zoom(2.0)" in {b.action for b in first[1]}
         await pilot.press("p")
 
         await pilot.press("P")

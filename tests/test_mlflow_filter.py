@@ -96,7 +96,7 @@ def test_same_order_as_mlflow(store, capsys, order):
 @pytest.mark.parametrize("expression, message", [
     ("metrics.loss = 'a'", "expected a number"),
     ("params.lr > '1'", "does not apply to param values"),
-    ("params.lr = 0.01", "expected a quoted string"),
+    ("tags.lr = 0.01", "expected a quoted string"),
     ("foo.bar = 'x'", "is not metrics, params, tags, attributes or dataset"),
     ("attributes.nope = 'x'", "not an attribute one can search"),
     ("metrics.loss <", "ends too early"),
@@ -113,9 +113,9 @@ def test_mlflow_rejects_and_so_do_we(store, expression, message):
 
 def test_errors_point_at_the_column(store, capsys):
     root, *_ = store
-    assert main(["ls", str(root), "--filter", "params.lr = 0.01"]) == 2
+    assert main(["ls", str(root), "--filter", "tags.lr = 0.01"]) == 2
     err = capsys.readouterr().err
-    assert "column 13: expected a quoted string" in err and err.rstrip().endswith("^")
+    assert "column 11: expected a quoted string" in err and err.rstrip().endswith("^")
 
 
 def test_or_not_and_parentheses(store, capsys):

@@ -89,6 +89,12 @@ ACCEPTED_BY_MLFLOW = [
     "datasets.name = 'cifar'",
     "dataset.name = 'mnist' AND dataset.context = 'eval'",
     "dataset.name = 'mnist' and status = 'FINISHED' and run_name != 'parent'",
+    # Quoted literals stay string comparisons beside the numeric extension (params.lr > 1e-3):
+    "params.lr = '0.01'",
+    "params.epochs = '3'",
+    "params.child_param = '1'",
+    "params.child_param != '1.0'",
+    "params.epochs LIKE '3%' and status = 'FINISHED'",
 ]
 
 
@@ -132,6 +138,8 @@ def test_extensions_stay(store, capsys):
     ("loss < 0.5", "metrics.loss"),
     ("`nope` = 'x'", "is not an attribute"),
     ("status IS NULL", "works on metrics, params and tags"),
+    ("params.lr > '0.01'", "does not apply to param values"),
+    ("params.epochs LIKE 3", "LIKE does not apply to numbers"),
 ])
 def test_what_mlflow_rejects_is_an_error_that_says_why(store, expression, message):
     from mlflow.exceptions import MlflowException
@@ -143,6 +151,24 @@ def test_what_mlflow_rejects_is_an_error_that_says_why(store, expression, messag
         client.search_runs(experiment_ids, expression)
     with pytest.raises(FilterError, match=message):
         parse(expression)
+
+
+@pytest.mark.parametrize("expression, same_as", [
+    ("params.lr = 0.01", "params.lr = '0.01'"),
+    ("params.epochs >= 3", "params.epochs = '3'"),
+    ("params.child_param < 1.5", "params.child_param = '1'"),
+    ("params.lr > 1", "params.lr = 'none of them'"),
+])
+def test_numbers_for_params_are_an_extension_mlflow_refuses(store, capsys, expression, same_as):
+    """MLflow refuses an unquoted number for a param; tuitrack compares the param as a number
+    (here the reference store's only values, so MLflow's string answer says what to expect)."""
+    from mlflow.exceptions import MlflowException
+
+    location, ids, client, experiment_ids = store
+    with pytest.raises(MlflowException):
+        client.search_runs(experiment_ids, expression)
+    theirs = [r.info.run_id for r in client.search_runs(experiment_ids, same_as, max_results=1000)]
+    assert sorted(ours(location, capsys, expression)) == sorted(theirs)
 
 
 @pytest.mark.parametrize("text, is_filter", [

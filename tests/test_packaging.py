@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "tuitrack"
 # Layers from the bottom up: a module may import only its own layer and the ones below.
-LAYERS = ["model", "formatting", "series", "store", "query", "export", "live", "app", "cli"]
+LAYERS = ["model", "formatting", "series", "store", "query", "export", "live", "settings", "app", "cli"]
 
 
 def layer_of(module: str) -> str | None:

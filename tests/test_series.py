@@ -70,3 +70,31 @@ def test_x_axes():
     assert x_values(history, "step", None) == [0.0, 10.0, 20.0]
     assert x_values(history, "relative", 1_000_000) == [0.0, 1.0, 2.0]
     assert x_values(history, "wall", None)[1] == (1_000_000 + 3_600_000) / 1000
+
+
+def test_band_aligns_runs_by_step():
+    from tuitrack.series import band
+
+    a = points([1.0, 2.0, 3.0])  # steps 0..2
+    b = points([3.0, 4.0, float("nan"), 8.0])  # steps 0..3, NaN at step 2
+    got = band([a, b], buckets=100)
+    assert got.xs == [0.0, 1.0, 2.0, 3.0]
+    assert got.mean == [2.0, 3.0, 3.0, 8.0]
+    assert got.low == [1.0, 2.0, 3.0, 8.0] and got.high == [3.0, 4.0, 3.0, 8.0]
+    assert got.runs == [2, 2, 1, 1]
+    assert math.isclose(got.std[0], math.sqrt(2)) and got.std[2] == 0.0  # one run: no spread
+    low, high = got.edges("std")
+    assert math.isclose(low[0], 2 - math.sqrt(2)) and math.isclose(high[0], 2 + math.sqrt(2))
+    assert got.edges("minmax") == (got.low, got.high)
+
+
+def test_band_is_bounded_by_its_buckets():
+    from tuitrack.series import band
+
+    long = points([float(i % 7) for i in range(100_000)])
+    short = points([1.0] * 10, start=50_000)
+    got = band([long, short], buckets=200)
+    assert len(got.xs) <= 200
+    assert got.xs == sorted(got.xs) and got.xs[0] == 0.0
+    assert max(got.runs) == 2 and min(got.runs) == 1  # the short run counts only where it logged
+    assert band([], 100).xs == [] and band([[]], 100).xs == []

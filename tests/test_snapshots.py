@@ -106,3 +106,21 @@ def test_plot_marked_runs_smoothed(snap_compare):
         await settle(pilot)
 
     assert snap_compare(sample_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_grouped_table(snap_compare, size):
+    """`b`, lr ticked: mnist-cnn's runs as groups (lr=0.01 holds a sweep child and baseline-mlp;
+    the sweep's parent has no lr), the cursor on lr=0.01."""
+    async def run_before(pilot):
+        await settle(pilot)
+        await goto(pilot, "baseline-mlp")
+        await pilot.press("b")
+        await pilot.pause()
+        chooser = pilot.app.screen
+        await pilot.press(*["j"] * chooser.params.index("lr"), "space", "enter")
+        await settle(pilot)
+        await pilot.press("tab", "j")
+        await settle(pilot)
+
+    assert snap_compare(sample_app(), terminal_size=size, run_before=run_before)

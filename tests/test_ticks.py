@@ -55,3 +55,21 @@ def test_time_since_start_reads_as_durations():
     ticks, labels = x_ticks("relative", 0, 2.5, 5)
     assert labels == ["0", "30m", "1h", "1h30m", "2h", "2h30m"]
     assert duration_label(50 / 3600) == "50s" and duration_label(49.5) == "2d1h"
+
+
+def test_log_ticks_are_powers_of_ten_with_the_axis_labels():
+    from tuitrack.ticks import log_ticks
+
+    ticks, labels = log_ticks(0.0, 5.2, number_label)  # steps 1 to 160k on a log x axis
+    assert ticks == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and labels == ["1", "10", "100", "1000", "10k", "100k"]
+    assert len(log_ticks(-30, 30, number_label)[0]) <= 8
+
+
+def test_symlog_ticks_are_zero_and_decades_either_side():
+    from tuitrack.ticks import symlog_ticks
+
+    assert symlog_ticks(-150.0, 20.0, 1.0) == [-100.0, -10.0, -1.0, 0.0, 1.0, 10.0]
+    assert symlog_ticks(2.0, 500.0, 1.0) == [10.0, 100.0]
+    many = symlog_ticks(-1e6, 1e6, 0.001)
+    assert 0.0 in many and len(many) <= 9 and many == sorted(many)
+    assert [number_label(v) for v in symlog_ticks(-0.02, 0.02, 0.001)] == ["-0.01", "-0.001", "0", "0.001", "0.01"]

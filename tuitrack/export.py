@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 from tuitrack.model import Experiment, MetricPoint, Run
@@ -80,9 +80,12 @@ def _number_text(value: float) -> str:
 def write_run_with_histories(
     out: TextIO, run: Run, experiment: Experiment | None,
     streams: Iterable[tuple[MetricHistory, Iterator[list[MetricPoint]]]],
+    after_metrics: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
     """`run_with_histories` as JSON text, the same bytes as `json.dumps` of it, written a batch of
-    points at a time: memory stays that of one batch however long the histories are."""
+    points at a time: memory stays that of one batch however long the histories are.
+    `after_metrics`, asked once the histories are written, gives keys to write after them (what
+    was counted while they streamed past: `show`'s system summary)."""
     obj = run_object(run, experiment)
     head = json.dumps({k: v for k, v in obj.items() if k not in ("metrics", "problems")},
                       ensure_ascii=False, allow_nan=False)
@@ -98,8 +101,11 @@ def write_run_with_histories(
                 first = False
         out.write("]")
         histories.append(history)
+    out.write("}")
+    for key, value in (after_metrics() if after_metrics else {}).items():
+        out.write(", " + json.dumps(key) + ": " + json.dumps(value, ensure_ascii=False, allow_nan=False))
     problems = [str(p) for p in problems_after_full_read(run, histories)]
-    out.write('}, "problems": ' + json.dumps(problems, ensure_ascii=False) + "}")
+    out.write(', "problems": ' + json.dumps(problems, ensure_ascii=False) + "}")
 
 
 def table(pairs: list[tuple[Experiment, Run]]) -> tuple[list[str], list[list[str]]]:

@@ -14,7 +14,6 @@ from tuitrack.model import MetricPoint
 
 X_AXES = ("step", "relative", "wall")
 SMOOTHING = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
-ZOOMS = (None, 1000, 100)  # show everything, or the last N steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +101,62 @@ def downsample(curve: Curve, buckets: int, log: bool = False) -> Curve:
 
 def _drawable(y: float, log: bool) -> bool:
     return math.isfinite(y) and (not log or y > 0)
+
+
+SPREADS = ("minmax", "std")  # what a group's band spans: its runs' min to max, or mean -+ one std
+SPREAD_NAMES = {"minmax": "min-max band", "std": "±std band"}
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A group of runs' curves as one: per step (or stretch of steps), over the runs with a
+    value there, the mean, min, max and sample standard deviation (0 for one run)."""
+
+    xs: list[float]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+    std: list[float]
+    runs: list[int]  # how many runs have a value there
+
+    def edges(self, spread: str) -> tuple[list[float], list[float]]:
+        """The band's lower and upper edge: `minmax`, or `std` (mean -+ one std)."""
+        if spread == "std":
+            return ([m - s for m, s in zip(self.mean, self.std)], [m + s for m, s in zip(self.mean, self.std)])
+        return self.low, self.high
+
+
+def band(histories: list[list[MetricPoint]], buckets: int) -> Band:
+    """The runs' histories aligned by step: each run's finite values averaged per stretch of
+    steps (each step alone when there are at most `buckets` of them), then mean, min, max and
+    std across the runs per stretch. Work is one pass over the points plus buckets x runs, so a
+    group plots in bounded time however long its histories."""
+    if buckets <= 0 or not any(histories):
+        return Band([], [], [], [], [], [])
+    first = min(min(p.step for p in h) for h in histories if h)  # steps may be logged out of order
+    last = max(max(p.step for p in h) for h in histories if h)
+    width = max(1, -(-(last - first + 1) // buckets))  # steps per stretch
+    per_run: list[dict[int, float]] = []
+    for history in histories:
+        sums: dict[int, list[float]] = {}
+        for point in history:
+            if math.isfinite(point.value):
+                slot = sums.setdefault((point.step - first) // width, [0.0, 0])
+                slot[0] += point.value
+                slot[1] += 1
+        per_run.append({b: total / n for b, (total, n) in sums.items()})
+    out = Band([], [], [], [], [], [])
+    for b in sorted({b for values in per_run for b in values}):
+        values = [v[b] for v in per_run if b in v]
+        mean = math.fsum(values) / len(values)
+        spread = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        out.xs.append(float(first + b * width))
+        out.mean.append(mean)
+        out.low.append(min(values))
+        out.high.append(max(values))
+        out.std.append(spread)
+        out.runs.append(len(values))
+    return out
 
 
 class PreparedSeries:

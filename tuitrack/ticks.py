@@ -130,3 +130,33 @@ def y_ticks(low: float, high: float, count: int, log: bool = False) -> tuple[lis
         return ticks, [power_label(t) for t in ticks]
     ticks = linear_ticks(low, high, count)
     return ticks, [number_label(t) for t in ticks]
+
+
+def log_ticks(low: float, high: float, label) -> tuple[list[float], list[str]]:
+    """Ticks of a log axis whose positions are log10 of the values (`low`, `high` too): one per
+    power of ten, at most 8, each labelled by `label(value)`."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return [], []
+    ticks = [float(e) for e in range(math.ceil(low - 1e-9), math.floor(high + 1e-9) + 1)]
+    if len(ticks) > 8:
+        ticks = ticks[:: math.ceil(len(ticks) / 8)]
+    return ticks, [label(10.0 ** t) for t in ticks]
+
+
+def symlog_ticks(low: float, high: float, threshold: float) -> list[float]:
+    """Values for the ticks of a symlog axis from `low` to `high`: 0 and plus or minus the
+    threshold times each power of ten (at most 9, thinned evenly); label them with number_label."""
+    if not (math.isfinite(low) and math.isfinite(high)) or threshold <= 0:
+        return []
+    values = [0.0] if low <= 0 <= high else []
+    magnitude = threshold
+    top = max(abs(low), abs(high))
+    while magnitude <= top * (1 + 1e-9) and len(values) < 60:
+        values += [v for v in (-magnitude, magnitude) if low <= v <= high]
+        magnitude *= 10
+    values.sort()
+    if len(values) > 9:
+        every = math.ceil(len(values) / 9)
+        zero = values.index(0.0) if 0.0 in values else 0
+        values = [v for i, v in enumerate(values) if (i - zero) % every == 0]
+    return values

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tuitrack.formatting import format_age, format_bytes, format_duration, format_value, short_timestamp, shown_name
 from tuitrack.model import Run
+from tuitrack.system_metrics import is_system
 
 MAX_WIDTH = 24
 
@@ -25,6 +26,11 @@ class Column:
     def field(self) -> str:
         return self.key.split(":", 1)[1] if ":" in self.key else self.key
 
+    @property
+    def is_system(self) -> bool:
+        """A system metric's column (`system/cpu_utilization_percentage`): off unless asked for."""
+        return self.kind == "metric" and is_system(self.field)
+
 
 BASE_COLUMNS = [
     Column("name", "Name"),
@@ -39,11 +45,14 @@ VERSION_COLUMN = Column("version", "Version")
 DEFAULT_HIDDEN: set[str] = set()  # every column shows until the user hides it (C)
 
 
-def columns_for(runs: list[Run], disk: bool = True) -> list[Column]:
+def columns_for(runs: list[Run], disk: bool = True, system: bool = False) -> list[Column]:
     """Base columns (and Version when a run has one: mini-mlflow's; Disk unless the store cannot
-    measure it), then one per param and one per metric that any of `runs` has."""
+    measure it), then one per param and one per metric that any of `runs` has (system metrics
+    only with `system`: MLflow's CPU, memory, GPU... samples are not what a table compares)."""
     params = sorted({k for r in runs for k in r.params})
     metrics = sorted({k for r in runs for k in r.metrics})
+    if not system:
+        metrics = [k for k in metrics if not is_system(k)]
     version = [VERSION_COLUMN] if any(r.version is not None for r in runs) else []
     base = [c for c in BASE_COLUMNS[1:] if disk or c.key != "disk"]
     both = set(params) & set(metrics)  # `lr` logged as a param and as a metric: say which is which
@@ -124,3 +133,12 @@ def sort_runs(runs: list[Run], column: Column, descending: bool, now_ms: int) ->
     numbers.sort(key=lambda pair: pair[0], reverse=descending)
     texts.sort(key=lambda pair: pair[0], reverse=descending)
     return [r for _, r in numbers] + [r for _, r in texts] + missing
+
+
+def hidden_to_remember(columns: list[Column], hidden: set[str], limit: int) -> list[str]:
+    """The hidden keys that make the table look as it does now, in column order. The table
+    shows at most `limit` columns, so past the last one shown, every column is off without the
+    user having hidden it: a run with 100,000 metrics must not write 99,900 keys to config.toml."""
+    shown = [i for i, c in enumerate(columns) if c.key not in hidden][:limit]
+    end = shown[-1] if len(shown) == limit else len(columns)
+    return [c.key for c in columns[:end] if c.key in hidden]

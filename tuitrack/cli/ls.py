@@ -11,6 +11,8 @@ from tuitrack.cli.store_format import add_format_option, add_store_argument, ope
 from tuitrack.cli.table import print_table
 from tuitrack.formatting import format_duration, format_timestamp
 from tuitrack.model import Experiment, Run, latest_versions
+from tuitrack.cli import ls_groups
+from tuitrack.query.groups import GroupKeyError, group_runs, parse_group_by
 from tuitrack.query.mlflow_filter import (
     FilterError,
     describe_error,
@@ -33,12 +35,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", "-e", metavar="NAME_OR_ID", help="only this experiment")
     parser.add_argument("--filter", "-f", metavar="EXPR",
                         help="MLflow's filter syntax, e.g. \"metrics.loss < 0.5 and params.opt = 'adam'\" "
-                             "(OR, NOT and parentheses work too)")
+                             "(OR, NOT and parentheses work too; params.lr > 1e-3 compares a param as a number)")
     parser.add_argument("--order-by", action="append", default=[], metavar="CLAUSE",
                         help="e.g. 'metrics.loss DESC' or attributes.start_time (repeat for more keys)")
     parser.add_argument("--latest", action="store_true",
                         help="only the latest run of each run name per experiment (mini-mlflow's "
                              "get_latest_version: the run that ended, or started, last)")
+    parser.add_argument("--group-by", metavar="PARAMS",
+                        help="one row per group of runs sharing these params (params.lr[,params.x]): "
+                             "the count and each metric's mean, std, min and max of the latest values")
     parser.add_argument("--format", choices=["table", "csv", "md", "json"], default="table",
                         help="table (default), csv, md (Markdown) or json")
     parser.add_argument(
@@ -94,6 +99,11 @@ def run(args: argparse.Namespace) -> int:
         text = args.filter if args.filter and "ORDER" not in str(exc) else " ".join(args.order_by)
         print(f"tuitrack: bad filter: {describe_error(exc, text)}", file=sys.stderr)
         return 2
+    try:
+        group_keys = parse_group_by(args.group_by) if args.group_by is not None else None
+    except GroupKeyError as exc:
+        print(f"tuitrack: {exc}", file=sys.stderr)
+        return 2
     rows = list_runs(store, experiments, include_deleted=args.all)
     if condition is not None:
         if uses_datasets(condition):
@@ -109,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         for problem in experiment.problems:
             print(f"warning: experiment {experiment.experiment_id}: {problem}", file=sys.stderr)
     fmt = "json" if args.json else args.format
+    if group_keys is not None:
+        return _print_groups(group_keys, rows, fmt)
     if fmt != "table":
         sys.stdout.write(FORMATS[fmt](rows))  # json.dumps (the C encoder) inside, not json.dump
         return 0
@@ -137,4 +149,14 @@ def run(args: argparse.Namespace) -> int:
             f"{broken} run(s) marked ! have problems: 'tuitrack show {args.store} RUN' explains",
             file=sys.stderr,
         )
+    return 0
+
+
+def _print_groups(keys: list[str], rows: list[tuple[Experiment, Run]], fmt: str) -> int:
+    """`--group-by`: the runs kept by the other options, grouped (in the order of their values)."""
+    groups = group_runs([r for _, r in rows], keys)
+    if fmt != "table":
+        sys.stdout.write(ls_groups.FORMATS[fmt](groups))
+        return 0
+    print_table(*ls_groups.people_table(groups), shutil.get_terminal_size((120, 24)).columns)
     return 0

@@ -17,7 +17,9 @@ on tuitrack's runs with MLflow's semantics (mlflow/utils/search_utils.py):
 * LIKE is case-sensitive, ILIKE not; % is any text and _ one character.
 
 Beyond MLflow: OR, NOT and parentheses; IN for every string attribute; IS NULL for metrics;
-attributes.lifecycle_stage; keys with / or . without quotes. Errors say where (a column).
+attributes.lifecycle_stage; keys with / or . without quotes; params compared with an unquoted
+number (`params.lr > 1e-3`, `params.epochs = 10`: see `param_number`), which MLflow refuses
+(a quoted literal stays a string comparison, as in MLflow). Errors say where (a column).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class Logic:
     parts: tuple
 
 
-def _identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
+def identifier(first: Token, quoted: Token | None) -> tuple[str, str]:
     """(entity, key) of `metrics.loss` or of `metrics.` followed by a quoted key, aliases resolved.
     A name without a dot (`status`, `` `Run name` ``) is an attribute, as MLflow reads it."""
     if first.kind == "quoted" or (first.kind == "word" and "." not in first.text):
@@ -231,7 +233,7 @@ class _Parser:
             quoted = self.take()
             if quoted.kind != "quoted":
                 raise FilterError("expected a key after the dot", quoted.position)
-        entity, key = _identifier(start, quoted)
+        entity, key = identifier(start, quoted)
         op_token = self.take()
         op = self._operator(op_token)
         if op in ("IS NULL", "IS NOT NULL"):
@@ -288,8 +290,14 @@ class _Parser:
             if token.kind != "number":
                 raise FilterError(f"expected a number for {key}, found {token.text!r}", token.position)
             return token.value
+        if entity == "param" and token.kind == "number":  # the numeric extension: MLflow refuses it
+            if op not in NUMERIC_OPS:
+                raise FilterError(f"{op} does not apply to numbers; use = != < <= > >=", op_position)
+            return token.value
         if op not in STRING_OPS:
-            raise FilterError(f"{op} does not apply to {entity} values; use = != LIKE ILIKE", op_position)
+            raise FilterError(f"{op} does not apply to {entity} values; use = != LIKE ILIKE"
+                              + (", or an unquoted number (params.lr > 1e-3)" if entity == "param" else ""),
+                              op_position)
         if token.kind not in ("string", "quoted"):
             raise FilterError(f"expected a quoted string (like 'adam'), found {token.text!r}", token.position)
         return token.value
@@ -326,6 +334,18 @@ def parse(text: str):
 def _like(pattern: str, flags: int = 0) -> re.Pattern[str]:
     regex = re.escape(pattern).replace("%", ".*").replace("_", ".")
     return re.compile(("" if pattern.startswith("%") else "^") + regex + ("" if pattern.endswith("%") else "$"), flags)
+
+
+# A param value that is a number for `params.KEY OP NUMBER`: a decimal number as a filter writes
+# one (optional sign, digits with an optional point, optional exponent), or inf / infinity (any
+# case, with a sign). Nothing else is one: no spaces around it, no `nan`, `1_000` or `0x10`.
+_PARAM_NUMBER = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf|infinity)", re.IGNORECASE)
+
+
+def param_number(text: str) -> float | None:
+    """The number a param's value writes, or None when it is not one (then it never matches a
+    numeric comparison, as a run without a metric never matches one on the metric)."""
+    return float(text) if _PARAM_NUMBER.fullmatch(text) else None
 
 
 def _lhs(run: Run, entity: str, key: str):
@@ -370,6 +390,10 @@ def matches(node, run: Run) -> bool:
         return lhs is not None
     if lhs is None:
         return False
+    if node.entity == "param" and not isinstance(node.value, str):  # params.lr > 1e-3
+        lhs = param_number(lhs)
+        if lhs is None:
+            return False
     return _COMPARE[node.op](lhs, node.value)
 
 
@@ -395,7 +419,7 @@ def parse_order_by(text: str) -> OrderBy:
     quoted = tokens[1] if len(tokens) == 2 and tokens[1].kind == "quoted" else None
     if len(tokens) > (2 if quoted is not None else 1):
         raise FilterError("expected KEY [ASC|DESC]", tokens[-1].position)
-    entity, key = _identifier(first, quoted)
+    entity, key = identifier(first, quoted)
     if entity == "dataset":
         raise FilterError("runs cannot be ordered by dataset (a run may have several)", first.position)
     return OrderBy(entity, key, ascending)

@@ -2,7 +2,8 @@
 
 A run with 100,000 metrics has 100,000 columns to choose from: the list holds the first
 MAX_LISTED that match what is typed after `/` (the rest are counted), and what is on or off is
-kept per column, not read back from the list.
+kept per column, not read back from the list. System metrics (`system/...`) are listed only
+after ctrl+t.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.widgets import Input, Label, SelectionList
 from textual.widgets.selection_list import Selection
 
 from tuitrack.app.columns import Column
-from tuitrack.app.screens.metric_picker import MAX_LISTED, FuzzyIndex, more_note
+from tuitrack.app.screens.metric_picker import MAX_LISTED, FuzzyIndex, more_note, system_note
 from tuitrack.app.store_text import store_text
 from tuitrack.app.widgets.toggles import TickList
 
@@ -31,6 +32,8 @@ class ColumnChooser(ModalScreen[set[str] | None]):
         Binding("j", "down", "Down", show=False),
         Binding("k", "up", "Up", show=False),
         Binding("slash", "narrow", "Narrow", show=False),
+        Binding("ctrl+t", "toggle_system", "System metrics", priority=True,
+                tooltip="List the system metrics' columns (CPU, memory, GPU...) too, or not"),
     ]
 
     DEFAULT_CSS = """
@@ -43,16 +46,25 @@ class ColumnChooser(ModalScreen[set[str] | None]):
     }
     """
 
-    def __init__(self, columns: list[Column], hidden: set[str], limit: int | None = None) -> None:
+    def __init__(self, columns: list[Column], hidden: set[str], limit: int | None = None,
+                 show_system: bool = False) -> None:
+        """`show_system`: whether system metrics' columns are listed (and shown); ctrl+t turns
+        it on and off; read it after the chooser closes."""
         super().__init__()
-        self.columns = columns
+        self.all_columns = columns
         self.hidden = hidden
         self.limit = limit  # columns shown at most: turning one more on turns the last other off
         self.shown = {c.key: c.key not in hidden for c in columns}
+        self.system_count = sum(c.is_system for c in columns)
+        self.show_system = show_system
         self._picked: set[str] = set()  # turned on here: never the one turned off for room
         self._listed: set[str] = set()
-        labels = [self._label(c) for c in columns]
-        self._key_of = dict(zip(labels, (c.key for c in columns)))
+        self._index()
+
+    def _index(self) -> None:
+        self.columns = [c for c in self.all_columns if self.show_system or not c.is_system]
+        labels = [self._label(c) for c in self.columns]
+        self._key_of = dict(zip(labels, (c.key for c in self.columns)))
         self._labels = FuzzyIndex(labels)
 
     def compose(self) -> ComposeResult:
@@ -62,6 +74,7 @@ class ColumnChooser(ModalScreen[set[str] | None]):
             yield Input(placeholder="column name", id="column-query")
             yield TickList[str](id="column-list")
             yield Label("", id="column-more")
+            yield Label(system_note(self.system_count, self.show_system), id="column-system")
 
     def on_mount(self) -> None:
         self._fill("")
@@ -98,7 +111,7 @@ class ColumnChooser(ModalScreen[set[str] | None]):
             self._picked.discard(key)
             return
         self._picked.add(key)
-        if self.limit is not None and sum(self.shown.values()) > self.limit:
+        if self.limit is not None and sum(self.shown[c.key] for c in self.columns) > self.limit:
             room = next((c for c in reversed(self.columns)
                          if self.shown[c.key] and c.kind != "attr" and c.key not in self._picked), None)
             if room is not None:
@@ -107,6 +120,14 @@ class ColumnChooser(ModalScreen[set[str] | None]):
                     self.query_one(SelectionList).deselect(room.key)
                 self.query_one("#column-more", Label).update(
                     f"{self._label(room)} off: {self.limit} columns at most")
+
+    def action_toggle_system(self) -> None:
+        if not self.system_count:
+            return
+        self.show_system = not self.show_system
+        self._index()
+        self._fill(self.query_one(Input).value)
+        self.query_one("#column-system", Label).update(system_note(self.system_count, self.show_system))
 
     def action_narrow(self) -> None:
         self.query_one(Input).focus()

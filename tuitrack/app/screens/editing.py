@@ -32,23 +32,23 @@ from tuitrack.store.tag_edits import parse_tag_edits
 SLOW_EDIT_S = 1.0  # an edit still running after this long gets a "waiting" note
 
 EDIT_BINDINGS = [
-    Binding("t", "tag", "Tag", tooltip="Set a tag (key=value) or remove one (-key) on the runs"),
-    Binding("e", "edit_note", "Note", show=False, tooltip="Edit the run's note"),
-    Binding("R", "rename", "Rename", show=False, tooltip="Rename the run"),
-    Binding("d,delete", "delete", "Delete", tooltip="Soft-delete the runs, or the experiment (asks first)"),
-    Binding("r", "restore", "Restore", show=False, tooltip="Restore deleted runs, or the experiment"),
-    Binding("X", "purge", "Purge", show=False, tooltip="Purge deleted runs for good (type purge)"),
-    Binding("K", "kill_stale", "Mark killed", show=False, tooltip="Mark stale RUNNING runs KILLED"),
-    Binding("u", "undo", "Undo", tooltip="Undo the last change (not a purge)"),
-    Binding("c", "compare", "Compare", show=False, tooltip="Compare the marked runs side by side (mark 2 or more)"),
-    Binding("S", "scatter", "Scatter", show=False,
+    Binding("t", "tag", "Tag", id="tag", tooltip="Set a tag (key=value) or remove one (-key) on the runs"),
+    Binding("e", "edit_note", "Note", id="note", show=False, tooltip="Edit the run's note"),
+    Binding("R", "rename", "Rename", id="rename", show=False, tooltip="Rename the run"),
+    Binding("d,delete", "delete", "Delete", id="delete", tooltip="Soft-delete the runs, or the experiment (asks first)"),
+    Binding("r", "restore", "Restore", id="restore", show=False, tooltip="Restore deleted runs, or the experiment"),
+    Binding("X", "purge", "Purge", id="purge", show=False, tooltip="Purge deleted runs for good (type purge)"),
+    Binding("K", "kill_stale", "Mark killed", id="kill-stale", show=False, tooltip="Mark stale RUNNING runs KILLED"),
+    Binding("u", "undo", "Undo", id="undo", tooltip="Undo the last change (not a purge)"),
+    Binding("c", "compare", "Compare", id="compare", show=False, tooltip="Compare the marked runs side by side (mark 2 or more)"),
+    Binding("S", "scatter", "Scatter", id="scatter", show=False,
             tooltip="A param or metric against a metric over the experiment's runs"),
-    Binding("E", "export('csv')", "Export", show=False,
+    Binding("E", "export('csv')", "Export", id="export", show=False,
             tooltip="Write the runs the table shows to a CSV file here (the palette has Markdown, JSON)"),
-    Binding("P", "prune", "Prune", show=False, tooltip="Compose a retention policy and see what it deletes"),
-    Binding("A", "mark_all", "Mark all", show=False, tooltip="Mark every run the table shows"),
-    Binding("I", "invert_marks", "Invert", show=False, tooltip="Invert the marks of the runs the table shows"),
-    Binding("M", "clear_marks", "Clear marks", show=False, tooltip="Unmark every run"),
+    Binding("P", "prune", "Prune", id="prune", show=False, tooltip="Compose a retention policy and see what it deletes"),
+    Binding("A", "mark_all", "Mark all", id="mark-all", show=False, tooltip="Mark every run the table shows"),
+    Binding("I", "invert_marks", "Invert", id="invert-marks", show=False, tooltip="Invert the marks of the runs the table shows"),
+    Binding("M", "clear_marks", "Clear marks", id="clear-marks", show=False, tooltip="Unmark every run"),
 ]
 
 

@@ -18,10 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
+from textual.widgets import ContentSwitcher, Input, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tuitrack.app.columns import DEFAULT_HIDDEN, Column, columns_for
+from tuitrack.app.columns import DEFAULT_HIDDEN, Column, cell, columns_for, hidden_to_remember
 from tuitrack.app.messages import (
     ExperimentsLoaded,
     LoadingDone,
@@ -37,11 +37,18 @@ from tuitrack.app.messages import (
 from tuitrack.app.screens.columns import ColumnChooser
 from tuitrack.app.screens.editing import EDIT_BINDINGS, RunEditing
 from tuitrack.app.screens.metric_picker import MetricPicker
+from tuitrack.app.group_rows import GroupedRows, group_columns, group_summary, stand_in
+from tuitrack.app.screens.group_by import GroupByChooser
+from tuitrack.app.status_look import glyph
+from tuitrack.app.plotted import Plotted, for_group, for_run
+from tuitrack.app.widgets.filter_input import FilterInput
 from tuitrack.app.widgets.artifacts_view import ArtifactsView
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.app.widgets.run_detail import RunDetail, first_keys
 from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
+from tuitrack.app.widgets.system_view import SystemView
+from tuitrack.app.widgets.view_footer import ViewFooter
 from tuitrack.formatting import shown_name
 from tuitrack.live.follow import Follower, Listener
 from tuitrack.live.index import RunIndex
@@ -50,9 +57,12 @@ from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
 from tuitrack.model import Run, RunStatus
 from tuitrack.query import mlflow_filter
+from tuitrack.query.groups import RunGroup, group_runs
 from tuitrack.query.quick import matches
 from tuitrack.safe_text import visible
+from tuitrack.settings import PLOT_OPTIONS, SettingsFile, store_identity
 from tuitrack.store.base import StoreError
+from tuitrack.system_metrics import is_system
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
@@ -63,6 +73,7 @@ AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
 GONE_EVERY = 2.0  # seconds between checks that the store's folder or database is still there
 DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
+VIEW_KEYS = Binding.Group("view", compact=True)  # 1 2 3 4: the views of the pane under the table
 
 
 class MainScreen(RunEditing, Screen):
@@ -70,22 +81,30 @@ class MainScreen(RunEditing, Screen):
     BINDINGS = [
         # priority: handled when the key arrives, so keys typed right behind it reach the filter
         # (a normal binding runs only after the key has bubbled up from the focused pane).
-        Binding("slash", "filter", "Filter", priority=True,
+        Binding("slash", "filter", "Filter", id="filter", priority=True,
                 tooltip="Narrow runs by name, id, param, tag or metric"),
         Binding("escape", "escape", "Back", show=False, tooltip="Clear the filter / close the detail view"),
         # The footer has room for the keys that matter most at 80 columns; ? lists every key.
-        Binding("full_stop", "toggle_deleted", "Deleted", show=False,
+        Binding("full_stop", "toggle_deleted", "Deleted", id="toggle-deleted", show=False,
                 tooltip="Show or hide deleted runs and experiments"),
-        Binding("y", "copy_run_id", "Copy id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
-        Binding("ctrl+r", "reload", "Reload", show=False, tooltip="Read the store again"),
-        Binding("i", "focus_detail", "Detail", show=False, tooltip="Focus the detail (or plot) pane"),
-        Binding("p", "toggle_plot", "Plot", tooltip="Show metric curves (again: the run's detail)"),
-        Binding("4", "show_artifacts", "Artifacts", show=False,
-                tooltip="Show the run's artifacts under the table (enter previews one)"),
-        Binding("space", "toggle_mark", "Mark", show=False,
+        Binding("y", "copy_run_id", "Copy id", id="copy-run-id", show=False, tooltip="Copy the run id to the clipboard (works over SSH)"),
+        Binding("ctrl+r", "reload", "Reload", id="reload", show=False, tooltip="Read the store again"),
+        Binding("i", "focus_detail", "Detail", id="focus-detail", show=False, tooltip="Focus the detail (or plot) pane"),
+        Binding("p", "toggle_plot", "Plot", id="toggle-plot", show=False, tooltip="Show metric curves (again: the run's detail)"),
+        Binding("1", "show_view('detail')", "Detail", id="view-detail", group=VIEW_KEYS, tooltip="Under the table: the run's detail"),
+        Binding("2", "show_view('plot')", "Plot", id="view-plot", group=VIEW_KEYS, tooltip="Under the table: metric curves"),
+        Binding("3", "show_view('system')", "System", id="view-system", group=VIEW_KEYS,
+                tooltip="Under the table: the run's CPU, memory, GPU, disk and network use"),
+        Binding("4", "show_view('artifacts')", "Artifacts", id="view-artifacts", group=VIEW_KEYS,
+                tooltip="Under the table: the run's artifacts (enter previews one)"),
+        Binding("space", "toggle_mark", "Mark", id="mark", show=False,
                 tooltip="Mark the run: marked runs are plotted and changed together"),
-        Binding("tab", "cycle_pane(1)", "Next pane", show=False, tooltip="Next pane: tree, table, detail"),
-        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, tooltip="Previous pane"),
+        Binding("tab", "cycle_pane(1)", "Next pane", id="next-pane", show=False, tooltip="Next pane: tree, table, detail"),
+        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", id="previous-pane", show=False, tooltip="Previous pane"),
+        Binding("b", "group_by", "Group", id="group-by", show=False,
+                tooltip="Group the experiment's runs by params: a row per group, mean ± std of each metric"),
+        Binding("backspace", "group_back", "Back", id="group-back", tooltip="Grouped: from a group back to the groups, "
+                "from the groups back to the runs"),
         *EDIT_BINDINGS,
     ]
 
@@ -94,9 +113,15 @@ class MainScreen(RunEditing, Screen):
         index: RunIndex,
         clock: Callable[[], float] = time.time,
         live: LiveOptions = LiveOptions(),
+        settings: SettingsFile | None = None,
     ) -> None:
         super().__init__()
         self.index = index
+        # What the user chose before (columns, metrics, plot options), applied here; choices
+        # made here are handed back to it. The screen reads and writes no file itself.
+        self.settings = settings if settings is not None else SettingsFile(None)
+        self.store_key = store_identity(index.store.location)
+        self._plot_options: dict[str, object] = {}  # as last applied or remembered
         self.clock = clock
         self.watch = live.watch
         self.stale_after_ms = int(live.stale_after * 1000)
@@ -113,6 +138,10 @@ class MainScreen(RunEditing, Screen):
         self.undo_stack = UndoStack()
         self.prune_preview: set[str] = set()  # runs the prune panel would delete (× in the tree)
         self._histories: dict[tuple[str, str], PlotFeed] = {}  # (run id, metric) -> its plotted points
+        self._plotted: list[Plotted] = []  # what the plot shows (runs, a parent's children, groups)
+        self.groups: dict[str, RunGroup] = {}  # group id -> the group, while the table shows groups
+        self.group_keys: list[str] = []  # the params the table groups runs by (b); [] for plain runs
+        self.open_group: str | None = None  # the group whose runs the table shows (enter on a group)
         self._summaries_timer = None
         self.show_deleted = False
         self.query_text = ""
@@ -122,7 +151,8 @@ class MainScreen(RunEditing, Screen):
         self._columns_cache: tuple | None = None  # see _columns_of
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
-        self.hidden_columns: set[str] = set(DEFAULT_HIDDEN)
+        self._hidden_columns: dict[str, set[str]] = {}  # experiment id -> its hidden column keys
+        self.show_system_metrics = False  # system/ metrics in the table, the plot's metrics and the picker
         self._urgent: collections.deque[str] = collections.deque()
         self._wake = threading.Event()
         self._detail_cache: dict[str, tuple[dict, int | None]] = {}
@@ -137,21 +167,26 @@ class MainScreen(RunEditing, Screen):
         with Horizontal(id="panes"):
             yield RunTree(clock=self.clock, id="tree")
             with Vertical(id="right"):
-                yield Input(placeholder="/ filter: words runs must contain", id="filter", compact=True)
+                yield FilterInput(self._completion_runs, placeholder="/ filter: words runs must contain",
+                                  id="filter", compact=True)
+                yield Static(id="filter-candidates")
                 yield Static(id="filter-error")
                 yield RunsTable(clock=self.clock, id="table")
                 with ContentSwitcher(initial="detail", id="lower"):
                     yield RunDetail(clock=self.clock, id="detail")
                     yield MetricPlot(id="plot")
+                    yield SystemView(id="system")
                     yield ArtifactsView(id="artifacts")
-        yield Footer()
+        yield ViewFooter(lambda: f"show_view('{self._view()}')")
 
     def on_mount(self) -> None:
         self.query_one(RunTree).focus()
         for pane in (self.query_one(RunTree), self.query_one(RunsTable)):
             pane.is_stale = self._is_stale
             pane.is_marked = lambda run: run.run_id in self.marked
+        self.query_one(RunsTable).leaves_out = lambda metric: not self.show_system_metrics and is_system(metric)
         self.query_one(RunTree).is_previewed = lambda run: run.run_id in self.prune_preview
+        self._apply_plot_options()
         self.set_interval(30, self._refresh_stale)
         self.set_interval(AGES_EVERY, self._refresh_ages)
         self.set_interval(GONE_EVERY, self._check_gone)
@@ -267,6 +302,7 @@ class MainScreen(RunEditing, Screen):
             self._refresh_table()
         if self.selected_run_id in message.run_ids:
             self._show_detail()
+            self._follow_view()
 
     def on_sizes_loaded(self, message: SizesLoaded) -> None:
         experiment = self.index.experiments.get(message.experiment_id)
@@ -406,6 +442,7 @@ class MainScreen(RunEditing, Screen):
             self._show_detail(fresh_summaries=False)
             if self._summaries_timer is None:
                 self._summaries_timer = self.set_timer(SUMMARIES_EVERY, self._resummarize)
+            self._follow_view()
         if self._plot_shown():
             plotted = delta.metrics & set(self._histories)
             if plotted:
@@ -484,7 +521,13 @@ class MainScreen(RunEditing, Screen):
         runs = self._visible_runs(self.current_experiment)
         table.empty_text = "No runs match the filter" if self.query_text else "No runs"
         table.hidden = self.hidden_columns
-        table.set_runs(runs, self._columns_of(runs), keep_run_id=self.selected_run_id)
+        if self.group_keys:
+            runs, columns = self._grouped_view(runs)
+        else:
+            self.groups = {}
+            table.cell_of, table.glyph_of = cell, glyph
+            columns = self._columns_of(runs)
+        table.set_runs(runs, columns, keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
             # The selected run is filtered out or gone: select what the table shows instead,
             # so that the detail and `y` never act on a run the user cannot see.
@@ -492,17 +535,130 @@ class MainScreen(RunEditing, Screen):
             self.selected_run_id = first.run_id if first else None
             self._selection_changed()
 
+    def _grouped_view(self, runs: list[Run]) -> tuple[list[Run], list[Column]]:
+        """The table's rows and columns while grouped (b): a row per group (group_rows.py), or
+        the runs of the group opened."""
+        groups = group_runs(runs, self.group_keys)
+        self.groups = {g.group_id: g for g in groups}
+        rows = GroupedRows(groups)
+        table = self.query_one(RunsTable)
+        table.cell_of, table.glyph_of = rows.cell, lambda run, stale: rows.glyph(run, stale, glyph)
+        opened = self.groups.get(self.open_group or "")
+        if opened is not None:
+            return opened.runs, self._columns_of(opened.runs)
+        self.open_group = None  # gone (a filter, a change of the runs): back to the groups
+        return [stand_in(g, self.current_experiment or "") for g in groups], group_columns(groups)
+
+    def action_group_by(self) -> None:
+        if self.current_experiment is None:
+            return
+        runs = self._visible_runs(self.current_experiment)
+        params = sorted({k for r in runs for k in r.params})
+
+        def chosen(keys: list[str] | None) -> None:
+            self._set_grouping(keys or [], None)
+
+        self.app.push_screen(GroupByChooser(params, self.group_keys), chosen)
+
+    def _set_grouping(self, keys: list[str], opened: str | None) -> None:
+        """Group by `keys` ([]: plain runs), with the group `opened` showing its runs."""
+        back_to = self.open_group if opened is None else None
+        self.group_keys, self.open_group = keys, opened
+        if not keys:
+            for key in [k for k in self.marked if k.startswith("group:")]:
+                del self.marked[key]  # no group to draw any more
+        if back_to is not None:
+            self.selected_run_id = back_to  # back from a group: on its row
+        elif keys:
+            self.query_one(RunsTable).cursor_row = 0  # the first group, or the opened group's first run
+        self._refresh_table()
+        self._refresh_plot()
+        self._update_status()
+        self.refresh_bindings()
+
+    def action_compare(self) -> None:
+        """Marked groups side by side (group_compare.py); marked runs as always."""
+        groups = [self.groups[k] for k in self.marked if k in self.groups]
+        if not groups:
+            super().action_compare()
+            return
+        if len(groups) < 2:
+            self.notify("Mark 2 or more groups with space (A marks all), then c compares them",
+                        severity="warning", timeout=4)
+            return
+        from tuitrack.app.screens.group_compare import GroupCompareScreen
+
+        self.app.push_screen(GroupCompareScreen(groups, self.index.store, dict(self.marked)))
+
+    def action_export(self, fmt: str) -> None:
+        if self.group_keys and self.open_group is None:
+            self.notify("The table shows groups: open one (enter) or go back to the runs (escape) to export "
+                        "runs; tuitrack ls --group-by writes the groups", severity="warning", timeout=6)
+            return
+        super().action_export(fmt)
+
+    def action_group_back(self) -> None:
+        if self.open_group is not None:
+            self._set_grouping(self.group_keys, None)
+        elif self.group_keys:
+            self._set_grouping([], None)
+
     def _columns_of(self, runs: list[Run]) -> list[Column]:
         """The table's columns for `runs`, computed again only when a run changed: gathering the
         keys of a run with 100,000 metrics takes a few hundred ms, and the table is refreshed on
         every batch the watcher brings. The index replaces a changed run (and fills in data only
         once), so the runs' identities and data states say when the answer is still good."""
-        states = [self.index.has_data(r) for r in runs]
+        states = [self.index.has_data(r) for r in runs] + [self.show_system_metrics]
         cached = self._columns_cache
         if cached is None or len(cached[0]) != len(runs) or cached[1] != states \
                 or any(a is not b for a, b in zip(cached[0], runs)):  # the runs themselves are kept
-            cached = self._columns_cache = (list(runs), states, columns_for(runs, disk=self.index.store.measures_disk))
+            cached = self._columns_cache = (list(runs), states, columns_for(
+                runs, disk=self.index.store.measures_disk, system=self.show_system_metrics))
         return cached[2]
+
+    # -- remembered settings ---------------------------------------------------------------------
+
+    @property
+    def hidden_columns(self) -> set[str]:
+        """The current experiment's hidden columns: as chosen with C (this session or before)."""
+        eid = self.current_experiment or ""
+        if eid not in self._hidden_columns:
+            remembered = self.settings.view(self.store_key, eid).hidden_columns
+            self._hidden_columns[eid] = set(remembered) if remembered is not None else set(DEFAULT_HIDDEN)
+        return self._hidden_columns[eid]
+
+    @hidden_columns.setter
+    def hidden_columns(self, hidden: set[str]) -> None:
+        self._hidden_columns[self.current_experiment or ""] = set(hidden)
+
+    def _remembered_metrics(self, runs: list[Run]) -> list[str] | None:
+        """The metrics last chosen for the plotted runs' experiment, if any were."""
+        return self.settings.view(self.store_key, runs[0].experiment_id).metrics if runs else None
+
+    def _remember_metrics(self, metrics: list[str]) -> None:
+        runs = self._plot_runs()
+        if runs:
+            self.app.remember(lambda: self.settings.remember_view(self.store_key, runs[0].experiment_id,
+                                                                  metrics=metrics))
+
+    def _current_plot_options(self) -> dict[str, object]:
+        plot = self.query_one(MetricPlot)
+        return {name: option.from_widget(getattr(plot, option.attribute)) for name, option in PLOT_OPTIONS.items()}
+
+    def _apply_plot_options(self) -> None:
+        plot = self.query_one(MetricPlot)
+        for name, value in self.settings.settings.plot.items():
+            option = PLOT_OPTIONS[name]
+            setattr(plot, option.attribute, option.to_widget(value))
+        self._plot_options = self._current_plot_options()
+
+    def remember_plot_options(self) -> None:
+        """Called after every action: plot options the user changed since are remembered."""
+        now = self._current_plot_options()
+        changed = {name: value for name, value in now.items() if self._plot_options.get(name) != value}
+        if changed:
+            self._plot_options = now
+            self.app.remember(lambda: self.settings.remember_plot(changed))
 
     def _set_status(self, note: str = "") -> None:
         self._status_note = note
@@ -523,6 +679,14 @@ class MainScreen(RunEditing, Screen):
             shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
             text.append(f"│ {kind}: {shown} of {len(runs)} ", style="bold")
+        if self.group_keys:
+            opened = self.groups.get(self.open_group or "")
+            if opened is not None:
+                text.append(f"│ group {visible(opened.label())}: {_plural(opened.count, 'run')} (esc: groups) ",
+                            style="bold")
+            else:
+                text.append(f"│ grouped by {visible(', '.join(self.group_keys))}: "
+                            f"{_plural(len(self.groups), 'group')} (enter opens, esc: runs) ", style="bold")
         if self.show_deleted:
             text.append("│ deleted shown ", style="italic")
         if self.marked:
@@ -590,6 +754,9 @@ class MainScreen(RunEditing, Screen):
 
     @on(RunsTable.RunOpened)
     def _table_opened(self, event: RunsTable.RunOpened) -> None:
+        if event.run.run_id in self.groups and self.open_group is None:
+            self._set_grouping(self.group_keys, event.run.run_id)  # a group opens to its runs
+            return
         self.action_open_detail()
 
     def _switch_experiment(self, experiment_id: str) -> None:
@@ -608,14 +775,18 @@ class MainScreen(RunEditing, Screen):
         self._show_detail()
         if not self.marked and self._plot_shown():
             self._refresh_plot()
-        self._refresh_artifacts()
+        self._follow_view()
 
     def _show_detail(self, fresh_summaries: bool = True) -> None:
         detail = self.query_one(RunDetail)
-        if self._plot_shown() and self.maximized is not detail:
-            self._detail_dirty = True  # hidden behind the plot: draw it when it shows again
+        if self._view() != "detail" and self.maximized is not detail:
+            self._detail_dirty = True  # hidden behind another view: draw it when it shows again
             return
         self._detail_dirty = False
+        group = self.groups.get(self.selected_run_id or "")
+        if group is not None:
+            detail.show_other(f"Group {group.label()}", group_summary(group))
+            return
         run = self.index.run(self.selected_run_id) if self.selected_run_id else None
         if run is None:
             detail.show(None, None)
@@ -690,6 +861,19 @@ class MainScreen(RunEditing, Screen):
         shown.update(Text(f"MLflow filter, {self.query_error}" if self.query_error else ""))
         shown.set_class(bool(self.query_error), "-shown")
 
+    @on(FilterInput.CandidatesChanged)
+    def _show_candidates(self, event: FilterInput.CandidatesChanged) -> None:
+        shown = self.query_one("#filter-candidates", Static)
+        shown.update(event.candidates or "")
+        shown.set_class(event.candidates is not None, "-shown")
+
+    def _completion_runs(self) -> list[Run]:
+        """What the filter completes from: the runs of the experiment shown first (the key
+        limits keep its keys), then the others the tree shows, whatever the filter keeps."""
+        here = self.index.runs_of(self.current_experiment, self.show_deleted) if self.current_experiment else []
+        return here + [r for r in self.index.all_runs()
+                       if r.experiment_id != self.current_experiment and (self.show_deleted or not r.is_deleted)]
+
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
         self.query_one(RunsTable).focus()
@@ -736,6 +920,8 @@ class MainScreen(RunEditing, Screen):
             back = self._focus_before_detail
             if back is not None and back.is_attached:
                 back.focus()
+        elif self.group_keys:
+            self.action_group_back()
 
     async def action_toggle_deleted(self) -> None:
         self.show_deleted = not self.show_deleted
@@ -770,7 +956,7 @@ class MainScreen(RunEditing, Screen):
 
     def action_copy_run_id(self) -> None:
         run_id = self._run_under_cursor()
-        if run_id is None:
+        if run_id is None or run_id in self.groups:  # a group's row has no run id to copy
             self.notify("No run selected", severity="warning", timeout=2)
             return
         self.app.copy_to_clipboard(run_id)
@@ -799,6 +985,8 @@ class MainScreen(RunEditing, Screen):
             return False
         if action == "leave_full_screen":
             return self.maximized is not None
+        if action == "group_back":
+            return bool(self.group_keys)
         return True
 
     def action_leave_full_screen(self) -> None:
@@ -816,50 +1004,64 @@ class MainScreen(RunEditing, Screen):
         self._lower().focus()
 
     def _lower(self):
-        """The pane under the table: the run's detail or the plot."""
-        return self.query_one(MetricPlot) if self._plot_shown() else self.query_one(RunDetail)
+        """The pane under the table: the view shown (the run's detail, the plot, ...)."""
+        return self.query_one(f"#lower > #{self._view()}")
+
+    def _view(self) -> str:
+        """The id of the view shown under the table: detail, plot, system, ..."""
+        switcher = self.query("#lower").first(ContentSwitcher) if self.query("#lower") else None
+        return (switcher.current if switcher is not None else None) or "detail"
 
     def _plot_shown(self) -> bool:
-        return self.query_one("#lower", ContentSwitcher).current == "plot"
+        return self._view() == "plot"
 
-    # -- artifacts -------------------------------------------------------------------------------
+    # -- the views under the table: 1 detail, 2 plot, 3 system, ... -------------------------------
 
-    def action_show_artifacts(self) -> None:
-        """Show the artifacts view; `4` again while it shows lists them again (new artifacts)."""
+    def action_show_view(self, name: str) -> None:
+        """Show the view `name` under the table (a child of #lower with that id)."""
         switcher = self.query_one("#lower", ContentSwitcher)
-        again = switcher.current == "artifacts"
-        switcher.current = "artifacts"
-        self._refresh_artifacts(again)
-        self.query_one(ArtifactsView).focus()
-
-    def _refresh_artifacts(self, again: bool = False) -> None:
-        """The artifacts view, when shown, lists the selected run's artifacts."""
-        if self.query_one("#lower", ContentSwitcher).current != "artifacts":
+        if name == "artifacts" == self._view():  # 4 again: list them again (new artifacts)
+            self._follow_view(again=True)
             return
-        view = self.query_one(ArtifactsView)
-        run = self.index.run(self.selected_run_id) if self.selected_run_id else None
-        if run is None:
-            view.show_run(None, None)
-        elif again or run.run_id != view.run_id:
-            view.show_run(self.index.store.artifacts(run), run)
-
-    # -- plot ------------------------------------------------------------------------------------
-
-    def action_toggle_plot(self) -> None:
-        switcher = self.query_one("#lower", ContentSwitcher)
+        if name == self._view() or not switcher.query(f"#lower > #{name}"):
+            return
+        if self.maximized is not None:  # full screen was of the view being left
+            self.minimize()
         had_focus = self.focused is self._lower()
-        switcher.current = "detail" if self._plot_shown() else "plot"
-        if had_focus:
-            self._lower().focus()
-        if self._plot_shown():
+        if self._view() == "detail" and any(w.group == "detail" and w.is_running for w in self.workers):
             # The hidden detail's min and max can wait: reading a long history for both at
             # once would halve the plot's speed. The detail reads them when it shows again.
-            if any(w.group == "detail" and w.is_running for w in self.workers):
-                self.workers.cancel_group(self, "detail")
-                self._detail_dirty = True
+            self.workers.cancel_group(self, "detail")
+            self._detail_dirty = True
+        switcher.current = name
+        if had_focus or name == "artifacts":  # the artifacts' tree takes keys (enter previews)
+            self._lower().focus()
+        if name == "plot":
             self._refresh_plot()
-        elif self._detail_dirty:
-            self._show_detail()
+        elif name == "detail":
+            if self._detail_dirty:
+                self._show_detail()
+        else:
+            self._follow_view()
+        self._update_status()
+        self.refresh_bindings()
+
+    def action_toggle_plot(self) -> None:
+        self.action_show_view("detail" if self._plot_shown() else "plot")
+
+    def _follow_view(self, again: bool = False) -> None:
+        """A view that follows the selected run by itself (it has `show_run`, as the system
+        view does) is told the run again: another was selected, or it logged. `again`: the
+        artifacts view lists the same run's artifacts again."""
+        view = self._lower()
+        run = self.index.run(self.selected_run_id) if self.selected_run_id else None
+        if isinstance(view, ArtifactsView):
+            if run is None:
+                view.show_run(None, None)
+            elif again or run.run_id != view.run_id:
+                view.show_run(self.index.store.artifacts(run), run)
+        elif hasattr(view, "show_run"):
+            view.show_run(self.index.store, run, loaded=run is not None and self.index.has_data(run))
 
     def _run_under_cursor(self) -> str | None:
         """The run the focused pane's cursor is on, read now: keys typed quickly can run before
@@ -893,19 +1095,37 @@ class MainScreen(RunEditing, Screen):
         elif self.focused is table:
             table.action_cursor_down()
 
-    def _plot_runs(self) -> list[Run]:
+    def _plot_runs(self) -> list[Plotted]:
+        """What the plot draws: the marked runs and groups, else the selected one; a sweep's
+        parent without metrics of its own brings its children's curves (tuitrack.app.plotted)."""
         ids = list(self.marked) or ([self.selected_run_id] if self.selected_run_id else [])
-        return [r for r in (self.index.run(i) for i in ids) if r is not None]
+        children_of = self._children_of
+        out: list[Plotted] = []
+        for key in ids:
+            group = self.groups.get(key)
+            if group is not None:
+                out.append(for_group(group))
+                continue
+            run = self.index.run(key)
+            if run is not None:
+                out.extend(for_run(run, children_of))
+        seen: set[str] = set()  # a child marked itself and through its parent: plotted once
+        return [item for item in out if not (item.key in seen or seen.add(item.key))]
+
+    def _children_of(self, run_id: str) -> list[Run]:
+        return [r for r in (self.index.run(i) for i in self.index.children_ids(run_id)) if r is not None]
 
     def _refresh_plot(self) -> None:
         if self._plot_shown():
-            self._load_plot(self._plot_runs(), list(self.query_one(MetricPlot).metrics))
+            runs = self._plot_runs()
+            self._load_plot(runs, self._remembered_metrics(runs) or list(self.query_one(MetricPlot).metrics))
 
     @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
-    def _load_plot(self, runs: list[Run], wanted: list[str]) -> None:
+    def _load_plot(self, items: list[Plotted], wanted: list[str]) -> None:
         """Histories of the plotted metrics of the plotted runs, off the UI thread, in pieces:
         the plot says how far it is, and memory stays bounded however long they are."""
         worker = get_current_worker()
+        runs = list({r.run_id: r for item in items for r in item.runs}.values())
         available = sorted({k for r in runs for k in r.metrics})
         metrics = [m for m in wanted if m in available]
         if not metrics and available:
@@ -929,33 +1149,61 @@ class MainScreen(RunEditing, Screen):
                     return
                 keep[(run.run_id, key)] = feed
         self._histories = keep
-        self.post_message(PlotLoaded(runs, available, metrics))
+        self.post_message(PlotLoaded(items, available, metrics))
 
     def on_plot_loaded(self, message: PlotLoaded) -> None:
         plot = self.query_one(MetricPlot)
+        used = set(self.marked.values())
+        spare = [c for c in PALETTE if c not in used] or PALETTE
         plot_runs = []
-        for index, run in enumerate(message.runs):
-            colour = self.marked.get(run.run_id, PALETTE[index % len(PALETTE)])
-            histories = {key: feed.points for (rid, key), feed in self._histories.items() if rid == run.run_id}
-            plot_runs.append(PlotRun(run.run_id, shown_name(run), colour, run.start_time, histories))
+        for index, item in enumerate(message.runs):
+            colour = self.marked.get(item.key, spare[index % len(spare)])
+            plot_runs.append(self._filled_plot_run(PlotRun(item.key, item.label, colour, item.start_ms), item))
+        self._plotted = list(message.runs)
         plot.metrics = message.metrics
         plot.show_progress("")
         plot.set_runs(plot_runs, message.available)
 
+    def _filled_plot_run(self, plot_run: PlotRun, item: Plotted) -> PlotRun:
+        """The entry's histories from the feeds: a run's own, or each of a group's runs'."""
+        if item.is_group:
+            plot_run.members = {}
+            for run in item.runs:
+                for (run_id, key), feed in self._histories.items():
+                    if run_id == run.run_id:
+                        plot_run.members.setdefault(key, []).append(feed.points)
+        else:
+            plot_run.histories = {key: feed.points for (rid, key), feed in self._histories.items() if rid == item.key}
+        return plot_run
+
     @on(MetricPlot.PickMetrics)
     def _pick_metrics(self) -> None:
         plot = self.query_one(MetricPlot)
-        if not plot.available:
+        keys = sorted({k for r in self._plot_runs() for k in r.metrics})
+        if not keys:
             return
+        picker = MetricPicker([k for k in keys if not is_system(k)], plot.metrics,
+                              system=[k for k in keys if is_system(k)], show_system=self.show_system_metrics)
 
         def chosen(metrics: list[str] | None) -> None:
+            if metrics is not None:
+                self._show_system_metrics(picker.show_system)
             if metrics:
+                self._remember_metrics(metrics)
                 self._load_plot(self._plot_runs(), metrics)
 
-        self.app.push_screen(MetricPicker(plot.available, plot.metrics), chosen)
+        self.app.push_screen(picker, chosen)
+
+    def _show_system_metrics(self, shown: bool) -> None:
+        """System metrics in (or out of) the table's columns, the plot's metrics and the picker."""
+        if shown != self.show_system_metrics:
+            self.show_system_metrics = shown
+            self._refresh_table()
+            self._refresh_plot()
 
     @on(MetricPlot.MetricsWanted)
     def _metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
+        self._remember_metrics(message.metrics)
         self._load_plot(self._plot_runs(), message.metrics)
 
     @work(thread=True, exclusive=True, group="plot-grow", exit_on_error=False)
@@ -971,27 +1219,35 @@ class MainScreen(RunEditing, Screen):
 
     def _plot_grown(self) -> None:
         plot = self.query_one(MetricPlot)
+        items = {item.key: item for item in self._plotted}
         for plot_run in plot.runs:
-            for (run_id, key), feed in self._histories.items():
-                if run_id == plot_run.run_id:
-                    plot_run.histories[key] = feed.points
+            item = items.get(plot_run.run_id)
+            if item is not None:
+                self._filled_plot_run(plot_run, item)
         plot.data_changed()
 
     def action_choose_columns(self) -> None:
         table = self.query_one(RunsTable)
-        columns = table.all_columns
+        columns = table.all_columns if self.show_system_metrics else columns_for(
+            table.runs, disk=self.index.store.measures_disk, system=True)  # the chooser can bring them in
         if not columns:
             return
         # Columns past the table's limit are off in the chooser: on is what the table shows.
         shown = {c.key for c in table.columns}
-        off = {c.key for c in columns if c.key not in shown}
+        off = {c.key for c in columns if c.key not in shown
+               and not (c.is_system and not self.show_system_metrics and c.key not in self.hidden_columns)}
+        chooser = ColumnChooser(columns, off, limit=MAX_COLUMNS, show_system=self.show_system_metrics)
 
-        def chosen(hidden: set[str] | None) -> None:
-            if hidden is not None:
+        def chosen(hidden: set[str] | None, experiment_id=self.current_experiment) -> None:
+            if hidden is not None and experiment_id == self.current_experiment:
                 self.hidden_columns = hidden
+                self._show_system_metrics(chooser.show_system)
                 self._refresh_table()
+                remembered = hidden_to_remember(columns, hidden, MAX_COLUMNS)
+                self.app.remember(lambda: self.settings.remember_view(self.store_key, experiment_id or "",
+                                                                      hidden_columns=remembered))
 
-        self.app.push_screen(ColumnChooser(columns, off, limit=MAX_COLUMNS), chosen)
+        self.app.push_screen(chooser, chosen)
 
     def action_reload(self) -> None:
         self._detail_cache.clear()

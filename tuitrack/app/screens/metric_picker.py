@@ -1,5 +1,7 @@
 """`m` on the plot: choose up to four metrics, typing to narrow a long list.
 
+System metrics (`system/...`, MLflow's CPU, memory, GPU samples) are listed only after ctrl+t.
+
 A run may have 100,000 metrics: the list shows the first MAX_LISTED that match what is typed
 (matched by one regular expression over all the names, not a Python loop per name), and says
 that there are more. A list of 100,000 options would take seconds to build.
@@ -61,12 +63,21 @@ def more_note(shown: int, more: bool) -> str:
     return f"{shown} shown, more match: type to narrow" if more else ""
 
 
+def system_note(count: int, shown: bool) -> str:
+    """What ctrl+t does, in the metric picker and the column chooser."""
+    if not count:
+        return ""
+    return f"ctrl+t hides the {count} system metrics" if shown else f"ctrl+t lists the {count} system metrics too"
+
+
 class MetricPicker(ModalScreen[list[str] | None]):
     HELP_TITLE = "Choosing metrics"  # its section of `?` help
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("enter", "apply", "Apply", priority=True),
         Binding("down", "focus_list", "List", show=False),
+        Binding("ctrl+t", "toggle_system", "System metrics", priority=True,
+                tooltip="List the system metrics (CPU, memory, GPU...) too, or not"),
     ]
 
     DEFAULT_CSS = """
@@ -79,11 +90,20 @@ class MetricPicker(ModalScreen[list[str] | None]):
     }
     """
 
-    def __init__(self, available: list[str], chosen: list[str]) -> None:
+    def __init__(self, available: list[str], chosen: list[str], system: list[str] = (),
+                 show_system: bool = False) -> None:
+        """`available`: the metrics to choose from; `system`: the system metrics, listed after
+        them when `show_system` (ctrl+t turns it on and off; read it after the picker closes)."""
         super().__init__()
-        self.available = available
+        self.ordinary = available
+        self.system = list(system)
+        self.show_system = show_system
         self.chosen = list(chosen)
-        self._names = FuzzyIndex(available)
+        self._index()
+
+    def _index(self) -> None:
+        self.available = self.ordinary + (self.system if self.show_system else [])
+        self._names = FuzzyIndex(self.available)
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -92,10 +112,20 @@ class MetricPicker(ModalScreen[list[str] | None]):
             yield Input(placeholder="metric name", id="metric-query")
             yield SelectionList[str](id="metric-list")
             yield Label("", id="metric-more")
+            yield Label("", id="metric-system")
 
     def on_mount(self) -> None:
         self._fill("")
         self.query_one(Input).focus()
+
+    def action_toggle_system(self) -> None:
+        if not self.system:
+            return
+        self.show_system = not self.show_system
+        if not self.show_system:
+            self.chosen = [k for k in self.chosen if k not in set(self.system)]
+        self._index()
+        self._fill(self.query_one(Input).value)
 
     def _fill(self, query: str) -> None:
         choices = self.query_one(SelectionList)
@@ -103,6 +133,7 @@ class MetricPicker(ModalScreen[list[str] | None]):
         keys, more = self._names.first(query, MAX_LISTED)
         choices.add_options([Selection(store_text(key), key, key in self.chosen) for key in keys])
         self.query_one("#metric-more", Label).update(more_note(len(keys), more))
+        self.query_one("#metric-system", Label).update(system_note(len(self.system), self.show_system))
         if choices.option_count:
             choices.highlighted = 0
 

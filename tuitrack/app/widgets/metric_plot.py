@@ -17,15 +17,44 @@ import plotext
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tuitrack.app.widgets.band_plot import group_bands
+from tuitrack.formatting import format_timestamp, format_value
 from tuitrack.model import MetricPoint
+from tuitrack.plot_view import (
+    DENSITY_ABOVE,
+    DENSITY_GLYPHS,
+    JUMP_FRACTION,
+    PAN_FRACTION,
+    WHEEL_FACTOR,
+    Y_SCALES,
+    Window,
+    XIndex,
+    clamp,
+    clip_range,
+    cursor_end,
+    cursor_jump,
+    cursor_snap,
+    cursor_step,
+    density,
+    density_levels,
+    follow,
+    pan,
+    percentile,
+    smallest_span,
+    symlog,
+    symlog_inverse,
+    symlog_threshold,
+    zoom,
+)
 from tuitrack.safe_text import visible
-from tuitrack.series import SMOOTHING, X_AXES, ZOOMS, Curve, PreparedSeries, downsample
-from tuitrack.ticks import x_ticks, y_ticks
+from tuitrack.series import SMOOTHING, SPREAD_NAMES, SPREADS, X_AXES, Curve, PreparedSeries, downsample
+from tuitrack.ticks import duration_label, log_ticks, number_label, symlog_ticks, x_ticks, y_ticks
 
 PALETTE = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
 RAW_COLOUR = "gray"
@@ -33,6 +62,8 @@ AXIS_LABELS = {"step": "step", "relative": "time since start", "wall": "wall tim
 # Without colour (NO_COLOR) every run gets its own marker, so that overlaid curves stay apart.
 MARKERS = ["braille", "•", "+", "x", "*", "o", "#", "@"]
 MARKER_GLYPHS = {"braille": "⣿"}
+CURSOR_COLOUR = "white"
+DENSITY_COLOURS = ["blue", "cyan", "yellow", "red"]  # with DENSITY_GLYPHS: fewer to more runs in a cell
 RICH_NAMES = {"orange": "dark_orange", "gray": "grey50"}  # plotext's colour names Rich spells otherwise
 
 
@@ -45,6 +76,26 @@ class PlotRun:
     colour: str
     start_ms: int | None
     histories: dict[str, list[MetricPoint]] = field(default_factory=dict)
+    members: dict[str, list[list[MetricPoint]]] = field(default_factory=dict)  # a group's runs' histories
+
+
+@dataclass
+class Drawn:
+    """One run's curve of one metric as drawn (x and y in drawn units: log10 on a log axis),
+    kept until the data, the window or an option changes: moving the cursor reuses it."""
+
+    index: int  # the run's place in the plot (its marker)
+    run: PlotRun
+    curve: Curve  # smoothed when smoothing is on
+    raw: Curve | None  # the faint raw curve behind a smoothed one
+
+
+@dataclass
+class Shown:
+    """What one build drew, for the mouse: the x window and where each plot's frame is."""
+
+    window: Window | None = None
+    frames: list[tuple[int, int, int, int]] = field(default_factory=list)  # left, right, top, bottom
 
 
 class MetricPlot(Widget, can_focus=True):
@@ -53,14 +104,36 @@ class MetricPlot(Widget, can_focus=True):
     BINDINGS = [
         Binding("enter", "screen.open_plot", "Full screen", tooltip="Show the plot full screen (escape: back)"),
         Binding("escape", "screen.leave_full_screen", "Back", tooltip="Leave full screen"),
+        Binding("left,h", "cursor(-1)", "Cursor", key_display="←→",
+                tooltip="Move the cursor one logged step left; the line under the plot reads every run's value there"),
+        Binding("right,l", "cursor(1)", "Cursor right", show=False, tooltip="Move the cursor one logged step right"),
+        Binding("shift+left", "cursor_jump(-1)", "Cursor far left", show=False,
+                tooltip="Move the cursor a tenth of the shown steps left"),
+        Binding("shift+right", "cursor_jump(1)", "Cursor far right", show=False,
+                tooltip="Move the cursor a tenth of the shown steps right"),
+        Binding("home,g", "cursor_end(False)", "First step", show=False, tooltip="Cursor to the first logged step"),
+        Binding("end,G", "cursor_end(True)", "Last step", show=False, tooltip="Cursor to the last logged step"),
+        Binding("z", "zoom(2.0)", "Zoom",
+                tooltip="Zoom in: half the steps, around the cursor (no cursor: the newest steps); the wheel too"),
+        Binding("Z", "zoom(0.5)", "Zoom out", show=False, tooltip="Zoom out: twice the steps"),
+        Binding("left_square_bracket", "pan(-1)", "Pan left", show=False,
+                tooltip="Pan left by half the shown steps (or drag with the mouse)"),
+        Binding("right_square_bracket", "pan(1)", "Pan right", show=False, tooltip="Pan right by half the shown steps"),
+        Binding("0", "reset_view", "Reset", show=False, tooltip="All steps again, and no cursor"),
         Binding("m", "pick_metrics", "Metrics", tooltip="Choose the metrics to plot"),
         Binding("n", "next_metric(1)", "Next metric", show=False, tooltip="Plot the next metric"),
         Binding("N", "next_metric(-1)", "Previous metric", show=False, tooltip="Plot the previous metric"),
         Binding("x", "next_axis", "X axis", tooltip="x axis: step, time since start, wall time"),
-        Binding("L", "toggle_log", "Log y", tooltip="Logarithmic y axis"),
+        Binding("s", "toggle_log_x", "Log x", show=False, tooltip="Logarithmic x axis (steps, time since start)"),
+        Binding("L", "next_y_scale", "Log y",
+                tooltip="y axis: logarithmic, then symlog (log either side of zero, for values crossing it), then linear"),
+        Binding("o", "toggle_clip", "Clip", show=False,
+                tooltip="Clip outliers: y shows the 1st to 99th percentile, a spike is drawn on the edge"),
+        Binding("D", "toggle_density", "Density", show=False,
+                tooltip=f"Density map of the runs (on by itself above {DENSITY_ABOVE} runs) or their curves"),
         Binding("plus,equals_sign", "smoothing(1)", "Smooth+", tooltip="More smoothing (raw curve stays faint)"),
         Binding("minus", "smoothing(-1)", "Smooth-", show=False, tooltip="Less smoothing"),
-        Binding("z", "next_zoom", "Zoom", tooltip="Zoom: all steps, the last 1,000, the last 100"),
+        Binding("B", "next_band", "Band", show=False, tooltip="Groups of runs: min-max band or mean ±std band"),
     ]
 
     DEFAULT_CSS = """
@@ -83,9 +156,14 @@ class MetricPlot(Widget, can_focus=True):
         self.available: list[str] = []  # metric keys the shown runs have
         self.metrics: list[str] = []  # the ones plotted
         self.axis = X_AXES[0]
-        self.log_y = False
+        self.y_scale = Y_SCALES[0]
+        self.log_x = False
         self.smoothing = 0
-        self.zoom = 0
+        self.cursor: float | None = None  # x (axis units) of the cursor, always a logged point's
+        self.window: Window | None = None  # the x range shown (drawn units); None: every step
+        self.clip = False
+        self.density: bool | None = None  # None: a density map above DENSITY_ABOVE runs
+        self.band = SPREADS[0]  # what a group's band spans (band_plot.py)
         self._data_version = 0
         self._cache_key: tuple | None = None
         self._strips: list[Strip] = []
@@ -93,7 +171,15 @@ class MetricPlot(Widget, can_focus=True):
         self._redraw_timer = None
         self._last_redraw = 0.0
         self._prepared: dict[tuple[str, str], PreparedSeries] = {}
+        self._indexes: dict[tuple[str, str], XIndex] = {}
+        self._drawn: dict[tuple, list[Drawn]] = {}
+        self._shown = Shown()
+        self._drag: tuple[int, Window] | None = None  # where a mouse drag started, and the window then
         self.progress = ""  # "reading loss… 43%" while histories are read
+
+    @property
+    def log_y(self) -> bool:
+        return self.y_scale == "log"
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -101,6 +187,7 @@ class MetricPlot(Widget, can_focus=True):
         self.runs = runs
         shown = {r.run_id for r in runs}
         self._prepared = {k: v for k, v in self._prepared.items() if k[0] in shown}
+        self._indexes = {k: v for k, v in self._indexes.items() if k[0] in shown}
         self.available = available
         kept = [m for m in self.metrics if m in available]
         self.metrics = kept or ([default_metric(available)] if available else [])
@@ -131,6 +218,58 @@ class MetricPlot(Widget, can_focus=True):
         self._data_version += 1
         self.refresh()
 
+    def _series(self, key: str) -> list[tuple[int, PlotRun, PreparedSeries, XIndex]]:
+        """Each run's history of `key` as x/y lists for the current axis, with its x index."""
+        strength = SMOOTHING[self.smoothing]
+        out = []
+        for index, run in enumerate(self.runs):
+            points = run.histories.get(key, [])
+            if not points:
+                continue
+            series = self._prepared.setdefault((run.run_id, key), PreparedSeries())
+            series.update(points, self.axis, run.start_ms, strength)
+            x_index = self._indexes.setdefault((run.run_id, key), XIndex())
+            x_index.update(series.xs)
+            out.append((index, run, series, x_index))
+        return out
+
+    def _shown_metrics(self) -> list[str]:
+        """The metrics drawn: as many as fit (two columns from 70 cells wide, a row per 10 lines)."""
+        width, height = self.size
+        cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
+        rows = max(1, min(height // 10, -(-len(self.metrics) // cols)))
+        return self.metrics[: rows * cols]
+
+    def _indexes_shown(self) -> list[XIndex]:
+        return [entry[3] for key in self._shown_metrics() for entry in self._series(key)]
+
+    # -- the x axis in drawn units (log10 on a log x axis) --------------------------------------
+
+    @property
+    def _x_log(self) -> bool:
+        return self.log_x and self.axis != "wall"  # wall times are dates: a log of them means nothing
+
+    def _drawn_x(self, x: float) -> float | None:
+        if not self._x_log:
+            return x
+        return math.log10(x) if x > 0 else None
+
+    def _axis_x(self, drawn: float) -> float:
+        return 10.0 ** drawn if self._x_log else drawn
+
+    def _full(self, indexes: list[XIndex]) -> Window | None:
+        """Every logged x of the shown curves, in drawn units."""
+        lows, highs = [], []
+        for index in indexes:
+            if not len(index):
+                continue
+            first = index.first if not self._x_log or index.first > 0 else index.after(0.0)
+            if first is None:
+                continue
+            lows.append(self._drawn_x(first))
+            highs.append(self._drawn_x(index.last))
+        return Window(min(lows), max(highs)) if lows else None
+
     # -- options ------------------------------------------------------------------------------
 
     def action_pick_metrics(self) -> None:
@@ -144,26 +283,202 @@ class MetricPlot(Widget, can_focus=True):
         self.post_message(self.MetricsWanted([self.available[index]]))
 
     def action_next_axis(self) -> None:
+        """Another x axis: every step shows again, the cursor stays on the same logged point."""
+        reference = self._reference()
         self.axis = X_AXES[(X_AXES.index(self.axis) + 1) % len(X_AXES)]
+        self.window = None
+        if reference is not None:
+            series, at = reference
+            series.update(series.source, self.axis, series.start_ms, series.strength)
+            self.cursor = series.xs[at] if at < len(series.xs) else None
         self.refresh()  # the x label says which (and the title says smoothing and zoom)
 
-    def action_toggle_log(self) -> None:
-        self.log_y = not self.log_y
+    def _reference(self) -> tuple[PreparedSeries, int] | None:
+        """The first plotted series and the logged index of the cursor's point in it."""
+        if self.cursor is None:
+            return None
+        for key in self._shown_metrics():
+            for _, run, series, index in self._series(key):
+                at = index.nearest(self.cursor)
+                if at is not None:
+                    return series, at
+        return None
+
+    def action_toggle_log_x(self) -> None:
+        self.log_x = not self.log_x
+        self.window = None
         self.refresh()
+
+    def action_next_y_scale(self) -> None:
+        self.y_scale = Y_SCALES[(Y_SCALES.index(self.y_scale) + 1) % len(Y_SCALES)]
+        self.refresh()
+
+    def action_toggle_log(self) -> None:  # the key's action before symlog; kept for the palette
+        self.y_scale = "linear" if self.log_y else "log"
+        self.refresh()
+
+    def action_toggle_clip(self) -> None:
+        self.clip = not self.clip
+        self.refresh()
+
+    def action_toggle_density(self) -> None:
+        self.density = not self._density_on()
+        self.refresh()
+
+    def _density_on(self) -> bool:
+        return self.density if self.density is not None else len(self.runs) > DENSITY_ABOVE
 
     def action_smoothing(self, step: int) -> None:
         self.smoothing = max(0, min(len(SMOOTHING) - 1, self.smoothing + step))
         self.refresh()
 
-    def action_next_zoom(self) -> None:
-        self.zoom = (self.zoom + 1) % len(ZOOMS)
+    # -- the cursor, zoom and pan -----------------------------------------------------------------
+
+    def action_cursor(self, step: int) -> None:
+        indexes = self._indexes_shown()
+        if not indexes:
+            return
+        if self.cursor is None:
+            self.cursor = self._first_cursor(indexes)
+        else:
+            moved = cursor_step(indexes, self.cursor, step)
+            if moved is not None:
+                self.cursor = moved
+        self._cursor_moved(indexes)
+
+    def action_cursor_jump(self, direction: int) -> None:
+        indexes = self._indexes_shown()
+        full = self._full(indexes)
+        if full is None:
+            return
+        if self.cursor is None:
+            self.cursor = self._first_cursor(indexes)
+        else:
+            shown = self.window or full
+            here = self._drawn_x(self.cursor)
+            here = shown.low if here is None else here
+            target = self._axis_x(here + direction * JUMP_FRACTION * shown.span)
+            moved = cursor_jump(indexes, self.cursor, target - self.cursor)
+            if moved is not None:
+                self.cursor = moved
+        self._cursor_moved(indexes)
+
+    def action_cursor_end(self, last: bool) -> None:
+        indexes = self._indexes_shown()
+        self.cursor = cursor_end(indexes, last)
+        if self.cursor is not None and self._x_log and self.cursor <= 0:
+            self.cursor = cursor_step(indexes, 0.0, 1)  # the first point a log axis can draw
+        self._cursor_moved(indexes)
+
+    def _first_cursor(self, indexes: list[XIndex]) -> float | None:
+        """Where the cursor appears: on the newest point shown."""
+        if self.window is None:
+            return cursor_end(indexes, last=True)
+        return cursor_snap(indexes, self._axis_x(self.window.high))
+
+    def _cursor_moved(self, indexes: list[XIndex]) -> None:
+        """The window follows a cursor that leaves it."""
+        full = self._full(indexes)
+        at = self._drawn_x(self.cursor) if self.cursor is not None else None
+        if full is not None and at is not None:
+            self.window = follow(self.window, full, at)
+        self.refresh()
+
+    def action_zoom(self, factor: float, centre: float | None = None) -> None:
+        """Zoom around `centre` (drawn units), else the cursor, else the newest steps."""
+        indexes = self._indexes_shown()
+        full = self._full(indexes)
+        if full is None:
+            return
+        if centre is None:
+            at = self._drawn_x(self.cursor) if self.cursor is not None else None
+            centre = at if at is not None else (self.window or full).high
+        smallest = 0.0 if self._x_log else smallest_span(indexes)
+        self.window = zoom(self.window, full, centre, factor, smallest)
+        self.refresh()
+
+    def action_pan(self, direction: int) -> None:
+        self._pan_to(pan(self.window, self._full(self._indexes_shown()) or Window(0, 0), direction * PAN_FRACTION))
+
+    def _pan_to(self, window: Window | None) -> None:
+        """Show `window`; a cursor it leaves behind comes to its nearest logged point inside."""
+        self.window = window
+        if window is not None and self.cursor is not None:
+            at = self._drawn_x(self.cursor)
+            if at is None or not window.contains(at):
+                inside = min(max(window.low if at is None else at, window.low), window.high)
+                self.cursor = cursor_snap(self._indexes_shown(), self._axis_x(inside))
+        self.refresh()
+
+    def action_reset_view(self) -> None:
+        self.window = None
+        self.cursor = None
+        self.refresh()
+
+    # -- the mouse: the wheel zooms, a drag pans, a click puts the cursor ---------------------------
+
+    def _x_at(self, column: int, row: int) -> float | None:
+        """The x (drawn units) under a cell of the widget, if it is inside a plot's frame."""
+        window = self._shown.window
+        for left, right, top, bottom in self._shown.frames:
+            if left < column < right and top < row < bottom and window is not None and right - left > 2:
+                return window.low + (column - left - 1) / (right - left - 2) * window.span
+        return None
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._wheel(event, WHEEL_FACTOR)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._wheel(event, 1 / WHEEL_FACTOR)
+
+    def _wheel(self, event: events.MouseEvent, factor: float) -> None:
+        event.stop()
+        at = self._x_at(event.x, event.y)
+        if at is not None:
+            self.action_zoom(factor, at)
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if event.button == 1 and self._x_at(event.x, event.y) is not None:
+            self._drag = (event.x, self.window) if self.window is not None else (event.x, None)
+            self._drag_moved = False
+            self.capture_mouse()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._drag is None or not event.button:
+            return
+        start, window = self._drag
+        frame = next((f for f in self._shown.frames if f[0] < start < f[1]), None)
+        if window is None or frame is None or event.x == start:
+            return
+        self._drag_moved = True
+        shift = (start - event.x) / max(1, frame[1] - frame[0] - 2) * window.span
+        full = self._full(self._indexes_shown())
+        if full is not None:
+            self._pan_to(pan(window, full, shift / window.span))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._drag is None:
+            return
+        self._drag = None
+        self.release_mouse()
+        if not self._drag_moved:
+            at = self._x_at(event.x, event.y)
+            if at is not None:
+                indexes = self._indexes_shown()
+                self.cursor = cursor_snap(indexes, self._axis_x(at))
+                self._cursor_moved(indexes)
+
+    def action_next_band(self) -> None:
+        self.band = SPREADS[(SPREADS.index(self.band) + 1) % len(SPREADS)]
+        self.notify(f"Groups: {SPREAD_NAMES[self.band]}", timeout=2)
+        self._data_version += 1  # drawn again (the band is not part of the cache key)
         self.refresh()
 
     # -- drawing ------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        key = (self._data_version, self.size, tuple(self.metrics), self.axis, self.log_y,
-               self.smoothing, self.zoom, self.app.theme)
+        key = (self._data_version, self.size, tuple(self.metrics), self.axis, self.y_scale, self.log_x,
+               self.smoothing, self.cursor, self.window, self.clip, self.density, self.app.theme)
         if key != self._cache_key:
             started = time.perf_counter()
             self._strips = self._build()
@@ -178,22 +493,27 @@ class MetricPlot(Widget, can_focus=True):
 
     def _build(self) -> list[Strip]:
         width, height = self.size
+        self._shown = Shown()
         if width < 10 or height < 4:
             return []
         if not self.runs or not self.metrics:
             message = "No metrics to plot" if self.runs else "Select a run (space marks several)"
             return [Strip([Segment(" " + message, self.rich_style)]).extend_cell_length(width, self.rich_style)]
-        legend = self._legend(width) if len(self.runs) > 1 else None
-        if legend is not None:
-            height -= 1  # the legend's line, under the plot: plotext's would cover the curves' start
+        if len(self._drawn) > 64:
+            self._drawn.clear()  # curves of windows and options left behind
+        metrics = self._shown_metrics()
+        if self.cursor is not None:
+            below = self._readout(metrics, width, max(1, min(4, height // 5)))
+        else:
+            below = [self._legend(width)] if len(self.runs) > 1 else []  # plotext's would cover the curves' start
+        height -= len(below)
         start_figure(width, height)
-        # As many metrics as fit: two columns from 70 cells wide, a row per 10 lines.
         cols = 2 if width >= 70 and len(self.metrics) > 1 else 1
-        rows = max(1, min(height // 10, -(-len(self.metrics) // cols)))
-        metrics = self.metrics[: rows * cols]
+        rows = max(1, min(height // 10, -(-len(metrics) // cols)))
         grid = len(metrics) > 1
         if grid:
             plotext.subplots(rows, cols)
+        self._shown.window = self.window or self._full(self._indexes_shown())
         for index, key in enumerate(metrics):
             if grid:
                 plotext.subplot(index // cols + 1, index % cols + 1)
@@ -201,78 +521,273 @@ class MetricPlot(Widget, can_focus=True):
             self._plot_metric(key, buckets=max(20, width // cols - 12), hidden=hidden,
                               size=(width // cols, height // rows))
         strips = build_strips(self, width, height)
-        return strips + [legend] if legend is not None else strips
+        self._shown.frames = plot_frames(strips)
+        return strips + below
 
     def _marker(self, index: int) -> str:
         return MARKERS[index % len(MARKERS)] if self.app.no_color else "braille"
+
+    def _run_glyph(self, index: int, run: PlotRun, pad: str = "") -> Text:
+        """The run's marker in its colour: tells the runs apart with colour and without."""
+        marker = self._marker(index)
+        return Text(pad + MARKER_GLYPHS.get(marker, marker) + pad,
+                    style=Style(color=RICH_NAMES.get(run.colour, run.colour), bold=True))
 
     def _legend(self, width: int) -> Strip:
         """One line naming each plotted run in its colour, with its marker (a glyph that tells
         the runs apart without colour too)."""
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, run in enumerate(self.runs):
-            marker = self._marker(index)
-            text.append(" " + MARKER_GLYPHS.get(marker, marker) + " ", style=Style(color=RICH_NAMES.get(run.colour, run.colour), bold=True))
+            text.append_text(self._run_glyph(index, run, pad=" "))
             text.append(visible(run.label) + " ")
+        return self._line(text, width)
+
+    def _line(self, text: Text, width: int) -> Strip:
         segments = [Segment(s.text, self.rich_style + s.style) for s in text.render(self.app.console)]
         return Strip(segments).crop(0, width).extend_cell_length(width, self.rich_style)
 
-    def _plot_metric(self, key: str, buckets: int, hidden: int = 0, size: tuple[int, int] = (80, 20)) -> None:
+    def _readout(self, metrics: list[str], width: int, most_lines: int) -> list[Strip]:
+        """The line(s) under the plot: the cursor's step and wall time, then each run's logged
+        value there (the nearest logged point's, exactly as logged), its smoothed value, and the
+        step of that point when it is not the cursor's. Above DENSITY_ABOVE runs: the spread.
+        Where that does not fit, names go first (the markers still tell the runs apart), then
+        digits past the sixth."""
         strength = SMOOTHING[self.smoothing]
-        last_steps = ZOOMS[self.zoom]
-        drew = False
-        low_x = low_y = float("inf")
-        high_x = high_y = float("-inf")
-        for index, run in enumerate(self.runs):
-            points = run.histories.get(key, [])
-            if not points:
-                continue
-            series = self._prepared.setdefault((run.run_id, key), PreparedSeries())
-            series.update(points, self.axis, run.start_ms, strength)
-            first = None if last_steps is None else max(p.step for p in points[-64:]) - last_steps + 1
-            begin = series.window(first)
-            xs = series.xs[begin:]
-            marker = self._marker(index)
-            if strength:
-                raw = self._axis_curve(downsample(Curve(xs, series.ys[begin:]), buckets, self.log_y))
-                if raw.xs:
-                    plotext.plot(raw.xs, raw.ys, color=RAW_COLOUR, marker=marker)
-            curve = self._axis_curve(downsample(Curve(xs, (series.smoothed if strength else series.ys)[begin:]),
-                                                buckets, self.log_y))
+        header = None
+        readings: dict[str, list] = {}
+        for key in metrics:
+            readings[key] = []
+            for index, run, series, x_index in self._series(key):
+                at = x_index.nearest(self.cursor)
+                if at is None:
+                    continue
+                point = series.source[at]
+                readings[key].append((index, run, point, series.smoothed[at] if strength else None))
+                if header is None or (series.xs[at] == self.cursor and header[1] != self.cursor):
+                    header = (point, series.xs[at])
+        if header is None:
+            return [self._line(Text(" no logged point here"), width)]
+        step = header[0].step
+        title = Text(f"step {step:,}  {wall_time(header[0].timestamp)}", style="bold reverse")
+        for names, digits in ((True, None), (False, None), (False, 6)):
+            pieces = [title]
+            for key, found in readings.items():
+                if len(metrics) > 1:
+                    pieces.append(Text(visible(key) + ":", style="bold"))
+                if self._density_on() and len(found) > 2:
+                    pieces.extend(self._spread(found))
+                    continue
+                for index, run, point, smoothed in found:
+                    piece = self._run_glyph(index, run)
+                    if names:
+                        piece.append(" " + visible(run.label))
+                    piece.append(" " + (exact(point.value) if digits is None else format_value(point.value, digits)))
+                    if smoothed is not None:
+                        piece.append(f" ~{format_value(smoothed)}", style="italic")
+                    if point.step != step:
+                        piece.append(f" @{point.step:,}", style="dim")
+                    pieces.append(piece)
+            lines = pack(pieces, width, most_lines)
+            if not lines[-1].plain.endswith("…"):
+                break
+        return [self._line(line, width) for line in lines]
+
+    def _spread(self, readings) -> list[Text]:
+        """Many runs at the cursor: how many, the lowest, the median and the highest (named)."""
+        values = sorted((point.value, index, run) for index, run, point, _ in readings if math.isfinite(point.value))
+        if not values:
+            return [Text(f"{len(readings)} runs, no number")]
+        low, high = values[0], values[-1]
+        median = percentile([v for v, _, _ in values], 50)
+        out = [Text(f"{len(readings)} runs"), Text(f"median {format_value(median)}")]
+        for label, (value, index, run) in (("min", low), ("max", high)):
+            piece = Text(f"{label} {exact(value)} ")
+            piece.append_text(self._run_glyph(index, run))
+            piece.append(" " + visible(run.label))
+            out.append(piece)
+        return out
+
+    def _curves(self, key: str, entries, buckets: int, window: Window | None) -> tuple[list[Drawn], float]:
+        """The curves of `key` inside the window, cut to `buckets`, in drawn units; cached per
+        window and option, so a cursor move redraws without touching the histories. Also the
+        symlog threshold they were drawn with."""
+        strength = SMOOTHING[self.smoothing]
+        cache_key = (key, self._data_version, self.axis, self._x_log, window, buckets, strength, self.y_scale,
+                     tuple((run.run_id, len(series.xs)) for _, run, series, _ in entries))
+        cached = self._drawn.get(cache_key)
+        if cached is not None:
+            return cached
+        low, high = ((self._axis_x(window.low), self._axis_x(window.high)) if window is not None
+                     else (-math.inf, math.inf))
+        log_y = self.y_scale == "log"
+        cut = []
+        for index, run, series, x_index in entries:
+            begin, end = x_index.span(low, high)
+            xs, ys = x_index.values(series.ys, begin, end)
+            raw = downsample(Curve(xs, ys), buckets, log_y)
+            smoothed = downsample(Curve(xs, x_index.values(series.smoothed, begin, end)[1]), buckets, log_y) if strength else None
+            cut.append((index, run, raw, smoothed))
+        threshold = symlog_threshold([y for *_, raw, smoothed in cut for y in (smoothed or raw).ys])
+        drawn = []
+        for index, run, raw, smoothed in cut:
+            curve = self._to_drawn(smoothed or raw, threshold)
             if curve.xs:
-                plotext.plot(curve.xs, curve.ys, color=run.colour, marker=marker)
-                drew = True
-                low_x, high_x = min(low_x, min(curve.xs)), max(high_x, max(curve.xs))
-                low_y, high_y = min(low_y, min(curve.ys)), max(high_y, max(curve.ys))
-        if drew:  # round ticks and short labels, not plotext's (epoch seconds, 0.0000000008)
-            columns, lines = size
-            ticks, labels = x_ticks(self.axis, low_x, high_x, max(3, columns // 14))
+                drawn.append(Drawn(index, run, curve, self._to_drawn(raw, threshold) if smoothed else None))
+        self._drawn[cache_key] = (drawn, threshold)
+        return drawn, threshold
+
+    def _to_drawn(self, curve: Curve, threshold: float) -> Curve:
+        """On log axes the plot draws log10 of the values (the ticks say 1e-3: plotext's own log
+        scale labels them 0.001000); symlog draws sign * log10(1 + |y| / threshold)."""
+        xs, ys = curve.xs, curve.ys
+        if self._x_log:
+            keep = [i for i, x in enumerate(xs) if x > 0]
+            xs, ys = [math.log10(xs[i]) for i in keep], [ys[i] for i in keep]
+        if self.y_scale == "log":
+            ys = [math.log10(y) for y in ys]
+        elif self.y_scale == "symlog":
+            ys = [symlog(y, threshold) for y in ys]
+        return Curve(xs, ys)
+
+    def _plot_metric(self, key: str, buckets: int, hidden: int = 0, size: tuple[int, int] = (80, 20)) -> None:
+        """Draw one metric's curves (of every plotted run) in the current plotext plot."""
+        strength = SMOOTHING[self.smoothing]
+        window = self._shown.window
+        entries = self._series(key)
+        drawn, threshold = self._curves(key, entries, buckets, self.window)
+        # Groups of runs first: their bands go under every curve (band_plot.py).
+        steps = (self._axis_x(window.low), self._axis_x(window.high)) if self.window is not None else None
+        grouped = group_bands(self, key, buckets, steps, lambda curve: self._to_drawn(curve, threshold))
+        limits = clip_range([y for d in drawn for y in d.curve.ys]) if self.clip else None
+        density_on = self._density_on()
+        if density_on:
+            self._plot_density(drawn, window, limits, size)
+        for d in drawn if not density_on else []:
+            marker = self._marker(d.index)
+            if d.raw is not None:
+                plotext.plot(d.raw.xs, clamp(d.raw.ys, limits) if limits else d.raw.ys, color=RAW_COLOUR, marker=marker)
+            plotext.plot(d.curve.xs, clamp(d.curve.ys, limits) if limits else d.curve.ys, color=d.run.colour, marker=marker)
+        at = self._drawn_x(self.cursor) if self.cursor is not None else None
+        if drawn and at is not None and (window is None or window.contains(at)):
+            plotext.vline(at, CURSOR_COLOUR)
+        if drawn or grouped:  # round ticks and short labels, not plotext's (epoch seconds, 0.0000000008)
+            if window is not None and window.span > 0:
+                plotext.xlim(window.low, window.high)
+            lows = [min(d.curve.ys) for d in drawn] + ([grouped[0]] if grouped else [])
+            highs = [max(d.curve.ys) for d in drawn] + ([grouped[1]] if grouped else [])
+            low_y = limits[0] if limits else min(lows)
+            high_y = limits[1] if limits else max(highs)
+            if limits:
+                plotext.ylim(low_y, high_y)
+            self._ticks(window, low_y, high_y, threshold, size)
+        plotext.title(self._title(key, hidden, strength, len(drawn)) if drawn or grouped
+                      else f"{visible(key)}: nothing to draw")
+        plotext.xlabel(AXIS_LABELS[self.axis] + (" (log)" if self._x_log else ""))
+
+    def _ticks(self, window: Window | None, low_y: float, high_y: float, threshold: float,
+               size: tuple[int, int]) -> None:
+        columns, lines = size
+        if window is not None:
+            if self._x_log:
+                label = number_label if self.axis == "step" else duration_label
+                ticks, labels = log_ticks(window.low, window.high, label)
+            else:
+                ticks, labels = x_ticks(self.axis, window.low, window.high, max(3, columns // 14))
             if ticks:
                 plotext.xticks(ticks, labels)
-            ticks, labels = y_ticks(low_y, high_y, max(3, lines // 4), log=self.log_y)
-            if ticks:
-                plotext.yticks(ticks, labels)
+        if self.y_scale == "symlog":
+            values = symlog_ticks(symlog_inverse(low_y, threshold), symlog_inverse(high_y, threshold), threshold)
+            ticks, labels = [symlog(v, threshold) for v in values], [number_label(v) for v in values]
+        else:
+            ticks, labels = y_ticks(low_y, high_y, max(3, lines // 4), log=self.y_scale == "log")
+        if ticks:
+            plotext.yticks(ticks, labels)
+
+    def _title(self, key: str, hidden: int, strength: float, drawn: int) -> str:
         title = visible(key)
         if len(self.runs) == 1:
             title += f" · {visible(self.runs[0].label)}"  # the run it is of (several: the legend)
         if strength:
             title += f"  (smoothing {strength:g})"
-        if ZOOMS[self.zoom] is not None:
-            title += f"  last {ZOOMS[self.zoom]} steps"
+        if self.window is not None:
+            low, high = self._axis_x(self.window.low), self._axis_x(self.window.high)
+            title += f"  steps {math.ceil(low):,}-{math.floor(high):,}" if self.axis == "step" else "  zoomed"
         if hidden:
             title += f" +{hidden} more"
-        if self.log_y:
-            title += "  log y"
-        plotext.title(title if drew else f"{visible(key)}: nothing to draw")
-        plotext.xlabel(AXIS_LABELS[self.axis])
+        if self.y_scale != "linear":
+            title += f"  {self.y_scale} y"
+        if self.clip:
+            title += "  clipped y"
+        if self._density_on():
+            title += f"  density of {drawn} runs"
+        return title
+
+    def _plot_density(self, drawn: list[Drawn], window: Window | None, limits, size: tuple[int, int]) -> None:
+        """Many runs as a density map: each cell shaded by how many runs' curves cross it, so 50
+        overlaid runs read as a band with its core, not a tangle (the glyphs read without colour)."""
+        if not drawn or window is None or window.span <= 0:
+            return
+        ys = [y for d in drawn for y in d.curve.ys]
+        low, high = limits if limits else (min(ys), max(ys))
+        if high <= low:
+            low, high = low - 0.5, high + 0.5
+        # About the cells inside the frame (plotext's margins depend on its labels); rather more
+        # than fewer, so that no row or column of cells is left empty between two drawn ones.
+        columns, rows = max(4, size[0] - 8), max(2, size[1] - 5)
+        plotext.ylim(low, high)
+        curves = [(d.curve.xs, clamp(d.curve.ys, (low, high))) for d in drawn]
+        levels = density_levels(density(curves, window, (low, high), columns, rows))
+        for level, cells in enumerate(levels):
+            if cells:
+                plotext.scatter([window.low + (c + 0.5) * window.span / columns for c, _ in cells],
+                                [low + (r + 0.5) * (high - low) / rows for _, r in cells],
+                                marker=DENSITY_GLYPHS[level], color=DENSITY_COLOURS[level])
 
 
-    def _axis_curve(self, curve: Curve) -> Curve:
-        """On a log axis the plot draws log10 of the values (ticks say 1e-3): plotext's own log
-        scale labels them 0.001000."""
-        if not self.log_y:
-            return curve
-        return Curve(curve.xs, [math.log10(y) for y in curve.ys])
+def wall_time(ms: int) -> str:
+    """When a point was logged, short enough for the readout at 80 columns: `11-17 00:42:00`."""
+    return format_timestamp(ms)[5:] if len(format_timestamp(ms)) == 19 else format_timestamp(ms)
+
+
+def exact(value: float) -> str:
+    """A logged value as logged: the shortest text that reads back as the same float."""
+    if not math.isfinite(value) or (value == int(value) and abs(value) < 1e15):
+        return format_value(value)
+    return repr(value)
+
+
+def pack(pieces: list[Text], width: int, most_lines: int) -> list[Text]:
+    """Pieces on lines of `width`, a piece never split; what does not fit on `most_lines` is
+    cut, the last line ending in an ellipsis."""
+    lines: list[Text] = [Text(no_wrap=True, overflow="ellipsis")]
+    for piece in pieces:
+        line = lines[-1]
+        if line.cell_len and line.cell_len + 2 + piece.cell_len > width:
+            if len(lines) == most_lines:
+                line.append(" …")
+                break
+            lines.append(Text(no_wrap=True, overflow="ellipsis"))
+            line = lines[-1]
+        line.append(" " if not line.cell_len else "  ")
+        line.append_text(piece)
+    return lines
+
+
+def plot_frames(strips: list[Strip]) -> list[tuple[int, int, int, int]]:
+    """Where plotext drew each plot's frame (left, right, top, bottom cells): `┌` to `┐` on top,
+    down to the `└` under the `┌`."""
+    lines = [strip.text for strip in strips]
+    frames = []
+    for top, line in enumerate(lines):
+        left = line.find("┌")
+        while left != -1:
+            right = line.find("┐", left)
+            if right == -1:
+                break
+            bottom = next((y for y in range(top + 1, len(lines)) if lines[y][left:left + 1] == "└"), len(lines) - 1)
+            frames.append((left, right, top, bottom))
+            left = line.find("┌", right)
+    return frames
 
 
 def start_figure(width: int, height: int) -> None:

@@ -105,6 +105,15 @@ class RunDetail(VerticalScroll, can_focus=True):
             return
         body.update(self._build(run, experiment, summaries, disk_bytes, problems or run.problems, measures_disk))
 
+    def show_other(self, title: str, body: RenderableType) -> None:
+        """Draw something that is not a run (a group of runs: group_rows.py) under `title`
+        (store text, shown as text)."""
+        self.shown_run = None
+        self._last = (None, None, None, None, None, True)
+        self.scroll_home(animate=False)
+        self.border_title = store_text(title)
+        self.query_one("#detail-body", Static).update(body)
+
     def _build(self, run, experiment, summaries, disk_bytes, problems, measures_disk=True) -> RenderableType:
         now = int(self.clock() * 1000)
         parts: list[RenderableType] = []

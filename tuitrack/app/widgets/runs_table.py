@@ -44,8 +44,8 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("pagedown,ctrl+d", "page_down", "Page down", show=False),
         Binding("pageup,ctrl+u", "page_up", "Page up", show=False),
         Binding("enter", "open", "Open", group=Binding.Group("Runs")),
-        Binding("s", "sort", "Sort", tooltip="Sort by the highlighted column; again reverses; a third time: newest first"),
-        Binding("C", "screen.choose_columns", "Columns", tooltip="Choose which columns to show"),
+        Binding("s", "sort", "Sort", id="sort", tooltip="Sort by the highlighted column; again reverses; a third time: newest first"),
+        Binding("C", "screen.choose_columns", "Columns", id="choose-columns", tooltip="Choose which columns to show"),
     ]
 
     COMPONENT_CLASSES = {
@@ -84,6 +84,9 @@ class RunsTable(ScrollView, can_focus=True):
         self.clock = clock
         self.is_stale: Callable[[Run], bool] = lambda run: False  # set by the screen
         self.is_marked: Callable[[Run], bool] = lambda run: False  # set by the screen
+        self.cell_of: Callable[[Run, Column, int], str] = cell  # a grouped table's rows differ (group_rows.py)
+        self.glyph_of: Callable[[Run, bool], str] = glyph
+        self.leaves_out: Callable[[str], bool] = lambda metric: False  # metrics without a column by choice
         self.all_columns: list[Column] = []
         self._column_keys: set[str] = set()
         self.hidden: set[str] = set()
@@ -127,7 +130,7 @@ class RunsTable(ScrollView, can_focus=True):
             return False
         rows = {r.run_id: i for i, r in enumerate(self.runs)}
         keys = self._column_keys
-        if any(r.run_id not in rows or any(f"metric:{k}" not in keys for k in r.metrics)
+        if any(r.run_id not in rows or any(f"metric:{k}" not in keys and not self.leaves_out(k) for k in r.metrics)
                or any(f"param:{k}" not in keys for k in r.params) for r in runs):
             return False
         now = int(self.clock() * 1000)
@@ -135,7 +138,7 @@ class RunsTable(ScrollView, can_focus=True):
         for run in runs:
             row = rows[run.run_id]
             self.runs[row] = run
-            cells = [visible(cell(run, c, now)) for c in self.columns]
+            cells = [visible(self.cell_of(run, c, now)) for c in self.columns]
             stale = self.is_stale(run)
             if stale and status_at is not None:
                 cells[status_at] = "running (stale)"
@@ -166,7 +169,7 @@ class RunsTable(ScrollView, can_focus=True):
 
     def _compute_cells(self) -> None:
         now = int(self.clock() * 1000)
-        self._cells = [[visible(cell(run, c, now)) for c in self.columns] for run in self.runs]
+        self._cells = [[visible(self.cell_of(run, c, now)) for c in self.columns] for run in self.runs]
         stale = [self.is_stale(run) for run in self.runs]
         status_at = next((i for i, c in enumerate(self.columns) if c.key == "status"), None)
         if status_at is not None:
@@ -343,7 +346,7 @@ class RunsTable(ScrollView, can_focus=True):
         status = base if index == self.cursor_row else base + self._status_colour(self._styles[index])
         mark = "▌" if self.is_marked(run) else " "
         segments = [Segment(mark, base + Style(reverse=True, bold=True) if mark != " " else base),
-                    Segment(glyph(run, self._stale[index]) + " ", status)]
+                    Segment(self.glyph_of(run, self._stale[index]) + " ", status)]
         for i, (text, width) in enumerate(zip(self._cells[index], self._widths)):
             column = self.columns[i]
             if i == 0:
