@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -108,6 +109,7 @@ class ArtifactsView(Horizontal):
         self.text = ""  # what the text preview shows (when following, its end)
         self.part = ""  # "first" or "last" when the text is only part of the file
         self.tail: ArtifactTail | None = None
+        self._last_look = 0.0  # when the followed file was last read (time.monotonic)
 
     def compose(self):
         tree = ArtifactTreeWidget(Text("artifacts"), id="artifact-tree")
@@ -311,10 +313,14 @@ class ArtifactsView(Horizontal):
             self._show_text(self.previewed.size)
 
     def _follow(self) -> None:
-        if self.tail is None or not self.display:
+        if self.tail is None or not self.display or self.source is None:
             return
         if any(w.group == "artifacts-tail" and w.is_running for w in self.workers):
             return
+        now = time.monotonic()
+        if now - self._last_look < self.source.follow_every - FOLLOW_EVERY / 2:
+            return
+        self._last_look = now
         self._poll(self.tail)
 
     @work(thread=True, exclusive=True, group="artifacts-tail", exit_on_error=False)

@@ -100,6 +100,7 @@ class ArtifactSource(abc.ABC):
     """Where one run's artifacts are. `where` names the root (a path, a URI)."""
 
     where: str
+    follow_every = 1.0  # seconds between two looks at a file followed as it grows
 
     @abc.abstractmethod
     def list(self, path: str = "") -> Listing:
