@@ -69,6 +69,21 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def artifacts_server(tmp_path_factory):
+    """A real `mlflow server` that stores and serves artifacts itself (mlflow-artifacts:/ URIs),
+    holding one run with artifacts (tests/artifact_stores.py); yields (url, run_id, client)."""
+    from tests.artifact_stores import log_artifacts
+
+    folder = tmp_path_factory.mktemp("artifacts-server")
+    server = MlflowServer(folder, proxied_artifacts=True)
+    try:
+        client = server.client()
+        yield server.url, log_artifacts(client, "arts", folder / "scratch"), client
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def mini_master(tmp_path_factory):
     root = tmp_path_factory.mktemp("mini") / "mlruns"
     return root, write_mini_store(root)

@@ -97,6 +97,11 @@ async def test_4_lists_enter_previews_y_copies(store):
         await settle(pilot)
         shown = screen_text(app)
         assert "PNG image, 40 x 30 pixels" in shown and "kitty or sixel" in shown
+        (folder / "new.txt").write_text("logged just now\n")
+        assert "new.txt" not in screen_text(app)
+        await pilot.press("4")  # again: listed again
+        await settle(pilot)
+        assert "new.txt" in screen_text(app)
 
 
 async def test_the_view_follows_the_selected_run(store, tmp_path):
@@ -224,3 +229,22 @@ async def test_an_mlflow_db_run_s_artifacts(tmp_path):
         assert "def train():" in screen_text(app) and "PYTHON text" in screen_text(app)
         await pilot.press("y")
         assert app.clipboard == str(tmp_path / "mlruns" / view.listed.where.split("/mlruns/")[1] / "notes" / "train.py")
+
+
+async def test_a_tracking_server_run_s_artifacts(artifacts_server):
+    """A real `mlflow server` that stores and serves the artifacts itself (mlflow-artifacts:/)."""
+    from tests.conftest import fixed_clock
+    from tuitrack.app.app import TuitrackApp
+    from tuitrack.store import open_store
+
+    url, run_id, _ = artifacts_server
+    app = TuitrackApp(open_store(url), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        assert "logs/" in screen_text(app) and "41.9 KiB" in screen_text(app)
+        await cursor_to(pilot, view, "summary.json")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert '"accuracy": 0.9' in screen_text(app) and "JSON text" in screen_text(app)
+        await pilot.press("y")
+        assert app.clipboard.startswith("mlflow-artifacts:") and app.clipboard.endswith(f"{run_id}/artifacts/summary.json")

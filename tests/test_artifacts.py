@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.artifact_stores import TEXTS, gif_header, jpeg_header, log_artifacts, png
-from tests.mlflow_stores import MlflowServer, client_for, sqlite_client
+from tests.mlflow_stores import client_for, sqlite_client
 from tuitrack.cli import main
 from tuitrack.model import Run
 from tuitrack.store import open_store
@@ -69,17 +69,9 @@ def sqlite_db(tmp_path_factory):
     return folder / "mlflow.db", run_id, client
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A real `mlflow server` that stores and serves artifacts itself (mlflow-artifacts:/ URIs)."""
-    folder = tmp_path_factory.mktemp("artifacts-server")
-    running = MlflowServer(folder, proxied_artifacts=True)
-    try:
-        client = running.client()
-        run_id = log_artifacts(client, "arts", folder / "scratch")
-        yield running.url, run_id, client
-    finally:
-        running.stop()
+@pytest.fixture
+def server(artifacts_server):
+    return artifacts_server
 
 
 BACKENDS = ["file_store", "sqlite_db", "server"]
@@ -298,6 +290,10 @@ def test_cli_lists_and_prints(file_store, capsys):
     assert captured.out == TEXTS["logs/train.log"][:20] + "\n" and "first 20 B" in captured.err
     assert main(["artifacts", str(root), run_id, "plots/curve.png", "--cat"]) == 0
     assert "PNG image" in capsys.readouterr().out
+    assert main(["artifacts", str(root), run_id, "notes", "--json"]) == 0
+    assert [e["path"] for e in json.loads(capsys.readouterr().out)["entries"]] == ["notes/readme.md", "notes/train.py"]
+    assert main(["artifacts", str(root), run_id, "config.yaml"]) == 1
+    assert "not a directory (--cat prints a file)" in capsys.readouterr().err
     assert main(["artifacts", str(root), run_id, "../meta.yaml", "--cat"]) == 1
     assert "'..'" in capsys.readouterr().err
 

@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
             return _cat(source, args.path, min(args.bytes, MAX_BYTES), args.tail)
         tree = source.walk(args.path)
     except ArtifactError as exc:
-        print(f"tuitrack: {visible(str(exc))}", file=sys.stderr)
+        hint = " (--cat prints a file)" if "not a directory" in str(exc) else ""
+        print(f"tuitrack: {visible(str(exc))}{hint}", file=sys.stderr)
         return 1
     entries = list(_flat(tree.root))
     if args.json:

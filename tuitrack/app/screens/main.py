@@ -1046,6 +1046,9 @@ class MainScreen(RunEditing, Screen):
     def action_show_view(self, name: str) -> None:
         """Show the view `name` under the table (a child of #lower with that id)."""
         switcher = self.query_one("#lower", ContentSwitcher)
+        if name == "artifacts" == self._view():  # 4 again: list them again (new artifacts)
+            self._follow_view(again=True)
+            return
         if name == self._view() or not switcher.query(f"#lower > #{name}"):
             return
         if self.maximized is not None:  # full screen was of the view being left
@@ -1071,15 +1074,16 @@ class MainScreen(RunEditing, Screen):
     def action_toggle_plot(self) -> None:
         self.action_show_view("detail" if self._plot_shown() else "plot")
 
-    def _follow_view(self) -> None:
+    def _follow_view(self, again: bool = False) -> None:
         """A view that follows the selected run by itself (it has `show_run`, as the system
-        view does) is told the run again: another was selected, or it logged."""
+        view does) is told the run again: another was selected, or it logged. `again`: the
+        artifacts view lists the same run's artifacts again."""
         view = self._lower()
         run = self.index.run(self.selected_run_id) if self.selected_run_id else None
         if isinstance(view, ArtifactsView):
             if run is None:
                 view.show_run(None, None)
-            elif run.run_id != view.run_id:
+            elif again or run.run_id != view.run_id:
                 view.show_run(self.index.store.artifacts(run), run)
         elif hasattr(view, "show_run"):
             view.show_run(self.index.store, run, loaded=run is not None and self.index.has_data(run))

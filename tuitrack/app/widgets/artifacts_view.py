@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -108,7 +109,7 @@ class ArtifactsView(Horizontal):
         self.text = ""  # what the text preview shows (when following, its end)
         self.part = ""  # "first" or "last" when the text is only part of the file
         self.tail: ArtifactTail | None = None
-        self.error = ""
+        self._last_look = 0.0  # when the followed file was last read (time.monotonic)
 
     def compose(self):
         tree = ArtifactTreeWidget(Text("artifacts"), id="artifact-tree")
@@ -131,7 +132,7 @@ class ArtifactsView(Horizontal):
     # -- the run -----------------------------------------------------------------------------
 
     def show_run(self, source: ArtifactSource | None, run: Run | None) -> None:
-        """List `run`'s artifacts (again, if it is the one shown: `ctrl+r` or a new artifact)."""
+        """List `run`'s artifacts (None: no run is selected); what was previewed is dropped."""
         self.run_id = run.run_id if run is not None else None
         self.source = source
         self.listed, self.tail, self.previewed, self.kind = None, None, None, None
@@ -195,8 +196,8 @@ class ArtifactsView(Horizontal):
             label.append("  symlink, not followed", "dim")
         elif entry.kind == "other":
             label.append("  not a regular file", "dim")
-        elif entry.size is not None:
-            label.append(f"  {size_text(entry.size)}", "dim")
+        elif entry.size is not None:  # a folder listed only in part holds at least that much
+            label.append(f"  {'≥ ' if entry.cut else ''}{size_text(entry.size)}", "dim")
         return label
 
     # -- preview -----------------------------------------------------------------------------
@@ -243,9 +244,9 @@ class ArtifactsView(Horizontal):
             chunk = head
             if kind.kind == "table" and not head.whole:  # a table's start: its header, its first rows
                 chunk = source.read(entry.path, 0, READ_BOUND)
-            elif kind.kind == "text" and not head.whole and head.end != head.size:
+            elif kind.kind == "text" and not head.whole:  # a large text: its end, as `tail` shows it
                 chunk = source.read(entry.path, -READ_BOUND, READ_BOUND)
-                if kind.kind == "text" and guess(entry.path, chunk.data[-HEAD_BYTES:]).kind == "binary":
+                if guess(entry.path, chunk.data[-HEAD_BYTES:]).kind == "binary":
                     kind = Kind("binary", "binary data")
         except StoreError as exc:
             self.app.call_from_thread(self._read_failed, entry, str(exc))
@@ -312,10 +313,14 @@ class ArtifactsView(Horizontal):
             self._show_text(self.previewed.size)
 
     def _follow(self) -> None:
-        if self.tail is None or not self.display:
+        if self.tail is None or not self.display or self.source is None:
             return
         if any(w.group == "artifacts-tail" and w.is_running for w in self.workers):
             return
+        now = time.monotonic()
+        if now - self._last_look < self.source.follow_every - FOLLOW_EVERY / 2:
+            return
+        self._last_look = now
         self._poll(self.tail)
 
     @work(thread=True, exclusive=True, group="artifacts-tail", exit_on_error=False)

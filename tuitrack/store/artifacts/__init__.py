@@ -35,7 +35,7 @@ def local_or_described(uri: str | None) -> ArtifactSource:
     from tuitrack.store.purge_plan import local_path
 
     if not uri:
-        return ForeignArtifacts("(no artifact location)", "the run names none")
+        return ForeignArtifacts(None, "the run names none" if uri is None else "its artifact_uri is empty")
     path, why = local_path(uri)
     if path is None:
         return ForeignArtifacts(uri, why or "not a local path")

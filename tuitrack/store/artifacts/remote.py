@@ -32,6 +32,8 @@ _CONTENT_RANGE = re.compile(r"^bytes (?:(\d{1,18})-(\d{1,18})|\*)/(\d{1,18}|\*)$
 
 
 class RestArtifacts(ArtifactSource):
+    follow_every = 2.0  # each look is a request (the server may copy the file to send it): the store's poll
+
     def __init__(self, http: MlflowHttp, run_id: str, root_uri: str | None):
         self.http = http
         self.run_id = run_id

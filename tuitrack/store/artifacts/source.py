@@ -100,6 +100,7 @@ class ArtifactSource(abc.ABC):
     """Where one run's artifacts are. `where` names the root (a path, a URI)."""
 
     where: str
+    follow_every = 1.0  # seconds between two looks at a file followed as it grows
 
     @abc.abstractmethod
     def list(self, path: str = "") -> Listing:
@@ -136,7 +137,7 @@ class ArtifactSource(abc.ABC):
             try:
                 listing = self.list(folder.path)
             except ArtifactError as exc:
-                if not folder.path:
+                if folder is root:
                     raise
                 folder.cut = str(exc)
                 tree.cut.append(f"{folder.path}/: {exc}")
@@ -169,12 +170,14 @@ def sorted_entries(entries: list[ArtifactEntry]) -> list[ArtifactEntry]:
 class ForeignArtifacts(ArtifactSource):
     """Artifacts in a place tuitrack does not fetch from (S3, GCS, HDFS, another machine): described."""
 
-    def __init__(self, uri: str, why: str):
-        self.where = uri
+    def __init__(self, uri: str | None, why: str):
+        self.where = uri or "(none)"
         self.why = why
+        self.message = (f"the artifacts are at {uri} ({why}); tuitrack does not fetch them" if uri
+                        else f"the run has no artifact location ({why})")
 
     def _refuse(self) -> ArtifactError:
-        return ArtifactError(f"the artifacts are at {self.where} ({self.why}); tuitrack does not fetch them")
+        return ArtifactError(self.message)
 
     def list(self, path: str = "") -> Listing:
         raise self._refuse()
