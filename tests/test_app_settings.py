@@ -188,6 +188,25 @@ async def test_a_remapped_key_works_and_the_old_one_no_longer_does(config):
         assert "T" in footer_keys and "ctrl+g" in footer_keys and "t" not in footer_keys
 
 
+async def test_the_plot_keys_can_be_remapped_too(config):
+    config.write_text('[keys]\nplot-y-scale = "Y"\nplot-zoom-in = "ctrl+z"\n')
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert not warnings_of(app)
+        await goto_run(pilot, "lr=0.1")
+        await pilot.press("p", "i")
+        await settle(pilot)
+        plot = app.screen.query_one(MetricPlot)
+        assert app.focused is plot
+        await pilot.press("L", "z")
+        await pilot.pause()
+        assert plot.y_scale == "linear" and plot.window is None
+        await pilot.press("Y", "ctrl+z")
+        await pilot.pause()
+        assert plot.y_scale == "log" and plot.window is not None
+
+
 # -- the command line: flags win over the file --------------------------------------------------
 
 
