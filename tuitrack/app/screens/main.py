@@ -466,12 +466,12 @@ class MainScreen(RunEditing, Screen):
         kept by deltas (`_recount_shown`), since counting every run on every batch of the
         watcher took 50 ms at 50,000 runs."""
         if self._shown_counts is None:
-            self._shown = {r.run_id: self._shows(r) for e in experiments
-                           for r in self.index.runs_of(e.experiment_id, include_deleted=True)}
-            self._shown_counts = {e.experiment_id: 0 for e in experiments}
-            for run_id, shown in self._shown.items():
-                if shown:
-                    self._shown_counts[self.index.run(run_id).experiment_id] += 1
+            self._shown, counts = {}, {}
+            for experiment in experiments:
+                runs = self.index.runs_of(experiment.experiment_id, include_deleted=True)
+                self._shown.update((r.run_id, self._shows(r)) for r in runs)
+                counts[experiment.experiment_id] = sum(self._shown[r.run_id] for r in runs)
+            self._shown_counts = counts
         return sum(self._shown_counts.values())
 
     def _shows(self, run: Run) -> bool:
