@@ -178,7 +178,7 @@ async def test_nothing_changed_while_the_store_loads_is_missed(reference_store, 
     done: set[str] = set()
     real_listed, real_load_data = Follower.listed, RunIndex.load_data
 
-    def listed(self, runs):
+    def listed(self, runs, cold_too=False):
         if any(r.run_id == killed for r in runs) and "renamed" not in done:
             done.add("renamed")
             meta = beta / killed / "meta.yaml"  # before the watch: the sweep must find it
@@ -186,7 +186,7 @@ async def test_nothing_changed_while_the_store_loads_is_missed(reference_store, 
             log(100)  # listed, data not read yet
             copy_run(beta, "a" * 32)  # its experiment is listed and watched already
             copy_run(alpha, "b" * 32)  # listed before or after (the order is the loader's): seen
-        return real_listed(self, runs)
+        return real_listed(self, runs, cold_too)
 
     def load_data(self, runs):
         runs = list(runs)
