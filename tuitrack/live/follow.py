@@ -104,19 +104,21 @@ class Follower:
         self.listener.status(watcher.describe())
         return True
 
-    def listed(self, runs: list[Run]) -> None:
-        """Runs just listed (meta only): watched, every one or the hot ones, before their data is
-        read."""
+    def listed(self, runs: list[Run], cold_too: bool = False) -> None:
+        """Runs just listed (meta only): the hot ones watched before their data is read; the
+        others (a small store has every run watched) once the store is loaded, or now with
+        `cold_too`."""
         watcher = self.watcher
         if isinstance(watcher, FolderWatcher):
             store = self.index.store
-            watcher.watch_listed((store.run_dir(r), self._is_hot(r)) for r in runs)
+            watcher.watch_listed(((store.run_dir(r), self._is_hot(r)) for r in runs), cold_too)
             self.listener.status(watcher.describe())  # how many runs are watched, so far
 
     def start(self) -> None:
         """Once the runs are loaded: after `start_early`, the sweeps begin; any other store is
         followed from now on (this blocks while watches are set up)."""
         if isinstance(self.watcher, FolderWatcher):
+            self.listed(self.index.all_runs(), cold_too=True)  # the cold runs of a small store
             description = self.watcher.describe()
         else:
             self.listener.status("starting to watch…")
@@ -131,7 +133,7 @@ class Follower:
             self.watcher, description = self._ask(store, self._new_debouncer())
             return description
         if self.start_early():  # inotify, not started before the listing (a caller that did not)
-            self.listed(self.index.all_runs())
+            self.listed(self.index.all_runs(), cold_too=True)
             return self.watcher.describe()
         mode = self._mode
         debouncer = self._new_debouncer()
@@ -226,7 +228,7 @@ class Follower:
             return
         delta = self.index.apply(changes, now_ms=int(self.clock() * 1000))
         for experiment_id in delta.experiments_reloaded:  # one moved in, or out of the trash
-            self.listed(self.index.runs_of(experiment_id, include_deleted=True))
+            self.listed(self.index.runs_of(experiment_id, include_deleted=True), cold_too=self.started)
         # Runs read again from scratch have no size yet; runs that grew (appends keep the old
         # size) are measured again, now and then.
         self.index.load_disk_sizes(r for r in map(self.index.run, delta.runs_added | delta.runs_changed) if r)

@@ -59,8 +59,8 @@ class FolderWatcher:
 
     `start` watches the top and the experiments (the listing of runs is not needed for that, so
     watching begins before the runs are read); `watch_listed` then takes the runs as they are
-    listed: every one while the store fits the budget, else the hot ones; `refresh` follows which
-    runs are hot later on."""
+    listed, the hot ones first (watching 10,000 runs costs 0.7 s of CPU: not while they load),
+    every one later while the store fits the budget; `refresh` follows which runs are hot."""
 
     def __init__(self, root: str, hand_on: Callable[[Iterable[str]], None],
                  hot_runs: Callable[[], list[str]] = lambda: [],
@@ -104,11 +104,12 @@ class FolderWatcher:
                 runs += _count_entries(experiment)
         self.whole = runs * (1 + len(RUN_PARTS)) <= self.budget
 
-    def watch_listed(self, run_dirs: Iterable[tuple[str, bool]]) -> None:
-        """Runs just listed, each with whether it is hot: watched before their data is read, so
-        that what they log from then on is seen."""
+    def watch_listed(self, run_dirs: Iterable[tuple[str, bool]], cold_too: bool = True) -> None:
+        """Runs, each with whether it is hot: the hot ones watched (before their data is read, so
+        that what they log from then on is seen), the others too if the store fits the budget
+        and `cold_too`."""
         for run_dir, hot in run_dirs:
-            if self.whole or hot:
+            if (hot or (cold_too and self.whole)) and run_dir not in self._runs:
                 self.watch_run(run_dir)
 
     def stop(self) -> None:

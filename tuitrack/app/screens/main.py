@@ -153,6 +153,8 @@ class MainScreen(RunEditing, Screen):
         self.query_condition = None  # a parsed MLflow filter, when the text is one
         self.query_error = ""
         self._filter_answers: dict[str, tuple[Run, bool, bool]] = {}  # see _passes_filter
+        self._shown_counts: dict[str, int] | None = None  # see _filtered_count
+        self._shown: dict[str, bool] = {}  # run id -> whether the filter shows it, as counted
         self._columns_cache: tuple | None = None  # see _columns_of
         self.current_experiment: str | None = None
         self.selected_run_id: str | None = None
@@ -269,6 +271,7 @@ class MainScreen(RunEditing, Screen):
     # -- messages from the worker ----------------------------------------------------------------
 
     def on_experiments_loaded(self, _: ExperimentsLoaded) -> None:
+        self._shown_counts = None
         tree = self.query_one(RunTree)
         self._reopen = {eid for eid, node in tree.experiment_nodes.items() if node.is_expanded}
         tree.set_experiments(self._visible_experiments(), {})
@@ -282,6 +285,7 @@ class MainScreen(RunEditing, Screen):
         self.call_after_refresh(self._painted.set)
 
     async def on_runs_loaded(self, message: RunsLoaded) -> None:
+        self._shown_counts = None
         eid = message.experiment_id
         experiment = self.index.experiments[eid]
         tree = self.query_one(RunTree)
@@ -304,6 +308,7 @@ class MainScreen(RunEditing, Screen):
         self._update_status()
 
     def on_run_data_loaded(self, message: RunDataLoaded) -> None:
+        self._shown_counts = None  # data read in place: the filter's answers may change
         tree = self.query_one(RunTree)
         for run_id in message.run_ids:
             run = self.index.run(run_id)
@@ -397,6 +402,7 @@ class MainScreen(RunEditing, Screen):
     async def on_store_changed(self, message: StoreChanged) -> None:
         """Repaint only what the batch changed."""
         delta = message.delta
+        self._recount_shown(delta)  # before anything asks the filter about the new runs
         tree = self.query_one(RunTree)
         if delta.experiments:
             self._filter_answers.clear()  # the quick filter matches experiment names too
@@ -503,6 +509,41 @@ class MainScreen(RunEditing, Screen):
     def _visible_runs(self, experiment_id: str) -> list[Run]:
         runs = self.index.runs_of(experiment_id, include_deleted=self.show_deleted)
         return [r for r in runs if self._passes_filter(r)] if self.query_text else runs
+
+    def _filtered_count(self, experiments) -> int:
+        """How many runs of `experiments` (the visible ones) the filter shows: counted once, then
+        kept by deltas (`_recount_shown`), since counting every run on every batch of the
+        watcher took 50 ms at 50,000 runs."""
+        if self._shown_counts is None:
+            self._shown, counts = {}, {}
+            for experiment in experiments:
+                runs = self.index.runs_of(experiment.experiment_id, include_deleted=True)
+                self._shown.update((r.run_id, self._shows(r)) for r in runs)
+                counts[experiment.experiment_id] = sum(self._shown[r.run_id] for r in runs)
+            self._shown_counts = counts
+        return sum(self._shown_counts.values())
+
+    def _shows(self, run: Run) -> bool:
+        visible = self.show_deleted or not run.is_deleted
+        return self._passes_filter(run) and visible
+
+    def _recount_shown(self, delta) -> None:
+        """The filter's counts after runs changed: whether each run's new copy is shown, against
+        whether it was. Anything else (runs added or removed, experiments) counts again."""
+        counts = self._shown_counts
+        if counts is None or not self.query_text:
+            return
+        if delta.experiments or delta.experiments_reloaded or delta.runs_added or delta.runs_removed:
+            self._shown_counts = None
+            return
+        for run_id in delta.runs_changed:
+            run = self.index.run(run_id)
+            if run is None or run.experiment_id not in counts:
+                self._shown_counts = None
+                return
+            shown = self._shows(run)
+            counts[run.experiment_id] += int(shown) - int(self._shown.get(run_id, False))
+            self._shown[run_id] = shown
 
     def _visible_count(self, experiment_id: str) -> int:
         """len(_visible_runs), without listing and sorting them unless a filter is on."""
@@ -702,7 +743,7 @@ class MainScreen(RunEditing, Screen):
         if self.query_error:
             text.append("│ filter: not valid (see below the filter) ", style="bold red")
         elif self.query_text:
-            shown = sum(len(self._visible_runs(e.experiment_id)) for e in experiments)
+            shown = self._filtered_count(experiments)
             kind = "MLflow filter" if self.query_condition is not None else "filter"
             text.append(f"│ {kind}: {shown} of {runs} ", style="bold")
         if self.group_keys:
@@ -905,6 +946,7 @@ class MainScreen(RunEditing, Screen):
         self.query_one(RunsTable).focus()
 
     def _apply_filter(self) -> None:
+        self._shown_counts, self._shown = None, {}
         if self.query_text and self.current_experiment and not self._visible_runs(self.current_experiment):
             with_matches = next((e.experiment_id for e in self._visible_experiments()
                                  if self._visible_runs(e.experiment_id)), None)
@@ -951,6 +993,7 @@ class MainScreen(RunEditing, Screen):
 
     async def action_toggle_deleted(self) -> None:
         self.show_deleted = not self.show_deleted
+        self._shown_counts = None
         await self._rebuild_tree()
         self._refresh_table()
         self._update_status()
