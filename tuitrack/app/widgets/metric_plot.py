@@ -804,7 +804,7 @@ class MetricPlot(Widget, can_focus=True):
         if self.clip:
             title += "  clipped y"
         if self._density_on():
-            title += f"  density of {drawn} runs"
+            title += f"  density of {drawn} run" + ("" if drawn == 1 else "s")
         return title
 
     def _plot_density(self, drawn: list[Drawn], window: Window | None, limits, size: tuple[int, int]) -> None:
