@@ -288,3 +288,20 @@ async def test_s_sorts_groups_by_count_and_by_a_metric(sweep_store):
         assert [r.run_name for r in table.runs][0] == "lr (missing)"
         await pilot.press("l", "l", "s")  # loss min, descending: lr=0.1's is higher; the parent has none
         assert [r.run_name for r in table.runs] == ["lr=0.1", "lr=0.01", "lr (missing)"]
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_choosers_hints_are_whole(sweep_store, size):
+    """The group and column choosers' hint lines wrap in their 50-column box, not cut off."""
+    app = make_app(sweep_store)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        assert "plain runs" in screen_text(app)  # the hint's end, on a line of its own
+        await pilot.press("escape")
+        await settle(pilot)
+        app.screen.query_one("RunsTable").focus()
+        await pilot.press("C")
+        await pilot.pause()
+        assert "cancels" in screen_text(app)
