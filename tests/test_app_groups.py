@@ -305,3 +305,22 @@ async def test_the_choosers_hints_are_whole(sweep_store, size):
         await pilot.press("C")
         await pilot.pause()
         assert "cancels" in screen_text(app)
+
+
+async def test_a_group_plot_has_round_step_ticks(sweep_store):
+    """Groups alone on the plot: whole steps under the x axis (0 5 10 15), as for runs, not
+    plotext's own (0.0 4.75 9.5)."""
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    app = make_app(sweep_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await grouped_by_lr(pilot)
+        app.screen.query_one(RunsTable).focus()
+        await pilot.press("g", "p")
+        await settle(pilot)
+        await pilot.pause()
+        lines = plot_text(app.screen.query_one(MetricPlot)).splitlines()
+        axis = next(i for i, line in enumerate(lines) if "└" in line)
+        labels = lines[axis + 1].split()
+        assert len(labels) >= 3 and all(label.isdigit() for label in labels), labels
+        assert labels[0] == "0"
