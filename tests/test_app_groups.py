@@ -288,3 +288,39 @@ async def test_s_sorts_groups_by_count_and_by_a_metric(sweep_store):
         assert [r.run_name for r in table.runs][0] == "lr (missing)"
         await pilot.press("l", "l", "s")  # loss min, descending: lr=0.1's is higher; the parent has none
         assert [r.run_name for r in table.runs] == ["lr=0.1", "lr=0.01", "lr (missing)"]
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_choosers_hints_are_whole(sweep_store, size):
+    """The group and column choosers' hint lines wrap in their 50-column box, not cut off."""
+    app = make_app(sweep_store)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        assert "plain runs" in screen_text(app)  # the hint's end, on a line of its own
+        await pilot.press("escape")
+        await settle(pilot)
+        app.screen.query_one("RunsTable").focus()
+        await pilot.press("C")
+        await pilot.pause()
+        assert "cancels" in screen_text(app)
+
+
+async def test_a_group_plot_has_round_step_ticks(sweep_store):
+    """Groups alone on the plot: whole steps under the x axis (0 5 10 15), as for runs, not
+    plotext's own (0.0 4.75 9.5)."""
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    app = make_app(sweep_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await grouped_by_lr(pilot)
+        app.screen.query_one(RunsTable).focus()
+        await pilot.press("g", "p")
+        await settle(pilot)
+        await pilot.pause()
+        lines = plot_text(app.screen.query_one(MetricPlot)).splitlines()
+        axis = next(i for i, line in enumerate(lines) if "└" in line)
+        labels = lines[axis + 1].split()
+        assert len(labels) >= 3 and all(label.isdigit() for label in labels), labels
+        assert labels[0] == "0"

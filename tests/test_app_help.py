@@ -211,3 +211,18 @@ async def test_notes_are_rendered_markdown_with_no_live_links(reference_store):
         assert "• lr 0.1" in text and "the report (http://example.invalid/r)" in text
         for strip in app.screen._compositor.render_strips():
             assert not any(segment.style and segment.style.link for segment in strip)
+
+
+async def test_help_lists_a_key_bound_twice_for_one_action_once(reference_store):
+    """`f1` is bound twice (once with priority, for text fields): help says `? / f1` once."""
+    from rich.console import Console
+
+    root, _ = reference_store
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        console = Console(width=100, record=True, file=open("/dev/null", "w"))
+        console.print(app.screen._table())
+        lines = [line.split() for line in console.export_text().splitlines()]
+        assert [words for words in lines if words[-1:] == ["Help"]] == [["?", "/", "f1", "Help"]]

@@ -439,3 +439,23 @@ async def test_export_writes_the_table(tmp_path, monkeypatch):
         assert {r["run_name"] for r in rows} == {r.run_name for r in app.screen.query_one(RunsTable).runs}
         app.screen.action_export("md")
         assert list(tmp_path.glob("tuitrack-mnist-cnn-*.md"))
+
+
+@pytest.mark.parametrize("view_key, view", [("2", "plot"), ("3", "system"), ("4", "artifacts")])
+async def test_enter_over_another_view_shows_the_detail_and_escape_brings_the_view_back(view_key, view):
+    """Enter under the plot (or system, artifacts) view: the run's detail full screen, not a
+    blank screen (the hidden detail maximized); escape: the view that was there."""
+    app, ctx = await open_app(size=(80, 24))
+    async with ctx as pilot:
+        await settle(pilot)
+        await pilot.press(view_key)
+        await settle(pilot)
+        await goto_run(pilot, "lr-too-high")
+        await pilot.press("enter")
+        await settle(pilot)
+        detail = app.screen.query_one(RunDetail)
+        assert app.screen.maximized is detail and detail.display and detail.region.height > 10
+        assert app.screen._view() == "detail"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.maximized is None and app.screen._view() == view

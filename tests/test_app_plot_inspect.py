@@ -197,6 +197,9 @@ async def test_many_runs_become_a_density_map_and_D_toggles_it():
         assert "density" not in text and DENSITY_GLYPHS[-1] not in text
         await press(pilot, "D")
         assert "density of" in plot._strips[0].text
+        plot.set_runs(many_runs(1), ["loss"])  # D on one run: "1 run", not "1 runs"
+        await pilot.pause()
+        assert "density of 1 run" in plot._strips[0].text and "1 runs" not in plot._strips[0].text
 
 
 async def test_the_mouse_wheel_zooms_a_drag_pans_and_a_click_puts_the_cursor():

@@ -124,6 +124,23 @@ def test_ls_group_by_csv_and_table(sweep, capsys):
     assert "±" in lines[1] and "(n=3)" in lines[2]  # lr 0.01: 4 runs, 3 finite losses
 
 
+def test_ls_group_by_table_leaves_system_metrics_to_the_machine_formats(tmp_path, capsys):
+    root = tmp_path / "mlruns"
+    client = client_for(root)
+    experiment = client.create_experiment("sys")
+    for lr in ("0.1", "0.01"):
+        run = client.create_run(experiment, start_time=T0).info.run_id
+        client.log_param(run, "lr", lr)
+        client.log_metric(run, "loss", float(lr), timestamp=T0, step=0)
+        client.log_metric(run, "system/cpu_utilization_percentage", 50.0, timestamp=T0, step=0)
+    assert main(["ls", str(root), "--group-by", "params.lr"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert header == ["params.lr", "RUNS", "loss"]
+    assert main(["ls", str(root), "--group-by", "params.lr", "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)
+    assert all(set(g["metrics"]) == {"loss", "system/cpu_utilization_percentage"} for g in groups)
+
+
 def test_ls_group_by_refuses_what_is_not_a_param(sweep, capsys):
     root, _, _ = sweep
     assert main(["ls", str(root), "--group-by", "metrics.loss"]) == 2

@@ -102,6 +102,8 @@ def test_same_order_as_mlflow(store, capsys, order):
     ("metrics.loss <", "ends too early"),
     ("metrics.loss < 1 junk", "expected AND or OR"),
     ("attributes.start_time LIKE '1%'", "does not apply to numbers"),
+    ("params.lr = '0.0", "column 13: the quote ' here is never closed"),  # a tab's common prefix
+    ('tags.`mlflow.user = "x"', "column 6: the quote ` here is never closed"),
 ])
 def test_mlflow_rejects_and_so_do_we(store, expression, message):
     root, ids, client, experiment_ids = store

@@ -9,6 +9,7 @@ from typing import Any
 
 from tuitrack.export import csv_text, json_number, markdown_text
 from tuitrack.query.groups import MISSING, MetricStats, RunGroup, mean_std
+from tuitrack.system_metrics import is_system
 
 
 def _number(value: float | None) -> float | str | None:
@@ -69,9 +70,11 @@ FORMATS = {"csv": to_csv, "md": to_markdown, "json": to_json}
 
 
 def people_table(groups: list[RunGroup]) -> tuple[list[str], list[list[str]]]:
-    """The terminal's table: the params, RUNS, then each metric's mean ± std."""
+    """The terminal's table: the params, RUNS, then each metric's mean ± std (system/ metrics
+    left out, as in the app's columns: a machine's CPU and GPU figures would crowd out the
+    training's; CSV, Markdown and JSON keep them)."""
     keys = groups[0].keys if groups else ()
-    metrics = _metric_keys(groups)
+    metrics = [m for m in _metric_keys(groups) if not is_system(m)]
     header = [f"params.{k}" for k in keys] + ["RUNS"] + metrics
     rows = [[MISSING if v is None else v for v in g.values] + [str(g.count)]
             + [mean_std(g.metrics.get(m), g.count) for m in metrics] for g in groups]

@@ -90,6 +90,8 @@ def tokenize(text: str) -> list[Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
+            if text[position] in "'\"`":  # the usual slip: a value or key still being typed
+                raise FilterError(f"the quote {text[position]} here is never closed", position)
             raise FilterError(f"unexpected {text[position]!r}", position)
         kind = match.lastgroup
         raw = match.group()

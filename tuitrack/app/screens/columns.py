@@ -42,7 +42,7 @@ class ColumnChooser(ModalScreen[set[str] | None]):
         & > Vertical { width: 50; max-width: 100%; height: 80%; border: round $primary; background: $surface; }
         SelectionList { height: 1fr; }
         Input { margin: 0 1; }
-        Label { padding: 0 1; color: $text-muted; }
+        Label { width: 100%; padding: 0 1; color: $text-muted; }  /* the hint wraps, not cut */
     }
     """
 

@@ -32,7 +32,7 @@ class GroupByChooser(ModalScreen[list[str]]):
         align: center middle;
         & > Vertical { width: 50; max-width: 100%; height: 80%; border: round $primary; background: $surface; }
         SelectionList { height: 1fr; }
-        Label { padding: 0 1; color: $text-muted; }
+        Label { width: 100%; padding: 0 1; color: $text-muted; }  /* the hint wraps, not cut */
     }
     """
 

@@ -31,6 +31,19 @@ def key_label(app, binding: Binding) -> str:
     return " / ".join(dict.fromkeys(labels))
 
 
+def _listed(bindings: list[Binding]) -> list[Binding]:
+    """The bindings with a description, less those whose keys an earlier one of the same action
+    already lists (`f1` bound twice, once for text fields, is one line: `? / f1`)."""
+    seen: set[tuple[str, str]] = set()
+    listed = []
+    for binding in bindings:
+        keys = {(binding.action, k.strip()) for k in binding.key.split(",")}
+        if binding.description and not keys <= seen:
+            listed.append(binding)
+        seen |= keys
+    return listed
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close"),
@@ -73,7 +86,7 @@ class HelpScreen(ModalScreen[None]):
             table = Table(box=None, show_header=False, padding=(0, 2), expand=True)
             table.add_column(style="bold", no_wrap=True, width=KEY_WIDTH)
             table.add_column(ratio=1)
-            rows = [(key_label(self.app, b), b.tooltip or b.description) for b in bindings if b.description]
+            rows = [(key_label(self.app, b), b.tooltip or b.description) for b in _listed(bindings)]
             for key, description in rows + extra.pop(title, []):
                 table.add_row(Text(key), Text(description))  # a key label like `[` is no markup
             parts += [Text(title, style="bold underline"), table, Text("")]

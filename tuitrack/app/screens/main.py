@@ -168,6 +168,7 @@ class MainScreen(RunEditing, Screen):
         self._reopen: set[str] = set()  # experiments to open again once reloaded
         self._user_moved = False  # the user chose where to look: loading must not move them
         self._focus_before_detail = None
+        self._view_before_detail: str | None = None  # enter showed the detail over this view
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-bar")
@@ -984,6 +985,9 @@ class MainScreen(RunEditing, Screen):
             self.set_focus(self.query_one(RunsTable))
         elif self.maximized is not None:
             self.minimize()
+            if self._view_before_detail is not None:
+                self.action_show_view(self._view_before_detail)
+                self._view_before_detail = None
             self.refresh_bindings()
             back = self._focus_before_detail
             if back is not None and back.is_attached:
@@ -1037,6 +1041,12 @@ class MainScreen(RunEditing, Screen):
         detail = self.query_one(RunDetail)
         if self.maximized is None:
             self._focus_before_detail = self.focused
+        if self._view() != "detail":
+            # A hidden detail maximized is a blank screen: show it, and the view that was
+            # under the table comes back with escape.
+            view = self._view()
+            self.action_show_view("detail")
+            self._view_before_detail = view
         self.maximize(detail, container=False)
         detail.focus()
         self.refresh_bindings()  # the footer: escape back, no "Full screen"
@@ -1089,6 +1099,7 @@ class MainScreen(RunEditing, Screen):
     def action_show_view(self, name: str) -> None:
         """Show the view `name` under the table (a child of #lower with that id)."""
         switcher = self.query_one("#lower", ContentSwitcher)
+        self._view_before_detail = None  # a view chosen: escape from the detail keeps it
         if name == "artifacts" == self._view():  # 4 again: list them again (new artifacts)
             self._follow_view(again=True)
             return

@@ -19,9 +19,10 @@ BAND_MARKER = "dot"
 
 
 def group_bands(plot, key: str, buckets: int, steps: tuple[float, float] | None,
-                to_drawn: Callable[[Curve], Curve]) -> tuple[float, float] | None:
+                to_drawn: Callable[[Curve], Curve]) -> tuple[float, float, float, float] | None:
     """Draw the groups among `plot.runs` (entries with `members`) for metric `key`, inside the
-    step range `steps` (None: every step); the y range they took in drawn units, or None.
+    step range `steps` (None: every step); the y range then the x range they took in drawn
+    units (low y, high y, low x, high x), or None.
 
     `to_drawn` is the plot's own transform to drawn units (log x, log y, symlog), so bands sit
     on the same axes as the runs' curves."""
@@ -49,7 +50,8 @@ def group_bands(plot, key: str, buckets: int, steps: tuple[float, float] | None,
     for mean, colour, marker in means:
         plotext.plot(mean.xs, mean.ys, color=colour, marker=marker)
     ys = [y for curve, *_ in bands + means for y in curve.ys]
-    return (min(ys), max(ys)) if ys else None
+    xs = [x for curve, *_ in bands + means for x in (curve.xs[0], curve.xs[-1])]
+    return (min(ys), max(ys), min(xs), max(xs)) if ys else None
 
 
 def _inside(points: list[MetricPoint], steps: tuple[float, float] | None) -> list[MetricPoint]:

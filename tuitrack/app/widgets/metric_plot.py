@@ -762,6 +762,8 @@ class MetricPlot(Widget, can_focus=True):
             high_y = limits[1] if limits else max(highs)
             if limits:
                 plotext.ylim(low_y, high_y)
+            if window is None and grouped:  # groups alone: round ticks over the steps they span
+                window = Window(grouped[2], grouped[3])
             self._ticks(window, low_y, high_y, threshold, size)
         plotext.title(self._title(key, hidden, strength, len(drawn)) if drawn or grouped
                       else f"{visible(key)}: nothing to draw")
@@ -804,7 +806,7 @@ class MetricPlot(Widget, can_focus=True):
         if self.clip:
             title += "  clipped y"
         if self._density_on():
-            title += f"  density of {drawn} runs"
+            title += f"  density of {drawn} run" + ("" if drawn == 1 else "s")
         return title
 
     def _plot_density(self, drawn: list[Drawn], window: Window | None, limits, size: tuple[int, int]) -> None:
