@@ -28,6 +28,15 @@ class LoadingDone(Message):
         self.seconds = seconds
 
 
+class StatusNote(Message):
+    """A line for the status bar from the loader (the read cache was broken, say). A message,
+    not a call: it arrives after LoadingDone, which clears the note of loading."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__()
+        self.note = note
+
+
 class StoreChanged(Message):
     """The watcher applied a batch of changes to the index (see live.index.Delta)."""
 

@@ -25,6 +25,7 @@ from tuitrack.app.columns import DEFAULT_HIDDEN, Column, cell, columns_for, hidd
 from tuitrack.app.messages import (
     ExperimentsLoaded,
     LoadingDone,
+    StatusNote,
     RunDataLoaded,
     PlotLoaded,
     RunsLoaded,
@@ -245,7 +246,7 @@ class MainScreen(RunEditing, Screen):
         self.post_message(LoadingDone(time.perf_counter() - started))
         note = self.index.store.save_cache()  # the next open reads only what changed
         if note:
-            self.app.call_from_thread(self._update_status, note)
+            self.post_message(StatusNote(note))
         # Last, the slowest and least urgent: how much disk each run takes (for prune and the
         # Disk column). Walking every file of every run: runs in chunks, yielding to the UI.
         for experiment in experiments if self.index.store.measures_disk else []:
@@ -334,6 +335,9 @@ class MainScreen(RunEditing, Screen):
             runs = [r for r in map(self.index.run, message.run_ids or ()) if r is not None]
             if message.run_ids is None or not table.update_rows(runs):  # a growing run: its row only
                 table.recompute()
+
+    def on_status_note(self, message: StatusNote) -> None:
+        self._update_status(message.note)
 
     def on_loading_done(self, message: LoadingDone) -> None:
         self.loaded = True
