@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from tuitrack.ticks import (
     clock_label,
     duration_label,
     linear_ticks,
+    log_ticks,
     nice_step,
     number_label,
     x_ticks,
@@ -55,6 +57,10 @@ def test_time_since_start_reads_as_durations():
     ticks, labels = x_ticks("relative", 0, 2.5, 5)
     assert labels == ["0", "30m", "1h", "1h30m", "2h", "2h30m"]
     assert duration_label(50 / 3600) == "50s" and duration_label(49.5) == "2d1h"
+    # A log axis of time since start has ticks under a second: each its own label, not "0 0".
+    ticks, labels = log_ticks(math.log10(1e-5), math.log10(0.2), duration_label)
+    assert labels == ["36ms", "360ms", "4s", "36s", "6m"]
+    assert duration_label(0) == "0" and duration_label(-0.1 / 3600) == "-100ms"
 
 
 def test_log_ticks_are_powers_of_ten_with_the_axis_labels():

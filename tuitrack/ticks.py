@@ -91,8 +91,13 @@ def clock_label(seconds: float, span: float) -> str:
 
 
 def duration_label(hours: float) -> str:
-    """A tick on the time-since-start axis (in hours): `0`, `45m`, `2h`, `1h30m`, `3d`."""
-    seconds = round(hours * 3600)
+    """A tick on the time-since-start axis (in hours): `0`, `360ms`, `45m`, `2h`, `1h30m`, `3d`
+    (under half a second in milliseconds: a log axis has ticks there, which were all `0`)."""
+    exact = hours * 3600
+    if exact != 0 and abs(exact) < 0.5:
+        ms = abs(exact) * 1000
+        return ("-" if exact < 0 else "") + (f"{ms:.0f}ms" if ms >= 1 else f"{ms:.2g}ms")
+    seconds = round(exact)
     if seconds == 0:
         return "0"
     sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
