@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from tests.app_helpers import make_app, settle
+from tests.test_app_keys import goto_run
+from tuitrack.app.widgets.runs_table import RunsTable
 from tests.hostile_shapes import EXPERIMENT_ID, make_chain, make_cycles
 from tuitrack.app.widgets.run_tree import MAX_INDENT, RunTree
 from tuitrack.families import build_forest
@@ -58,6 +60,18 @@ def test_cycles_and_self_parents_are_broken_and_reported():
     assert "cycle" in forest.problems["a"].message and "b, the oldest" in forest.problems["a"].message
     assert "itself" in forest.problems["s"].message
     assert "gone is not in this experiment" in forest.problems["o"].message
+
+
+def test_in_order_keeps_each_family_together_newest_first():
+    def kid(run_id, parent, start):
+        return Run(run_id, "1", run_name=run_id, start_time=start, tags={PARENT_RUN_TAG: parent})
+    # newest first, as the index gives them: children started after their parent
+    runs = [kid("c2", "sweep", 40), kid("c1", "sweep", 30), Run("other", "1", start_time=25),
+            kid("g1", "c1", 35), Run("sweep", "1", start_time=20), Run("old", "1", start_time=10)]
+    forest = build_forest(runs, known_ids={r.run_id for r in runs})
+    assert [r.run_id for r in forest.in_order()] == ["other", "sweep", "c2", "c1", "g1", "old"]
+    deep = build_forest(chain(3000), known_ids={f"r{i}" for i in range(3000)})  # no recursion
+    assert [r.run_id for r in deep.in_order()] == [f"r{i}" for i in range(3000)]
 
 
 def test_a_parent_that_is_only_hidden_is_not_a_problem():
@@ -142,3 +156,17 @@ async def test_cycles_show_every_run_with_a_problem(tmp_path):
         await app.screen.select_run(ids["cycle-b"])
         await pilot.pause()
         assert "cycle of parent runs" in app.export_screenshot().replace("&#160;", " ")
+
+
+async def test_the_table_lists_a_sweeps_runs_under_their_parent():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await goto_run(pilot, "lr=0.1")
+        runs = app.screen.query_one(RunsTable).runs
+        names = [r.run_name for r in runs]
+        parent = names.index("lr-sweep")
+        kids = [r for r in runs if r.parent_run_id == runs[parent].run_id]
+        assert len(kids) == 4
+        assert runs[parent + 1 : parent + 1 + len(kids)] == kids  # right under it, newest first
+        assert [k.start_time for k in kids] == sorted((k.start_time for k in kids), reverse=True)

@@ -46,6 +46,18 @@ class Forest:
                 stack.extend(self.children.get(run.run_id, ()))
         return found
 
+    def in_order(self) -> list[Run]:
+        """Every run once, each family together: a root, then its descendants depth first
+        (the order the tree draws them in), so a table lists a sweep's runs under its parent."""
+        out: list[Run] = []
+        for root in self.roots:
+            stack = [root]
+            while stack:
+                run = stack.pop()
+                out.append(run)
+                stack.extend(reversed(self.children.get(run.run_id, ())))
+        return out
+
     def depths(self) -> dict[str, int]:
         """run id -> its depth (0 for a root), in one pass from the roots down."""
         found: dict[str, int] = {}

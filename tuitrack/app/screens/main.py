@@ -598,6 +598,9 @@ class MainScreen(RunEditing, Screen):
             self.groups = {}
             table.cell_of, table.glyph_of, table.sort_value_of = cell, glyph, None
             columns = self._columns_of(runs)
+            # Families together, as in the tree: a sweep's runs right under its parent (a sort
+            # by a column, `s`, orders them by that column instead).
+            runs = self.index.family_of(runs, self.current_experiment).in_order()
         table.set_runs(runs, columns, keep_run_id=self.selected_run_id)
         if self.selected_run_id not in {r.run_id for r in runs}:
             # The selected run is filtered out or gone: select what the table shows instead,
