@@ -608,8 +608,7 @@ class MetricPlot(Widget, can_focus=True):
         the runs apart without colour too). Runs that do not fit are counted: `+3 more`."""
         text = Text(no_wrap=True)
         for index, run in enumerate(self.runs):
-            piece = self._run_glyph(index, run, pad=" ")
-            piece.append(visible(run.label) + " ")
+            piece = Text.assemble(self._run_glyph(index, run, pad=" "), visible(run.label) + " ")
             after = len(self.runs) - index - 1
             if text.cell_len + piece.cell_len + (len(f"+{after} more") if after else 0) > width:
                 text.append(f"+{after + 1} more", style="dim")
