@@ -74,3 +74,20 @@ async def test_without_colour_each_run_has_its_own_marker(monkeypatch):
         legend = plot.render_line(plot.size.height - 1).text
         glyphs = re.findall(r"(\S) lr=", legend)
         assert len(glyphs) == 3 and len(set(glyphs)) == 3, legend
+
+
+async def test_a_legend_too_long_for_its_line_counts_the_runs_it_leaves_out():
+    from tuitrack.app.widgets.metric_plot import PlotRun
+    from tuitrack.model import MetricPoint
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        plot = await open_plot(pilot, ["lr=0.1", "lr=0.01"])
+        runs = [PlotRun(f"r{i}", f"sweep › a-long-run-name-{i}", "cyan", 0,
+                        {"loss": [MetricPoint(s, 1 / (1 + s) + i, s) for s in range(20)]}) for i in range(8)]
+        plot.set_runs(runs, ["loss"])
+        await pilot.pause()
+        legend = plot.render_line(plot.size.height - 1).text.rstrip()
+        named = len(re.findall(r"a-long-run-name-\d", legend))
+        assert 0 < named < 8 and legend.endswith(f"+{8 - named} more"), legend

@@ -608,11 +608,15 @@ class MetricPlot(Widget, can_focus=True):
 
     def _legend(self, width: int) -> Strip:
         """One line naming each plotted run in its colour, with its marker (a glyph that tells
-        the runs apart without colour too)."""
-        text = Text(no_wrap=True, overflow="ellipsis")
+        the runs apart without colour too). Runs that do not fit are counted: `+3 more`."""
+        text = Text(no_wrap=True)
         for index, run in enumerate(self.runs):
-            text.append_text(self._run_glyph(index, run, pad=" "))
-            text.append(visible(run.label) + " ")
+            piece = Text.assemble(self._run_glyph(index, run, pad=" "), visible(run.label) + " ")
+            after = len(self.runs) - index - 1
+            if text.cell_len + piece.cell_len + (len(f"+{after} more") if after else 0) > width:
+                text.append(f"+{after + 1} more", style="dim")
+                break
+            text.append_text(piece)
         return self._line(text, width)
 
     def _line(self, text: Text, width: int) -> Strip:
