@@ -328,3 +328,26 @@ async def test_the_command_palette_shows_the_system_view(system_store):
         await settle(pilot)
         assert pilot.app.screen._view() == "system"
         assert "GPU 0" in screen_text(pilot.app)
+
+
+async def test_compare_leaves_system_metrics_out_until_they_are_shown(system_store):
+    from tuitrack.app.screens.compare import CompareScreen
+
+    root, ids = system_store
+    async with opened_on(root, ids["system"], size=(120, 40), keys=()) as pilot:
+        app = pilot.app
+        screen = app.screen
+        for run_id in (ids["system"], ids["plain"]):
+            await screen.select_run(run_id)
+            screen.action_toggle_mark()
+        for shown in (False, True):
+            screen.show_system_metrics = shown
+            await pilot.press("c")
+            await eventually(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.loaded)
+            labels = [label for label, _ in app.screen.rows()]
+            plot = app.screen.query_one(MetricPlot)
+            assert "metric loss (last)" in labels
+            assert any("system/" in label for label in labels) is shown
+            assert any(k.startswith("system/") for k in plot.available) is shown
+            await pilot.press("escape")
+            await pilot.pause()

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 from tuitrack.app.store_text import store_text
 from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun
 from tuitrack.formatting import format_duration, format_value, shown_name
+from tuitrack.system_metrics import is_system
 from tuitrack.model import MetricSummary, Run, summarize
 
 LOWER_IS_BETTER = ("loss", "error", "err", "perplexity", "mse", "mae", "rmse", "nll")
@@ -67,9 +68,11 @@ class CompareScreen(Screen):
 
     DEFAULT_CSS = "CompareScreen {" + LAYOUT_CSS + "}"
 
-    def __init__(self, runs: list[Run], experiments: dict, store, colours: dict[str, str]) -> None:
+    def __init__(self, runs: list[Run], experiments: dict, store, colours: dict[str, str],
+                 show_system: bool = False) -> None:
         super().__init__()
         self.runs = runs
+        self.show_system = show_system  # system/ metrics compared too (ctrl+t in C or m turns them on)
         self.experiments = experiments
         self.store = store
         self.colours = colours
@@ -92,7 +95,7 @@ class CompareScreen(Screen):
         histories: dict[str, dict[str, list]] = {}
         for run in self.runs:
             summaries[run.run_id], histories[run.run_id] = {}, {}
-            for key in run.metrics:
+            for key in self._metric_keys(run):
                 points = self.store.metric_history(run, key).points
                 histories[run.run_id][key] = points
                 summary = summarize(points)
@@ -104,7 +107,7 @@ class CompareScreen(Screen):
         self.summaries, self.histories = summaries, histories
         self._fill()
         self.loaded = True
-        metrics = sorted({k for r in self.runs for k in r.metrics})
+        metrics = sorted({k for r in self.runs for k in self._metric_keys(r)})
         plot = self.query_one(MetricPlot)
         plot.set_runs([PlotRun(r.run_id, shown_name(r), self.colours.get(r.run_id, PALETTE[i % len(PALETTE)]),
                                r.start_time, histories.get(r.run_id, {})) for i, r in enumerate(self.runs)], metrics)
@@ -138,7 +141,7 @@ class CompareScreen(Screen):
                 if self.only_differences and len(set(values)) == 1:
                     continue
                 out.append((f"{kind} {key}", values))
-        for key in sorted({k for r in self.runs for k in r.metrics}):
+        for key in sorted({k for r in self.runs for k in self._metric_keys(r)}):
             lower = lower_is_better(key)
             sums = [self.summaries.get(r.run_id, {}).get(key) for r in self.runs]
             lasts = [r.metrics[key].value if key in r.metrics else None for r in self.runs]
@@ -151,6 +154,10 @@ class CompareScreen(Screen):
             steps = [("" if s is None else str(s.min_step if lower else s.max_step)) for s in sums]
             out.append((f"  step of best ({'min' if lower else 'max'})", steps))
         return out
+
+    def _metric_keys(self, run: Run) -> list[str]:
+        """The run's metrics this comparison shows: system metrics only when asked for."""
+        return [k for k in run.metrics if self.show_system or not is_system(k)]
 
     @staticmethod
     def _cell(value: float | None, best: bool) -> Text | str:

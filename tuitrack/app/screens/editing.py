@@ -405,7 +405,8 @@ class RunEditing:
             self.notify("Mark 2 or more runs with space (A marks all), then c compares them",
                         severity="warning", timeout=4)
             return
-        self.app.push_screen(CompareScreen(runs, dict(self.index.experiments), self.index.store, dict(self.marked)))
+        self.app.push_screen(CompareScreen(runs, dict(self.index.experiments), self.index.store, dict(self.marked),
+                                           show_system=self.show_system_metrics))
 
     def action_scatter(self) -> None:
         from tuitrack.app.screens.scatter import ScatterScreen

@@ -21,15 +21,17 @@ from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun
 from tuitrack.formatting import format_value
 from tuitrack.live.metric_reads import PlotFeed
 from tuitrack.query.groups import MISSING, RunGroup, mean_std
+from tuitrack.system_metrics import is_system
 
 
-def group_rows(groups: list[RunGroup]) -> list[tuple[str, list[str]]]:
-    """(label, one cell per group) for every row of the comparison."""
+def group_rows(groups: list[RunGroup], show_system: bool = False) -> list[tuple[str, list[str]]]:
+    """(label, one cell per group) for every row of the comparison (system/ metrics only when
+    `show_system`)."""
     out = [("runs", [str(g.count) for g in groups])]
     keys = groups[0].keys if groups else ()
     for index, key in enumerate(keys):
         out.append((f"param {key}", [MISSING if g.values[index] is None else g.values[index] for g in groups]))
-    for key in sorted({k for g in groups for k in g.metrics}):
+    for key in sorted({k for g in groups for k in g.metrics if show_system or not is_system(k)}):
         stats = [g.metrics.get(key) for g in groups]
         out.append((f"{key} mean ± std", [mean_std(s, g.count) for s, g in zip(stats, groups)]))
         for figure in ("min", "max"):
@@ -47,9 +49,10 @@ class GroupCompareScreen(Screen):
 
     DEFAULT_CSS = "GroupCompareScreen {" + LAYOUT_CSS + "}"
 
-    def __init__(self, groups: list[RunGroup], store, colours: dict[str, str]) -> None:
+    def __init__(self, groups: list[RunGroup], store, colours: dict[str, str], show_system: bool = False) -> None:
         super().__init__()
         self.groups = groups
+        self.show_system = show_system
         self.store = store
         self.colours = colours
         self.loaded = False
@@ -68,7 +71,7 @@ class GroupCompareScreen(Screen):
         histories: dict[tuple[str, str], list] = {}
         for group in self.groups:
             for run in group.runs:
-                for key in run.metrics:
+                for key in self._metric_keys(run):
                     if (run.run_id, key) not in histories:
                         feed = PlotFeed(self.store, run, key)
                         feed.read()
@@ -81,20 +84,24 @@ class GroupCompareScreen(Screen):
             item = for_group(group)
             entry = PlotRun(item.key, item.label, self.colours.get(item.key, PALETTE[index % len(PALETTE)]), None)
             for run in group.runs:
-                for key in run.metrics:
+                for key in self._metric_keys(run):
                     entry.members.setdefault(key, []).append(histories[(run.run_id, key)])
             plot_runs.append(entry)
-        self.query_one(MetricPlot).set_runs(plot_runs, sorted({k for g in self.groups for k in g.metrics}))
+        self.query_one(MetricPlot).set_runs(plot_runs, sorted({k for g in self.groups for k in g.metrics
+                                                               if self.show_system or not is_system(k)}))
         self.loaded = True
 
     def on_metric_plot_metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
         self.query_one(MetricPlot).metrics = message.metrics  # all histories are loaded already
         self.query_one(MetricPlot).refresh()
 
+    def _metric_keys(self, run) -> list[str]:
+        return [k for k in run.metrics if self.show_system or not is_system(k)]
+
     def _fill(self) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        rows = group_rows(self.groups)
+        rows = group_rows(self.groups, self.show_system)
         labels = [Text("")] + [store_text(g.label()) for g in self.groups]
         widest = [max([len(label)] + [len(row[0] if i == 0 else row[1][i - 1]) for row in rows])
                   for i, label in enumerate(labels)]

@@ -663,7 +663,8 @@ class MainScreen(RunEditing, Screen):
             return
         from tuitrack.app.screens.group_compare import GroupCompareScreen
 
-        self.app.push_screen(GroupCompareScreen(groups, self.index.store, dict(self.marked)))
+        self.app.push_screen(GroupCompareScreen(groups, self.index.store, dict(self.marked),
+                                                show_system=self.show_system_metrics))
 
     def action_export(self, fmt: str) -> None:
         if self.group_keys and self.open_group is None:
