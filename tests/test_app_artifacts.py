@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.app_helpers import make_app, screen_text, settle
-from tests.artifact_stores import TEXTS, log_artifacts
+from tests.artifact_stores import TEXTS, log_artifacts, png
 from tests.mlflow_stores import client_for
+from tuitrack.app import pictures
 from tuitrack.app.widgets.artifacts_view import ArtifactsView, ArtifactTreeWidget
 from tuitrack.store.mlflow_file import MlflowFileStore
 
@@ -248,3 +249,99 @@ async def test_a_tracking_server_run_s_artifacts(artifacts_server):
         assert '"accuracy": 0.9' in screen_text(app) and "JSON text" in screen_text(app)
         await pilot.press("y")
         assert app.clipboard.startswith("mlflow-artifacts:") and app.clipboard.endswith(f"{run_id}/artifacts/summary.json")
+
+
+# -- pictures (the images extra) -------------------------------------------------------------
+
+def pillow_png(path: Path, width: int, height: int) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (width, height), (200, 40, 40)).save(path, "PNG")
+    return path
+
+
+@pytest.fixture
+def picture_store(tmp_path):
+    """A real MLflow run whose artifacts hold a Pillow PNG, a corrupt PNG and a bomb's header."""
+    root = tmp_path / "mlruns"
+    client = client_for(root)
+    run = client.create_run(client.create_experiment("pics"), run_name="pictures")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    pillow_png(scratch / "real.png", 64, 48)
+    good = (scratch / "real.png").read_bytes()
+    (scratch / "corrupt.png").write_bytes(good[:33] + b"\x00garbage, not zlib" * 40)  # header, then junk
+    (scratch / "bomb.png").write_bytes(png(30_000, 30_000)[:33])  # 900 megapixels claimed
+    for name in ("real.png", "corrupt.png", "bomb.png"):
+        client.log_artifact(run.info.run_id, str(scratch / name), "plots")
+    return root, run.info.run_id
+
+
+def force_graphics(monkeypatch, on: bool) -> None:
+    """What pictures.detect() would find in a kitty/sixel terminal (the tests have no terminal)."""
+    from textual_image.widget import Image
+
+    monkeypatch.setattr(pictures, "_picture_widget", Image if on else None)
+
+
+async def preview_of(pilot, run_id: str, path: str) -> ArtifactsView:
+    view = await open_view(pilot, run_id)
+    await cursor_to(pilot, view, path)
+    await pilot.press("enter")
+    await settle(pilot)
+    return view
+
+
+async def test_a_png_is_drawn_where_the_terminal_has_graphics(picture_store, monkeypatch):
+    root, run_id = picture_store
+    force_graphics(monkeypatch, True)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await preview_of(pilot, run_id, "plots/real.png")
+        from textual_image.widget import Image
+
+        drawn = list(view.query(".artifact-picture"))
+        assert len(drawn) == 1 and isinstance(drawn[0], Image)
+        assert drawn[0].image.size == (64, 48)
+        assert "PNG image, 64 x 48 pixels" in screen_text(app)
+        await cursor_to(pilot, view, "plots/corrupt.png")  # another preview: the picture goes
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not view.query(".artifact-picture")
+
+
+async def test_without_graphics_a_note_says_what_would_draw_it(picture_store, monkeypatch):
+    root, run_id = picture_store
+    force_graphics(monkeypatch, False)
+    monkeypatch.setattr(pictures, "installed", lambda: False)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await preview_of(pilot, run_id, "plots/real.png")
+        assert not view.query(".artifact-picture")
+        assert "PNG image, 64 x 48 pixels" in screen_text(app)
+        note = str(view.query_one("#artifact-preview-body").render())
+        assert 'pip install "tuitrack[images]"' in note and "kitty or sixel" in note
+
+
+@pytest.mark.parametrize("name, why", [("corrupt.png", "not decoded ("),
+                                       ("bomb.png", "30000 x 30000 pixels is over 50 megapixels; not decoded")])
+async def test_a_corrupt_image_or_a_bomb_is_one_line(picture_store, monkeypatch, name, why):
+    root, run_id = picture_store
+    force_graphics(monkeypatch, True)
+    app = make_app(root)
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = await preview_of(pilot, run_id, f"plots/{name}")
+        assert not view.query(".artifact-picture")
+        body = str(view.query_one("#artifact-preview-body").render())
+        assert why in body and "\n" not in body.strip()
+        assert app.return_code is None and app.is_running
+
+
+def test_decode_refuses_over_the_pixel_bound_before_decoding(tmp_path, monkeypatch):
+    data = pillow_png(tmp_path / "wide.png", 2000, 1000).read_bytes()
+    monkeypatch.setattr(pictures, "MAX_PIXELS", 1_000_000)
+    with pytest.raises(pictures.PictureError, match="2000 x 1000 pixels is over"):
+        pictures.decode(data)
+    monkeypatch.setattr(pictures, "MAX_PIXELS", 3_000_000)
+    monkeypatch.setattr(pictures, "SHOWN_PIXELS", 500)
+    assert pictures.decode(data).size == (500, 250)  # scaled to the bound, its shape kept

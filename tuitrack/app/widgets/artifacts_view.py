@@ -4,7 +4,8 @@ Listing and reading happen on worker threads, within the store layer's bounds (a
 MAX_WALKED entries and says where; a preview is at most READ_BOUND bytes: the start of a small
 file, the tail of a large one). Enter previews a file: text coloured by its kind (JSON, YAML,
 Python, Markdown), a CSV as a table, an image described by its size and pixels (read from its
-header), anything else described. A text preview that reaches the file's end follows it like
+header) and drawn where the terminal has kitty or sixel graphics (app/pictures.py), anything else
+described. A text preview that reaches the file's end follows it like
 `tail -f` (live/artifact_tail.py reads what was appended, off the UI thread). `y` copies the
 artifact's path. Every name and every byte shown is store text: never markup, escapes visible.
 """
@@ -25,6 +26,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
+from tuitrack.app import pictures
 from tuitrack.app.store_text import store_text
 from tuitrack.formatting import format_bytes, shown_name
 from tuitrack.live.artifact_tail import ArtifactTail, TailNews
@@ -39,8 +41,6 @@ FOLLOW_EVERY = 1.0  # seconds between two looks at a followed file
 SHOWN_LINES = 2000  # of a text preview (its last ones, when following)
 COLOURED_CHARS = 64 * 1024  # syntax colouring costs the UI thread: larger previews are plain
 TABLE_ROWS, TABLE_COLUMNS = 200, 30
-NO_PICTURES = ("Pictures are not drawn here: that needs a terminal with kitty or sixel graphics "
-               "(tuitrack does not draw them); open the file with a viewer.")
 
 
 def size_text(size: int | None) -> str:
@@ -96,6 +96,7 @@ class ArtifactsView(Horizontal):
         & > ArtifactTreeWidget { width: 2fr; min-width: 24; background: $surface; }
         & > #artifact-preview-pane { width: 3fr; padding: 0 0 0 1; }
         & #artifact-preview-title { text-style: bold; }
+        & .artifact-picture { width: auto; height: 1fr; max-width: 100%; }
     }
     """
 
@@ -241,8 +242,10 @@ class ArtifactsView(Horizontal):
         try:
             head = source.read(entry.path, 0, HEAD_BYTES)
             kind = guess(entry.path, head.data)
-            chunk = head
-            if kind.kind == "table" and not head.whole:  # a table's start: its header, its first rows
+            chunk, picture = head, None
+            if kind.kind == "image" and pictures.picture_widget() is not None:
+                picture = self._picture(source, entry, kind, head)
+            elif kind.kind == "table" and not head.whole:  # a table's start: its header, its first rows
                 chunk = source.read(entry.path, 0, READ_BOUND)
             elif kind.kind == "text" and not head.whole:  # a large text: its end, as `tail` shows it
                 chunk = source.read(entry.path, -READ_BOUND, READ_BOUND)
@@ -251,21 +254,45 @@ class ArtifactsView(Horizontal):
         except StoreError as exc:
             self.app.call_from_thread(self._read_failed, entry, str(exc))
             return
-        self.app.call_from_thread(self._previewed, source, entry, kind, chunk)
+        self.app.call_from_thread(self._previewed, source, entry, kind, chunk, picture)
+
+    @staticmethod
+    def _picture(source: ArtifactSource, entry: ArtifactEntry, kind: Kind, head: Chunk):
+        """The decoded picture of an image artifact, or why there is none (one line)."""
+        why = pictures.refused(head.size if head.size is not None else entry.size, kind.dimensions)
+        if why:
+            return why
+        whole = head if head.whole else source.read(entry.path, 0, pictures.MAX_IMAGE_BYTES)
+        if not whole.whole:  # it grew past the bound, or the server does not say its size
+            return pictures.refused(pictures.MAX_IMAGE_BYTES + 1, None)
+        try:
+            return pictures.decode(whole.data)
+        except pictures.PictureError as exc:
+            return str(exc)
 
     def _read_failed(self, entry: ArtifactEntry, error: str) -> None:
         if entry is self.previewed:
             self._say(error, error=True)
 
-    def _previewed(self, source: ArtifactSource, entry: ArtifactEntry, kind: Kind, chunk: Chunk) -> None:
+    def _previewed(self, source: ArtifactSource, entry: ArtifactEntry, kind: Kind, chunk: Chunk,
+                   picture=None) -> None:
         if entry is not self.previewed or source is not self.source:
             return
         self.kind = kind
         size = chunk.size if chunk.size is not None else entry.size
         if kind.kind == "image":
             pixels = f", {kind.dimensions[0]} x {kind.dimensions[1]} pixels" if kind.dimensions else ""
-            self._title(entry, f"{kind.what}{pixels}")
-            self._body(Text(NO_PICTURES, "dim"))
+            self._title(entry, f"{kind.what}{pixels}, {size_text(size) or 'size unknown'}")
+            widget = pictures.picture_widget()
+            if widget is None:
+                self._body(Text(pictures.why_no_picture(), "dim"))
+            elif isinstance(picture, str):
+                self._body(store_text(f"{kind.what}{pixels}: {picture}", "dim"))
+            else:
+                self._body(Text(""))
+                pane = self.query_one("#artifact-preview-pane", Vertical)
+                self.query_one("#artifact-preview", VerticalScroll).display = False
+                pane.mount(widget(picture, classes="artifact-picture"))
             return
         if kind.kind == "binary":
             self._title(entry, kind.what)
@@ -371,6 +398,9 @@ class ArtifactsView(Horizontal):
         self.query_one("#artifact-preview-title", Static).update(title)
 
     def _body(self, renderable: RenderableType) -> None:
+        """Show `renderable` in the preview (a picture shown before goes)."""
+        self.query(".artifact-picture").remove()
+        self.query_one("#artifact-preview", VerticalScroll).display = True
         self.query_one("#artifact-preview-body", Static).update(renderable)
 
     def _say(self, text: str, error: bool = False) -> None:
