@@ -345,3 +345,45 @@ def test_decode_refuses_over_the_pixel_bound_before_decoding(tmp_path, monkeypat
     monkeypatch.setattr(pictures, "MAX_PIXELS", 3_000_000)
     monkeypatch.setattr(pictures, "SHOWN_PIXELS", 500)
     assert pictures.decode(data).size == (500, 250)  # scaled to the bound, its shape kept
+
+
+# -- listed again while the run logs ---------------------------------------------------------
+
+async def test_a_file_logged_while_the_view_shows_appears_in_the_tree(picture_store):
+    root, run_id = picture_store  # a RUNNING run (never terminated)
+    client = client_for(root)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        tree = view.query_one(ArtifactTreeWidget)
+        await cursor_to(pilot, view, "plots/corrupt.png")
+        await pilot.press("enter")
+        await settle(pilot)
+        (Path(view.source.root) / "plots" / "fresh.png").write_bytes(png(8, 8))
+        client.log_text(run_id, "epoch 1 done\n", "logs/epoch1.txt")  # a new folder, by MLflow
+        await wait_for(pilot, lambda: "fresh.png" in screen_text(app) and "logs/" in screen_text(app))
+        assert tree.cursor_node is not None and tree.cursor_node.data.path == "plots/corrupt.png"
+        assert view.previewed is not None and view.previewed.path == "plots/corrupt.png"  # the preview stays
+        plots = next(n for n in tree.root.children if n.data is not None and n.data.path == "plots")
+        assert plots.is_expanded
+
+
+async def test_a_run_that_ended_long_ago_is_not_listed_again(picture_store, monkeypatch):
+    import tuitrack.app.widgets.artifacts_view as artifacts_view
+
+    root, run_id = picture_store
+    client_for(root).set_terminated(run_id)
+    monkeypatch.setattr(artifacts_view, "RELIST_RECENT", 0.0)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        walks = []
+        monkeypatch.setattr(view, "_relist", lambda *args: walks.append(args))
+        view._last_listed = 0.0  # due, as far as time goes
+        view._relist_if_due()
+        assert walks == []
+        monkeypatch.setattr(artifacts_view, "RELIST_RECENT", 3600.0)  # it ended just now
+        view._relist_if_due()
+        assert len(walks) == 1
+        view._relist_if_due()  # at most every relist_every seconds
+        assert len(walks) == 1

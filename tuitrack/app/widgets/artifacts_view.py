@@ -7,7 +7,9 @@ Python, Markdown), a CSV as a table, an image described by its size and pixels (
 header) and drawn where the terminal has kitty or sixel graphics (app/pictures.py), anything else
 described. A text preview that reaches the file's end follows it like
 `tail -f` (live/artifact_tail.py reads what was appended, off the UI thread). `y` copies the
-artifact's path. Every name and every byte shown is store text: never markup, escapes visible.
+artifact's path. While the view shows a run that is running (or changed in the last
+RELIST_RECENT seconds), its artifacts are listed again every `relist_every` seconds (2; 5 on a
+server) and the tree updated in place when they changed. Every name and every byte shown is store text: never markup, escapes visible.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from tuitrack.app import pictures
 from tuitrack.app.store_text import store_text
 from tuitrack.formatting import format_bytes, shown_name
 from tuitrack.live.artifact_tail import ArtifactTail, TailNews
-from tuitrack.model import Run
+from tuitrack.model import Run, RunStatus
 from tuitrack.safe_text import visible
 from tuitrack.store.artifacts import READ_BOUND, ArtifactEntry, ArtifactError, ArtifactSource, ArtifactTree, Chunk
 from tuitrack.store.artifacts.kinds import HEAD_BYTES, Kind, guess
@@ -41,6 +43,7 @@ FOLLOW_EVERY = 1.0  # seconds between two looks at a followed file
 SHOWN_LINES = 2000  # of a text preview (its last ones, when following)
 COLOURED_CHARS = 64 * 1024  # syntax colouring costs the UI thread: larger previews are plain
 TABLE_ROWS, TABLE_COLUMNS = 200, 30
+RELIST_RECENT = 300.0  # seconds after the run's last change (or end) its artifacts are still listed again
 
 
 def size_text(size: int | None) -> str:
@@ -104,6 +107,9 @@ class ArtifactsView(Horizontal):
         super().__init__(id=id)
         self.source: ArtifactSource | None = None
         self.run_id: str | None = None
+        self.run: Run | None = None  # the latest the screen told (its status says if it still logs)
+        self._changed_at = 0.0  # when the screen last said the run changed (time.monotonic)
+        self._last_listed = 0.0  # when the artifacts were last listed (time.monotonic)
         self.listed: ArtifactTree | None = None
         self.previewed: ArtifactEntry | None = None
         self.kind: Kind | None = None
@@ -123,6 +129,7 @@ class ArtifactsView(Horizontal):
 
     def on_mount(self) -> None:
         self.set_interval(FOLLOW_EVERY, self._follow)
+        self.set_interval(FOLLOW_EVERY, self._relist_if_due)
         self._say("Enter previews the file under the cursor.")
 
     def focus(self, scroll_visible: bool = True):
@@ -135,6 +142,7 @@ class ArtifactsView(Horizontal):
     def show_run(self, source: ArtifactSource | None, run: Run | None) -> None:
         """List `run`'s artifacts (None: no run is selected); what was previewed is dropped."""
         self.run_id = run.run_id if run is not None else None
+        self.run, self._changed_at = run, time.monotonic()
         self.source = source
         self.listed, self.tail, self.previewed, self.kind = None, None, None, None
         self.border_title = store_text(f"Artifacts of {shown_name(run)}") if run else "Artifacts"
@@ -159,12 +167,20 @@ class ArtifactsView(Horizontal):
     def _walked(self, source: ArtifactSource, run_id: str, listed: ArtifactTree | str) -> None:
         if source is not self.source or run_id != self.run_id:
             return  # another run was selected meanwhile
+        self._last_listed = time.monotonic()
         tree = self.query_one(ArtifactTreeWidget)
         tree.clear()
         if isinstance(listed, str):
             tree.root.set_label(Text("no artifacts listed"))
             self._say(listed, error=True)
             return
+        self._fill(listed)
+        tree.cursor_line = 0
+
+    def _fill(self, listed: ArtifactTree, expanded: set[str] | None = None) -> None:
+        """The (cleared) tree made of `listed`; `expanded`: the folders to open (None: the top
+        ones of a small listing)."""
+        tree = self.query_one(ArtifactTreeWidget)
         self.listed = listed
         tree.root.data = listed.root
         tree.show_root = False
@@ -174,7 +190,9 @@ class ArtifactsView(Horizontal):
             for child in entry.children or ():
                 label = self._label(child)
                 if child.kind == "folder":
-                    inner = node.add(label, child, expand=node is tree.root and len(entry.children or ()) < 20)
+                    opened = (node is tree.root and len(entry.children or ()) < 20) if expanded is None \
+                        else child.path in expanded
+                    inner = node.add(label, child, expand=opened)
                     stack.append((inner, child))
                     if child.cut and not child.children:
                         inner.add_leaf(store_text(f"({child.cut})", "dim"))
@@ -185,10 +203,70 @@ class ArtifactsView(Horizontal):
         if not listed.root.children:
             tree.root.add_leaf(Text("(no artifacts)", "dim"))
         tree.root.expand()
-        tree.cursor_line = 0
+        if self.previewed is not None:
+            return  # the preview stays; the summary below shows again with the next run
         total = size_text(listed.root.size)
         self._say(f"{listed.where}\n{total} in all" + (f"; listing cut in {len(listed.cut)} place(s)" if listed.cut else "")
                   + "\nEnter previews the file under the cursor; y copies its path.")
+
+    # -- listing again while the run logs ----------------------------------------------------
+
+    def run_changed(self, run: Run) -> None:
+        """The screen's word that the shown run changed (it logged): its artifacts may have too."""
+        if run.run_id == self.run_id:
+            self.run, self._changed_at = run, time.monotonic()
+
+    def _still_logging(self, run: Run) -> bool:
+        if run.status is RunStatus.RUNNING or time.monotonic() - self._changed_at < RELIST_RECENT:
+            return True
+        return run.end_time is not None and time.time() - run.end_time / 1000 < RELIST_RECENT
+
+    def _relist_if_due(self) -> None:
+        source, run = self.source, self.run
+        if source is None or run is None or self.listed is None or not self.display or not self.is_on_screen:
+            return
+        if not self._still_logging(run) or time.monotonic() - self._last_listed < source.relist_every - FOLLOW_EVERY / 2:
+            return
+        if any(w.group in ("artifacts-walk", "artifacts-relist") and w.is_running for w in self.workers):
+            return
+        self._last_listed = time.monotonic()
+        self._relist(source, run.run_id)
+
+    @work(thread=True, exclusive=True, group="artifacts-relist", exit_on_error=False)
+    def _relist(self, source: ArtifactSource, run_id: str) -> None:
+        try:
+            listed = source.walk()
+        except StoreError:
+            return  # gone for now (the server down): the next look tries again
+        shown = self.listed
+        if shown is not None and _shape(listed) == _shape(shown):  # compared here, off the UI thread
+            return
+        self.app.call_from_thread(self._relisted, source, run_id, listed)
+
+    def _relisted(self, source: ArtifactSource, run_id: str, listed: ArtifactTree) -> None:
+        """The tree updated in place when the listing changed: the same folders open, the cursor
+        on the same path (or the same line, when that path went)."""
+        if source is not self.source or run_id != self.run_id or self.listed is None:
+            return
+        tree = self.query_one(ArtifactTreeWidget)
+        expanded, stack = set(), list(tree.root.children)
+        while stack:
+            node = stack.pop()
+            if node.data is not None and node.data.kind == "folder" and node.is_expanded:
+                expanded.add(node.data.path)
+            stack.extend(node.children)
+        cursor = tree.cursor_node
+        at, line = (cursor.data.path if cursor is not None and cursor.data is not None else None), tree.cursor_line
+        tree.clear()
+        self._fill(listed, expanded)
+        tree.cursor_line = min(line, tree.last_line)  # last_line lays the new lines out
+        stack = list(tree.root.children)
+        while stack and at is not None:
+            node = stack.pop()
+            if node.data is not None and node.data.path == at:
+                tree.move_cursor(node)
+                break
+            stack.extend(node.children)
 
     @staticmethod
     def _label(entry: ArtifactEntry) -> Text:
@@ -427,3 +505,13 @@ def _csv_table(text: str, delimiter: str) -> RenderableType | None:
         table.add_row(*[store_text(cell) for cell in row])
     more = len(rows) > TABLE_ROWS + 1
     return Group(table, Text(f"(first {TABLE_ROWS} rows)", "dim")) if more else table
+
+
+def _shape(listed: ArtifactTree) -> list[tuple]:
+    """What a listing shows (every entry's path, kind, size and cut), to tell whether it changed."""
+    shape, stack = [tuple(listed.cut)], [listed.root]
+    while stack:
+        entry = stack.pop()
+        shape.append((entry.path, entry.kind, entry.size, entry.cut))
+        stack.extend(entry.children or ())
+    return shape
