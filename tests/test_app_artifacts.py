@@ -14,6 +14,7 @@ from tests.app_helpers import make_app, screen_text, settle
 from tests.artifact_stores import TEXTS, log_artifacts, png
 from tests.mlflow_stores import client_for
 from tuitrack.app import pictures
+from tuitrack.formatting import format_bytes
 from tuitrack.app.widgets.artifacts_view import ArtifactsView, ArtifactTreeWidget
 from tuitrack.store.mlflow_file import MlflowFileStore
 
@@ -387,3 +388,18 @@ async def test_a_run_that_ended_long_ago_is_not_listed_again(picture_store, monk
         assert len(walks) == 1
         view._relist_if_due()  # at most every relist_every seconds
         assert len(walks) == 1
+
+
+async def test_a_file_that_grows_gets_its_new_size_in_place(picture_store):
+    root, run_id = picture_store
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        tree = view.query_one(ArtifactTreeWidget)
+        await cursor_to(pilot, view, "plots/bomb.png")
+        node = tree.cursor_node
+        with open(Path(view.source.root) / "plots" / "bomb.png", "ab") as grown:
+            grown.write(b"\x00" * 5000)
+        await wait_for(pilot, lambda: node.data.size == 33 + 5000)
+        assert str(node.label).endswith(format_bytes(5033)) and "33 B" not in str(node.label)
+        assert tree.cursor_node is node  # the same node: updated, not rebuilt

@@ -203,8 +203,12 @@ class ArtifactsView(Horizontal):
         if not listed.root.children:
             tree.root.add_leaf(Text("(no artifacts)", "dim"))
         tree.root.expand()
+        self._summary(listed)
+
+    def _summary(self, listed: ArtifactTree) -> None:
+        """Where the artifacts are and their total, in the preview pane until a file is previewed."""
         if self.previewed is not None:
-            return  # the preview stays; the summary below shows again with the next run
+            return  # the preview stays
         total = size_text(listed.root.size)
         self._say(f"{listed.where}\n{total} in all" + (f"; listing cut in {len(listed.cut)} place(s)" if listed.cut else "")
                   + "\nEnter previews the file under the cursor; y copies its path.")
@@ -249,6 +253,9 @@ class ArtifactsView(Horizontal):
         if source is not self.source or run_id != self.run_id or self.listed is None:
             return
         tree = self.query_one(ArtifactTreeWidget)
+        if _shape(listed, sizes=False) == _shape(self.listed, sizes=False):
+            self._resized(tree, listed)  # a growing log: only sizes changed, labels updated
+            return
         expanded, stack = set(), list(tree.root.children)
         while stack:
             node = stack.pop()
@@ -267,6 +274,26 @@ class ArtifactsView(Horizontal):
                 tree.move_cursor(node)
                 break
             stack.extend(node.children)
+
+    def _resized(self, tree: ArtifactTreeWidget, listed: ArtifactTree) -> None:
+        """The same entries with new sizes: each node takes its new entry, and a new label when
+        its size changed (no rebuild: the cursor and the scroll do not move)."""
+        by_path, stack = {}, [listed.root]
+        while stack:
+            entry = stack.pop()
+            by_path[entry.path] = entry
+            stack.extend(entry.children or ())
+        nodes = list(tree.root.children)
+        while nodes:
+            node = nodes.pop()
+            nodes.extend(node.children)
+            new = by_path.get(node.data.path) if node.data is not None else None
+            if new is not None:
+                if new.size != node.data.size:
+                    node.set_label(self._label(new))
+                node.data = new
+        tree.root.data, self.listed = listed.root, listed
+        self._summary(listed)
 
     @staticmethod
     def _label(entry: ArtifactEntry) -> Text:
@@ -507,11 +534,11 @@ def _csv_table(text: str, delimiter: str) -> RenderableType | None:
     return Group(table, Text(f"(first {TABLE_ROWS} rows)", "dim")) if more else table
 
 
-def _shape(listed: ArtifactTree) -> list[tuple]:
+def _shape(listed: ArtifactTree, sizes: bool = True) -> list[tuple]:
     """What a listing shows (every entry's path, kind, size and cut), to tell whether it changed."""
     shape, stack = [tuple(listed.cut)], [listed.root]
     while stack:
         entry = stack.pop()
-        shape.append((entry.path, entry.kind, entry.size, entry.cut))
+        shape.append((entry.path, entry.kind, entry.size if sizes else None, entry.cut))
         stack.extend(entry.children or ())
     return shape
