@@ -278,11 +278,11 @@ def picture_store(tmp_path):
     return root, run.info.run_id
 
 
-def force_graphics(monkeypatch, on: bool) -> None:
+def force_graphics(monkeypatch, on: bool, widget: str = "Image") -> None:
     """What pictures.detect() would find in a kitty/sixel terminal (the tests have no terminal)."""
-    from textual_image.widget import Image
+    import textual_image.widget
 
-    monkeypatch.setattr(pictures, "_picture_widget", Image if on else None)
+    monkeypatch.setattr(pictures, "_picture_widget", getattr(textual_image.widget, widget) if on else None)
 
 
 async def preview_of(pilot, run_id: str, path: str) -> ArtifactsView:
@@ -293,16 +293,17 @@ async def preview_of(pilot, run_id: str, path: str) -> ArtifactsView:
     return view
 
 
-async def test_a_png_is_drawn_where_the_terminal_has_graphics(picture_store, monkeypatch):
+@pytest.mark.parametrize("widget", ["Image", "SixelImage", "TGPImage"])
+async def test_a_png_is_drawn_where_the_terminal_has_graphics(picture_store, monkeypatch, widget):
+    import textual_image.widget
+
     root, run_id = picture_store
-    force_graphics(monkeypatch, True)
+    force_graphics(monkeypatch, True, widget)
     app = make_app(root)
     async with app.run_test(size=(120, 40)) as pilot:
         view = await preview_of(pilot, run_id, "plots/real.png")
-        from textual_image.widget import Image
-
         drawn = list(view.query(".artifact-picture"))
-        assert len(drawn) == 1 and isinstance(drawn[0], Image)
+        assert len(drawn) == 1 and isinstance(drawn[0], getattr(textual_image.widget, widget))
         assert drawn[0].image.size == (64, 48)
         assert "PNG image, 64 x 48 pixels" in screen_text(app)
         await cursor_to(pilot, view, "plots/corrupt.png")  # another preview: the picture goes
@@ -403,3 +404,30 @@ async def test_a_file_that_grows_gets_its_new_size_in_place(picture_store):
         await wait_for(pilot, lambda: node.data.size == 33 + 5000)
         assert str(node.label).endswith(format_bytes(5033)) and "33 B" not in str(node.label)
         assert tree.cursor_node is node  # the same node: updated, not rebuilt
+
+
+@pytest.mark.parametrize("chosen, found", [("SixelImage", "sixel"), ("TGPImage", "kitty"), ("HalfcellImage", "")])
+def test_detect_takes_kitty_or_sixel_only(monkeypatch, chosen, found):
+    import io
+
+    import textual_image.renderable
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(pictures, "_picture_widget", None)
+    monkeypatch.setattr(pictures, "_graphics", "")
+    monkeypatch.setattr(textual_image.renderable, "Image", getattr(textual_image.renderable, chosen))
+    monkeypatch.setattr("sys.__stdout__", Terminal())
+    pictures.detect()
+    assert pictures._graphics == found and (pictures.picture_widget() is not None) == bool(found)
+
+
+def test_no_terminal_means_no_pictures_and_no_extra_a_note_naming_it(monkeypatch):
+    monkeypatch.setattr(pictures, "_picture_widget", None)
+    monkeypatch.setattr("sys.__stdout__", None)
+    pictures.detect()
+    assert pictures.picture_widget() is None
+    monkeypatch.setattr(pictures, "find_spec", lambda name: None)
+    assert not pictures.installed() and 'pip install "tuitrack[images]"' in pictures.why_no_picture()
