@@ -85,8 +85,9 @@ def decode(data: bytes):
             why = refused(None, image.size)
             if why:
                 raise PictureError(why)
-            image.load()
+            image.draft(None, (SHOWN_PIXELS, SHOWN_PIXELS))  # a JPEG decodes at a reduced scale (1/2 to 1/8)
             image.thumbnail((SHOWN_PIXELS, SHOWN_PIXELS))
+            image.load()  # here, off the UI thread (a small image is not loaded by thumbnail)
             return image
     except PictureError:
         raise
