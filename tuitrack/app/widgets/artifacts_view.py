@@ -339,6 +339,7 @@ class ArtifactsView(Horizontal):
             self._say(f"{entry.path}: not a regular file (a FIFO or a device); not read", error=True)
             return
         self._title(entry, "reading…")
+        self._drop_picture()  # not under another file's title
         if self.source is not None:
             self._read(self.source, entry)
 
@@ -504,9 +505,12 @@ class ArtifactsView(Horizontal):
 
     def _body(self, renderable: RenderableType) -> None:
         """Show `renderable` in the preview (a picture shown before goes)."""
+        self._drop_picture()
+        self.query_one("#artifact-preview-body", Static).update(renderable)
+
+    def _drop_picture(self) -> None:
         self.query(".artifact-picture").remove()
         self.query_one("#artifact-preview", VerticalScroll).display = True
-        self.query_one("#artifact-preview-body", Static).update(renderable)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.query_one("#artifact-preview-title", Static).update("")
