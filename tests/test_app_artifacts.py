@@ -252,6 +252,21 @@ async def test_a_tracking_server_run_s_artifacts(artifacts_server):
         assert app.clipboard.startswith("mlflow-artifacts:") and app.clipboard.endswith(f"{run_id}/artifacts/summary.json")
 
 
+async def test_an_artifact_logged_to_a_server_run_appears_while_shown(artifacts_server):
+    from tuitrack.app.app import TuitrackApp
+    from tuitrack.store import open_store
+
+    url, _, client = artifacts_server
+    run = client.create_run(client.create_experiment("live-arts"), run_name="still-logging")
+    client.log_text(run.info.run_id, "first\n", "first.txt")
+    app = TuitrackApp(open_store(url))
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run.info.run_id)
+        assert "first.txt" in screen_text(app) and view.source.relist_every == 5.0
+        client.log_text(run.info.run_id, "second\n", "later/second.txt")
+        await wait_for(pilot, lambda: "later/" in screen_text(app))
+
+
 # -- pictures (the images extra) -------------------------------------------------------------
 
 def pillow_png(path: Path, width: int, height: int) -> Path:
@@ -371,20 +386,22 @@ async def test_a_file_logged_while_the_view_shows_appears_in_the_tree(picture_st
 
 
 async def test_a_run_that_ended_long_ago_is_not_listed_again(picture_store, monkeypatch):
-    import tuitrack.app.widgets.artifacts_view as artifacts_view
+    import time
+
+    from tuitrack.app.app import TuitrackApp
+    from tuitrack.store import open_store
 
     root, run_id = picture_store
     client_for(root).set_terminated(run_id)
-    monkeypatch.setattr(artifacts_view, "RELIST_RECENT", 0.0)
-    app = make_app(root)
+    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 3600)  # an hour after it ended
     async with app.run_test(size=(120, 40)) as pilot:
         view = await open_view(pilot, run_id)
         walks = []
         monkeypatch.setattr(view, "_relist", lambda *args: walks.append(args))
-        view._last_listed = 0.0  # due, as far as time goes
+        view._last_listed = float("-inf")  # due, as far as time goes
         view._relist_if_due()
         assert walks == []
-        monkeypatch.setattr(artifacts_view, "RELIST_RECENT", 3600.0)  # it ended just now
+        view.run_changed(view.run)  # the store says it changed (a tag, an artifact logged late)
         view._relist_if_due()
         assert len(walks) == 1
         view._relist_if_due()  # at most every relist_every seconds

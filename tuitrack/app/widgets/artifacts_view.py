@@ -108,7 +108,7 @@ class ArtifactsView(Horizontal):
         self.source: ArtifactSource | None = None
         self.run_id: str | None = None
         self.run: Run | None = None  # the latest the screen told (its status says if it still logs)
-        self._changed_at = 0.0  # when the screen last said the run changed (time.monotonic)
+        self._changed_at = float("-inf")  # when the screen last said the run changed (time.monotonic)
         self._last_listed = 0.0  # when the artifacts were last listed (time.monotonic)
         self.listed: ArtifactTree | None = None
         self.previewed: ArtifactEntry | None = None
@@ -142,7 +142,7 @@ class ArtifactsView(Horizontal):
     def show_run(self, source: ArtifactSource | None, run: Run | None) -> None:
         """List `run`'s artifacts (None: no run is selected); what was previewed is dropped."""
         self.run_id = run.run_id if run is not None else None
-        self.run, self._changed_at = run, time.monotonic()
+        self.run, self._changed_at = run, float("-inf")  # shown is not changed: its status and end say
         self.source = source
         self.listed, self.tail, self.previewed, self.kind = None, None, None, None
         self.border_title = store_text(f"Artifacts of {shown_name(run)}") if run else "Artifacts"
@@ -223,7 +223,7 @@ class ArtifactsView(Horizontal):
     def _still_logging(self, run: Run) -> bool:
         if run.status is RunStatus.RUNNING or time.monotonic() - self._changed_at < RELIST_RECENT:
             return True
-        return run.end_time is not None and time.time() - run.end_time / 1000 < RELIST_RECENT
+        return run.end_time is not None and self.app.clock() - run.end_time / 1000 < RELIST_RECENT
 
     def _relist_if_due(self) -> None:
         source, run = self.source, self.run
