@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.app_helpers import make_app, screen_text, settle
-from tests.artifact_stores import TEXTS, log_artifacts
+from tests.artifact_stores import TEXTS, log_artifacts, png
 from tests.mlflow_stores import client_for
+from tuitrack.app import pictures
+from tuitrack.formatting import format_bytes
 from tuitrack.app.widgets.artifacts_view import ArtifactsView, ArtifactTreeWidget
 from tuitrack.store.mlflow_file import MlflowFileStore
 
@@ -248,3 +250,201 @@ async def test_a_tracking_server_run_s_artifacts(artifacts_server):
         assert '"accuracy": 0.9' in screen_text(app) and "JSON text" in screen_text(app)
         await pilot.press("y")
         assert app.clipboard.startswith("mlflow-artifacts:") and app.clipboard.endswith(f"{run_id}/artifacts/summary.json")
+
+
+async def test_an_artifact_logged_to_a_server_run_appears_while_shown(artifacts_server):
+    from tuitrack.app.app import TuitrackApp
+    from tuitrack.store import open_store
+
+    url, _, client = artifacts_server
+    run = client.create_run(client.create_experiment("live-arts"), run_name="still-logging")
+    client.log_text(run.info.run_id, "first\n", "first.txt")
+    app = TuitrackApp(open_store(url))
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run.info.run_id)
+        assert "first.txt" in screen_text(app) and view.source.relist_every == 5.0
+        client.log_text(run.info.run_id, "second\n", "later/second.txt")
+        await wait_for(pilot, lambda: "later/" in screen_text(app))
+
+
+# -- pictures (the images extra) -------------------------------------------------------------
+
+def pillow_png(path: Path, width: int, height: int) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (width, height), (200, 40, 40)).save(path, "PNG")
+    return path
+
+
+@pytest.fixture
+def picture_store(tmp_path):
+    """A real MLflow run whose artifacts hold a Pillow PNG, a corrupt PNG and a bomb's header."""
+    root = tmp_path / "mlruns"
+    client = client_for(root)
+    run = client.create_run(client.create_experiment("pics"), run_name="pictures")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    pillow_png(scratch / "real.png", 64, 48)
+    good = (scratch / "real.png").read_bytes()
+    (scratch / "corrupt.png").write_bytes(good[:33] + b"\x00garbage, not zlib" * 40)  # header, then junk
+    (scratch / "bomb.png").write_bytes(png(30_000, 30_000)[:33])  # 900 megapixels claimed
+    for name in ("real.png", "corrupt.png", "bomb.png"):
+        client.log_artifact(run.info.run_id, str(scratch / name), "plots")
+    return root, run.info.run_id
+
+
+def force_graphics(monkeypatch, on: bool, widget: str = "Image") -> None:
+    """What pictures.detect() would find in a kitty/sixel terminal (the tests have no terminal)."""
+    import textual_image.widget
+
+    monkeypatch.setattr(pictures, "_picture_widget", getattr(textual_image.widget, widget) if on else None)
+
+
+async def preview_of(pilot, run_id: str, path: str) -> ArtifactsView:
+    view = await open_view(pilot, run_id)
+    await cursor_to(pilot, view, path)
+    await pilot.press("enter")
+    await settle(pilot)
+    return view
+
+
+@pytest.mark.parametrize("widget", ["Image", "SixelImage", "TGPImage"])
+async def test_a_png_is_drawn_where_the_terminal_has_graphics(picture_store, monkeypatch, widget):
+    import textual_image.widget
+
+    root, run_id = picture_store
+    force_graphics(monkeypatch, True, widget)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await preview_of(pilot, run_id, "plots/real.png")
+        drawn = list(view.query(".artifact-picture"))
+        assert len(drawn) == 1 and isinstance(drawn[0], getattr(textual_image.widget, widget))
+        assert drawn[0].image.size == (64, 48)
+        assert "PNG image, 64 x 48 pixels" in screen_text(app)
+        await cursor_to(pilot, view, "plots/corrupt.png")  # another preview: the picture goes
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not view.query(".artifact-picture")
+
+
+async def test_without_graphics_a_note_says_what_would_draw_it(picture_store, monkeypatch):
+    root, run_id = picture_store
+    force_graphics(monkeypatch, False)
+    monkeypatch.setattr(pictures, "installed", lambda: False)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await preview_of(pilot, run_id, "plots/real.png")
+        assert not view.query(".artifact-picture")
+        assert "PNG image, 64 x 48 pixels" in screen_text(app)
+        note = str(view.query_one("#artifact-preview-body").render())
+        assert 'pip install "tuitrack[images]"' in note and "kitty or sixel" in note
+
+
+@pytest.mark.parametrize("name, why", [("corrupt.png", "not decoded ("),
+                                       ("bomb.png", "30000 x 30000 pixels is over 50 megapixels; not decoded")])
+async def test_a_corrupt_image_or_a_bomb_is_one_line(picture_store, monkeypatch, name, why):
+    root, run_id = picture_store
+    force_graphics(monkeypatch, True)
+    app = make_app(root)
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = await preview_of(pilot, run_id, f"plots/{name}")
+        assert not view.query(".artifact-picture")
+        body = str(view.query_one("#artifact-preview-body").render())
+        assert why in body and "\n" not in body.strip()
+        assert app.return_code is None and app.is_running
+
+
+def test_decode_refuses_over_the_pixel_bound_before_decoding(tmp_path, monkeypatch):
+    data = pillow_png(tmp_path / "wide.png", 2000, 1000).read_bytes()
+    monkeypatch.setattr(pictures, "MAX_PIXELS", 1_000_000)
+    with pytest.raises(pictures.PictureError, match="2000 x 1000 pixels is over"):
+        pictures.decode(data)
+    monkeypatch.setattr(pictures, "MAX_PIXELS", 3_000_000)
+    monkeypatch.setattr(pictures, "SHOWN_PIXELS", 500)
+    assert pictures.decode(data).size == (500, 250)  # scaled to the bound, its shape kept
+
+
+# -- listed again while the run logs ---------------------------------------------------------
+
+async def test_a_file_logged_while_the_view_shows_appears_in_the_tree(picture_store):
+    root, run_id = picture_store  # a RUNNING run (never terminated)
+    client = client_for(root)
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        tree = view.query_one(ArtifactTreeWidget)
+        await cursor_to(pilot, view, "plots/corrupt.png")
+        await pilot.press("enter")
+        await settle(pilot)
+        (Path(view.source.root) / "plots" / "fresh.png").write_bytes(png(8, 8))
+        client.log_text(run_id, "epoch 1 done\n", "logs/epoch1.txt")  # a new folder, by MLflow
+        await wait_for(pilot, lambda: "fresh.png" in screen_text(app) and "logs/" in screen_text(app))
+        assert tree.cursor_node is not None and tree.cursor_node.data.path == "plots/corrupt.png"
+        assert view.previewed is not None and view.previewed.path == "plots/corrupt.png"  # the preview stays
+        plots = next(n for n in tree.root.children if n.data is not None and n.data.path == "plots")
+        assert plots.is_expanded
+
+
+async def test_a_run_that_ended_long_ago_is_not_listed_again(picture_store, monkeypatch):
+    import time
+
+    from tuitrack.app.app import TuitrackApp
+    from tuitrack.store import open_store
+
+    root, run_id = picture_store
+    client_for(root).set_terminated(run_id)
+    app = TuitrackApp(open_store(str(root)), clock=lambda: time.time() + 3600)  # an hour after it ended
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        walks = []
+        monkeypatch.setattr(view, "_relist", lambda *args: walks.append(args))
+        view._last_listed = float("-inf")  # due, as far as time goes
+        view._relist_if_due()
+        assert walks == []
+        view.run_changed(view.run)  # the store says it changed (a tag, an artifact logged late)
+        view._relist_if_due()
+        assert len(walks) == 1
+        view._relist_if_due()  # at most every relist_every seconds
+        assert len(walks) == 1
+
+
+async def test_a_file_that_grows_gets_its_new_size_in_place(picture_store):
+    root, run_id = picture_store
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_view(pilot, run_id)
+        tree = view.query_one(ArtifactTreeWidget)
+        await cursor_to(pilot, view, "plots/bomb.png")
+        node = tree.cursor_node
+        with open(Path(view.source.root) / "plots" / "bomb.png", "ab") as grown:
+            grown.write(b"\x00" * 5000)
+        await wait_for(pilot, lambda: node.data.size == 33 + 5000)
+        assert str(node.label).endswith(format_bytes(5033)) and "33 B" not in str(node.label)
+        assert tree.cursor_node is node  # the same node: updated, not rebuilt
+
+
+@pytest.mark.parametrize("chosen, found", [("SixelImage", "sixel"), ("TGPImage", "kitty"), ("HalfcellImage", "")])
+def test_detect_takes_kitty_or_sixel_only(monkeypatch, chosen, found):
+    import io
+
+    import textual_image.renderable
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(pictures, "_picture_widget", None)
+    monkeypatch.setattr(pictures, "_graphics", "")
+    monkeypatch.setattr(textual_image.renderable, "Image", getattr(textual_image.renderable, chosen))
+    monkeypatch.setattr("sys.__stdout__", Terminal())
+    pictures.detect()
+    assert pictures._graphics == found and (pictures.picture_widget() is not None) == bool(found)
+
+
+def test_no_terminal_means_no_pictures_and_no_extra_a_note_naming_it(monkeypatch):
+    monkeypatch.setattr(pictures, "_picture_widget", None)
+    monkeypatch.setattr("sys.__stdout__", None)
+    pictures.detect()
+    assert pictures.picture_widget() is None
+    monkeypatch.setattr(pictures, "find_spec", lambda name: None)
+    assert not pictures.installed() and 'pip install "tuitrack[images]"' in pictures.why_no_picture()

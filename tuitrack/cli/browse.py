@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tuitrack: {visible(str(exc))}", file=sys.stderr)
         return 2
     from tuitrack.app.app import TuitrackApp  # Textual loads only when the app opens
+    from tuitrack.app import pictures
     from tuitrack.settings import SettingsFile
 
     settings = SettingsFile.load()
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     warning = settings.warning()  # the app checked theme names and remaps too
     if warning is not None:
         print(f"tuitrack: {warning}", file=sys.stderr)
+    pictures.detect()  # asks the terminal, which only answers before Textual owns it
     try:
         app.run(mouse=not args.no_mouse)
     except Exception as exc:  # the app could not even start (no terminal, a broken driver)

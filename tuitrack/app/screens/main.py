@@ -1147,6 +1147,8 @@ class MainScreen(RunEditing, Screen):
                 view.show_run(None, None)
             elif again or run.run_id != view.run_id:
                 view.show_run(self.index.store.artifacts(run), run)
+            else:
+                view.run_changed(run)  # it logged: while it does, the view lists its artifacts again
         elif hasattr(view, "show_run"):
             view.show_run(self.index.store, run, loaded=run is not None and self.index.has_data(run))
 

@@ -4,9 +4,12 @@ Listing and reading happen on worker threads, within the store layer's bounds (a
 MAX_WALKED entries and says where; a preview is at most READ_BOUND bytes: the start of a small
 file, the tail of a large one). Enter previews a file: text coloured by its kind (JSON, YAML,
 Python, Markdown), a CSV as a table, an image described by its size and pixels (read from its
-header), anything else described. A text preview that reaches the file's end follows it like
+header) and drawn where the terminal has kitty or sixel graphics (app/pictures.py), anything else
+described. A text preview that reaches the file's end follows it like
 `tail -f` (live/artifact_tail.py reads what was appended, off the UI thread). `y` copies the
-artifact's path. Every name and every byte shown is store text: never markup, escapes visible.
+artifact's path. While the view shows a run that is running (or changed in the last
+RELIST_RECENT seconds), its artifacts are listed again every `relist_every` seconds (2; 5 on a
+server) and the tree updated in place when they changed. Every name and every byte shown is store text: never markup, escapes visible.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
+from tuitrack.app import pictures
 from tuitrack.app.store_text import store_text
 from tuitrack.formatting import format_bytes, shown_name
 from tuitrack.live.artifact_tail import ArtifactTail, TailNews
-from tuitrack.model import Run
+from tuitrack.model import Run, RunStatus
 from tuitrack.safe_text import visible
 from tuitrack.store.artifacts import READ_BOUND, ArtifactEntry, ArtifactError, ArtifactSource, ArtifactTree, Chunk
 from tuitrack.store.artifacts.kinds import HEAD_BYTES, Kind, guess
@@ -39,8 +43,7 @@ FOLLOW_EVERY = 1.0  # seconds between two looks at a followed file
 SHOWN_LINES = 2000  # of a text preview (its last ones, when following)
 COLOURED_CHARS = 64 * 1024  # syntax colouring costs the UI thread: larger previews are plain
 TABLE_ROWS, TABLE_COLUMNS = 200, 30
-NO_PICTURES = ("Pictures are not drawn here: that needs a terminal with kitty or sixel graphics "
-               "(tuitrack does not draw them); open the file with a viewer.")
+RELIST_RECENT = 300.0  # seconds after the run's last change (or end) its artifacts are still listed again
 
 
 def size_text(size: int | None) -> str:
@@ -96,6 +99,7 @@ class ArtifactsView(Horizontal):
         & > ArtifactTreeWidget { width: 2fr; min-width: 24; background: $surface; }
         & > #artifact-preview-pane { width: 3fr; padding: 0 0 0 1; }
         & #artifact-preview-title { text-style: bold; }
+        & .artifact-picture { width: auto; height: 1fr; max-width: 100%; }
     }
     """
 
@@ -103,6 +107,9 @@ class ArtifactsView(Horizontal):
         super().__init__(id=id)
         self.source: ArtifactSource | None = None
         self.run_id: str | None = None
+        self.run: Run | None = None  # the latest the screen told (its status says if it still logs)
+        self._changed_at = float("-inf")  # when the screen last said the run changed (time.monotonic)
+        self._last_listed = 0.0  # when the artifacts were last listed (time.monotonic)
         self.listed: ArtifactTree | None = None
         self.previewed: ArtifactEntry | None = None
         self.kind: Kind | None = None
@@ -122,6 +129,7 @@ class ArtifactsView(Horizontal):
 
     def on_mount(self) -> None:
         self.set_interval(FOLLOW_EVERY, self._follow)
+        self.set_interval(FOLLOW_EVERY, self._relist_if_due)
         self._say("Enter previews the file under the cursor.")
 
     def focus(self, scroll_visible: bool = True):
@@ -134,6 +142,7 @@ class ArtifactsView(Horizontal):
     def show_run(self, source: ArtifactSource | None, run: Run | None) -> None:
         """List `run`'s artifacts (None: no run is selected); what was previewed is dropped."""
         self.run_id = run.run_id if run is not None else None
+        self.run, self._changed_at = run, float("-inf")  # shown is not changed: its status and end say
         self.source = source
         self.listed, self.tail, self.previewed, self.kind = None, None, None, None
         self.border_title = store_text(f"Artifacts of {shown_name(run)}") if run else "Artifacts"
@@ -158,12 +167,20 @@ class ArtifactsView(Horizontal):
     def _walked(self, source: ArtifactSource, run_id: str, listed: ArtifactTree | str) -> None:
         if source is not self.source or run_id != self.run_id:
             return  # another run was selected meanwhile
+        self._last_listed = time.monotonic()
         tree = self.query_one(ArtifactTreeWidget)
         tree.clear()
         if isinstance(listed, str):
             tree.root.set_label(Text("no artifacts listed"))
             self._say(listed, error=True)
             return
+        self._fill(listed)
+        tree.cursor_line = 0
+
+    def _fill(self, listed: ArtifactTree, expanded: set[str] | None = None) -> None:
+        """The (cleared) tree made of `listed`; `expanded`: the folders to open (None: the top
+        ones of a small listing)."""
+        tree = self.query_one(ArtifactTreeWidget)
         self.listed = listed
         tree.root.data = listed.root
         tree.show_root = False
@@ -173,7 +190,9 @@ class ArtifactsView(Horizontal):
             for child in entry.children or ():
                 label = self._label(child)
                 if child.kind == "folder":
-                    inner = node.add(label, child, expand=node is tree.root and len(entry.children or ()) < 20)
+                    opened = (node is tree.root and len(entry.children or ()) < 20) if expanded is None \
+                        else child.path in expanded
+                    inner = node.add(label, child, expand=opened)
                     stack.append((inner, child))
                     if child.cut and not child.children:
                         inner.add_leaf(store_text(f"({child.cut})", "dim"))
@@ -184,10 +203,97 @@ class ArtifactsView(Horizontal):
         if not listed.root.children:
             tree.root.add_leaf(Text("(no artifacts)", "dim"))
         tree.root.expand()
-        tree.cursor_line = 0
+        self._summary(listed)
+
+    def _summary(self, listed: ArtifactTree) -> None:
+        """Where the artifacts are and their total, in the preview pane until a file is previewed."""
+        if self.previewed is not None:
+            return  # the preview stays
         total = size_text(listed.root.size)
         self._say(f"{listed.where}\n{total} in all" + (f"; listing cut in {len(listed.cut)} place(s)" if listed.cut else "")
                   + "\nEnter previews the file under the cursor; y copies its path.")
+
+    # -- listing again while the run logs ----------------------------------------------------
+
+    def run_changed(self, run: Run) -> None:
+        """The screen's word that the shown run changed (it logged): its artifacts may have too."""
+        if run.run_id == self.run_id:
+            self.run, self._changed_at = run, time.monotonic()
+
+    def _still_logging(self, run: Run) -> bool:
+        if run.status is RunStatus.RUNNING or time.monotonic() - self._changed_at < RELIST_RECENT:
+            return True
+        return run.end_time is not None and self.app.clock() - run.end_time / 1000 < RELIST_RECENT
+
+    def _relist_if_due(self) -> None:
+        source, run = self.source, self.run
+        if source is None or run is None or self.listed is None or not self.display or not self.is_on_screen:
+            return
+        if not self._still_logging(run) or time.monotonic() - self._last_listed < source.relist_every - FOLLOW_EVERY / 2:
+            return
+        if any(w.group in ("artifacts-walk", "artifacts-relist") and w.is_running for w in self.workers):
+            return
+        self._last_listed = time.monotonic()
+        self._relist(source, run.run_id)
+
+    @work(thread=True, exclusive=True, group="artifacts-relist", exit_on_error=False)
+    def _relist(self, source: ArtifactSource, run_id: str) -> None:
+        try:
+            listed = source.walk()
+        except StoreError:
+            return  # gone for now (the server down): the next look tries again
+        shown = self.listed
+        if shown is not None and _shape(listed) == _shape(shown):  # compared here, off the UI thread
+            return
+        self.app.call_from_thread(self._relisted, source, run_id, listed)
+
+    def _relisted(self, source: ArtifactSource, run_id: str, listed: ArtifactTree) -> None:
+        """The tree updated in place when the listing changed: the same folders open, the cursor
+        on the same path (or the same line, when that path went)."""
+        if source is not self.source or run_id != self.run_id or self.listed is None:
+            return
+        tree = self.query_one(ArtifactTreeWidget)
+        if _shape(listed, sizes=False) == _shape(self.listed, sizes=False):
+            self._resized(tree, listed)  # a growing log: only sizes changed, labels updated
+            return
+        expanded, stack = set(), list(tree.root.children)
+        while stack:
+            node = stack.pop()
+            if node.data is not None and node.data.kind == "folder" and node.is_expanded:
+                expanded.add(node.data.path)
+            stack.extend(node.children)
+        cursor = tree.cursor_node
+        at, line = (cursor.data.path if cursor is not None and cursor.data is not None else None), tree.cursor_line
+        tree.clear()
+        self._fill(listed, expanded)
+        tree.cursor_line = min(line, tree.last_line)  # last_line lays the new lines out
+        stack = list(tree.root.children)
+        while stack and at is not None:
+            node = stack.pop()
+            if node.data is not None and node.data.path == at:
+                tree.move_cursor(node)
+                break
+            stack.extend(node.children)
+
+    def _resized(self, tree: ArtifactTreeWidget, listed: ArtifactTree) -> None:
+        """The same entries with new sizes: each node takes its new entry, and a new label when
+        its size changed (no rebuild: the cursor and the scroll do not move)."""
+        by_path, stack = {}, [listed.root]
+        while stack:
+            entry = stack.pop()
+            by_path[entry.path] = entry
+            stack.extend(entry.children or ())
+        nodes = list(tree.root.children)
+        while nodes:
+            node = nodes.pop()
+            nodes.extend(node.children)
+            new = by_path.get(node.data.path) if node.data is not None else None
+            if new is not None:
+                if new.size != node.data.size:
+                    node.set_label(self._label(new))
+                node.data = new
+        tree.root.data, self.listed = listed.root, listed
+        self._summary(listed)
 
     @staticmethod
     def _label(entry: ArtifactEntry) -> Text:
@@ -233,6 +339,7 @@ class ArtifactsView(Horizontal):
             self._say(f"{entry.path}: not a regular file (a FIFO or a device); not read", error=True)
             return
         self._title(entry, "reading…")
+        self._drop_picture()  # not under another file's title
         if self.source is not None:
             self._read(self.source, entry)
 
@@ -241,8 +348,10 @@ class ArtifactsView(Horizontal):
         try:
             head = source.read(entry.path, 0, HEAD_BYTES)
             kind = guess(entry.path, head.data)
-            chunk = head
-            if kind.kind == "table" and not head.whole:  # a table's start: its header, its first rows
+            chunk, picture = head, None
+            if kind.kind == "image" and pictures.picture_widget() is not None:
+                picture = self._picture(source, entry, kind, head)
+            elif kind.kind == "table" and not head.whole:  # a table's start: its header, its first rows
                 chunk = source.read(entry.path, 0, READ_BOUND)
             elif kind.kind == "text" and not head.whole:  # a large text: its end, as `tail` shows it
                 chunk = source.read(entry.path, -READ_BOUND, READ_BOUND)
@@ -251,21 +360,45 @@ class ArtifactsView(Horizontal):
         except StoreError as exc:
             self.app.call_from_thread(self._read_failed, entry, str(exc))
             return
-        self.app.call_from_thread(self._previewed, source, entry, kind, chunk)
+        self.app.call_from_thread(self._previewed, source, entry, kind, chunk, picture)
+
+    @staticmethod
+    def _picture(source: ArtifactSource, entry: ArtifactEntry, kind: Kind, head: Chunk):
+        """The decoded picture of an image artifact, or why there is none (one line)."""
+        why = pictures.refused(head.size if head.size is not None else entry.size, kind.dimensions)
+        if why:
+            return why
+        whole = head if head.whole else source.read(entry.path, 0, pictures.MAX_IMAGE_BYTES)
+        if not whole.whole:  # it grew past the bound, or the server does not say its size
+            return pictures.refused(pictures.MAX_IMAGE_BYTES + 1, None)
+        try:
+            return pictures.decode(whole.data)
+        except pictures.PictureError as exc:
+            return str(exc)
 
     def _read_failed(self, entry: ArtifactEntry, error: str) -> None:
         if entry is self.previewed:
             self._say(error, error=True)
 
-    def _previewed(self, source: ArtifactSource, entry: ArtifactEntry, kind: Kind, chunk: Chunk) -> None:
+    def _previewed(self, source: ArtifactSource, entry: ArtifactEntry, kind: Kind, chunk: Chunk,
+                   picture=None) -> None:
         if entry is not self.previewed or source is not self.source:
             return
         self.kind = kind
         size = chunk.size if chunk.size is not None else entry.size
         if kind.kind == "image":
             pixels = f", {kind.dimensions[0]} x {kind.dimensions[1]} pixels" if kind.dimensions else ""
-            self._title(entry, f"{kind.what}{pixels}")
-            self._body(Text(NO_PICTURES, "dim"))
+            self._title(entry, f"{kind.what}{pixels}, {size_text(size) or 'size unknown'}")
+            widget = pictures.picture_widget()
+            if widget is None:
+                self._body(Text(pictures.why_no_picture(), "dim"))
+            elif isinstance(picture, str):
+                self._body(store_text(f"{kind.what}{pixels}: {picture}", "dim"))
+            else:
+                self._body(Text(""))
+                pane = self.query_one("#artifact-preview-pane", Vertical)
+                self.query_one("#artifact-preview", VerticalScroll).display = False
+                pane.mount(widget(picture, classes="artifact-picture"))
             return
         if kind.kind == "binary":
             self._title(entry, kind.what)
@@ -371,7 +504,13 @@ class ArtifactsView(Horizontal):
         self.query_one("#artifact-preview-title", Static).update(title)
 
     def _body(self, renderable: RenderableType) -> None:
+        """Show `renderable` in the preview (a picture shown before goes)."""
+        self._drop_picture()
         self.query_one("#artifact-preview-body", Static).update(renderable)
+
+    def _drop_picture(self) -> None:
+        self.query(".artifact-picture").remove()
+        self.query_one("#artifact-preview", VerticalScroll).display = True
 
     def _say(self, text: str, error: bool = False) -> None:
         self.query_one("#artifact-preview-title", Static).update("")
@@ -397,3 +536,13 @@ def _csv_table(text: str, delimiter: str) -> RenderableType | None:
         table.add_row(*[store_text(cell) for cell in row])
     more = len(rows) > TABLE_ROWS + 1
     return Group(table, Text(f"(first {TABLE_ROWS} rows)", "dim")) if more else table
+
+
+def _shape(listed: ArtifactTree, sizes: bool = True) -> list[tuple]:
+    """What a listing shows (every entry's path, kind, size and cut), to tell whether it changed."""
+    shape, stack = [tuple(listed.cut)], [listed.root]
+    while stack:
+        entry = stack.pop()
+        shape.append((entry.path, entry.kind, entry.size if sizes else None, entry.cut))
+        stack.extend(entry.children or ())
+    return shape

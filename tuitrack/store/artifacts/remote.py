@@ -33,6 +33,7 @@ _CONTENT_RANGE = re.compile(r"^bytes (?:(\d{1,18})-(\d{1,18})|\*)/(\d{1,18}|\*)$
 
 class RestArtifacts(ArtifactSource):
     follow_every = 2.0  # each look is a request (the server may copy the file to send it): the store's poll
+    relist_every = 5.0  # a listing is a request per folder
 
     def __init__(self, http: MlflowHttp, run_id: str, root_uri: str | None):
         self.http = http

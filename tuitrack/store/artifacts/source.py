@@ -101,6 +101,7 @@ class ArtifactSource(abc.ABC):
 
     where: str
     follow_every = 1.0  # seconds between two looks at a file followed as it grows
+    relist_every = 2.0  # seconds between two listings of a run still logging artifacts
 
     @abc.abstractmethod
     def list(self, path: str = "") -> Listing:
