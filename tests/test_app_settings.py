@@ -120,7 +120,7 @@ async def test_a_broken_config_is_a_one_line_warning_and_is_never_overwritten(co
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         [warning] = warnings_of(app)
-        assert said in warning and "\n" not in warning and "not saved until it is fixed" in warning
+        assert said in warning and "\n" not in warning and "the app saves no settings until it is fixed" in warning
         # Changes in the app work for this session, and the file stays as the user wrote it.
         app.theme = "dracula"
         await goto_run(pilot, "lr=0.1")

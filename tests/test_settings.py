@@ -213,7 +213,7 @@ def test_a_value_of_the_wrong_kind_is_a_one_line_warning_and_the_file_is_kept(co
     settings = SettingsFile.load()
     warning = settings.warning()
     assert warning is not None and "\n" not in warning and WRONG_TYPES[line] in warning, warning
-    assert warning.startswith(str(config)) and warning.endswith("not saved until it is fixed")
+    assert warning.startswith(str(config)) and warning.endswith("the app saves no settings until it is fixed")
     assert_never_written(settings, config)
 
 

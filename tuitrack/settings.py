@@ -287,15 +287,14 @@ class SettingsFile:
         more = len(self.problems) - MAX_PROBLEMS_TOLD
         if more > 0:
             told += f" (and {more} more)"
-        return f"{visible(str(self.path))}: {told}; settings made in the app are not saved until it is fixed"
+        return f"{visible(str(self.path))}: {told}; the app saves no settings until it is fixed"
 
     def check_names(self, themes: set[str], binding_ids: set[str]) -> None:
         """What only the app knows: the theme must be one of its themes, each remap name one of
         its bindings. A wrong one is a problem (and is not used)."""
         theme = self.settings.theme
         if theme is not None and theme not in themes:
-            self.problems.append(f'theme: no theme is called "{visible(theme)}" (the palette\'s '
-                                 f'"Change theme" lists them)')
+            self.problems.append(f'theme: no theme is called "{visible(theme)}" (ctrl+p, "Change theme" lists them)')
             self.settings.theme = None
         for binding_id in list(self.settings.keys):
             if binding_id not in binding_ids:
