@@ -30,11 +30,12 @@ from textual.widgets.tree import TreeNode
 
 from tuitrack.app import pictures
 from tuitrack.app.store_text import store_text
+from tuitrack.app.widgets.vim_tree import VimTree
 from tuitrack.formatting import format_bytes, shown_name
 from tuitrack.live.artifact_tail import ArtifactTail, TailNews
 from tuitrack.model import Run, RunStatus
 from tuitrack.safe_text import visible
-from tuitrack.store.artifacts import READ_BOUND, ArtifactEntry, ArtifactError, ArtifactSource, ArtifactTree, Chunk
+from tuitrack.store.artifacts import READ_BOUND, ArtifactEntry, ArtifactSource, ArtifactTree, Chunk
 from tuitrack.store.artifacts.kinds import HEAD_BYTES, Kind, guess
 from tuitrack.store.artifacts.text import chunk_text, last_lines
 from tuitrack.store.base import StoreError
@@ -50,35 +51,8 @@ def size_text(size: int | None) -> str:
     return "" if size is None else format_bytes(size)
 
 
-class ArtifactTreeWidget(Tree[ArtifactEntry]):
+class ArtifactTreeWidget(VimTree[ArtifactEntry]):
     """The tree of artifacts; its labels are store text."""
-
-    BINDINGS = [
-        Binding("j,down", "cursor_down", "Down", show=False),
-        Binding("k,up", "cursor_up", "Up", show=False),
-        Binding("h,left", "collapse_or_parent", "Collapse", show=False),
-        Binding("l,right", "expand_or_child", "Expand", show=False),
-        Binding("g,home", "scroll_home", "Top", show=False),
-        Binding("G,end", "scroll_end", "Bottom", show=False),
-    ]
-
-    def action_collapse_or_parent(self) -> None:
-        node = self.cursor_node
-        if node is None:
-            return
-        if node.is_expanded and node.children:
-            node.collapse()
-        elif node.parent is not None:
-            self.move_cursor(node.parent)
-
-    def action_expand_or_child(self) -> None:
-        node = self.cursor_node
-        if node is None or not node.allow_expand:
-            return
-        if not node.is_expanded:
-            node.expand()
-        elif node.children:
-            self.move_cursor(node.children[0])
 
 
 class ArtifactsView(Horizontal):

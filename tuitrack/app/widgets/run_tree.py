@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from tuitrack.app.status_look import (
@@ -25,6 +24,7 @@ from tuitrack.app.status_look import (
     style_class,
 )
 from tuitrack.app.store_text import store_text
+from tuitrack.app.widgets.vim_tree import VimTree
 from tuitrack.formatting import format_age, format_bytes, shown_name
 from tuitrack.model import Experiment, Run
 from tuitrack.safe_text import visible
@@ -42,15 +42,10 @@ class NodeRef:
     run_id: str | None = None
 
 
-class RunTree(Tree[NodeRef]):
+class RunTree(VimTree[NodeRef]):
     HELP_TITLE = "Tree"  # its section of `?` help
     BINDINGS = [
-        Binding("j,down", "cursor_down", "Down", show=False),
-        Binding("k,up", "cursor_up", "Up", show=False),
-        Binding("h,left", "collapse_or_parent", "Collapse", show=False),
-        Binding("l,right", "expand_or_child", "Expand", show=False),
-        Binding("g,home", "scroll_home", "Top", show=False),
-        Binding("G,end", "scroll_end", "Bottom", show=False),
+        *VimTree.BINDINGS,  # j k h l g G (listed again here: `?` help lists this class's own)
         Binding("enter", "open", "Open", group=Binding.Group("Tree")),
         Binding("space", "screen.toggle_mark", "Mark", show=False),
     ]
@@ -249,24 +244,6 @@ class RunTree(Tree[NodeRef]):
             self.move_cursor(node)
 
     # -- keys ---------------------------------------------------------------------------------
-
-    def action_collapse_or_parent(self) -> None:
-        node = self.cursor_node
-        if node is None:
-            return
-        if node.is_expanded and node.children:
-            node.collapse()
-        elif node.parent is not None and node.parent is not self.root:
-            self.move_cursor(node.parent)
-
-    def action_expand_or_child(self) -> None:
-        node = self.cursor_node
-        if node is None or not node.allow_expand:
-            return
-        if not node.is_expanded:
-            node.expand()
-        elif node.children:
-            self.move_cursor(node.children[0])
 
     def action_open(self) -> None:
         node = self.cursor_node
