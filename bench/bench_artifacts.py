@@ -20,21 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.bench_hostile import MEASURED  # noqa: E402  (a `tuitrack` process that prints its peak memory)
 from tuitrack.live.artifact_tail import ArtifactTail  # noqa: E402
 from tuitrack.store.artifacts.local import LocalArtifacts  # noqa: E402
 from tuitrack.store.mlflow_file.writer import create_experiment, create_run  # noqa: E402
-
-MEASURED = """
-import sys
-from tuitrack.cli import main
-try:
-    code = main(sys.argv[1:])
-finally:
-    sys.stdout.flush()
-    peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-    sys.stderr.write(f"PEAK_KIB {peak}\\n")
-sys.exit(code)
-"""
 
 
 def measure(*args: str) -> tuple[float, float, int]:

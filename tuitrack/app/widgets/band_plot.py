@@ -13,7 +13,7 @@ from collections.abc import Callable
 import plotext
 
 from tuitrack.model import MetricPoint
-from tuitrack.series import SPREAD_NAMES, SPREADS, Band, Curve, band
+from tuitrack.series import Band, Curve, band
 
 BAND_MARKER = "dot"
 

@@ -696,7 +696,6 @@ class MetricPlot(Widget, can_focus=True):
             return cached
         low, high = ((self._axis_x(window.low), self._axis_x(window.high)) if window is not None
                      else (-math.inf, math.inf))
-        log_y = self.y_scale == "log"
         cut = []
         for index, run, series, x_index in entries:
             begin, end = x_index.span(low, high)
