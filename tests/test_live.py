@@ -22,8 +22,8 @@ from tuitrack.store import open_store
 from tuitrack.store.base import Change
 
 
-def loaded_index(root: Path) -> RunIndex:
-    index = RunIndex(open_store(str(root)))
+def loaded_index(root: Path, cache: bool = False) -> RunIndex:
+    index = RunIndex(open_store(str(root), cache=cache))
     for experiment in index.load_experiments():
         index.load_data(index.load_runs(experiment.experiment_id))
     return index
@@ -446,3 +446,39 @@ def test_an_overflowed_queue_reads_every_watched_run_again(reference_store):
         assert handed == [{hot}] and swept == [1] and watcher.overflows == 1
     finally:
         watcher.stop()
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["read", "from the cache"])
+def test_the_listing_records_the_baseline_a_sweep_of_its_own_would_take(reference_store, cached, monkeypatch):
+    """Through the read cache, the sweep's first baseline is recorded as the listing reads each run
+    (no pass of 4 stats a run of its own): the same fingerprints, taken before the files were read,
+    so a change after the read is found by the first sweep."""
+    from tuitrack.live.sweep import Sweeper
+    from tuitrack.store.mlflow_file import read_cache
+
+    monkeypatch.setattr(read_cache, "RACY_NS", 50_000_000)
+    root, ids = reference_store
+    time.sleep(0.1)  # past the racy window: the runs can be cached
+    if cached:
+        loaded_index(root, cache=True).store.save_cache()
+    store = open_store(str(root), cache=True)
+    index = RunIndex(store)
+    index.load_experiments()
+    sweeper = Sweeper(store, lambda paths: None)
+    sweeper.baseline()
+    for experiment_id in index.experiments:
+        index.load_data(index.load_runs(experiment_id))
+    assert (store.cache.hits > 0) == cached
+    store.save_cache()
+    sweeper._recorded()  # as the first sweep does
+    recorded = sweeper._last
+    own_pass = {path: hash(print_) for path, print_ in store.fingerprints().items()}
+    runs = {store.run_dir(r) for r in index.all_runs()}
+    experiments = {store.experiment_dir(e) for e in index.experiments}
+    assert runs and recorded.keys() == runs | experiments
+    assert recorded == {path: own_pass[path] for path in recorded}
+
+    changed = root / ids.experiments["beta"] / ids.runs["killed"]
+    (changed / "tags" / "added.after.the.read").write_text("x")
+    not_runs = own_pass.keys() - recorded.keys()  # folders with no run to read: new to the first sweep
+    assert sweeper.sweep() == {str(changed)} | not_runs

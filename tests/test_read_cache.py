@@ -9,6 +9,7 @@ import marshal
 import os
 import shutil
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -350,3 +351,20 @@ async def test_the_app_says_when_the_cache_was_broken(reference_store, cache_hom
         await settle_app(pilot)
         await pilot.pause()
         assert "read cache is of another version or for another store; ignored and rebuilt" in app.screen._status_plain
+
+
+def test_runs_share_their_keys_and_short_values_read_or_cached(reference_store, cache_home):
+    """The index holds one copy of each key for all runs (shared_strings.py): the file store
+    shares what it reads, and the cache gives the strings back shared (marshal keeps interning)."""
+    root, _ = reference_store
+    settle()
+    for how in ("read", "cached"):
+        store = open_store(str(root), cache=True)
+        runs = [r for e in store.experiments() for r in store.runs(e)]
+        assert store.cache.hits == (0 if how == "read" else len(runs) - sum(bool(r.problems) for r in runs))
+        keys = [k for r in runs for k in (*r.params, *r.tags, *r.metrics)]
+        values = [v for r in runs for v in (*r.params.values(), *r.tags.values()) if len(v) <= 64]
+        assert keys and values
+        for text in keys + values:
+            assert text is sys.intern(text), (how, text)
+        store.save_cache()

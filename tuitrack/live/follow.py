@@ -11,8 +11,9 @@ A folder store watched by inotify is followed from before its runs are read, so 
 is live within a second at any size: `start_early` watches the top and the experiments as soon as
 those are listed, `listed` watches each experiment's runs as they are listed (before their data
 is read: what they log from then on is seen), and `start`, once everything is loaded, begins
-the sweeps. The first sweep compares with fingerprints taken before the listing (`baseline`), so
-what changed before a run's watch was in place is found too. Other stores start at `start`.
+the sweeps. The first sweep compares with fingerprints taken before the listing (`baseline`), or
+as it reads each run (through the read cache, whose stamps hold them), so what changed before a
+run's watch was in place is found too. Other stores start at `start`.
 
 Everything here runs on worker threads: `start` blocks while watches are set up, and batches
 arrive on the debouncer's thread. What the follower tells goes through `Listener`, whose

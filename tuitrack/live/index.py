@@ -14,7 +14,6 @@ of a run that has none yet (a run whose data is still loading simply shows no co
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -26,25 +25,10 @@ from tuitrack.query.staleness import family_last_write
 from tuitrack.query.staleness import is_stale as _is_stale
 from tuitrack.store import Store
 from tuitrack.store.base import Change
+from tuitrack.store.shared_strings import share_strings
+from tuitrack.store.shared_strings import shared as _shared
 
 DISK_EVERY_S = 10.0  # a growing run's disk size is measured again at most this often
-SHARED_UP_TO = 64  # param and tag values this short are shared between runs (most repeat)
-
-
-def share_strings(run: Run) -> Run:
-    """One copy of each key (and short value) for all runs: 50,000 runs with the same dozen
-    params, tags and metrics otherwise hold 50,000 copies of each key (about 60 MiB of the
-    index's 190 at 50,000 runs). Keys and values read from files are new strings each time."""
-    run.experiment_id, run.user_id = _shared(run.experiment_id), _shared(run.user_id)
-    run.params = {_shared(k): _shared(v) for k, v in run.params.items()}
-    run.tags = {_shared(k): _shared(v) for k, v in run.tags.items()}
-    run.metrics = {_shared(k): point for k, point in run.metrics.items()}
-    return run
-
-
-def _shared(text):
-    """The one copy of a short string (anything else as it is)."""
-    return sys.intern(text) if type(text) is str and len(text) <= SHARED_UP_TO else text
 
 
 @dataclass
@@ -119,7 +103,8 @@ class RunIndex:
                 if run.run_id in self._with_data and self.run(run.run_id) is run:
                     continue  # this very object already has its data
                 self.store.load_data(run)
-                share_strings(run)
+                if not self.store.shares_strings:
+                    share_strings(run)
                 self._with_data.add(run.run_id)
                 self._note_last_write(run)
                 done.append(run)
@@ -247,7 +232,7 @@ class RunIndex:
                 delta.metrics |= {(run_id, k) for k, p in fresh.metrics.items() if old.metrics.get(k) != p}
             else:
                 delta.runs_added.add(run_id)
-            updated[run_id] = share_strings(fresh)
+            updated[run_id] = fresh if self.store.shares_strings else share_strings(fresh)
             self._with_data.add(run_id)
         self._runs = {**self._runs, experiment.experiment_id: updated}
         self._recount(experiment.experiment_id, old, fresh)

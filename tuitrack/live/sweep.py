@@ -35,6 +35,7 @@ class Sweeper:
         # path -> the hash of its fingerprint (a run's is four stats: 700 bytes as tuples, 35 MiB
         # at 50,000 runs; a hash is 32), as the last sweep found it
         self._last: dict[str, int] | None = None
+        self._recording = False  # the store records the baseline as it lists (`baseline`)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -46,13 +47,26 @@ class Sweeper:
     def baseline(self, known: Callable[[str], bool] = lambda path: True) -> None:
         """The fingerprints the first sweep compares with, taken before the runs are listed.
         Paths `known` says no to (experiments listed after... or not at all) are left out, so the
-        first sweep reports them."""
+        first sweep reports them. A store that can records each run's as the listing reads it
+        (`Store.record_fingerprints`: no pass of its own), until the first sweep."""
+        if self.store.record_fingerprints(known):
+            self._recording = True
+            self._last = {}
+            return
         found = self.store.fingerprints()
         self._last = None if found is None else {p: hash(f) for p, f in found.items() if known(p)}
+
+    def _recorded(self) -> None:
+        """The listing is over (or a sweep cannot wait for it): its fingerprints become the baseline.
+        A run it did not read yet is new to the first sweep, which hands it on."""
+        if self._recording:
+            self._recording = False
+            self._last = self.store.recorded_fingerprints()
 
     def sweep(self) -> set[str]:
         """The paths whose fingerprint changed, appeared or vanished since the last sweep."""
         with self._sweeping:
+            self._recorded()
             if self._last is None:
                 return set()
             started, cpu = time.perf_counter(), time.thread_time()
@@ -75,6 +89,8 @@ class Sweeper:
         caller does not wait for the first sweep: it takes seconds on a large store)."""
         if not self.works:
             return
+        with self._sweeping:
+            self._recorded()
         self._thread = threading.Thread(target=self._run, name="tuitrack-sweep", daemon=True)
         self._thread.start()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +113,7 @@ class Store(abc.ABC):
     watch_root: str | None = None  # a folder tree whose changed files `classify` explains
     watch_files: tuple[str, ...] = ()  # files whose changes mean "ask `changes` what changed"
     ask_every: float | None = None  # seconds: ask `changes` this often even without file events
+    shares_strings = False  # True: runs come with their strings shared (shared_strings.py) already
     measures_disk = True  # False: the app shows no Disk (a server's disk; a database's shared file)
     # True: points read into a MetricHistory may be dropped between reads (the cursor alone says
     # where to go on), so a reader can fold them away; False where a read compares against them.
@@ -174,6 +175,18 @@ class Store(abc.ABC):
         missed (a run made before watching began, an overflowed inotify queue, folders past the
         watch limit). None: the store is asked what changed instead (a database, a server)."""
         return None
+
+    def record_fingerprints(self, known: Callable[[str], bool]) -> bool:
+        """Instead of `fingerprints` before a listing, for a sweep's first baseline: take the
+        experiments' fingerprints now (those `known` says yes to) and each run's as the listing
+        reads it, from the stats it makes anyway (the read cache's stamps), until
+        `recorded_fingerprints`. False: this store does not; call `fingerprints`."""
+        return False
+
+    def recorded_fingerprints(self) -> dict[str, int]:
+        """What `record_fingerprints` recorded: path -> the hash of what `fingerprints` would have
+        said of it when it was read. Recording stops."""
+        return {}
 
     def changes(self, paths: set[str]) -> list[Change]:
         """What changed, given the paths a watcher saw (none when the store is asked on a timer).

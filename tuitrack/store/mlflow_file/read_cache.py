@@ -31,11 +31,12 @@ import sys
 import tempfile
 import time
 from array import array
+from collections.abc import Callable
 from functools import partial
 
 from tuitrack.model import Lifecycle, MetricPoint, Run, RunStatus
 
-FORMAT = 2  # bump when an entry's shape changes: older files are then ignored
+FORMAT = 3  # bump when an entry's shape changes: older files are then ignored
 MAGIC = b"tuitrack read cache\n"
 RACY_NS = 2_000_000_000  # covers filesystems with 1 s and 2 s timestamps, and the kernel's coarse clock
 MAX_FILE_BYTES = 256 << 20
@@ -113,6 +114,24 @@ def _lstat_or_none(name: str, fd: int) -> os.stat_result | None:
         return None
 
 
+def stat_keys(names: str | list[str], numbers: bytes | array, wanted: tuple[str, ...]) -> tuple | None:
+    """The stamps of the `wanted` names as `store.base.stat_key` gives them ((size, mtime_ns,
+    inode), or None for missing), from a run's stamp names ("\0"-joined, or a list) and numbers;
+    None when one of them was not stamped."""
+    if isinstance(names, str):
+        names = names.split("\0")
+    values = memoryview(numbers).cast("Q") if isinstance(numbers, bytes) else numbers
+    found = []
+    for name in wanted:
+        try:
+            at = 4 * names.index(name)
+        except ValueError:
+            return None
+        size = values[at]
+        found.append(None if size == _MISSING else (size, values[at + 1], values[at + 3]))
+    return tuple(found)
+
+
 def entry_of(run: Run, stamps: Stamps) -> bytes | None:
     """What the cache keeps of a run just read, or None when it must be read again next time.
     Each entry is marshal bytes of its own, decoded only when its run is asked for: 50,000 runs'
@@ -129,14 +148,15 @@ def entry_of(run: Run, stamps: Stamps) -> bytes | None:
 
 
 def run_of(entry: tuple, run_id: str, experiment_id: str) -> Run:
-    """The run an entry holds (a new object: callers may change it). Raises on a malformed entry."""
+    """The run an entry holds (a new object: callers may change it). Raises on a malformed entry.
+    Its keys and short values are interned as they were when kept (shared_strings.py)."""
     _, _, fields, params, tags, metrics = entry
     name, status, stage, start, end, deleted, user, uri = fields
     return Run(
         run_id=run_id, experiment_id=experiment_id, run_name=name,
         status=None if status is None else RunStatus(status), lifecycle_stage=Lifecycle(stage),
         start_time=start, end_time=end, deleted_time=deleted, user_id=user, artifact_uri=uri,
-        params=dict(params), tags=dict(tags),
+        params=params, tags=tags,  # new dicts: the entry was decoded for this call
         metrics={key: MetricPoint(*point) for key, point in metrics.items()},
     )
 
@@ -206,8 +226,10 @@ class ReadCache:
         self.changed = True
         return {}
 
-    def run(self, key: str, run_path: str, run_id: str, experiment_id: str) -> Run | None:
-        """The cached run of folder `key` (relative to the root), when its files are unchanged."""
+    def run(self, key: str, run_path: str, run_id: str, experiment_id: str,
+            stamped: Callable[[str, bytes], None] | None = None) -> Run | None:
+        """The cached run of folder `key` (relative to the root), when its files are unchanged.
+        `stamped(names, numbers)` is told the stamps that said so."""
         if self.finished:
             return None
         data = self._entries().get(key)
@@ -216,6 +238,8 @@ class ReadCache:
                 entry = marshal.loads(data)  # bytes tuitrack wrote: the file's digest said so
                 if still_the_same(run_path, entry[0], entry[1]):
                     run = run_of(entry, run_id, experiment_id)
+                    if stamped is not None:
+                        stamped(entry[0], entry[1])
                     self._new[key] = data
                     self.hits += 1
                     return run
