@@ -25,11 +25,25 @@ from tuitrack.store.mlflow_file.read_cache import ReadCache
 WINDOW_NS = 50_000_000  # the racy window in these tests: files written 0.1 s before a read are settled
 
 
-@pytest.fixture
-def cache_home(tmp_path, monkeypatch) -> Path:
+START_HELPER = ReadCache._start_helper
+
+
+@pytest.fixture(params=["alone", "with a helper"])
+def cache_home(tmp_path, monkeypatch, request) -> Path:
+    """Each test twice: the listing checks every stamp itself, or a helper process checks them
+    all first (stamp_check.py; waited for here, so that every verdict is the helper's)."""
     home = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CACHE_HOME", str(home))
     monkeypatch.setattr(read_cache, "RACY_NS", WINDOW_NS)
+    if request.param == "with a helper":
+        monkeypatch.setattr(read_cache, "HELP_FROM", 1)
+        monkeypatch.setattr(read_cache, "_cores", lambda: 2)
+        def start_and_wait(cache, entries, digest):
+            START_HELPER(cache, entries, digest)
+            if cache._helper is not None:
+                cache._helper.wait(timeout=60)  # a small store's verdicts fit in the pipe
+
+        monkeypatch.setattr(ReadCache, "_start_helper", start_and_wait)
     return home
 
 
@@ -75,6 +89,24 @@ def test_an_unchanged_store_is_read_from_the_cache(reference_store, cache_home):
     assert first == second == truth
     with_problems = sum(1 for r in json.loads(truth) if r.get("problems"))
     assert cache.hits == len(json.loads(truth)) - with_problems  # runs with problems are read each time
+    assert cache.helped == (cache.hits if read_cache.HELP_FROM == 1 else 0)
+
+
+def test_a_helper_that_says_nothing_changes_nothing(reference_store, cache_home, monkeypatch):
+    """A helper that fails to start, exits at once or writes nothing: the listing checks itself."""
+    root, _ = reference_store
+    settle()
+    truth, _ = listing(root, cache=False)
+    listing(root, cache=True)
+    monkeypatch.setattr(read_cache, "HELP_FROM", 1)
+    monkeypatch.setattr(read_cache, "_cores", lambda: 2)
+    monkeypatch.setattr(ReadCache, "_start_helper", START_HELPER)  # not waited for: one of them sleeps
+    for command in ([sys.executable, "-c", "pass"], [sys.executable, "-c", "import time; time.sleep(30)"],
+                    ["/nonexistent/python"]):
+        monkeypatch.setattr(read_cache.stamp_check, "helper_command", lambda *args, command=command: command)
+        text, cache = listing(root, cache=True)
+        assert text == truth and cache.hits > 0 and cache.helped == 0
+        assert cache._helper is None  # stopped (killed) once the listing was done
 
 
 def test_each_change_is_seen(reference_store, cache_home):

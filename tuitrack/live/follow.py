@@ -111,8 +111,8 @@ class Follower:
         `cold_too`."""
         watcher = self.watcher
         if isinstance(watcher, FolderWatcher):
-            store = self.index.store
-            watcher.watch_listed(((store.run_dir(r), self._is_hot(r)) for r in runs), cold_too)
+            folders = self.index.store.run_dirs(runs)
+            watcher.watch_listed(((path, self._is_hot(r)) for r, path in zip(runs, folders)), cold_too)
             self.listener.status(watcher.describe())  # how many runs are watched, so far
 
     def start(self) -> None:
@@ -187,8 +187,7 @@ class Follower:
     def hot_run_dirs(self) -> list[str]:
         """The runs whose files are watched (or polled) closely: running ones, and those that
         wrote in the last HOT_FOR_MS; the sweep looks after the rest."""
-        store = self.index.store
-        return [store.run_dir(r) for r in self.index.all_runs() if self._is_hot(r)]
+        return self.index.store.run_dirs([r for r in self.index.all_runs() if self._is_hot(r)])
 
     def _is_hot(self, run: Run) -> bool:
         if run.status is RunStatus.RUNNING and not run.is_deleted:
@@ -196,8 +195,7 @@ class Follower:
         return self.clock() * 1000 - (self.index.last_write(run.run_id) or 0) < HOT_FOR_MS
 
     def all_run_dirs(self) -> list[str]:
-        store = self.index.store
-        return [store.run_dir(r) for r in self.index.all_runs()]
+        return self.index.store.run_dirs(self.index.all_runs())
 
     # -- what changed ---------------------------------------------------------------------------
 

@@ -176,6 +176,10 @@ class Store(abc.ABC):
         watch limit). None: the store is asked what changed instead (a database, a server)."""
         return None
 
+    def run_dirs(self, runs: list[Run]) -> list[str]:
+        """A folder store's folder of each run (`run_dir`: the stores with a `watch_root` have one)."""
+        return [self.run_dir(run) for run in runs]  # type: ignore[attr-defined]
+
     def record_fingerprints(self, known: Callable[[str], bool]) -> bool:
         """Instead of `fingerprints` before a listing, for a sweep's first baseline: take the
         experiments' fingerprints now (those `known` says yes to) and each run's as the listing

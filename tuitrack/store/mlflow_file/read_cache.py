@@ -17,8 +17,9 @@ The file is `marshal` data behind a header and a BLAKE2b digest of it: a truncat
 foreign file fails the digest or the header before marshal sees a byte of it (marshal is not
 meant for untrusted input; this only ever loads bytes tuitrack's own `marshal.dumps` wrote, for
 this Python). At 50,000 runs the file is 69 MB: marshal loads it in 0.03 s and decodes every
-entry, one by one as its run is asked for, in 0.4 s (JSON: 87 MB, 0.65 s, all at once). Any failure to read it
-means an empty cache and one note; it is written again (temp file + os.replace, 0600 in a 0700
+entry, one by one as its run is asked for, in 0.4 s (JSON: 87 MB, 0.65 s, all at once). Above HELP_FROM entries a
+helper process checks stamps from the other end (stamp_check.py: the second core halves the
+900,000 stats of a 50,000-run store). Any failure to read it means an empty cache and one note; it is written again (temp file + os.replace, 0600 in a 0700
 folder), and never grows past MAX_FILE_BYTES.
 """
 
@@ -27,14 +28,16 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from array import array
 from collections.abc import Callable
-from functools import partial
 
 from tuitrack.model import Lifecycle, MetricPoint, Run, RunStatus
+from tuitrack.store.mlflow_file import stamp_check
+from tuitrack.store.mlflow_file.stamp_check import still_the_same
 
 FORMAT = 3  # bump when an entry's shape changes: older files are then ignored
 MAGIC = b"tuitrack read cache\n"
@@ -45,6 +48,7 @@ MAX_VALUE_CHARS = 1 << 20  # likewise a run whose params and tags hold more text
 _MISSING = (1 << 64) - 1  # the size of a stamp for "not there"
 _NONE = (_MISSING, 0, 0, 0)
 _DIGEST = 32
+HELP_FROM = 2_000  # entries from which a helper process checks stamps beside the listing (stamp_check.py)
 
 
 def cache_folder() -> str:
@@ -82,36 +86,11 @@ class Stamps:
         return any(numbers[i] != _MISSING and numbers[i + 2] >= limit for i in range(0, len(numbers), 4))
 
 
-def still_the_same(run_path: str, names: str, blob: bytes) -> bool:
-    """Every stamped file and folder of the run has the same stamp again (or is still missing)."""
+def _cores() -> int:
     try:
-        fd = os.open(run_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        try:  # the common case, every file there: one C-level loop of lstat calls
-            found = list(map(partial(os.lstat, dir_fd=fd), names.split("\0")))
-        except FileNotFoundError:
-            found = [_lstat_or_none(name, fd) for name in names.split("\0")]
-        except OSError:
-            return False
-    finally:
-        os.close(fd)
-    numbers = array("Q")
-    extend = numbers.extend
-    try:
-        for st in found:
-            extend(_NONE if st is None else (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-    except OverflowError:  # a time before 1970
-        return False
-    return numbers.tobytes() == blob
-
-
-def _lstat_or_none(name: str, fd: int) -> os.stat_result | None:
-    try:
-        return os.lstat(name, dir_fd=fd)
-    except FileNotFoundError:
-        return None
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def stat_keys(names: str | list[str], numbers: bytes | array, wanted: tuple[str, ...]) -> tuple | None:
@@ -181,6 +160,11 @@ class ReadCache:
         self.changed = False
         self.finished = False
         self.hits = self.misses = 0
+        self.helped = 0  # hits the helper process checked
+        self._helper: subprocess.Popen | None = None
+        self._helper_keys: list[str] = []  # the order its verdicts come in
+        self._heard = 0
+        self._verdicts: dict[str, bool] = {}
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -219,7 +203,51 @@ class ReadCache:
             payload.release()
         if not isinstance(entries, dict):
             return self._ignored("is corrupt")
+        self._start_helper(entries, digest)
         return entries
+
+    # -- the helper process (stamp_check.py) ------------------------------------------------------
+
+    def _start_helper(self, entries: dict[str, bytes], digest: bytes) -> None:
+        if len(entries) < HELP_FROM or _cores() < 2:
+            return
+        command = stamp_check.helper_command(self.path, len(self.header), digest, self.root)
+        try:
+            helper = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL)
+        except OSError:
+            return
+        os.set_blocking(helper.stdout.fileno(), False)
+        self._helper, self._helper_keys = helper, stamp_check.helper_order(entries)
+
+    def _verdict(self, key: str) -> bool | None:
+        """What the helper found of this entry (True: unchanged), if it has told yet."""
+        if key not in self._verdicts and self._helper is not None:
+            self._hear()
+        return self._verdicts.pop(key, None)
+
+    def _hear(self) -> None:
+        """Take in every verdict the helper has written so far, without waiting for more."""
+        while self._helper is not None:
+            try:
+                chunk = os.read(self._helper.stdout.fileno(), 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:  # done, or gone: the listing checks the rest itself
+                self._stop_helper()
+                return
+            start, self._heard = self._heard, self._heard + len(chunk)
+            self._verdicts.update(zip(self._helper_keys[start:self._heard], map(bool, chunk)))
+
+    def _stop_helper(self) -> None:
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.kill()
+            helper.wait()
+            helper.stdout.close()
+        self._helper_keys = []  # the verdicts heard stay: they are still true of when they were made
 
     def _ignored(self, why: str) -> dict[str, bytes]:
         self.note = f"read cache {why}; ignored and rebuilt"
@@ -236,7 +264,12 @@ class ReadCache:
         if data is not None:
             try:
                 entry = marshal.loads(data)  # bytes tuitrack wrote: the file's digest said so
-                if still_the_same(run_path, entry[0], entry[1]):
+                verdict = self._verdict(key)
+                if verdict is None:
+                    verdict = still_the_same(run_path, entry[0], entry[1])
+                else:
+                    self.helped += verdict
+                if verdict:
                     run = run_of(entry, run_id, experiment_id)
                     if stamped is not None:
                         stamped(entry[0], entry[1])
@@ -297,4 +330,5 @@ class ReadCache:
         """The listing is done: let go of the entries (a big store's are tens of MiB). Later reads
         (a live view's) read the store itself."""
         self.finished = True
-        self._old, self._new, self._listed = {}, {}, set()
+        self._stop_helper()
+        self._old, self._new, self._listed, self._verdicts = {}, {}, set(), {}

@@ -199,6 +199,17 @@ class MlflowFileStore(Store):
     def run_dir(self, run: Run) -> str:
         return os.path.join(self.experiment_dir(run.experiment_id), run.run_id)
 
+    def run_dirs(self, runs: list[Run]) -> list[str]:
+        """`run_dir` of each, each experiment's folder looked up (a stat or two) once for all."""
+        folders: dict[str, str] = {}
+        out = []
+        for run in runs:
+            folder = folders.get(run.experiment_id)
+            if folder is None:
+                folder = folders[run.experiment_id] = self.experiment_dir(run.experiment_id)
+            out.append(os.path.join(folder, run.run_id))
+        return out
+
     # -- experiments ----------------------------------------------------------------------------
 
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
