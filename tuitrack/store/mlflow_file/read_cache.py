@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -97,18 +98,30 @@ def stat_keys(names: str | list[str], numbers: bytes | array, wanted: tuple[str,
     """The stamps of the `wanted` names as `store.base.stat_key` gives them ((size, mtime_ns,
     inode), or None for missing), from a run's stamp names ("\0"-joined, or a list) and numbers;
     None when one of them was not stamped."""
-    if isinstance(names, str):
-        names = names.split("\0")
-    values = memoryview(numbers).cast("Q") if isinstance(numbers, bytes) else numbers
-    found = []
-    for name in wanted:
-        try:
-            at = 4 * names.index(name)
-        except ValueError:
-            return None
-        size = values[at]
-        found.append(None if size == _MISSING else (size, values[at + 1], values[at + 3]))
-    return tuple(found)
+    places = _places(names, wanted)
+    if places is None:
+        return None
+    if isinstance(numbers, bytes):
+        stamps = [_STAMP.unpack_from(numbers, 32 * place) for place in places]
+    else:
+        stamps = [numbers[4 * place: 4 * place + 4] for place in places]
+    return tuple(None if size == _MISSING else (size, mtime, ino) for size, mtime, _, ino in stamps)
+
+
+_STAMP = struct.Struct("=4Q")  # one stamp in an entry's numbers (array "Q": native order)
+_PLACES: dict[tuple[str, tuple[str, ...]], tuple[int, ...] | None] = {}  # most runs share one list of names
+
+
+def _places(names: str | list[str], wanted: tuple[str, ...]) -> tuple[int, ...] | None:
+    key = (names if isinstance(names, str) else "\0".join(names), wanted)
+    places = _PLACES.get(key, ())
+    if places == ():
+        listed = key[0].split("\0")
+        places = tuple(listed.index(name) for name in wanted) if all(n in listed for n in wanted) else None
+        if len(_PLACES) > 1_000:  # runs of many shapes: start again rather than grow
+            _PLACES.clear()
+        _PLACES[key] = places
+    return places
 
 
 def entry_of(run: Run, stamps: Stamps) -> bytes | None:
