@@ -252,7 +252,9 @@ class ReadCache:
                 self._stop_helper()
                 return
             start, self._heard = self._heard, self._heard + len(chunk)
-            self._verdicts.update(zip(self._helper_keys[start:self._heard], map(bool, chunk)))
+            self._verdicts.update((key, verdict == stamp_check.UNCHANGED)
+                                  for key, verdict in zip(self._helper_keys[start:self._heard], chunk)
+                                  if verdict != stamp_check.UNCHECKED)
 
     def _stop_helper(self) -> None:
         helper, self._helper = self._helper, None

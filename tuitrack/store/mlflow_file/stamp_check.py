@@ -7,8 +7,10 @@ the GIL, and two threads took longer than one). A second process does: the read 
 this file as a script (`python -I -S stamp_check.py ...`: the standard library only, no
 tuitrack import, 20 ms to start) when it loads more than HELP_FROM entries. The helper reads the
 same cache file (it checks the digest the cache read is the one it reads), checks the entries in
-reverse key order, and writes one byte per entry (1: unchanged) to its stdout. The listing takes
-a verdict that has arrived and checks the others itself, so it never waits for the helper; a
+reverse key order, and writes one byte per entry to its stdout: UNCHANGED, CHANGED, or UNCHECKED
+for a RUNNING run, which the listing checks itself just before it watches the run's files (a
+point appended between a check long before and the watch would go unseen). The listing takes a
+verdict that has arrived and checks the others itself, so it never waits for the helper; a
 helper that is slow, fails or is killed costs nothing but its CPU.
 """
 
@@ -27,6 +29,8 @@ _MISSING = (1 << 64) - 1  # a stamp's size for "not there" (read_cache.py)
 _NONE = (_MISSING, 0, 0, 0)
 _FIELDS = attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")
 BATCH = 256  # verdicts written at once
+CHANGED, UNCHANGED, UNCHECKED = 0, 1, 2
+RUNNING = 1  # model.RunStatus.RUNNING.value, as an entry holds it (no tuitrack import here)
 
 
 def still_the_same(run_path: str, names: str, blob: bytes) -> bool:
@@ -84,10 +88,13 @@ def _serve(cache_path: str, header_bytes: int, digest_hex: str, root: str, limit
         verdicts = bytearray()
         for key in keys[start:start + BATCH]:
             try:
-                names, blob = marshal.loads(entries[key])[:2]
-                verdicts.append(still_the_same(os.path.join(root, key), names, blob))
+                names, blob, fields = marshal.loads(entries[key])[:3]
+                if fields[1] == RUNNING:
+                    verdicts.append(UNCHECKED)
+                else:
+                    verdicts.append(UNCHANGED if still_the_same(os.path.join(root, key), names, blob) else CHANGED)
             except (TypeError, ValueError, IndexError, EOFError):
-                verdicts.append(0)
+                verdicts.append(CHANGED)
         os.write(1, verdicts)  # a closed pipe (the listing is done) ends the helper here
 
 
