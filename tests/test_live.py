@@ -448,15 +448,29 @@ def test_an_overflowed_queue_reads_every_watched_run_again(reference_store):
         watcher.stop()
 
 
+@pytest.mark.parametrize("helper", [False, True], ids=["alone", "with a helper"])
 @pytest.mark.parametrize("cached", [False, True], ids=["read", "from the cache"])
-def test_the_listing_records_the_baseline_a_sweep_of_its_own_would_take(reference_store, cached, monkeypatch):
+def test_the_listing_records_the_baseline_a_sweep_of_its_own_would_take(reference_store, cached, helper,
+                                                                          monkeypatch):
     """Through the read cache, the sweep's first baseline is recorded as the listing reads each run
     (no pass of 4 stats a run of its own): the same fingerprints, taken before the files were read,
-    so a change after the read is found by the first sweep."""
+    so a change after the read is found by the first sweep. Also when the cache's helper process
+    (read_helper.py) read or checked the runs, as the app loads them: all metas, then the data."""
     from tuitrack.live.sweep import Sweeper
     from tuitrack.store.mlflow_file import read_cache
 
     monkeypatch.setattr(read_cache, "RACY_NS", 50_000_000)
+    if helper:
+        monkeypatch.setattr(read_cache, "HELP_FROM", 1)
+        monkeypatch.setattr(read_cache, "_cores", lambda: 2)
+        start = read_cache.ReadCache._start_helper
+
+        def start_and_wait(cache):  # every record is there before the listing asks (a small store's fit the pipe)
+            start(cache)
+            if cache._helper is not None:
+                cache._helper.wait(timeout=60)
+
+        monkeypatch.setattr(read_cache.ReadCache, "_start_helper", start_and_wait)
     root, ids = reference_store
     time.sleep(0.1)  # past the racy window: the runs can be cached
     if cached:
@@ -469,6 +483,7 @@ def test_the_listing_records_the_baseline_a_sweep_of_its_own_would_take(referenc
     for experiment_id in index.experiments:
         index.load_data(index.load_runs(experiment_id))
     assert (store.cache.hits > 0) == cached
+    assert (store.cache.read_by_helper + store.cache.helped > 0) == helper
     store.save_cache()
     sweeper._recorded()  # as the first sweep does
     recorded = sweeper._last
@@ -482,3 +497,28 @@ def test_the_listing_records_the_baseline_a_sweep_of_its_own_would_take(referenc
     (changed / "tags" / "added.after.the.read").write_text("x")
     not_runs = own_pass.keys() - recorded.keys()  # folders with no run to read: new to the first sweep
     assert sweeper.sweep() == {str(changed)} | not_runs
+
+
+def test_runs_listed_before_the_helper_read_them_take_their_data_from_it(reference_store, monkeypatch):
+    """The app lists every run's meta first, then reads the data: a run listed before the cache's
+    helper process got to it takes the data the helper read since, and shows what a plain read shows."""
+    from tuitrack.store.mlflow_file import read_cache
+    from tuitrack.store.mlflow_file.read_cache import ReadCache
+
+    monkeypatch.setattr(read_cache, "RACY_NS", 50_000_000)
+    monkeypatch.setattr(read_cache, "HELP_FROM", 1)
+    monkeypatch.setattr(read_cache, "_cores", lambda: 2)
+    root, _ = reference_store
+    time.sleep(0.1)  # past the racy window
+    told, quiet = ReadCache._told, [True]
+    monkeypatch.setattr(ReadCache, "_told", lambda cache, key: None if quiet[0] else told(cache, key))
+    index = RunIndex(open_store(str(root), cache=True))
+    listed = [run for e in index.load_experiments() for run in index.load_runs(e.experiment_id)]
+    index.store.cache._helper.wait(timeout=60)
+    quiet[0] = False
+    index.load_data(listed)
+    assert index.store.cache.read_by_helper > 0 and index.store.cache.hits == 0
+    plain = loaded_index(root)
+    for run in plain.all_runs():
+        seen = index.run(run.run_id)
+        assert (seen.params, seen.tags, seen.metrics, seen.run_name) == (run.params, run.tags, run.metrics, run.run_name)

@@ -108,6 +108,11 @@ class Experiment:
     def is_deleted(self) -> bool:
         return self.lifecycle_stage is Lifecycle.DELETED
 
+    def order(self) -> tuple[bool, bool, str]:
+        """Where it comes among experiments, as the app shows and loads them: active ones by
+        name (Default first), then deleted ones."""
+        return (self.is_deleted, self.experiment_id != "0", (self.name or self.experiment_id).lower())
+
 
 @dataclass(slots=True)
 class Run:

@@ -290,10 +290,7 @@ class RunIndex:
     def sorted_experiments(self, include_deleted: bool = True) -> list[Experiment]:
         """Active experiments by name (Default first), then deleted ones."""
         experiments = [e for e in self.experiments.values() if include_deleted or not e.is_deleted]
-        return sorted(
-            experiments,
-            key=lambda e: (e.is_deleted, e.experiment_id != "0", (e.name or e.experiment_id).lower()),
-        )
+        return sorted(experiments, key=Experiment.order)
 
     def runs_loaded(self, experiment_id: str) -> bool:
         return experiment_id in self._runs

@@ -17,9 +17,8 @@ The file is `marshal` data behind a header and a BLAKE2b digest of it: a truncat
 foreign file fails the digest or the header before marshal sees a byte of it (marshal is not
 meant for untrusted input; this only ever loads bytes tuitrack's own `marshal.dumps` wrote, for
 this Python). At 50,000 runs the file is 69 MB: marshal loads it in 0.03 s and decodes every
-entry, one by one as its run is asked for, in 0.4 s (JSON: 87 MB, 0.65 s, all at once). Above HELP_FROM entries a
-helper process checks stamps from the other end (stamp_check.py: the second core halves the
-900,000 stats of a 50,000-run store). Any failure to read it means an empty cache and one note; it is written again (temp file + os.replace, 0600 in a 0700
+entry, one by one as its run is asked for, in 0.4 s (JSON: 87 MB, 0.65 s, all at once). From HELP_FROM runs a
+helper process checks and reads runs from the other end (read_helper.py: the second core). Any failure to read it means an empty cache and one note; it is written again (temp file + os.replace, 0600 in a 0700
 folder), and never grows past MAX_FILE_BYTES.
 """
 
@@ -37,7 +36,6 @@ from array import array
 from collections.abc import Callable
 
 from tuitrack.model import Lifecycle, MetricPoint, Run, RunStatus
-from tuitrack.store.mlflow_file import stamp_check
 from tuitrack.store.mlflow_file.stamp_check import still_the_same
 
 FORMAT = 3  # bump when an entry's shape changes: older files are then ignored
@@ -49,7 +47,7 @@ MAX_VALUE_CHARS = 1 << 20  # likewise a run whose params and tags hold more text
 _MISSING = (1 << 64) - 1  # the size of a stamp for "not there"
 _NONE = (_MISSING, 0, 0, 0)
 _DIGEST = 32
-HELP_FROM = 2_000  # entries from which a helper process checks stamps beside the listing (stamp_check.py)
+HELP_FROM = 2_000  # runs from which a helper process checks and reads beside the listing (read_helper.py)
 
 
 def cache_folder() -> str:
@@ -85,6 +83,18 @@ class Stamps:
         limit = self.started - RACY_NS
         numbers = self.numbers
         return any(numbers[i] != _MISSING and numbers[i + 2] >= limit for i in range(0, len(numbers), 4))
+
+
+def load_entries(path: str, header: bytes, digest: bytes) -> dict[str, bytes] | None:
+    """The entries of the cache file at `path` if it has this header and digest (the helper's
+    read of the file the listing read), else None."""
+    with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    payload = memoryview(data)[len(header) + _DIGEST:]
+    if not data.startswith(header + digest) or hashlib.blake2b(payload, digest_size=_DIGEST).digest() != digest:
+        return None
+    entries = marshal.loads(payload)
+    return entries if isinstance(entries, dict) else None
 
 
 def _cores() -> int:
@@ -174,10 +184,14 @@ class ReadCache:
         self.finished = False
         self.hits = self.misses = 0
         self.helped = 0  # hits the helper process checked
+        self.read_by_helper = 0  # runs not taken from the cache that the helper read
+        self.expected = 0  # run folders a store said it will list
+        self._digest: bytes | None = None  # of the file the entries were loaded from
         self._helper: subprocess.Popen | None = None
-        self._helper_keys: list[str] = []  # the order its verdicts come in
-        self._heard = 0
-        self._verdicts: dict[str, bool] = {}
+        self._helper_tried = False
+        self._unheard = bytearray()  # the helper's output not yet made into records
+        self._news: dict[str, bool | bytes] = {}  # run folder -> what the helper told of it
+        self._asked = 0
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -216,45 +230,67 @@ class ReadCache:
             payload.release()
         if not isinstance(entries, dict):
             return self._ignored("is corrupt")
-        self._start_helper(entries, digest)
+        self._digest = bytes(digest)
         return entries
 
-    # -- the helper process (stamp_check.py) ------------------------------------------------------
+    # -- the helper process (read_helper.py) -------------------------------------------------------
 
-    def _start_helper(self, entries: dict[str, bytes], digest: bytes) -> None:
-        if len(entries) < HELP_FROM or _cores() < 2:
+    def expect(self, runs: int) -> None:
+        """About this many run folders are to be listed (a store says, once it knows): a helper
+        process starts when it is worth its start-up."""
+        self.expected = max(self.expected, runs)
+
+    def _start_helper(self) -> None:
+        if self._helper_tried or self.finished or self.disabled:
             return
-        command = stamp_check.helper_command(self.path, len(self.header), digest, self.root)
+        self._helper_tried = True
+        if max(self.expected, len(self._entries())) < HELP_FROM or _cores() < 2:
+            return
+        from tuitrack.store.mlflow_file import read_helper  # it imports this module: not at the top
+
+        command = read_helper.helper_command(self.root, self.path, self.header, self._digest)
         try:
             helper = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL)
+                                      stderr=subprocess.DEVNULL, close_fds=True)
         except OSError:
             return
         os.set_blocking(helper.stdout.fileno(), False)
-        self._helper, self._helper_keys = helper, stamp_check.helper_order(entries)
+        self._helper = helper
 
-    def _verdict(self, key: str) -> bool | None:
-        """What the helper found of this entry (True: unchanged), if it has told yet."""
-        if key not in self._verdicts and self._helper is not None:
-            self._hear()
-        return self._verdicts.pop(key, None)
+    def _told(self, key: str):
+        """What the helper told of this run folder: True (its entry is unchanged), a new entry's
+        bytes, or None (nothing yet, or left to the listing)."""
+        self._asked += 1
+        if self._helper is not None and (key not in self._news or self._asked % 32 == 0):
+            self._hear()  # often: a helper whose pipe is full waits
+        return self._news.pop(key, None)
 
     def _hear(self) -> None:
-        """Take in every verdict the helper has written so far, without waiting for more."""
+        """Take in every record the helper has written so far, without waiting for more."""
+        from tuitrack.store.mlflow_file.read_helper import LENGTH
+
         while self._helper is not None:
             try:
-                chunk = os.read(self._helper.stdout.fileno(), 1 << 16)
+                chunk = os.read(self._helper.stdout.fileno(), 1 << 20)
             except BlockingIOError:
                 return
             except OSError:
                 chunk = b""
-            if not chunk:  # done, or gone: the listing checks the rest itself
+            if not chunk:  # done, or gone: the listing does the rest itself
                 self._stop_helper()
                 return
-            start, self._heard = self._heard, self._heard + len(chunk)
-            self._verdicts.update((key, verdict == stamp_check.UNCHANGED)
-                                  for key, verdict in zip(self._helper_keys[start:self._heard], chunk)
-                                  if verdict != stamp_check.UNCHECKED)
+            buffer = self._unheard
+            buffer += chunk
+            at = 0
+            while len(buffer) - at >= LENGTH.size:
+                size = LENGTH.unpack_from(buffer, at)[0]
+                if len(buffer) - at - LENGTH.size < size:
+                    break
+                key, news = marshal.loads(buffer[at + LENGTH.size: at + LENGTH.size + size])
+                if news is not None:
+                    self._news[key] = news
+                at += LENGTH.size + size
+            del buffer[:at]
 
     def _stop_helper(self) -> None:
         helper, self._helper = self._helper, None
@@ -262,7 +298,7 @@ class ReadCache:
             helper.kill()
             helper.wait()
             helper.stdout.close()
-        self._helper_keys = []  # the verdicts heard stay: they are still true of when they were made
+        self._unheard = bytearray()  # what was heard stays: still true of when the helper found it
 
     def _ignored(self, why: str) -> dict[str, bytes]:
         self.note = f"read cache {why}; ignored and rebuilt"
@@ -275,15 +311,22 @@ class ReadCache:
         `stamped(names, numbers)` is told the stamps that said so."""
         if self.finished:
             return None
+        self._start_helper()
         data = self._entries().get(key)
+        news = self._told(key)
+        if type(news) is bytes:  # the helper read the run anew
+            found = self._entry_run(news, run_id, experiment_id)
+            if found is not None:
+                self._new[key], self.changed = news, True
+                self.read_by_helper += 1
+                if stamped is not None:
+                    stamped(found[1], found[2])
+                return found[0]
         if data is not None:
             try:
                 entry = marshal.loads(data)  # bytes tuitrack wrote: the file's digest said so
-                verdict = self._verdict(key)
-                if verdict is None:
-                    verdict = still_the_same(run_path, entry[0], entry[1])
-                else:
-                    self.helped += verdict
+                verdict = news is True or still_the_same(run_path, entry[0], entry[1])
+                self.helped += news is True
                 if verdict:
                     run = run_of(entry, run_id, experiment_id)
                     if stamped is not None:
@@ -296,6 +339,26 @@ class ReadCache:
         self.misses += 1
         self.changed = True
         return None
+
+    def helper_read(self, key: str, run_id: str, experiment_id: str) -> tuple[Run, str, bytes] | None:
+        """The run of folder `key` as the helper read it (with its stamps' names and numbers),
+        when it has: a run listed before the helper got to it needs no reading of its data."""
+        if self.finished or self._helper is None and not self._news:
+            return None
+        data = self._told(key)
+        found = self._entry_run(data, run_id, experiment_id) if type(data) is bytes else None
+        if found is not None:
+            self._new[key], self.changed = data, True
+            self.read_by_helper += 1
+        return found
+
+    @staticmethod
+    def _entry_run(data: bytes, run_id: str, experiment_id: str) -> tuple[Run, str, bytes] | None:
+        try:
+            entry = marshal.loads(data)
+            return run_of(entry, run_id, experiment_id), entry[0], entry[1]
+        except (TypeError, ValueError, IndexError, AttributeError, EOFError):
+            return None
 
     def listed(self, experiment_folder: str) -> None:
         """Every run folder of this experiment folder was asked for: entries of others are gone."""
@@ -346,4 +409,4 @@ class ReadCache:
         (a live view's) read the store itself."""
         self.finished = True
         self._stop_helper()
-        self._old, self._new, self._listed, self._verdicts = {}, {}, set(), {}
+        self._old, self._new, self._listed, self._news = {}, {}, set(), {}

@@ -217,7 +217,10 @@ class MlflowFileStore(Store):
         if include_deleted:
             trash = os.path.join(self.root, TRASH)
             found += [self._read_experiment(p, n, True) for n, p in self._subfolders(trash)]
-        return [e for e in found if e is not None]
+        experiments = [e for e in found if e is not None]
+        if self.cache is not None and not self.cache.finished:
+            self.cache.expect(sum(map(_subfolder_count, map(self.experiment_dir, (e.experiment_id for e in experiments)))))
+        return experiments
 
     def _subfolders(self, folder: str) -> list[tuple[str, str]]:
         """Experiment candidates: sub-folders that are not reserved and not hidden."""
@@ -484,6 +487,14 @@ class MlflowFileStore(Store):
         stamping = self._stamping.pop(which, None)
         if stamping is not None and stamping[0] is run and self.cache is not None:
             path = self.run_dir(run)
+            helped = self.cache.helper_read(self._rel(path), run.run_id, run.experiment_id)
+            if helped is not None:  # the data as the helper read it (its meta may be newer than this)
+                read, names, numbers = helped
+                run.params, run.tags, run.metrics = read.params, read.tags, read.metrics
+                if not run.run_name:
+                    run.run_name = read.run_name
+                self._record(path, names, numbers)
+                return
             self._load_data_at(run, path, stamping[1])
             self.cache.keep(self._rel(path), run, stamping[1])
             self._record(path, stamping[1].names, stamping[1].numbers)
@@ -860,6 +871,15 @@ def _stamped_latest(name: str, dir_fd: int, key: str, stamps: Stamps):
         return latest_of_fd(fd, st=st)
     finally:
         os.close(fd)
+
+
+def _subfolder_count(folder: str) -> int:
+    """About how many folders `folder` holds, from its link count (a stat; 0 where the filesystem
+    does not count them so, as btrfs)."""
+    try:
+        return max(0, os.stat(folder).st_nlink - 2)
+    except OSError:
+        return 0
 
 
 def _read_text_or_none(run_dir: str, relative: str) -> str | None:
