@@ -1,4 +1,4 @@
-"""Loading a store larger than one chunk of the loader (main.DATA_CHUNK runs): the table of the
+"""Loading a store larger than one chunk of the loader (live/loading.DATA_CHUNK runs): the table of the
 experiment on screen is filled chunk by chunk, each chunk's rows only, and ends with every run's
 data as a full refresh would show it."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from tests.app_helpers import make_app, settle
 from tests.hostile_shapes import add_run, new_store
-from tuitrack.app.screens.main import DATA_CHUNK
 from tuitrack.app.widgets.runs_table import RunsTable
+from tuitrack.live.loading import DATA_CHUNK
 
 RUNS = DATA_CHUNK * 2 + 50
 
@@ -48,3 +48,57 @@ async def test_every_row_has_its_data_once_loaded_chunk_by_chunk(tmp_path, monke
         by_name = {row[0]: row for row in full}
         assert by_name[f"run-{RUNS - 1}"][width] == str(RUNS - 1)
         assert by_name[f"run-{RUNS - 1}"][acc] == f"{RUNS - 1}.5"
+
+
+def test_the_loader_tells_in_order_and_serves_the_experiment_asked_for_first(tmp_path):
+    """live/loading.py without a screen: experiments, then each experiment's runs, then their data
+    in chunks (the experiment asked for first), then done, then the disk sizes."""
+    import threading
+
+    from tuitrack.live.index import RunIndex
+    from tuitrack.live.loading import LoadListener, StoreLoader
+    from tuitrack.store import open_store
+
+    root = big_experiment(tmp_path / "store")
+    told: list[tuple] = []
+    index = RunIndex(open_store(str(root)))
+    loader = StoreLoader(index, None, LoadListener(
+        experiments=lambda: (told.append(("experiments",)), loader.painted.set()),
+        runs=lambda eid: told.append(("runs", eid)),
+        data=lambda eid, ids: told.append(("data", eid, len(ids))),
+        done=lambda seconds: told.append(("done",)),
+        note=lambda note: told.append(("note", note)),
+        sizes=lambda eid: told.append(("sizes", eid)),
+    ))
+    big = next(e.experiment_id for e in index.store.experiments() if e.name == "big")
+    loader.hurry(big)
+    worker = threading.Thread(target=loader.run)
+    worker.start()
+    worker.join(timeout=60)
+    assert told[:3] == [("experiments",), ("runs", big), ("runs", "0")]
+    data = [t for t in told if t[0] == "data"]
+    assert data[0] == ("data", big, DATA_CHUNK)  # the experiment asked for first, chunk by chunk
+    assert [n for _, _, n in data] == [DATA_CHUNK, DATA_CHUNK, RUNS - 2 * DATA_CHUNK]
+    assert sum(n for _, eid, n in data if eid == big) == RUNS
+    done = told.index(("done",))
+    assert all(t[0] != "data" for t in told[done:]) and ("sizes", big) in told[done:]
+    assert all(index.has_data(r) for r in index.all_runs())
+
+
+def test_a_cancelled_load_says_it_is_not_done(tmp_path):
+    from tuitrack.live.index import RunIndex
+    from tuitrack.live.loading import LoadListener, StoreLoader
+    from tuitrack.store import open_store
+
+    index = RunIndex(open_store(str(big_experiment(tmp_path / "store"))))
+    told: list[str] = []
+    chunks = [0]
+
+    def data(eid, ids):
+        chunks[0] += 1
+
+    loader = StoreLoader(index, None, LoadListener(lambda: None, lambda eid: None, data,
+                                                   lambda s: told.append("done"), told.append, told.append))
+    loader.painted.set()
+    loader.run(cancelled=lambda: chunks[0] >= 1)
+    assert chunks[0] == 1 and told == []  # stopped after the first chunk: no "done", no sizes

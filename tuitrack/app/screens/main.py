@@ -7,7 +7,6 @@ Tree, table and detail follow one selected run: whichever pane moves, the others
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from collections.abc import Callable
@@ -50,9 +49,9 @@ from tuitrack.app.widgets.run_tree import NodeRef, RunTree
 from tuitrack.app.widgets.runs_table import MAX_COLUMNS, RunsTable
 from tuitrack.app.widgets.system_view import SystemView
 from tuitrack.app.widgets.view_footer import ViewFooter
-from tuitrack.formatting import shown_name
 from tuitrack.live.follow import Follower, Listener
 from tuitrack.live.index import RunIndex
+from tuitrack.live.loading import LoadListener, StoreLoader
 from tuitrack.live.metric_reads import PlotFeed, read_summary
 from tuitrack.live.options import LiveOptions
 from tuitrack.live.undo import UndoStack
@@ -77,7 +76,6 @@ def _plural(count: int, word: str) -> str:
 SUMMARIES_EVERY = 3.0  # seconds between full reads for min/max while the selected run writes
 AGES_EVERY = 60.0  # seconds between refreshes of the "5m ago" ages on screen
 GONE_EVERY = 2.0  # seconds between checks that the store's folder or database is still there
-DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
 EXPAND_ALL_BELOW = 300  # with fewer runs than this in the store, every experiment opens at start
 VIEW_KEYS = Binding.Group("view", compact=True)  # 1 2 3 4: the views of the pane under the table
 
@@ -161,10 +159,17 @@ class MainScreen(RunEditing, Screen):
         self.selected_run_id: str | None = None
         self._hidden_columns: dict[str, set[str]] = {}  # experiment id -> its hidden column keys
         self.show_system_metrics = False  # system/ metrics in the table, the plot's metrics and the picker
-        self._urgent: collections.deque[str] = collections.deque()
         self._wake = threading.Event()
         self._detail_cache: dict[str, tuple[dict, int | None]] = {}
-        self._painted = threading.Event()
+        self.loader = StoreLoader(index, self.follower if live.watch else None, LoadListener(
+            experiments=lambda: self.post_message(ExperimentsLoaded()),
+            runs=lambda experiment_id: self.post_message(RunsLoaded(experiment_id)),
+            data=lambda experiment_id, run_ids: self.post_message(RunDataLoaded(experiment_id, run_ids)),
+            done=lambda seconds: self.post_message(LoadingDone(seconds)),
+            note=lambda note: self.post_message(StatusNote(note)),
+            sizes=lambda experiment_id: self.post_message(SizesLoaded(experiment_id)),
+        ))
+        self._painted = self.loader.painted  # set once the experiments are on screen
         self.loaded = False  # every run's data is read (tests and benchmarks wait for it)
         self._reopen: set[str] = set()  # experiments to open again once reloaded
         self._user_moved = False  # the user chose where to look: loading must not move them
@@ -206,69 +211,13 @@ class MainScreen(RunEditing, Screen):
 
     @work(thread=True, exclusive=True, group="loader", exit_on_error=False)
     def load_store(self) -> None:
+        """Read the store (live/loading.py) on a worker thread; its messages arrive below."""
         worker = get_current_worker()
-        started = time.perf_counter()
         self.loaded = False
-        self._painted.clear()
-        if self.watch:
-            self.index.store.start_counting_changes()
-        experiments = self.index.load_experiments()
-        self.post_message(ExperimentsLoaded())
-        # Let the UI thread paint the tree before this thread competes with it for the GIL.
-        self._painted.wait(timeout=2.0)
-        early = False
-        if self.watch:
-            # A folder store is watched from here on (live/follow.py), its runs as they are
-            # listed. What the runs look like now: once loaded, a sweep finds what changed since
-            # (a run changed before its watch was in place) and hands it on.
-            early = self.follower.start_early()
-            self.follower.baseline()
-        pending = [e.experiment_id for e in experiments]
-        while pending and not worker.is_cancelled:
-            experiment_id = self._next(pending)
-            runs = self.index.load_runs(experiment_id)
-            if early:
-                self.follower.listed(runs)
-            self.post_message(RunsLoaded(experiment_id))
-        pending = [e.experiment_id for e in experiments]
-        while pending and not worker.is_cancelled:
-            experiment_id = self._next(pending)
-            runs = self.index.runs_of(experiment_id, include_deleted=True)
-            for start in range(0, len(runs), DATA_CHUNK):
-                if worker.is_cancelled:
-                    return
-                done = self.index.load_data(runs[start : start + DATA_CHUNK])
-                self.post_message(RunDataLoaded(experiment_id, [r.run_id for r in done]))
-                time.sleep(0.002)  # hand the GIL to the UI thread: keys first, loading second
-                if self._urgent:  # the user moved to another experiment: serve it first
-                    pending.append(experiment_id)
-                    break
-        self.post_message(LoadingDone(time.perf_counter() - started))
-        note = self.index.store.save_cache()  # the next open reads only what changed
-        if note:
-            self.post_message(StatusNote(note))
-        # Last, the slowest and least urgent: how much disk each run takes (for prune and the
-        # Disk column). Walking every file of every run: runs in chunks, yielding to the UI.
-        for experiment in experiments if self.index.store.measures_disk else []:
-            runs = self.index.runs_of(experiment.experiment_id, include_deleted=True)
-            for start in range(0, len(runs), DATA_CHUNK):
-                if worker.is_cancelled:
-                    return
-                done = self.index.load_disk_sizes(runs[start : start + DATA_CHUNK])
-                if done:
-                    self.post_message(SizesLoaded(experiment.experiment_id))
-                time.sleep(0.002)
-
-    def _next(self, pending: list[str]) -> str:
-        while self._urgent:
-            wanted = self._urgent.popleft()
-            if wanted in pending:
-                pending.remove(wanted)
-                return wanted
-        return pending.pop(0)
+        self.loader.run(cancelled=lambda: worker.is_cancelled)
 
     def _hurry(self, experiment_id: str) -> None:
-        self._urgent.append(experiment_id)
+        self.loader.hurry(experiment_id)
 
     # -- messages from the worker ----------------------------------------------------------------
 

@@ -1,0 +1,117 @@
+"""Loading a store for the screen, in the order that lets the screen paint first and stay
+responsive: the screen renders what it is told; this reads.
+
+1. the experiments (one meta.yaml each), then a wait until the screen painted them;
+2. following begins (a folder store is watched from here on, live/follow.py: each experiment's
+   runs as they are listed, so nothing a script writes meanwhile is missed);
+3. each experiment's runs, meta only (the tree), the one the user asks for first (`hurry`);
+4. each experiment's runs' data (the table's columns), DATA_CHUNK runs at a time, handing the
+   GIL to the UI thread between chunks;
+5. done: the read cache is saved; last, the disk sizes (every file of every run: the slowest
+   and least urgent).
+
+`run` blocks: call it on a worker thread. What it did is told through `LoadListener`, whose
+callbacks must be safe to call from any thread (the app posts messages).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tuitrack.live.follow import Follower
+from tuitrack.live.index import RunIndex
+
+DATA_CHUNK = 200  # runs whose data is read between two updates of the screen
+PAINT_WAIT = 2.0  # seconds the loader waits for the screen to paint the experiments, at most
+
+
+@dataclass
+class LoadListener:
+    """What a StoreLoader tells, from its thread."""
+
+    experiments: Callable[[], None]  # the experiments are listed
+    runs: Callable[[str], None]  # an experiment's runs are listed (meta only)
+    data: Callable[[str, list[str]], None]  # these runs of this experiment have their data
+    done: Callable[[float], None]  # every run has its data (seconds it took)
+    note: Callable[[str], None]  # a line for the user (the read cache could not be used)
+    sizes: Callable[[str], None]  # disk sizes of this experiment's runs are measured
+
+
+class StoreLoader:
+    def __init__(self, index: RunIndex, follower: Follower | None, listener: LoadListener):
+        self.index = index
+        self.follower = follower  # None: the store is not followed (--no-watch)
+        self.listener = listener
+        self.painted = threading.Event()  # the screen sets it once the experiments are on screen
+        self._urgent: collections.deque[str] = collections.deque()
+
+    def hurry(self, experiment_id: str) -> None:
+        """The user looks at this experiment: list it, and read its data, next."""
+        self._urgent.append(experiment_id)
+
+    def run(self, cancelled: Callable[[], bool] = lambda: False) -> None:
+        started = time.perf_counter()
+        self.painted.clear()
+        index, follower, tell = self.index, self.follower, self.listener
+        if follower is not None:
+            index.store.start_counting_changes()
+        experiments = index.load_experiments()
+        tell.experiments()
+        # Let the UI thread paint the tree before this thread competes with it for the GIL.
+        self.painted.wait(timeout=PAINT_WAIT)
+        early = False
+        if follower is not None:
+            # What the runs look like now: once loaded, a sweep finds what changed since (a run
+            # changed before its watch was in place) and hands it on.
+            early = follower.start_early()
+            follower.baseline()
+        pending = [e.experiment_id for e in experiments]
+        while pending and not cancelled():
+            experiment_id = self._next(pending)
+            runs = index.load_runs(experiment_id)
+            if early:
+                follower.listed(runs)
+            tell.runs(experiment_id)
+        pending = [e.experiment_id for e in experiments]
+        while pending and not cancelled():
+            experiment_id = self._next(pending)
+            runs = index.runs_of(experiment_id, include_deleted=True)
+            for start in range(0, len(runs), DATA_CHUNK):
+                if cancelled():
+                    return
+                done = index.load_data(runs[start : start + DATA_CHUNK])
+                tell.data(experiment_id, [r.run_id for r in done])
+                time.sleep(0.002)  # hand the GIL to the UI thread: keys first, loading second
+                if self._urgent:  # the user moved to another experiment: serve it first
+                    pending.append(experiment_id)
+                    break
+        if cancelled():
+            return
+        tell.done(time.perf_counter() - started)
+        note = index.store.save_cache()  # the next open reads only what changed
+        if note:
+            tell.note(note)
+        self._measure_disk(experiments, cancelled)
+
+    def _measure_disk(self, experiments, cancelled: Callable[[], bool]) -> None:
+        """How much disk each run takes (for prune and the Disk column), in chunks, yielding to the UI."""
+        for experiment in experiments if self.index.store.measures_disk else []:
+            runs = self.index.runs_of(experiment.experiment_id, include_deleted=True)
+            for start in range(0, len(runs), DATA_CHUNK):
+                if cancelled():
+                    return
+                if self.index.load_disk_sizes(runs[start : start + DATA_CHUNK]):
+                    self.listener.sizes(experiment.experiment_id)
+                time.sleep(0.002)
+
+    def _next(self, pending: list[str]) -> str:
+        while self._urgent:
+            wanted = self._urgent.popleft()
+            if wanted in pending:
+                pending.remove(wanted)
+                return wanted
+        return pending.pop(0)
