@@ -407,3 +407,18 @@ def test_runs_share_their_keys_and_short_values_read_or_cached(reference_store, 
         for text in keys + values:
             assert text is sys.intern(text), (how, text)
         store.save_cache()
+
+
+@pytest.mark.parametrize("cores", [2, 4])
+def test_commands_take_a_helper_only_from_four_cores(reference_store, cache_home, monkeypatch, capsys, cores):
+    """`tuitrack ls` through the cache: its helper process, like its forked workers, only where a
+    core is to spare (on two, the second process costs more CPU than it saves in wall time)."""
+    root, _ = reference_store
+    monkeypatch.setattr(read_cache, "HELP_FROM", 1)
+    monkeypatch.setattr(read_cache, "_cores", lambda: cores)
+    started = []
+    monkeypatch.setattr(read_helper, "helper_command",
+                        lambda *args: started.append(args) or [sys.executable, "-c", "pass"])
+    main(["ls", "--all", "--json", str(root)])
+    assert json.loads(capsys.readouterr().out)
+    assert bool(started) == (cores >= 4)

@@ -15,6 +15,7 @@ from tuitrack.model import Run
 from tuitrack.safe_text import visible
 from tuitrack.store import RunNotFound, Store, open_store
 from tuitrack.store.base import MIN_PREFIX, AmbiguousRun, prefix_matches, refuse_ambiguous
+from tuitrack.store.forked import MIN_CORES
 from tuitrack.store.locate import FORMAT_CHOICES
 
 HELP = "the store's format: auto (default: recognised from what is on disk), " + ", ".join(FORMAT_CHOICES[1:])
@@ -74,8 +75,11 @@ def add_cache_option(parser: argparse.ArgumentParser) -> None:
 def open_from(args: argparse.Namespace, location: str | None = None, workers: int = 1) -> Store:
     """The store named on the command line (or `location`), in the format asked for; through the
     read cache for commands that offer --no-cache and were not given it."""
+    # The read cache's helper process, as the forked workers, only where a core is to spare: on
+    # two, a command's second process costs more CPU than the wall time it saves (the app, whose
+    # wait is the user's, takes it from two).
     return open_store(location or args.store, workers=workers, format=getattr(args, "store_format", "auto"),
-                      cache=not getattr(args, "no_cache", True))
+                      cache=not getattr(args, "no_cache", True), helper_cores=MIN_CORES)
 
 
 def say_cache_note(store: Store) -> None:

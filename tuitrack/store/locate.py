@@ -135,16 +135,18 @@ FORMAT_CHOICES = ("auto", *FORMATS)
 EXPECTED_ANY = "; or ".join(f.expected for f in FORMATS.values()) + "; " + ELSEWHERE
 
 
-def open_store(location: str, workers: int = 1, format: str = "auto", cache: bool = False) -> Store:
+def open_store(location: str, workers: int = 1, format: str = "auto", cache: bool = False,
+               helper_cores: int = 2) -> Store:
     """The store at `location`. Raises StoreError with a one-line, user-facing message.
 
     `workers` > 1 lets big listings fork that many processes: for the CLI, never the app.
     `format` is one of FORMAT_CHOICES: "auto" recognises the format from what is on disk.
-    `cache`: a file store's first listing goes through its persistent read cache (read_cache.py).
+    `cache`: a file store's first listing goes through its persistent read cache (read_cache.py),
+    with a helper process (read_helper.py) on machines of at least `helper_cores` cores.
     """
     store = _open_store(location, workers, format)
     if cache and isinstance(store, MlflowFileStore):
-        store.cache = ReadCache(store.root)
+        store.cache = ReadCache(store.root, helper_cores=helper_cores)
     return store
 
 

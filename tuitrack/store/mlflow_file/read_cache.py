@@ -166,7 +166,7 @@ def run_of(entry: tuple, run_id: str, experiment_id: str) -> Run:
 class ReadCache:
     """The cache of one store: entries loaded once, kept or replaced as runs are read, saved."""
 
-    def __init__(self, root: str, folder: str | None = None):
+    def __init__(self, root: str, folder: str | None = None, helper_cores: int = 2):
         self.root = os.path.realpath(root)
         self.folder = folder if folder is not None else cache_folder()
         digest = hashlib.blake2b(os.fsencode(self.root), digest_size=16).hexdigest()
@@ -183,6 +183,7 @@ class ReadCache:
         self.changed = False
         self.finished = False
         self.hits = self.misses = 0
+        self.helper_cores = helper_cores  # a helper process only on machines with this many cores
         self.helped = 0  # hits the helper process checked
         self.read_by_helper = 0  # runs not taken from the cache that the helper read
         self.expected = 0  # run folders a store said it will list
@@ -244,7 +245,7 @@ class ReadCache:
         if self._helper_tried or self.finished or self.disabled:
             return
         self._helper_tried = True
-        if max(self.expected, len(self._entries())) < HELP_FROM or _cores() < 2:
+        if max(self.expected, len(self._entries())) < HELP_FROM or _cores() < self.helper_cores:
             return
         from tuitrack.store.mlflow_file import read_helper  # it imports this module: not at the top
 
