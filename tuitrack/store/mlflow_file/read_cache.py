@@ -386,24 +386,26 @@ class ReadCache:
             if key not in entries and key.rpartition("/")[0] not in self._listed:
                 entries[key] = entry
         payload = marshal.dumps(entries)
+        del entries
+        self.finish()  # the entries are in `payload` now: at 50,000 runs a copy less is 65 MB less
         if len(payload) + len(self.header) + _DIGEST > MAX_FILE_BYTES:
             payload = marshal.dumps({})
-        data = self.header + hashlib.blake2b(payload, digest_size=_DIGEST).digest() + payload
         try:
             os.makedirs(self.folder, mode=0o700, exist_ok=True)
             if os.stat(self.folder).st_mode & 0o077:
                 os.chmod(self.folder, 0o700)
             fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)  # 0600
             try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
+                with os.fdopen(fd, "wb") as file:  # in pieces: no copy of the payload
+                    file.write(self.header)
+                    file.write(hashlib.blake2b(payload, digest_size=_DIGEST).digest())
+                    file.write(payload)
                 os.replace(temp, self.path)
             except BaseException:
                 os.unlink(temp)
                 raise
         except OSError as exc:
             self.note = f"read cache not saved ({exc.strerror or exc})"
-        self.finish()
 
     def finish(self) -> None:
         """The listing is done: let go of the entries (a big store's are tens of MiB). Later reads
