@@ -422,3 +422,26 @@ def test_commands_take_a_helper_only_from_four_cores(reference_store, cache_home
     main(["ls", "--all", "--json", str(root)])
     assert json.loads(capsys.readouterr().out)
     assert bool(started) == (cores >= 4)
+
+
+def test_the_helper_stops_once_it_reaches_what_the_listing_did(tmp_path, monkeypatch):
+    """Records of runs the listing already has are dropped; MET_AFTER of them in a row mean the two
+    have met, and the helper is stopped (it would only read again what is done)."""
+    monkeypatch.setattr(read_cache, "MET_AFTER", 3)
+    (tmp_path / "store").mkdir()
+    cache = ReadCache(str(tmp_path / "store"), folder=str(tmp_path / "cache"))
+    cache._new = {f"e/{i}": b"done" for i in range(5)}
+    records = [("e/new", True), ("e/0", True), ("e/1", b"x"), ("e/other", None), ("e/2", True), ("e/3", True),
+               ("e/4", True), ("e/after", True)]
+    out = b"".join(read_helper.LENGTH.pack(len(r)) + r for r in map(marshal.dumps, records))
+    script = f"import os, sys; os.write(1, {out!r}); import time; time.sleep(30)"
+    monkeypatch.setattr(read_cache, "HELP_FROM", 0)
+    monkeypatch.setattr(read_cache, "_cores", lambda: 2)
+    monkeypatch.setattr(read_helper, "helper_command", lambda *args: [sys.executable, "-c", script])
+    cache._start_helper()
+    deadline = time.monotonic() + 30
+    while cache._helper is not None and time.monotonic() < deadline:
+        cache._hear()
+        time.sleep(0.01)
+    assert cache._helper is None  # stopped (killed) at e/2, e/3, e/4: three in a row already done
+    assert cache._news == {"e/new": True}  # done ones dropped, None not kept, nothing after the stop

@@ -47,6 +47,7 @@ MAX_VALUE_CHARS = 1 << 20  # likewise a run whose params and tags hold more text
 _MISSING = (1 << 64) - 1  # the size of a stamp for "not there"
 _NONE = (_MISSING, 0, 0, 0)
 _DIGEST = 32
+MET_AFTER = 64  # the helper's records in a row of runs the listing has: they have met, the helper stops
 HELP_FROM = 2_000  # runs from which a helper process checks and reads beside the listing (read_helper.py)
 
 
@@ -193,6 +194,7 @@ class ReadCache:
         self._unheard = bytearray()  # the helper's output not yet made into records
         self._news: dict[str, bool | bytes] = {}  # run folder -> what the helper told of it
         self._asked = 0
+        self._behind = 0  # the helper's records in a row of runs the listing already has
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -288,9 +290,14 @@ class ReadCache:
                 if len(buffer) - at - LENGTH.size < size:
                     break
                 key, news = marshal.loads(buffer[at + LENGTH.size: at + LENGTH.size + size])
-                if news is not None:
-                    self._news[key] = news
                 at += LENGTH.size + size
+                if key in self._new:  # the listing has this run already: the two have met
+                    self._behind += 1
+                    if self._behind >= MET_AFTER:  # what is left is done too: stop the helper
+                        self._stop_helper()
+                        return
+                elif news is not None:
+                    self._news[key], self._behind = news, 0
             del buffer[:at]
 
     def _stop_helper(self) -> None:
