@@ -87,6 +87,16 @@ async def grouped_by_lr(pilot) -> None:
     await group_by(pilot, "lr")
 
 
+async def groups_plotted(pilot) -> None:
+    """Grouped by lr, the table focused, every group marked and plotted (g p)."""
+    from tuitrack.app.widgets.runs_table import RunsTable
+
+    await grouped_by_lr(pilot)
+    pilot.app.screen.query_one(RunsTable).focus()
+    await pilot.press("g", "p")
+    await settle(pilot)
+
+
 def expected(lr: str) -> tuple[float, float]:
     latest = [loss(lr, seed, 19) for seed in SEEDS]
     return statistics.mean(latest), statistics.stdev(latest)
@@ -135,14 +145,9 @@ async def test_b_then_escape_keeps_the_plain_runs(sweep_store):
 
 
 async def test_a_group_plots_its_mean_and_band_and_B_switches_the_band(sweep_store):
-    from tuitrack.app.widgets.runs_table import RunsTable
-
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await grouped_by_lr(pilot)
-        app.screen.query_one(RunsTable).focus()
-        await pilot.press("g", "p")
-        await settle(pilot)
+        await groups_plotted(pilot)
         plot = app.screen.query_one(MetricPlot)
         assert [r.label for r in plot.runs] == ["lr=0.01 (3 runs)"]
         assert len(plot.runs[0].members["loss"]) == 3 and all(len(h) == 20 for h in plot.runs[0].members["loss"])
@@ -310,14 +315,9 @@ async def test_the_choosers_hints_are_whole(sweep_store, size):
 async def test_a_group_plot_has_round_step_ticks(sweep_store):
     """Groups alone on the plot: whole steps under the x axis (0 5 10 15), as for runs, not
     plotext's own (0.0 4.75 9.5)."""
-    from tuitrack.app.widgets.runs_table import RunsTable
-
     app = make_app(sweep_store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await grouped_by_lr(pilot)
-        app.screen.query_one(RunsTable).focus()
-        await pilot.press("g", "p")
-        await settle(pilot)
+        await groups_plotted(pilot)
         await pilot.pause()
         lines = plot_text(app.screen.query_one(MetricPlot)).splitlines()
         axis = next(i for i, line in enumerate(lines) if "└" in line)

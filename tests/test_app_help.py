@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -222,7 +223,7 @@ async def test_help_lists_a_key_bound_twice_for_one_action_once(reference_store)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("f1")
-        console = Console(width=100, record=True, file=open("/dev/null", "w"))
+        console = Console(width=100, record=True, file=io.StringIO())
         console.print(app.screen._table())
         lines = [line.split() for line in console.export_text().splitlines()]
         assert [words for words in lines if words[-1:] == ["Help"]] == [["?", "/", "f1", "Help"]]

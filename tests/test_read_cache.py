@@ -32,7 +32,7 @@ START_HELPER = ReadCache._start_helper
 @pytest.fixture(params=["alone", "with a helper"])
 def cache_home(tmp_path, monkeypatch, request) -> Path:
     """Each test twice: the listing checks every stamp itself, or a helper process checks them
-    all first (stamp_check.py; waited for here, so that every verdict is the helper's)."""
+    all first (read_helper.py; waited for here, so that every verdict is the helper's)."""
     home = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CACHE_HOME", str(home))
     monkeypatch.setattr(read_cache, "RACY_NS", WINDOW_NS)

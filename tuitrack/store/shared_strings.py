@@ -22,12 +22,14 @@ def shared(text):
 
 def share_strings(run: Run) -> Run:
     """Share the run's ids, keys and short values in place; returns the run."""
-    intern, limit = sys.intern, SHARED_UP_TO
     run.experiment_id, run.user_id = shared(run.experiment_id), shared(run.user_id)
-    # Keys are file names (at most 255 bytes) or a server's keys: interned whatever their length.
-    run.params = {(intern(k) if type(k) is str else k): (intern(v) if type(v) is str and len(v) <= limit else v)
-                  for k, v in run.params.items()}
-    run.tags = {(intern(k) if type(k) is str else k): (intern(v) if type(v) is str and len(v) <= limit else v)
-                for k, v in run.tags.items()}
-    run.metrics = {(intern(k) if type(k) is str else k): point for k, point in run.metrics.items()}
+    run.params, run.tags = _shared_values(run.params), _shared_values(run.tags)
+    run.metrics = {(sys.intern(k) if type(k) is str else k): point for k, point in run.metrics.items()}
     return run
+
+
+def _shared_values(values: dict) -> dict:
+    # Keys are file names (at most 255 bytes) or a server's keys: interned whatever their length.
+    intern, limit = sys.intern, SHARED_UP_TO
+    return {(intern(k) if type(k) is str else k): (intern(v) if type(v) is str and len(v) <= limit else v)
+            for k, v in values.items()}

@@ -24,43 +24,44 @@ from __future__ import annotations
 import json
 import marshal
 import os
-import struct
 import sys
 
 from tuitrack.model import Experiment, Run, RunStatus
-from tuitrack.store.mlflow_file import read_cache, stamp_check
-from tuitrack.store.mlflow_file.read_cache import Stamps, entry_of, load_entries
+from tuitrack.store.mlflow_file import read_cache
+from tuitrack.store.mlflow_file.read_cache import LENGTH, ReadCache, Stamps, entry_of, still_the_same
 
-LENGTH = struct.Struct("=I")
 _BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
          "from tuitrack.store.mlflow_file.read_helper import main; main(sys.argv[2:])")
 
 
-def helper_command(root: str, cache_path: str, header: bytes, digest: bytes | None) -> list[str]:
-    """The command that starts a helper for the store at `root` (its cache file: `cache_path`,
-    whose content is `header`, then `digest`; None when there is none to check against)."""
+def helper_command(root: str, cache_path: str, digest: bytes | None) -> list[str]:
+    """The command that starts a helper for the store at `root`, whose cache file at `cache_path`
+    the listing read with this digest (None: it had none)."""
     # -I: no PYTHON* variables, no user site, not the current folder; this interpreter's own
     # sys.path instead, so that the helper imports this very tuitrack.
     return [sys.executable, "-I", "-c", _BOOT, json.dumps(sys.path), root, cache_path,
-            header.hex(), "" if digest is None else digest.hex(), str(read_cache.RACY_NS)]
+            "" if digest is None else digest.hex(), str(read_cache.RACY_NS)]
 
 
 def main(argv: list[str]) -> None:
     try:
-        read_cache.RACY_NS = int(argv[4])  # the listing's racy window (a test's is short)
-        serve(argv[0], argv[1], bytes.fromhex(argv[2]), bytes.fromhex(argv[3]) if argv[3] else None)
+        read_cache.RACY_NS = int(argv[3])  # the listing's racy window (a test's is short)
+        serve(argv[0], argv[1], bytes.fromhex(argv[2]) if argv[2] else None)
     except (OSError, ValueError, EOFError, TypeError, IndexError, KeyError):
         pass  # the listing does what it did not hear about itself
     finally:
         os._exit(0)  # no clean-up to wait for: a helper killed mid-write is fine too
 
 
-def serve(root: str, cache_path: str, header: bytes, digest: bytes | None, out: int = 1) -> None:
+def serve(root: str, cache_path: str, digest: bytes | None, out: int = 1) -> None:
     from tuitrack.store.mlflow_file.store import MlflowFileStore  # here: the module imports this one's parent
 
-    entries = load_entries(cache_path, header, digest) if digest is not None else {}
-    if entries is None:
-        return  # not the file the listing read (replaced meanwhile): nothing to say
+    entries: dict[str, bytes] = {}
+    if digest is not None:  # the cache file, read and checked as the listing read it
+        cache = ReadCache(root, folder=os.path.dirname(cache_path), helper_cores=sys.maxsize)
+        entries = cache._entries()
+        if cache.path != cache_path or cache._digest != digest:
+            return  # not the file the listing read (replaced meanwhile): nothing to say
     store = MlflowFileStore(root)
     # The reverse of the app's order (and of the runs in each): the two meet about half way.
     for experiment in sorted(store.experiments(include_deleted=True), key=Experiment.order, reverse=True):
@@ -77,7 +78,7 @@ def found(store, experiment, name: str, path: str, old: bytes | None):
             names, blob, fields = marshal.loads(old)[:3]
             if fields[1] == RunStatus.RUNNING.value:
                 return None
-            if stamp_check.still_the_same(path, names, blob):
+            if still_the_same(path, names, blob):
                 return True
         except (TypeError, ValueError, IndexError, EOFError):
             pass  # a malformed entry: read the run

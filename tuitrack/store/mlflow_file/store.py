@@ -213,14 +213,13 @@ class MlflowFileStore(Store):
     # -- experiments ----------------------------------------------------------------------------
 
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
-        found = [self._read_experiment(path, name, False) for name, path in self._subfolders(self.root)]
-        if include_deleted:
-            trash = os.path.join(self.root, TRASH)
-            found += [self._read_experiment(p, n, True) for n, p in self._subfolders(trash)]
-        experiments = [e for e in found if e is not None]
-        if self.cache is not None and not self.cache.finished:
-            self.cache.expect(sum(map(_subfolder_count, map(self.experiment_dir, (e.experiment_id for e in experiments)))))
-        return experiments
+        active = self._subfolders(self.root)
+        trashed = self._subfolders(os.path.join(self.root, TRASH)) if include_deleted else []
+        found = [(self._read_experiment(path, name, trash), path)
+                 for trash, folders in ((False, active), (True, trashed)) for name, path in folders]
+        if self.cache is not None and not self.cache.finished:  # a helper process, if worth it
+            self.cache.expect(sum(_subfolder_count(path) for experiment, path in found if experiment is not None))
+        return [experiment for experiment, _ in found if experiment is not None]
 
     def _subfolders(self, folder: str) -> list[tuple[str, str]]:
         """Experiment candidates: sub-folders that are not reserved and not hidden."""
