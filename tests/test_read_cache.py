@@ -220,12 +220,17 @@ def cache_file(cache_home: Path) -> Path:
 
 
 def with_valid_digest(header: bytes, payload: bytes) -> bytes:
-    return header + hashlib.blake2b(payload, digest_size=32).digest() + payload
+    return header + payload + hashlib.blake2b(payload, digest_size=32).digest()
+
+
+def records_of(entries: dict[str, bytes]) -> bytes:
+    return b"".join(read_cache.RECORD.pack(len(os.fsencode(key)), len(entry)) + os.fsencode(key) + entry
+                    for key, entry in entries.items())
 
 
 @pytest.mark.parametrize("breakage", [
     "truncated", "a flipped byte", "empty", "garbage", "another version", "another store",
-    "not a dict", "malformed entries", "a folder",
+    "not records", "a cut record", "malformed entries", "a folder",
 ])
 def test_a_broken_cache_is_ignored_and_rebuilt(reference_store, cache_home, breakage):
     root, _ = reference_store
@@ -243,11 +248,12 @@ def test_a_broken_cache_is_ignored_and_rebuilt(reference_store, cache_home, brea
         "another version": lambda: data.replace(b"read cache\n%d " % read_cache.FORMAT,
                                                 b"read cache\n%d " % (read_cache.FORMAT - 1), 1),
         "another store": lambda: data.replace(os.fsencode(os.path.realpath(root)), b"/elsewhere", 1),
-        "not a dict": lambda: with_valid_digest(header, marshal.dumps([1, 2, 3])),
-        "malformed entries": lambda: with_valid_digest(
-            header, marshal.dumps({k: value for k, value in zip(marshal.loads(data[len(header) + 32:]),
-                                                                 [b"", b"x", marshal.dumps((1, 2)), marshal.dumps(None),
-                                                                  marshal.dumps(("a", b"", 3, {}, {}, {}))] * 100)})),
+        "not records": lambda: with_valid_digest(header, marshal.dumps([1, 2, 3])),
+        "a cut record": lambda: with_valid_digest(header, data[len(header):-32 - 1]),
+        "malformed entries": lambda: with_valid_digest(header, records_of(
+            {key: value for key, value in zip(read_cache.records(data, len(header), len(data) - 32),
+                                              [b"", b"x", marshal.dumps((1, 2)), marshal.dumps(None),
+                                               marshal.dumps(("a", b"", 3, {}, {}, {}))] * 100)})),
     }
     if breakage == "a folder":
         path.unlink()
@@ -445,3 +451,76 @@ def test_the_helper_stops_once_it_reaches_what_the_listing_did(tmp_path, monkeyp
         time.sleep(0.01)
     assert cache._helper is None  # stopped (killed) at e/2, e/3, e/4: three in a row already done
     assert cache._news == {"e/new": True}  # done ones dropped, None not kept, nothing after the stop
+
+
+def test_new_entries_go_to_disk_as_they_are_read_not_to_memory(tmp_path, monkeypatch):
+    """A first open holds no copy of what it caches (50,000 runs' entries are 65 MB, which the
+    allocator would keep after they are let go): each is in the new file once its run is read."""
+    import tracemalloc
+
+    from tests.hostile_shapes import add_run, new_store
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(read_cache, "RACY_NS", WINDOW_NS)
+    experiment = new_store(tmp_path / "store")
+    for i in range(60):
+        (add_run(experiment, i, f"run {i}") / "tags" / "mlflow.note.content").write_text(f"{i} " + "x" * 100_000)
+    settle()
+
+    def held_after_listing(cache: bool) -> int:
+        store = open_store(str(tmp_path / "store"), cache=cache)
+        tracemalloc.start()
+        runs = [run for e in store.experiments() for run in store.runs(e, with_data=True)]
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        assert len(runs) == 60
+        if cache:
+            assert store.cache.misses == 60 and set(store.cache._new.values()) == {None}
+            assert [p.name for p in (tmp_path / "xdg" / "tuitrack").iterdir()][0].startswith(".tmp-")
+            store.save_cache()
+        return held
+
+    without = held_after_listing(cache=False)
+    assert held_after_listing(cache=True) - without < 2 << 20  # the entries alone are 6 MB
+    assert listing(tmp_path / "store", cache=True)[1].hits == 60
+
+
+def test_a_listing_that_stops_before_saving_leaves_the_cache_as_it_was(reference_store, cache_home):
+    root, ids = reference_store
+    settle()
+    listing(root, cache=True)
+    before = cache_file(cache_home).read_bytes()
+    (run_dir(root, ids.runs["child"]) / "tags" / "custom.tag").write_text("changed")
+    settle()
+    store = open_store(str(root), cache=True)
+    for experiment in store.experiments(include_deleted=True):
+        store.runs(experiment, with_data=True)
+    assert store.cache.misses + store.cache.read_by_helper >= 1
+    store.cache.finish()  # a load cancelled (the app quit while loading)
+    assert cache_file(cache_home).read_bytes() == before
+    assert [p.name for p in (cache_home / "tuitrack").iterdir()] == [cache_file(cache_home).name]
+
+
+def test_temp_files_of_killed_sessions_are_removed_and_others_kept(reference_store, cache_home):
+    root, _ = reference_store
+    folder = cache_home / "tuitrack"
+    folder.mkdir(parents=True)
+    killed, loading, other = folder / ".tmp-killed", folder / ".tmp-loading", folder / "0123.cache"
+    for path in (killed, loading, other):
+        path.write_bytes(b"x" * 100)
+    hours_ago = time.time() - 2 * read_cache.STALE_SECONDS
+    os.utime(killed, (hours_ago, hours_ago))
+    os.utime(other, (hours_ago, hours_ago))
+    settle()
+    listing(root, cache=True)
+    assert not killed.exists() and loading.exists() and other.exists()
+
+
+def test_a_cache_that_cannot_be_written_is_not_saved_and_changes_nothing(reference_store, cache_home):
+    root, _ = reference_store
+    cache_home.mkdir()
+    (cache_home / "tuitrack").write_bytes(b"a file where the cache folder would be")
+    text, cache = listing(root, cache=True)
+    assert text == listing(root, cache=False)[0]
+    assert cache.note.startswith("read cache not saved (")
+    assert (cache_home / "tuitrack").read_bytes() == b"a file where the cache folder would be"

@@ -13,13 +13,17 @@ read may change again without its stamp changing, so a run with any stamp that r
 before its read began, or later) is not kept: it is read again next time. Nor are runs with
 problems, or mini-mlflow's: any doubt means read again.
 
-The file is `marshal` data behind a header and a BLAKE2b digest of it: a truncated, corrupt or
-foreign file fails the digest or the header before marshal sees a byte of it (marshal is not
-meant for untrusted input; this only ever loads bytes tuitrack's own `marshal.dumps` wrote, for
-this Python). At 50,000 runs the file is 69 MB: marshal loads it in 0.03 s and decodes every
-entry, one by one as its run is asked for, in 0.4 s (JSON: 87 MB, 0.65 s, all at once). Any
-failure to read it means an empty cache and one note; it is written again (temp file +
-os.replace, 0600 in a 0700 folder), and never grows past MAX_FILE_BYTES.
+The file is a header, then one record per run (its folder's key and its entry, `marshal` bytes),
+then a BLAKE2b digest of the records: a truncated, corrupt or foreign file fails the digest or the
+header before marshal sees a byte of it (marshal is not meant for untrusted input; this only ever
+loads bytes tuitrack's own `marshal.dumps` wrote, for this Python). At 50,000 runs the file is
+69 MB. It is loaded as one block and each entry decoded only when its run is asked for (0.4 s
+for all of them; JSON: 87 MB, 0.65 s, all at once); the block is let go, all at once, when the
+listing is done. The new file is written as the listing goes (runs read anew at once, unchanged
+ones at the end, from the old block): entries are never held as 50,000 objects, which the
+allocator would not give back. Any failure to read it means an empty cache and one note; it is
+written again (temp file + os.replace, 0600 in a 0700 folder), and never grows past
+MAX_FILE_BYTES.
 
 From HELP_FROM runs a helper process checks and reads runs from the other end of the listing
 (read_helper.py: the second core; a check is 900,000 `lstat` calls at 50,000 runs, 1.6 s of one).
@@ -27,6 +31,7 @@ From HELP_FROM runs a helper process checks and reads runs from the other end of
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -43,7 +48,7 @@ from operator import attrgetter
 
 from tuitrack.model import Lifecycle, MetricPoint, Run, RunStatus
 
-FORMAT = 3  # bump when an entry's shape changes: older files are then ignored
+FORMAT = 4  # bump when an entry's shape changes: older files are then ignored
 MAGIC = b"tuitrack read cache\n"
 RACY_NS = 2_000_000_000  # covers filesystems with 1 s and 2 s timestamps, and the kernel's coarse clock
 MAX_FILE_BYTES = 256 << 20
@@ -53,6 +58,8 @@ _MISSING = (1 << 64) - 1  # the size of a stamp for "not there"
 _NONE = (_MISSING, 0, 0, 0)
 _DIGEST = 32
 _FIELDS = attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")  # a stamp, from a stat
+RECORD = struct.Struct("=II")  # a record of the file: its key's length (bytes), its entry's length
+STALE_SECONDS = 3_600  # a temp file this old in the cache folder is a killed session's: removed
 LENGTH = struct.Struct("=I")  # the helper's records: each is its length, then marshal data
 MET_AFTER = 64  # the helper's records in a row of runs the listing has: they have met, the helper stops
 HELP_FROM = 2_000  # runs from which a helper process checks and reads beside the listing (read_helper.py)
@@ -187,6 +194,110 @@ def run_of(entry: tuple, run_id: str, experiment_id: str) -> Run:
     )
 
 
+class NewFile:
+    """The cache file being written: a temp file in the cache folder, its records appended as
+    runs are kept, made the cache at `commit` (os.replace). Errors are kept, not raised: a cache
+    that cannot be written never stops a listing."""
+
+    def __init__(self, folder: str, header: bytes):
+        self.folder, self.header = folder, header
+        self.error: str | None = None  # why it will not be saved
+        self._file = None
+        self._temp: str | None = None
+        self._digest = hashlib.blake2b(digest_size=_DIGEST)
+        self._size = len(header) + _DIGEST
+
+    def add(self, key: str, entry) -> None:
+        if self.error is not None:
+            return
+        name = os.fsencode(key)
+        self._size += RECORD.size + len(name) + len(entry)
+        if self._size > MAX_FILE_BYTES:
+            self._fail("too large")
+            return
+        try:
+            if self._file is None:
+                self._open()
+            for part in (RECORD.pack(len(name), len(entry)), name, entry):
+                self._digest.update(part)
+                self._file.write(part)
+        except OSError as exc:
+            self._fail(exc.strerror or str(exc))
+
+    def _open(self) -> None:
+        os.makedirs(self.folder, mode=0o700, exist_ok=True)
+        if os.stat(self.folder).st_mode & 0o077:
+            os.chmod(self.folder, 0o700)
+        fd, self._temp = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)  # 0600
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._file.write(self.header)
+
+    def commit(self, path: str) -> str | None:
+        """Make what was added the cache file at `path`; why not, when it could not be."""
+        if self.error == "too large":  # an empty cache rather than an old one: it is read again
+            self.error, self._digest, self._size = None, hashlib.blake2b(digest_size=_DIGEST), 0
+            self.discard()
+        if self.error is None:
+            try:
+                if self._file is None:
+                    self._open()
+                self._file.write(self._digest.digest())
+                self._file.close()
+                os.replace(self._temp, path)
+                self._temp = None
+                _remove_stale(self.folder)
+            except OSError as exc:
+                self._fail(exc.strerror or str(exc))
+        error = self.error
+        self.discard()
+        return error
+
+    def _fail(self, why: str) -> None:
+        self.error = why
+        self.discard()
+
+    def discard(self) -> None:
+        file, temp, self._file, self._temp = self._file, self._temp, None, None
+        try:
+            if file is not None:
+                file.close()
+        except OSError:
+            pass
+        finally:
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+
+
+def _remove_stale(folder: str) -> None:
+    """Temp files of sessions that were killed while they loaded (each is a cache's size)."""
+    old = time.time() - STALE_SECONDS
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.name.startswith(".tmp-") and entry.stat(follow_symlinks=False).st_mtime < old:
+                    os.unlink(entry.path)
+
+
+def records(data: bytes, start: int, end: int) -> dict[str, tuple[int, int]]:
+    """Where each run folder's entry lies in `data[start:end]`, a file's records (the last of a
+    key wins). Raises ValueError when they do not fill it exactly."""
+    found: dict[str, tuple[int, int]] = {}
+    unpack, size, at = RECORD.unpack_from, RECORD.size, start
+    while at < end:
+        if end - at < size:
+            raise ValueError("a cut record")
+        name_length, entry_length = unpack(data, at)
+        at += size
+        key_end = at + name_length
+        entry_end = key_end + entry_length
+        if entry_end > end:
+            raise ValueError("a cut record")
+        found[os.fsdecode(data[at:key_end])] = (key_end, entry_end)
+        at = entry_end
+    return found
+
+
 class ReadCache:
     """The cache of one store: entries loaded once, kept or replaced as runs are read, saved."""
 
@@ -201,8 +312,12 @@ class ReadCache:
         self.disabled = _within(os.path.realpath(self.folder), self.root)
         if self.disabled:
             self.note = f"read cache not used: its folder {self.folder} is inside the store"
-        self._old: dict[str, bytes] | None = None
-        self._new: dict[str, bytes] = {}
+        self._data = b""  # the loaded file
+        self._old: dict[str, tuple[int, int]] | None = None  # run folder -> where its entry is in _data
+        # Run folders this session has an entry for: where it is in _data (unchanged), or None
+        # (a new one, written to the new file already).
+        self._new: dict[str, tuple[int, int] | None] = {}
+        self._file = NewFile(self.folder, self.header)
         self._listed: set[str] = set()  # experiment folders (relative) whose runs were all listed
         self.changed = False
         self.finished = False
@@ -221,12 +336,17 @@ class ReadCache:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def _entries(self) -> dict[str, bytes]:
+    def _entries(self) -> dict[str, tuple[int, int]]:
         if self._old is None:
             self._old = {} if self.disabled else self._load()
         return self._old
 
-    def _load(self) -> dict[str, bytes]:
+    def entry(self, key: str) -> memoryview | None:
+        """The loaded file's entry for run folder `key` (marshal bytes), if it has one."""
+        place = self._entries().get(key)
+        return None if place is None else memoryview(self._data)[place[0]:place[1]]
+
+    def _load(self) -> dict[str, tuple[int, int]]:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -245,18 +365,16 @@ class ReadCache:
             return self._ignored("is not a tuitrack read cache")
         if data[:head] != self.header:
             return self._ignored("is of another version or for another store")
-        digest, payload = data[head:head + _DIGEST], memoryview(data)[head + _DIGEST:]  # no copy of tens of MiB
-        if len(digest) != _DIGEST or hashlib.blake2b(payload, digest_size=_DIGEST).digest() != digest:
-            return self._ignored("is truncated or corrupt")
+        end = len(data) - _DIGEST
+        digest = data[end:]
+        with memoryview(data)[head:end] as payload:  # no copy of tens of MiB
+            if end < head or hashlib.blake2b(payload, digest_size=_DIGEST).digest() != digest:
+                return self._ignored("is truncated or corrupt")
         try:
-            entries = marshal.loads(payload)
-        except (ValueError, EOFError, TypeError):
+            entries = records(data, head, end)
+        except ValueError:
             return self._ignored("is corrupt")
-        finally:
-            payload.release()
-        if not isinstance(entries, dict):
-            return self._ignored("is corrupt")
-        self._digest = bytes(digest)
+        self._data, self._digest = data, digest
         return entries
 
     # -- the helper process (read_helper.py) -------------------------------------------------------
@@ -341,23 +459,23 @@ class ReadCache:
         if self.finished:
             return None
         self._start_helper()
-        data = self._entries().get(key)
+        place = self._entries().get(key)
         news = self._told(key)
         found = self._taken(key, news, run_id, experiment_id)
         if found is not None:  # the helper read the run anew
             if stamped is not None:
                 stamped(found[1], found[2])
             return found[0]
-        if data is not None:
+        if place is not None:
             try:
-                entry = marshal.loads(data)  # bytes tuitrack wrote: the file's digest said so
+                entry = marshal.loads(memoryview(self._data)[place[0]:place[1]])  # bytes tuitrack wrote: the digest said so
                 verdict = news is True or still_the_same(run_path, entry[0], entry[1])
                 self.helped += news is True
                 if verdict:
                     run = run_of(entry, run_id, experiment_id)
                     if stamped is not None:
                         stamped(entry[0], entry[1])
-                    self._new[key] = data
+                    self._new[key] = place
                     self.hits += 1
                     return run
             except (TypeError, ValueError, IndexError, AttributeError, EOFError):
@@ -382,7 +500,7 @@ class ReadCache:
             found = run_of(entry, run_id, experiment_id), entry[0], entry[1]
         except (TypeError, ValueError, IndexError, AttributeError, EOFError):
             return None
-        self._new[key], self.changed = news, True
+        self._add(key, news)
         self.read_by_helper += 1
         return found
 
@@ -395,46 +513,41 @@ class ReadCache:
             return
         entry = entry_of(run, stamps)
         if entry is not None:
-            self._new[key] = entry
+            self._add(key, entry)
         self.changed = True
+
+    def _add(self, key: str, entry: bytes) -> None:
+        if not self.disabled:
+            self._file.add(key, entry)
+        self._new[key], self.changed = None, True
 
     # -- writing ----------------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write what this session read (and entries of experiments it did not list), atomically;
-        then `finish`."""
+        """Make the new file the cache: the runs read anew are in it already; the unchanged ones
+        and those of experiments this session did not list are copied from the old file. Then
+        `finish`."""
         if self.disabled or self.finished or not self.changed:
             self.finish()
             return
-        entries = dict(self._new)
-        for key, entry in self._entries().items():
-            if key not in entries and key.rpartition("/")[0] not in self._listed:
-                entries[key] = entry
-        payload = marshal.dumps(entries)
-        del entries
-        self.finish()  # the entries are in `payload` now: at 50,000 runs a copy less is 65 MB less
-        if len(payload) + len(self.header) + _DIGEST > MAX_FILE_BYTES:
-            payload = marshal.dumps({})
-        try:
-            os.makedirs(self.folder, mode=0o700, exist_ok=True)
-            if os.stat(self.folder).st_mode & 0o077:
-                os.chmod(self.folder, 0o700)
-            fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)  # 0600
-            try:
-                with os.fdopen(fd, "wb") as file:  # in pieces: no copy of the payload
-                    file.write(self.header)
-                    file.write(hashlib.blake2b(payload, digest_size=_DIGEST).digest())
-                    file.write(payload)
-                os.replace(temp, self.path)
-            except BaseException:
-                os.unlink(temp)
-                raise
-        except OSError as exc:
-            self.note = f"read cache not saved ({exc.strerror or exc})"
+        data, add = memoryview(self._data), self._file.add
+        for key, place in self._new.items():
+            if place is not None:
+                add(key, data[place[0]:place[1]])
+        for key, place in self._entries().items():
+            if key not in self._new and key.rpartition("/")[0] not in self._listed:
+                add(key, data[place[0]:place[1]])
+        data.release()
+        error = self._file.commit(self.path)
+        if error is not None:
+            self.note = f"read cache not saved ({error})"
+        self.finish()
 
     def finish(self) -> None:
-        """The listing is done: let go of the entries (a big store's are tens of MiB). Later reads
-        (a live view's) read the store itself."""
+        """The listing is done: let go of the entries (a big store's are tens of MiB, in one
+        block: given back to the system) and of a new file not saved. Later reads (a live
+        view's) read the store itself."""
         self.finished = True
         self._stop_helper()
-        self._old, self._new, self._listed, self._news = {}, {}, set(), {}
+        self._file.discard()
+        self._data, self._old, self._new, self._listed, self._news = b"", {}, {}, set(), {}

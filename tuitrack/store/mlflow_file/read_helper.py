@@ -56,10 +56,9 @@ def main(argv: list[str]) -> None:
 def serve(root: str, cache_path: str, digest: bytes | None, out: int = 1) -> None:
     from tuitrack.store.mlflow_file.store import MlflowFileStore  # here: the module imports this one's parent
 
-    entries: dict[str, bytes] = {}
+    cache = ReadCache(root, folder=os.path.dirname(cache_path), helper_cores=sys.maxsize)
     if digest is not None:  # the cache file, read and checked as the listing read it
-        cache = ReadCache(root, folder=os.path.dirname(cache_path), helper_cores=sys.maxsize)
-        entries = cache._entries()
+        cache._entries()
         if cache.path != cache_path or cache._digest != digest:
             return  # not the file the listing read (replaced meanwhile): nothing to say
     store = MlflowFileStore(root)
@@ -67,11 +66,11 @@ def serve(root: str, cache_path: str, digest: bytes | None, out: int = 1) -> Non
     for experiment in sorted(store.experiments(include_deleted=True), key=Experiment.order, reverse=True):
         for name, path in reversed(store._run_folders(experiment)):
             key = store._rel(path)
-            record = marshal.dumps((key, found(store, experiment, name, path, entries.get(key))))
+            record = marshal.dumps((key, found(store, experiment, name, path, None if digest is None else cache.entry(key))))
             os.write(out, LENGTH.pack(len(record)) + record)  # a closed pipe (the listing is done) ends it here
 
 
-def found(store, experiment, name: str, path: str, old: bytes | None):
+def found(store, experiment, name: str, path: str, old: memoryview | None):
     """What the helper tells of one run folder (the module's docstring)."""
     if old is not None:
         try:
