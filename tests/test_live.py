@@ -487,7 +487,7 @@ def test_the_listing_records_the_baseline_a_sweep_of_its_own_would_take(referenc
     store.save_cache()
     sweeper._recorded()  # as the first sweep does
     recorded = sweeper._last
-    own_pass = {path: hash(print_) for path, print_ in store.fingerprints().items()}
+    own_pass = store.fingerprints()
     runs = {store.run_dir(r) for r in index.all_runs()}
     experiments = {store.experiment_dir(e) for e in index.experiments}
     assert runs and recorded.keys() == runs | experiments

@@ -32,8 +32,7 @@ class Sweeper:
         self._sweeping = threading.Lock()  # a queue overflow may ask for a sweep at any time
         self.last_duration = 0.0  # wall seconds the last sweep took
         self.last_cpu = 0.0  # CPU seconds it took (this thread's)
-        # path -> the hash of its fingerprint (a run's is four stats: 700 bytes as tuples, 35 MiB
-        # at 50,000 runs; a hash is 32), as the last sweep found it
+        # path -> the hash of its fingerprint, as the last sweep found it
         self._last: dict[str, int] | None = None
         self._recording = False  # the store records the baseline as it lists (`baseline`)
         self._stop = threading.Event()
@@ -54,7 +53,7 @@ class Sweeper:
             self._last = {}
             return
         found = self.store.fingerprints()
-        self._last = None if found is None else {p: hash(f) for p, f in found.items() if known(p)}
+        self._last = None if found is None else {path: print_ for path, print_ in found.items() if known(path)}
 
     def _recorded(self) -> None:
         """The listing is over (or a sweep cannot wait for it): its fingerprints become the baseline.
@@ -70,7 +69,7 @@ class Sweeper:
             if self._last is None:
                 return set()
             started, cpu = time.perf_counter(), time.thread_time()
-            now = {path: hash(print_) for path, print_ in (self.store.fingerprints() or {}).items()}
+            now = self.store.fingerprints() or {}
             changed = {path for path in now.keys() | self._last.keys() if now.get(path) != self._last.get(path)}
             self._last = now
             self.last_duration = time.perf_counter() - started

@@ -200,9 +200,9 @@ class EntrenarStore(Store):
         except OSError:
             return None
 
-    def fingerprints(self) -> dict[str, tuple]:
+    def fingerprints(self) -> dict[str, int]:
         """Each run record by its stat."""
-        return {path: (stat_key(path),) for _, path in record_files(self.root)}
+        return {path: hash((stat_key(path),)) for _, path in record_files(self.root)}
 
     def classify(self, path: str) -> Change | None:
         folder, name = os.path.split(os.path.abspath(path))

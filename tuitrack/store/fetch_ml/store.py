@@ -233,9 +233,9 @@ class FetchMlStore(Store):
         folder = Path(self._folder(run.run_id))
         return purge_plan.disk_bytes(folder) if folder.is_dir() else None
 
-    def fingerprints(self) -> dict[str, tuple]:
+    def fingerprints(self) -> dict[str, int]:
         """Each commit folder by its meta.bin, metrics.bin and deletion marker."""
-        return {folder: tuple(stat_key(os.path.join(folder, name)) for name in (META, METRICS, DELETED_MARKER))
+        return {folder: hash(tuple(stat_key(os.path.join(folder, name)) for name in (META, METRICS, DELETED_MARKER)))
                 for folder in map(self._folder, self._commit_folders())}
 
     def classify(self, path: str) -> Change | None:

@@ -647,13 +647,13 @@ class MlflowFileStore(Store):
 
     # -- what a changed path means ------------------------------------------------------------------
 
-    def fingerprints(self) -> dict[str, tuple]:
+    def fingerprints(self) -> dict[str, int]:
         """Each experiment folder by its meta.yaml; each run folder by its meta.yaml and its
         metrics/, params/ and tags/ folders (a new key changes its folder's mtime)."""
-        out: dict[str, tuple] = {}
+        out: dict[str, int] = {}
         for base in (self.root, os.path.join(self.root, TRASH)):
             for _, exp_path in self._subfolders(base):
-                out[exp_path] = (stat_key(os.path.join(exp_path, META)),)
+                out[exp_path] = hash((stat_key(os.path.join(exp_path, META)),))
                 try:
                     entries = list(os.scandir(exp_path))
                 except OSError:
@@ -666,7 +666,7 @@ class MlflowFileStore(Store):
                             continue
                     except OSError:
                         continue
-                    out[entry.path] = tuple(stat_key(os.path.join(entry.path, part)) for part in _FINGERPRINTED)
+                    out[entry.path] = hash(tuple(stat_key(os.path.join(entry.path, part)) for part in _FINGERPRINTED))
         return out
 
     def record_fingerprints(self, known) -> bool:
