@@ -148,6 +148,22 @@ async def test_a_growing_log_is_followed_live(store):
         await wait_for(pilot, lambda: "step 2001 loss 0.00005" in screen_text(app))
 
 
+async def test_the_view_looks_at_its_files_only_while_shown(store):
+    """Its once-a-second look (a followed file, a relisting) is paused while another view shows:
+    an idle app's timers cost it more than its sweeps."""
+    root, run_id, _ = store
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = pilot.app.screen.query_one(ArtifactsView)
+        await settle(pilot)
+        assert not view._looking._active.is_set()
+        view = await open_view(pilot, run_id)
+        assert view._looking._active.is_set()
+        await pilot.press("1")
+        await settle(pilot)
+        assert not view._looking._active.is_set()
+
+
 async def test_hostile_artifacts_are_shown_as_text_never_followed(store, tmp_path):
     root, run_id, folder = store
     canary = tmp_path / "canary.txt"

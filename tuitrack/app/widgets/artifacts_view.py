@@ -102,9 +102,19 @@ class ArtifactsView(Horizontal):
                 yield Static(id="artifact-preview-body")
 
     def on_mount(self) -> None:
-        self.set_interval(FOLLOW_EVERY, self._follow)
-        self.set_interval(FOLLOW_EVERY, self._relist_if_due)
+        # Paused while the view is hidden: an idle app's timers cost it more than its sweeps.
+        self._looking = self.set_interval(FOLLOW_EVERY, self._look, pause=True)
         self._say("Enter previews the file under the cursor.")
+
+    def on_show(self) -> None:
+        self._looking.resume()
+
+    def on_hide(self) -> None:
+        self._looking.pause()
+
+    def _look(self) -> None:
+        self._follow()
+        self._relist_if_due()
 
     def focus(self, scroll_visible: bool = True):
         """Focus goes to the tree: the keys of the view are its keys."""
