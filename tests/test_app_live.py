@@ -63,7 +63,7 @@ async def test_app_follows_a_writer(reference_store, poll):
 async def test_silent_running_run_is_shown_stale(reference_store, monkeypatch):
     """Staleness comes with the clock: every 30 s the running runs are looked at again, in the
     tree and in their own table rows, not the whole table (2,500 rows at 50,000 runs: most of the
-    idle CPU)."""
+    idle CPU), and only those whose staleness changed are redrawn."""
     root, ids = reference_store
     now = [fixed_clock()]
     app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
@@ -88,6 +88,20 @@ async def test_silent_running_run_is_shown_stale(reference_store, monkeypatch):
         screen._refresh_stale()
         assert str(screen.query_one(RunTree).run_nodes[running].label).startswith("●")
         assert "running (stale)" not in table._cells[row] and not full_sets
+        redrawn = []  # a look that finds nothing changed redraws nothing
+        tree = screen.query_one(RunTree)
+        monkeypatch.setattr(tree, "update_run", lambda run: redrawn.append(run.run_id))
+        monkeypatch.setattr(table, "update_rows", lambda runs: redrawn.extend(r.run_id for r in runs) or True)
+        now[0] = written / 1000 + 20
+        screen._refresh_stale()
+        assert redrawn == []
+        running_runs = [r for r in screen.index.all_runs() if r.status is RunStatus.RUNNING]
+        before = {r.run_id for r in running_runs if screen._is_stale(r)}
+        now[0] = written / 1000 + 601
+        after = {r.run_id for r in running_runs if screen._is_stale(r)}
+        screen._refresh_stale()
+        assert redrawn.count(running) == 2  # its label and its row
+        assert set(redrawn) == before ^ after  # and only others that turned stale too
 
 
 async def test_a_run_deleted_by_mlflow_while_watched_leaves_the_tree(reference_store):
@@ -367,3 +381,26 @@ async def test_points_logged_in_a_collapsed_experiment_do_not_reshape_the_tree(r
             f.write(f"1799000000000 123.5 {run.metrics[key].step + 1}\n")
         await eventually(pilot, lambda: any(r.run_id == run.run_id and r.metrics[key].value == 123.5 for r in table.runs))
         assert not full_sets and not screen._filled(current)
+
+
+async def test_ages_are_redrawn_with_the_clock(reference_store):
+    """Every minute the "5m ago" ages, running durations and staleness are computed again: only
+    the columns the clock changes, and they come out as a whole new table would."""
+    root, ids = reference_store
+    now = [fixed_clock()]
+    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await screen.select_run(ids.runs["running"])
+        await settle(pilot)
+        table, tree = screen.query_one(RunsTable), screen.query_one(RunTree)
+        ages_before = [row[:] for row in table._cells]
+        label_before = str(tree.run_nodes[ids.runs["running"]].label)
+        now[0] += 3 * 86_400
+        screen._refresh_ages()
+        partial = [row[:] for row in table._cells], table._widths[:], table._stale[:], table._styles[:]
+        table._compute_cells()
+        assert partial == (table._cells, table._widths, table._stale, table._styles)
+        assert partial[0] != ages_before
+        assert str(tree.run_nodes[ids.runs["running"]].label) != label_before

@@ -43,6 +43,7 @@ BASE_COLUMNS = [
     Column("disk", "Disk", numeric=True),
 ]
 VERSION_COLUMN = Column("version", "Version")
+CLOCK_COLUMNS = frozenset({"status", "start", "age", "duration"})  # cells the clock alone changes
 DEFAULT_HIDDEN: set[str] = set()  # every column shows until the user hides it (C)
 
 

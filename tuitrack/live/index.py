@@ -353,3 +353,8 @@ class RunIndex:
 
     def all_runs(self) -> list[Run]:
         return [run for runs in self._runs.values() for run in runs.values()]
+
+    def running_runs(self) -> list[Run]:
+        """The runs whose status is RUNNING (without a list of all 50,000 first)."""
+        running = RunStatus.RUNNING
+        return [run for runs in self._runs.values() for run in runs.values() if run.status is running]

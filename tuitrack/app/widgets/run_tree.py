@@ -26,7 +26,7 @@ from tuitrack.app.status_look import (
 from tuitrack.app.store_text import store_text
 from tuitrack.app.widgets.vim_tree import VimTree
 from tuitrack.formatting import format_age, format_bytes, shown_name
-from tuitrack.model import Experiment, Run
+from tuitrack.model import Experiment, Run, RunStatus
 from tuitrack.safe_text import visible
 
 CHUNK = 250  # nodes added between two yields to the event loop
@@ -72,6 +72,7 @@ class RunTree(VimTree[NodeRef]):
         self.run_nodes: dict[str, TreeNode[NodeRef]] = {}
         self._sizes: dict[str, int | None] = {}  # experiment id -> disk bytes, once known
         self._depths: dict[str, int] = {}  # run id -> its nesting depth (1: under the experiment)
+        self._drawn_stale: dict[str, bool] = {}  # running run id -> whether its last label said stale
 
     # -- labels -------------------------------------------------------------------------------
 
@@ -91,6 +92,8 @@ class RunTree(VimTree[NodeRef]):
     def run_label(self, run: Run, depth: int | None = None) -> Text:
         """`depth`: the real nesting depth of a run drawn shallower than it is (see MAX_INDENT)."""
         stale = self.is_stale(run)
+        if run.status is RunStatus.RUNNING:
+            self._drawn_stale[run.run_id] = stale
         status = self.get_component_rich_style(f"run-tree--{style_class(run, stale)}", default=None)
         label = Text()
         if depth is not None:
@@ -202,6 +205,14 @@ class RunTree(VimTree[NodeRef]):
         label = self.run_label(run, depth if depth > MAX_INDENT else None)
         if label != node.label:  # most changes (a new metric point) leave the label as it was
             self._relabel(node, label)
+
+    def update_stale(self, runs: list[Run]) -> None:
+        """Relabel those of `runs` whose label does not say what their staleness is now (it comes
+        with the clock): of 7,000 long-dead RUNNING runs, few change between two looks."""
+        drawn, nodes = self._drawn_stale, self.run_nodes
+        for run in runs:
+            if run.run_id in nodes and drawn.get(run.run_id) != self.is_stale(run):
+                self.update_run(run)
 
     def visible_run_ids(self) -> list[str]:
         """The runs whose lines are on screen now."""

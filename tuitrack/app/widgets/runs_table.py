@@ -162,6 +162,11 @@ class RunsTable(ScrollView, can_focus=True):
             self._refresh_rows(changed)
         return True
 
+    def stale_changed(self, runs: list[Run]) -> list[Run]:
+        """Those of `runs` the table shows whose row does not say what their staleness is now."""
+        rows = {r.run_id: i for i, r in enumerate(self.runs)}
+        return [r for r in runs if r.run_id in rows and self._stale[rows[r.run_id]] != self.is_stale(r)]
+
     def _refresh_rows(self, rows: list[int]) -> None:
         """Repaint only these rows, if on screen: a batch of points changes a row or two, and
         painting every row of the screen each batch was most of the UI thread's CPU."""
@@ -170,9 +175,10 @@ class RunsTable(ScrollView, can_focus=True):
             if top <= row < top + height:
                 self.refresh_line(row + 1)
 
-    def recompute(self) -> None:
-        """Compute the cells again (ages, running durations) without changing rows or order."""
-        self._compute_cells()
+    def recompute(self, keys: frozenset[str] | None = None) -> None:
+        """Compute the cells again (of the columns with these `keys`, e.g. CLOCK_COLUMNS: ages,
+        running durations, staleness) without changing rows or order."""
+        self._compute_cells(None if keys is None else [i for i, c in enumerate(self.columns) if c.key in keys])
         self.refresh()
 
     def set_hidden(self, hidden: set[str]) -> None:
@@ -185,23 +191,30 @@ class RunsTable(ScrollView, can_focus=True):
             self.runs = sort_runs(self.runs, column, self.sort_descending, int(self.clock() * 1000),
                                   self.sort_value_of)
 
-    def _compute_cells(self) -> None:
+    def _compute_cells(self, only: list[int] | None = None) -> None:
+        """Every cell, or the cells of the columns at `only` (the others are as they were)."""
         now = int(self.clock() * 1000)
-        self._cells = [[visible(self.cell_of(run, c, now)) for c in self.columns] for run in self.runs]
+        columns = self.columns
+        if only is None:
+            self._cells = [[visible(self.cell_of(run, c, now)) for c in columns] for run in self.runs]
+        else:
+            for run, row in zip(self.runs, self._cells):
+                for index in only:
+                    row[index] = visible(self.cell_of(run, columns[index], now))
         stale = [self.is_stale(run) for run in self.runs]
-        status_at = next((i for i, c in enumerate(self.columns) if c.key == "status"), None)
+        status_at = next((i for i, c in enumerate(columns) if c.key == "status"), None)
         if status_at is not None:
             for row, is_stale in zip(self._cells, stale):
                 if is_stale:
                     row[status_at] = "running (stale)"
         self._stale = stale
         self._styles = [style_class(run, s) for run, s in zip(self.runs, stale)]
-        widths = []
-        for index, column in enumerate(self.columns):
+        widths = self._widths if only is not None else [0] * len(columns)
+        for index in range(len(columns)) if only is None else only:
             longest = max((len(row[index]) for row in self._cells), default=0)
-            widths.append(min(MAX_WIDTH, max(len(visible(column.label)) + 2, longest)))
-        if widths:
-            widths[0] += 3  # the mark and the status glyph before the name
+            widths[index] = min(MAX_WIDTH, max(len(visible(columns[index].label)) + 2, longest))
+            if index == 0:
+                widths[0] += 3  # the mark and the status glyph before the name
         self._widths = widths
         total = sum(widths) + GAP * len(widths) + (len(self._more_note()) if self.more_columns else 0)
         self.virtual_size = Size(total, len(self.runs) + 1)
