@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -60,19 +61,25 @@ async def test_app_follows_a_writer(reference_store, poll):
         await eventually(pilot, lambda: "d" * 32 not in tree.run_nodes)
 
 
+@contextlib.asynccontextmanager
+async def on_the_running_run(root, ids):
+    """The app on the store's RUNNING run, unwatched, with a clock the test sets (`now[0]`)."""
+    now = [fixed_clock()]
+    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.screen.select_run(ids.runs["running"])
+        await settle(pilot)
+        yield app.screen, now
+
+
 async def test_silent_running_run_is_shown_stale(reference_store, monkeypatch):
     """Staleness comes with the clock: every 30 s the running runs are looked at again, in the
     tree and in their own table rows, not the whole table (2,500 rows at 50,000 runs: most of the
     idle CPU), and only those whose staleness changed are redrawn."""
     root, ids = reference_store
-    now = [fixed_clock()]
-    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        running = ids.runs["running"]
-        await screen.select_run(running)
-        await settle(pilot)
+    running = ids.runs["running"]
+    async with on_the_running_run(root, ids) as (screen, now):
         table = screen.query_one(RunsTable)
         row = next(i for i, r in enumerate(table.runs) if r.run_id == running)
         full_sets = []
@@ -387,13 +394,7 @@ async def test_ages_are_redrawn_with_the_clock(reference_store):
     """Every minute the "5m ago" ages, running durations and staleness are computed again: only
     the columns the clock changes, and they come out as a whole new table would."""
     root, ids = reference_store
-    now = [fixed_clock()]
-    app = TuitrackApp(open_store(str(root)), clock=lambda: now[0], live=LiveOptions(watch=False, stale_after=600))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        await screen.select_run(ids.runs["running"])
-        await settle(pilot)
+    async with on_the_running_run(root, ids) as (screen, now):
         table, tree = screen.query_one(RunsTable), screen.query_one(RunTree)
         ages_before = [row[:] for row in table._cells]
         label_before = str(tree.run_nodes[ids.runs["running"]].label)
