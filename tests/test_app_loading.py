@@ -4,6 +4,8 @@ data as a full refresh would show it."""
 
 from __future__ import annotations
 
+import gc
+
 from tests.app_helpers import make_app, settle
 from tests.hostile_shapes import add_run, new_store
 from tuitrack.app.widgets.runs_table import RunsTable
@@ -61,11 +63,12 @@ def test_the_loader_tells_in_order_and_serves_the_experiment_asked_for_first(tmp
 
     root = big_experiment(tmp_path / "store")
     told: list[tuple] = []
+    collecting: list[bool] = []  # whether garbage collection ran while the runs were read
     index = RunIndex(open_store(str(root)))
     loader = StoreLoader(index, None, LoadListener(
         experiments=lambda: (told.append(("experiments",)), loader.painted.set()),
         runs=lambda eid: told.append(("runs", eid)),
-        data=lambda eid, ids: told.append(("data", eid, len(ids))),
+        data=lambda eid, ids: (told.append(("data", eid, len(ids))), collecting.append(gc.isenabled())),
         done=lambda seconds: told.append(("done",)),
         note=lambda note: told.append(("note", note)),
         sizes=lambda eid: told.append(("sizes", eid)),
@@ -83,6 +86,7 @@ def test_the_loader_tells_in_order_and_serves_the_experiment_asked_for_first(tmp
     done = told.index(("done",))
     assert all(t[0] != "data" for t in told[done:]) and ("sizes", big) in told[done:]
     assert all(index.has_data(r) for r in index.all_runs())
+    assert collecting and not any(collecting) and gc.isenabled()  # paused for the bulk read, then on again
 
 
 def test_a_cancelled_load_says_it_is_not_done(tmp_path):
