@@ -726,9 +726,11 @@ class MainScreen(RunEditing, Screen):
             text.append(f"│ {visible(self.watch_mode)} ", style="dim")
         if getattr(self, "_status_note", ""):
             text.append(f"│ {visible(self._status_note)}", style="dim italic")  # may quote a store error
-        if text.plain != getattr(self, "_status_plain", None):  # an update costs a layout pass
+        if text.plain != getattr(self, "_status_plain", None):
             self._status_plain = text.plain
-            self.query_one("#status-bar", Static).update(text)
+            # One line of the screen's width whatever it says (styles/app.tcss): no layout pass,
+            # which would arrange every widget again (a loading store updates it per chunk).
+            self.query_one("#status-bar", Static).update(text, layout=False)
 
     # -- selection: tree, table and detail follow each other -------------------------------------
 
