@@ -215,12 +215,12 @@ class NewFile:
         if self._size > MAX_FILE_BYTES:
             self._fail("too large")
             return
+        record = b"".join((RECORD.pack(len(name), len(entry)), name, entry))  # one update, one write
         try:
             if self._file is None:
                 self._open()
-            for part in (RECORD.pack(len(name), len(entry)), name, entry):
-                self._digest.update(part)
-                self._file.write(part)
+            self._digest.update(record)
+            self._file.write(record)
         except OSError as exc:
             self._fail(exc.strerror or str(exc))
 
