@@ -9,6 +9,7 @@ import marshal
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -524,3 +525,18 @@ def test_a_cache_that_cannot_be_written_is_not_saved_and_changes_nothing(referen
     assert text == listing(root, cache=False)[0]
     assert cache.note.startswith("read cache not saved (")
     assert (cache_home / "tuitrack").read_bytes() == b"a file where the cache folder would be"
+
+
+def test_a_session_that_quits_while_it_loads_leaves_no_temp_file(reference_store, cache_home):
+    """The new file is written as the listing goes; a process that ends before it is saved (the
+    app quit while loading) removes it as Python exits."""
+    root, _ = reference_store
+    settle()
+    script = ("import sys; from tuitrack.store import open_store; from tuitrack.store.mlflow_file import read_cache; "
+              f"read_cache.RACY_NS = {WINDOW_NS}; store = open_store(sys.argv[1], cache=True); "
+              "runs = [r for e in store.experiments() for r in store.runs(e, with_data=True)]; "
+              "assert runs and store.cache._file._temp is not None; print('listed')")
+    done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.stdout.strip() == "listed", done.stderr
+    assert not (cache_home / "tuitrack").exists() or list((cache_home / "tuitrack").iterdir()) == []

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from array import array
 from collections.abc import Callable
 from functools import partial
@@ -204,6 +205,7 @@ class NewFile:
         self.error: str | None = None  # why it will not be saved
         self._file = None
         self._temp: str | None = None
+        self._removal: weakref.finalize | None = None  # of the temp file, at the latest when Python exits
         self._digest = hashlib.blake2b(digest_size=_DIGEST)
         self._size = len(header) + _DIGEST
 
@@ -229,6 +231,8 @@ class NewFile:
         if os.stat(self.folder).st_mode & 0o077:
             os.chmod(self.folder, 0o700)
         fd, self._temp = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)  # 0600
+        # A session that quits while it loads (or is never saved) leaves no temp file behind.
+        self._removal = weakref.finalize(self, _remove_quietly, self._temp)
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._file.write(self.header)
 
@@ -245,6 +249,7 @@ class NewFile:
                 self._file.close()
                 os.replace(self._temp, path)
                 self._temp = None
+                self._removal.detach()
                 _remove_stale(self.folder)
             except OSError as exc:
                 self._fail(exc.strerror or str(exc))
@@ -257,16 +262,20 @@ class NewFile:
         self.discard()
 
     def discard(self) -> None:
-        file, temp, self._file, self._temp = self._file, self._temp, None, None
+        file, removal, self._file, self._temp, self._removal = self._file, self._removal, None, None, None
         try:
             if file is not None:
                 file.close()
         except OSError:
             pass
         finally:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
+            if removal is not None:
+                removal()  # once: a detached or done one does nothing
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _remove_stale(folder: str) -> None:
