@@ -121,6 +121,7 @@ class RunTree(VimTree[NodeRef]):
         self.experiment_nodes.clear()
         self.run_nodes.clear()
         self._depths.clear()
+        self._drawn_stale.clear()
         for experiment in experiments:
             node = self.root.add(
                 self.experiment_label(experiment, counts.get(experiment.experiment_id)),
@@ -196,6 +197,7 @@ class RunTree(VimTree[NodeRef]):
             if current.data is not None and current.data.run_id is not None:
                 self.run_nodes.pop(current.data.run_id, None)
                 self._depths.pop(current.data.run_id, None)
+                self._drawn_stale.pop(current.data.run_id, None)
 
     def update_run(self, run: Run) -> None:
         node = self.run_nodes.get(run.run_id)

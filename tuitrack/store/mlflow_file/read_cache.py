@@ -203,6 +203,7 @@ class NewFile:
     def __init__(self, folder: str, header: bytes):
         self.folder, self.header = folder, header
         self.error: str | None = None  # why it will not be saved
+        self._too_large = False  # past MAX_FILE_BYTES: an empty cache is saved instead
         self._file = None
         self._temp: str | None = None
         self._removal: weakref.finalize | None = None  # of the temp file, at the latest when Python exits
@@ -210,12 +211,13 @@ class NewFile:
         self._size = len(header) + _DIGEST
 
     def add(self, key: str, entry) -> None:
-        if self.error is not None:
+        if self.error is not None or self._too_large:
             return
         name = os.fsencode(key)
         self._size += RECORD.size + len(name) + len(entry)
         if self._size > MAX_FILE_BYTES:
-            self._fail("too large")
+            self._too_large = True
+            self.discard()
             return
         record = b"".join((RECORD.pack(len(name), len(entry)), name, entry))  # one update, one write
         try:
@@ -238,9 +240,8 @@ class NewFile:
 
     def commit(self, path: str) -> str | None:
         """Make what was added the cache file at `path`; why not, when it could not be."""
-        if self.error == "too large":  # an empty cache rather than an old one: it is read again
-            self.error, self._digest, self._size = None, hashlib.blake2b(digest_size=_DIGEST), 0
-            self.discard()
+        if self._too_large:  # an empty cache rather than an old one: it is read again
+            self._digest = hashlib.blake2b(digest_size=_DIGEST)
         if self.error is None:
             try:
                 if self._file is None:
@@ -349,6 +350,11 @@ class ReadCache:
         if self._old is None:
             self._old = {} if self.disabled else self._load()
         return self._old
+
+    def loaded_digest(self) -> bytes | None:
+        """The digest of the cache file the entries were loaded from (loading them); None: none."""
+        self._entries()
+        return self._digest
 
     def entry(self, key: str) -> memoryview | None:
         """The loaded file's entry for run folder `key` (marshal bytes), if it has one."""

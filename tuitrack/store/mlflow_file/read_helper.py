@@ -57,16 +57,15 @@ def serve(root: str, cache_path: str, digest: bytes | None, out: int = 1) -> Non
     from tuitrack.store.mlflow_file.store import MlflowFileStore  # here: the module imports this one's parent
 
     cache = ReadCache(root, folder=os.path.dirname(cache_path), helper_cores=sys.maxsize)
-    if digest is not None:  # the cache file, read and checked as the listing read it
-        cache._entries()
-        if cache.path != cache_path or cache._digest != digest:
-            return  # not the file the listing read (replaced meanwhile): nothing to say
+    if digest is not None and (cache.path != cache_path or cache.loaded_digest() != digest):
+        return  # not the file the listing read (replaced meanwhile): nothing to say
+    entry = cache.entry if digest is not None else lambda key: None  # no cache: every run is read
     store = MlflowFileStore(root)
     # The reverse of the app's order (and of the runs in each): the two meet about half way.
     for experiment in sorted(store.experiments(include_deleted=True), key=Experiment.order, reverse=True):
         for name, path in reversed(store._run_folders(experiment)):
             key = store._rel(path)
-            record = marshal.dumps((key, found(store, experiment, name, path, None if digest is None else cache.entry(key))))
+            record = marshal.dumps((key, found(store, experiment, name, path, entry(key))))
             os.write(out, LENGTH.pack(len(record)) + record)  # a closed pipe (the listing is done) ends it here
 
 

@@ -651,34 +651,33 @@ class MlflowFileStore(Store):
         """Each experiment folder by its meta.yaml; each run folder by its meta.yaml and its
         metrics/, params/ and tags/ folders (a new key changes its folder's mtime)."""
         out: dict[str, int] = {}
-        for base in (self.root, os.path.join(self.root, TRASH)):
-            for _, exp_path in self._subfolders(base):
-                out[exp_path] = hash((stat_key(os.path.join(exp_path, META)),))
+        for exp_path in self._experiment_folders():
+            out[exp_path] = _experiment_print(exp_path)
+            try:
+                entries = list(os.scandir(exp_path))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name in RESERVED_EXPERIMENT_FOLDERS or entry.name.startswith("."):
+                    continue
                 try:
-                    entries = list(os.scandir(exp_path))
+                    if not entry.is_dir(follow_symlinks=False):
+                        continue
                 except OSError:
                     continue
-                for entry in entries:
-                    if entry.name in RESERVED_EXPERIMENT_FOLDERS or entry.name.startswith("."):
-                        continue
-                    try:
-                        if not entry.is_dir(follow_symlinks=False):
-                            continue
-                    except OSError:
-                        continue
-                    out[entry.path] = hash(tuple(stat_key(os.path.join(entry.path, part)) for part in _FINGERPRINTED))
+                out[entry.path] = hash(tuple(stat_key(os.path.join(entry.path, part)) for part in _FINGERPRINTED))
         return out
+
+    def _experiment_folders(self) -> list[str]:
+        """Every experiment folder, active and in the trash."""
+        return [path for base in (self.root, os.path.join(self.root, TRASH)) for _, path in self._subfolders(base)]
 
     def record_fingerprints(self, known) -> bool:
         """Only through the read cache, whose stamps hold each run's fingerprint: at 50,000 runs a
         pass of its own was 200,000 stats (0.8 s) before the listing made the same ones."""
         if self.cache is None or self.cache.finished:
             return False
-        prints = {}
-        for base in (self.root, os.path.join(self.root, TRASH)):
-            for _, exp_path in self._subfolders(base):
-                if known(exp_path):
-                    prints[exp_path] = hash((stat_key(os.path.join(exp_path, META)),))
+        prints = {path: _experiment_print(path) for path in self._experiment_folders() if known(path)}
         with self._prints_lock:
             self._prints = prints
         return True
@@ -870,6 +869,11 @@ def _stamped_latest(name: str, dir_fd: int, key: str, stamps: Stamps):
         return latest_of_fd(fd, st=st)
     finally:
         os.close(fd)
+
+
+def _experiment_print(exp_path: str) -> int:
+    """An experiment folder's fingerprint (`fingerprints`): its meta.yaml's stat."""
+    return hash((stat_key(os.path.join(exp_path, META)),))
 
 
 def _subfolder_count(folder: str) -> int:
