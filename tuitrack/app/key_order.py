@@ -10,6 +10,10 @@ So the app hands on one key at a time: the next key waits until the one before h
 to the app (its bindings ran) or was taken by a widget on the way (an input typed it), and until
 what it set going on the screen is done (an input's submit closing its dialog). While a screen
 that a key pushed or popped is being shown, keys wait until it has its focus.
+
+A key is followed up the DOM hop by hop, not timed: after each widget has handled it, a callback
+queued behind it on the parent asks whether it got there. A loaded machine makes the trip slow,
+never out of order (a timeout let the `e` after a rename's `enter` be typed into the name).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from textual.screen import Screen
 
 READY_CHECK_S = 0.005  # how often a settling screen is looked at
 MAX_HOLD_S = 1.0  # a screen that never takes focus gets the keys anyway after this long
-MAX_FLIGHT_S = 0.1  # a key stopped on its way up without being marked so frees the next after this
+MAX_FLIGHT_S = 5.0  # a key whose handler never returns frees the next after this long
 QUIET_CHECK_S = 0.002  # how often a busy screen is looked at before the next key goes
 MAX_QUIET_WAIT_S = 0.05  # a screen that stays busy gets the next key anyway after this long
 
@@ -114,21 +118,39 @@ class KeysFollowScreens(App):
             if not key.is_forwarded:  # a priority binding took it: it will not come back
                 self._key_in_flight = None
                 continue
-            target = self.focused or self.screen
-            target.call_later(self._taken_on_the_way, key)
-            self.set_timer(MAX_FLIGHT_S, lambda key=key: self._given_up(key))
+            self._follow(key, self.focused or self.screen)
+            self.set_timer(MAX_FLIGHT_S, lambda key=key: self._let_go(key))
 
     async def _quiet_again(self) -> None:
         self._quiet_timer = False
         await self._hand_on_next()
 
-    async def _taken_on_the_way(self, key: events.Key) -> None:
-        """The focused widget has handled the key: if it stopped it there, it will not come back."""
-        if self._key_in_flight is key and key._stop_propagation:
-            self._key_in_flight = None
-            await self._hand_on_next()
+    def _follow(self, key: events.Key, node) -> None:
+        """Ask, once `node` has handled `key` (the callback is queued behind the key), where it went."""
+        if not node.call_later(self._handled_by, key, node):  # a closed node: the key went nowhere
+            self._release(key)
 
-    async def _given_up(self, key: events.Key) -> None:
+    async def _handled_by(self, key: events.Key, node) -> None:
+        if self._key_in_flight is not key:  # it came back to the app, or was given up
+            return
+        if node is self:  # queued behind the key's arrival, which did not come
+            await self._let_go(key)
+            return
+        parent = node._parent
+        # Stopped means it went no further, unless the parent sent it: then Textual stops it
+        # after the parent, so it may still arrive there (the app, for keys).
+        stopped = key._stop_propagation and key._sender is not parent
+        if stopped or parent is None or not (node.is_parent_active and node.is_attached):
+            await self._let_go(key)
+        else:
+            self._follow(key, parent)
+
+    def _release(self, key: events.Key) -> None:
+        if self._key_in_flight is key:
+            self._key_in_flight = None
+            self.call_later(self._hand_on_next)
+
+    async def _let_go(self, key: events.Key) -> None:
         if self._key_in_flight is key:
             self._key_in_flight = None
             await self._hand_on_next()
