@@ -343,6 +343,55 @@ def test_a_sweep_finds_what_no_watcher_saw(reference_store):
     assert sweeper.sweep() == set()  # nothing new: nothing handed on
 
 
+def test_a_sweep_finds_finished_runs_edited_in_place(reference_store):
+    """Another tool re-tags a finished run, or logs one more point to one: a file changes in
+    place, its folder does not (MLflow writes tags, params and metric points so). The sweep hands
+    on exactly those runs, and the index then has what they hold now; a third run's metas are
+    untouched, and a run whose files are all as they were is not handed on again."""
+    from tuitrack.live.sweep import Sweeper
+
+    root, ids = reference_store
+    index = loaded_index(root)
+    handed: list[set[str]] = []
+    sweeper = Sweeper(index.store, lambda paths: handed.append(set(paths)))
+    sweeper.baseline()
+    tagged, logged = (Path(index.store.run_dir(index.run(ids.runs[name]))) for name in ("killed", "failed"))
+    key = sorted(p.name for p in (tagged / "tags").iterdir() if p.is_file())[0]
+    with open(tagged / "tags" / key, "w") as f:  # as MLflow's write_to: truncate, then write
+        f.write("re-tagged by another tool")
+    metric = sorted(p for p in (logged / "metrics").iterdir() if p.is_file())[0]
+    with open(metric, "a") as f:
+        f.write("1795000099000 42.5 999\n")
+    sweeper.sweep_and_hand_on()
+    assert handed == [{str(tagged), str(logged)}]
+    index.apply([c for c in map(index.store.classify, handed[0]) if c])
+    assert index.run(ids.runs["killed"]).tags[key] == "re-tagged by another tool"
+    assert index.run(ids.runs["failed"]).metrics[metric.name].value == 42.5
+    assert sweeper.sweep() == set()
+    (tagged / "tags" / "new.key").write_text("1")  # a new key: the run is walked again...
+    assert sweeper.sweep() == {str(tagged)}
+    (tagged / "tags" / "new.key").write_text("22")  # ...so an edit of it in place is seen too
+    assert sweeper.sweep() == {str(tagged)}
+
+
+def test_a_run_of_too_many_files_is_swept_by_its_folders(reference_store, monkeypatch):
+    """A run past MAX_STAMPS files is not stamped file by file: its walk stops there, and its
+    folders' stamps stand for it (a new key is still found)."""
+    from tuitrack.live.sweep import Sweeper
+    from tuitrack.store.mlflow_file import run_prints
+
+    monkeypatch.setattr(run_prints, "MAX_STAMPS", 5)
+    root, ids = reference_store
+    index = loaded_index(root)
+    sweeper = Sweeper(index.store, lambda paths: None)
+    sweeper.baseline()
+    run = Path(index.store.run_dir(index.run(ids.runs["parent"])))
+    assert len(list(run.rglob("*"))) > 5
+    assert sweeper.sweep() == set()
+    (run / "params" / "late").write_text("x")
+    assert sweeper.sweep() == {str(run)}
+
+
 def test_a_costly_sweep_runs_less_often(reference_store):
     """Sweeps keep their CPU under MAX_SHARE of a core: a sweep taking more CPU waits longer
     (a large store is swept every couple of minutes, not every 30 s)."""
@@ -449,13 +498,16 @@ def test_an_overflowed_queue_reads_every_watched_run_again(reference_store):
 
 
 @pytest.mark.parametrize("helper", [False, True], ids=["alone", "with a helper"])
-@pytest.mark.parametrize("cached", [False, True], ids=["read", "from the cache"])
+@pytest.mark.parametrize("cached", [None, False, True], ids=["no cache", "read", "from the cache"])
 def test_the_listing_records_the_baseline_a_sweep_of_its_own_would_take(reference_store, cached, helper,
                                                                           monkeypatch):
-    """Through the read cache, the sweep's first baseline is recorded as the listing reads each run
-    (no pass of 4 stats a run of its own): the same fingerprints, taken before the files were read,
-    so a change after the read is found by the first sweep. Also when the cache's helper process
-    (read_helper.py) read or checked the runs, as the app loads them: all metas, then the data."""
+    """The sweep's first baseline is recorded as the listing reads each run (no walk of every run
+    folder of its own): the same fingerprints, taken before the files were read, so a change after
+    the read is found by the first sweep. With and without the read cache, and when the cache's
+    helper process (read_helper.py) read or checked the runs, as the app loads them: all metas,
+    then the data."""
+    if cached is None and helper:
+        pytest.skip("no cache, no helper")
     from tuitrack.live.sweep import Sweeper
     from tuitrack.store.mlflow_file import read_cache
 
@@ -475,15 +527,17 @@ def test_the_listing_records_the_baseline_a_sweep_of_its_own_would_take(referenc
     time.sleep(0.1)  # past the racy window: the runs can be cached
     if cached:
         loaded_index(root, cache=True).store.save_cache()
-    store = open_store(str(root), cache=True)
+    store = open_store(str(root), cache=cached is not None)
     index = RunIndex(store)
     index.load_experiments()
     sweeper = Sweeper(store, lambda paths: None)
-    sweeper.baseline()
+    sweeper.baseline(listing=True)
+    assert sweeper._recording
     for experiment_id in index.experiments:
         index.load_data(index.load_runs(experiment_id))
-    assert (store.cache.hits > 0) == cached
-    assert (store.cache.read_by_helper + store.cache.helped > 0) == helper
+    if cached is not None:
+        assert (store.cache.hits > 0) == cached
+        assert (store.cache.read_by_helper + store.cache.helped > 0) == helper
     store.save_cache()
     sweeper._recorded()  # as the first sweep does
     recorded = sweeper._last

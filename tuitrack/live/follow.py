@@ -71,8 +71,9 @@ class Follower:
     def baseline(self) -> None:
         """Before the runs are listed: what they look like now, so that the first sweep after
         watching starts finds what changed in between (a run made before the watches were in
-        place). Experiments the index has not listed are left out: the sweep reports them."""
-        self.sweeper.baseline(known=self._known)
+        place). Every run is listed next: the store may record each as it reads it. Experiments
+        the index has not listed are left out: the sweep reports them."""
+        self.sweeper.baseline(known=self._known, listing=True)
 
     def _known(self, path: str) -> bool:
         change = self.index.store.classify(path)

@@ -10,7 +10,7 @@ watchdog's ctypes bindings of inotify_init / inotify_add_watch) watches chosen f
   `metrics/`, `params/` and `tags/` folders with their sub-folders (keys with `/`); or every
   run, while the store is small enough for the whole of it to be watched.
 
-A cold run that changes (another tool tags a finished run) is found by the sweep (live/sweep.py),
+A cold run that changes (another tool re-tags a finished run) is found by the sweep (live/sweep.py),
 which also covers watches the kernel refused: they are counted, and the status says so.
 
 Events are coalesced where they are read: 20 scripts logging 50 points a second make 2,000
@@ -185,8 +185,8 @@ class FolderWatcher:
             if folder is not None:
                 paths.add(os.path.join(folder, os.fsdecode(name)) if name else folder)
         if overflow:
-            # Lost events may be points appended to a watched run's metrics, which no sweep
-            # sees (an append changes no folder): every watched run is read again.
+            # Lost events may be points appended to a watched run's metrics: every watched run
+            # is read again now (the sweep this asks for finds them too, but walks the store).
             self.overflows += 1
             with self._lock:
                 paths.update(self._runs)

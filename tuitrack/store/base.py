@@ -185,7 +185,7 @@ class Store(abc.ABC):
     def record_fingerprints(self, known: Callable[[str], bool]) -> bool:
         """Instead of `fingerprints` before a listing, for a sweep's first baseline: take the
         experiments' fingerprints now (those `known` says yes to) and each run's as the listing
-        reads it, from the stats it makes anyway (the read cache's stamps), until
+        reads it, from the stats it makes anyway (the files' stamps), until
         `recorded_fingerprints`. False: this store does not; call `fingerprints`."""
         return False
 

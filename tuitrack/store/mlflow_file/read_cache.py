@@ -103,23 +103,29 @@ class Stamps:
 
 def still_the_same(run_path: str, names: str, blob: bytes) -> bool:
     """Every stamped file and folder of the run has the same stamp again (or is still missing)."""
+    return stamps_now(run_path, names) == blob
+
+
+def stamps_now(run_path: str, names: str) -> bytes | None:
+    """The stamps of a run's files and folders `names` ("\0"-joined, relative to the run) as they
+    are now, as Stamps numbers them; None when the run cannot be looked at, or a time is before 1970."""
     try:
         fd = os.open(run_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return False
+        return None
     try:
         try:  # the common case, every file there: C-level loops of lstat calls and fields
             found = list(map(_FIELDS, map(partial(os.lstat, dir_fd=fd), names.split("\0"))))
         except FileNotFoundError:
             found = [_stamp_or_none(name, fd) for name in names.split("\0")]
     except OSError:
-        return False
+        return None
     finally:
         os.close(fd)
     try:
-        return array("Q", chain.from_iterable(found)).tobytes() == blob
+        return array("Q", chain.from_iterable(found)).tobytes()
     except OverflowError:  # a time before 1970
-        return False
+        return None
 
 
 def _stamp_or_none(name: str, fd: int) -> tuple[int, int, int, int]:
@@ -134,36 +140,6 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def stat_keys(names: str | list[str], numbers: bytes | array, wanted: tuple[str, ...]) -> tuple | None:
-    """The stamps of the `wanted` names as `store.base.stat_key` gives them ((size, mtime_ns,
-    inode), or None for missing), from a run's stamp names ("\0"-joined, or a list) and numbers;
-    None when one of them was not stamped."""
-    places = _places(names, wanted)
-    if places is None:
-        return None
-    if isinstance(numbers, bytes):
-        stamps = [_STAMP.unpack_from(numbers, 32 * place) for place in places]
-    else:
-        stamps = [numbers[4 * place: 4 * place + 4] for place in places]
-    return tuple(None if size == _MISSING else (size, mtime, ino) for size, mtime, _, ino in stamps)
-
-
-_STAMP = struct.Struct("=4Q")  # one stamp in an entry's numbers (array "Q": native order)
-_PLACES: dict[tuple[str, tuple[str, ...]], tuple[int, ...] | None] = {}  # most runs share one list of names
-
-
-def _places(names: str | list[str], wanted: tuple[str, ...]) -> tuple[int, ...] | None:
-    key = (names if isinstance(names, str) else "\0".join(names), wanted)
-    places = _PLACES.get(key, ())
-    if places == ():
-        listed = key[0].split("\0")
-        places = tuple(listed.index(name) for name in wanted) if all(n in listed for n in wanted) else None
-        if len(_PLACES) > 1_000:  # runs of many shapes: start again rather than grow
-            _PLACES.clear()
-        _PLACES[key] = places
-    return places
 
 
 def entry_of(run: Run, stamps: Stamps) -> bytes | None:

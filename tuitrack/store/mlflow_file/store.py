@@ -63,7 +63,8 @@ from tuitrack.store.mlflow_file.files import (
 )
 from tuitrack.store.mlflow_file.meta_yaml import MetaYamlError, load_meta
 from tuitrack.store.mlflow_file.metric_file import MetricCursor, latest_of_fd, read_latest
-from tuitrack.store.mlflow_file.read_cache import ReadCache, Stamps, stat_keys
+from tuitrack.store.mlflow_file.read_cache import ReadCache, Stamps
+from tuitrack.store.mlflow_file.run_prints import RunPrints
 from tuitrack.store.shared_strings import share_strings
 from tuitrack.store.purge_plan import PurgePlan
 
@@ -72,7 +73,6 @@ TRASH = ".trash"
 RESERVED_ROOT_FOLDERS = frozenset({TRASH, "models"})
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 META = "meta.yaml"
-_FINGERPRINTED = (META, "metrics", "params", "tags")  # what tells a run changed (fingerprints)
 # MLflow rewrites meta.yaml in place (truncate, then write), so a reader may see it empty for a
 # moment. A meta.yaml that is empty or does not parse is read again after these pauses (about
 # 0.3 s in all) before it is called broken, when it changed in the last few seconds: one broken
@@ -176,6 +176,7 @@ class MlflowFileStore(Store):
         # run folder -> hash of its fingerprint as the listing read it (record_fingerprints)
         self._prints: dict[str, int] | None = None
         self._prints_lock = threading.Lock()
+        self._run_prints = RunPrints()  # the sweep's fingerprints of run folders, and their names
         # (experiment id, run id) -> the run a listing without data made: from the cache, with
         # its data already (load_data has nothing to do); or read, with its stamps so far.
         self._from_cache: dict[tuple[str, str], Run] = {}
@@ -297,6 +298,7 @@ class MlflowFileStore(Store):
         folders = [(i, name, path) for i, e in enumerate(experiments) for name, path in self._run_folders(e)]
 
         cache = self.cache if self.cache is not None and not self.cache.finished else None
+        recording = self._prints is not None  # the sweep's baseline, from the stamps of the reads
 
         def read(chunk: list[tuple[int, str, str]]) -> list[tuple[int, Run | Problem]]:
             # Experiment problems travel back beside the runs, so this works in a forked worker.
@@ -305,6 +307,8 @@ class MlflowFileStore(Store):
                 experiment = experiments[index]
                 if cache is not None:
                     result = self._cached_run(cache, experiment, path, name, include_deleted, with_data)
+                elif recording:
+                    result = self._stamped_run(experiment, path, name, include_deleted, with_data)
                 else:
                     result = self._read_run(experiment, path, name, with_data=with_data)
                     if isinstance(result, Run):
@@ -319,7 +323,8 @@ class MlflowFileStore(Store):
         runs = []
         # The cache's entries are kept in this process: no forked workers (a cached run costs
         # a few stats; on two cores, the workers cost more CPU than they saved in wall time).
-        for index, item in map_chunks(read, folders, self.workers if cache is None else 1):
+        # Nor while the reads' stamps are recorded: a worker's would stay in the worker.
+        for index, item in map_chunks(read, folders, self.workers if cache is None and not recording else 1):
             if isinstance(item, Problem):
                 experiments[index].problems.append(item)
             else:
@@ -341,13 +346,20 @@ class MlflowFileStore(Store):
             if not with_data:
                 self._from_cache[(run.experiment_id, run.run_id)] = run
             return run
+        return self._stamped_run(experiment, path, name, include_deleted, with_data, cache)
+
+    def _stamped_run(self, experiment: Experiment, path: str, name: str, include_deleted: bool,
+                     with_data: bool, cache: ReadCache | None = None) -> Run | Problem | None:
+        """`_read_run` (and its data when `with_data`), stamping the files as they are read: the
+        read cache keeps the run by them, and the sweep's baseline is recorded from them."""
         stamps = Stamps()
         result = self._read_run(experiment, path, name, stamps, with_data)
         if not isinstance(result, Run) or (result.is_deleted and not include_deleted):
             return result if isinstance(result, Problem) else None
         if with_data:
             self._load_data_at(result, path, stamps)
-            cache.keep(key, result, stamps)
+            if cache is not None:
+                cache.keep(self._rel(path), result, stamps)
             self._record(path, stamps.names, stamps.numbers)
         else:
             self._stamping[(result.experiment_id, result.run_id)] = (result, stamps)
@@ -484,9 +496,9 @@ class MlflowFileStore(Store):
         if self._from_cache.pop(which, None) is run:
             return  # read from the cache with its data, moments ago
         stamping = self._stamping.pop(which, None)
-        if stamping is not None and stamping[0] is run and self.cache is not None:
+        if stamping is not None and stamping[0] is run:
             path = self.run_dir(run)
-            helped = self.cache.helper_read(self._rel(path), run.run_id, run.experiment_id)
+            helped = None if self.cache is None else self.cache.helper_read(self._rel(path), run.run_id, run.experiment_id)
             if helped is not None:  # the data as the helper read it (its meta may be newer than this)
                 read, names, numbers = helped
                 run.params, run.tags, run.metrics = read.params, read.tags, read.metrics
@@ -495,7 +507,8 @@ class MlflowFileStore(Store):
                 self._record(path, names, numbers)
                 return
             self._load_data_at(run, path, stamping[1])
-            self.cache.keep(self._rel(path), run, stamping[1])
+            if self.cache is not None:
+                self.cache.keep(self._rel(path), run, stamping[1])
             self._record(path, stamping[1].names, stamping[1].numbers)
             return
         self._load_data_at(run, self.run_dir(run))
@@ -648,9 +661,10 @@ class MlflowFileStore(Store):
     # -- what a changed path means ------------------------------------------------------------------
 
     def fingerprints(self) -> dict[str, int]:
-        """Each experiment folder by its meta.yaml; each run folder by its meta.yaml and its
-        metrics/, params/ and tags/ folders (a new key changes its folder's mtime)."""
+        """Each experiment folder by its meta.yaml; each run folder by every file and folder a read
+        of it stamps (run_prints.py: a tag rewritten in place changes its file, not its folder)."""
         out: dict[str, int] = {}
+        runs: list[str] = []
         for exp_path in self._experiment_folders():
             out[exp_path] = _experiment_print(exp_path)
             try:
@@ -661,11 +675,11 @@ class MlflowFileStore(Store):
                 if entry.name in RESERVED_EXPERIMENT_FOLDERS or entry.name.startswith("."):
                     continue
                 try:
-                    if not entry.is_dir(follow_symlinks=False):
-                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        runs.append(entry.path)
                 except OSError:
                     continue
-                out[entry.path] = hash(tuple(stat_key(os.path.join(entry.path, part)) for part in _FINGERPRINTED))
+        out.update(self._run_prints.sweep(runs))
         return out
 
     def _experiment_folders(self) -> list[str]:
@@ -673,9 +687,11 @@ class MlflowFileStore(Store):
         return [path for base in (self.root, os.path.join(self.root, TRASH)) for _, path in self._subfolders(base)]
 
     def record_fingerprints(self, known) -> bool:
-        """Only through the read cache, whose stamps hold each run's fingerprint: at 50,000 runs a
-        pass of its own was 200,000 stats (0.8 s) before the listing made the same ones."""
-        if self.cache is None or self.cache.finished:
+        """From the stamps the listing reads each run by (its fingerprint, run_prints.py): at 50,000
+        runs a pass of its own walks every run folder (13 s) before the listing reads the same
+        files. Not once the read cache is done with (a later listing of this session: the
+        sweep knows the names by then, and takes its own pass)."""
+        if self.cache is not None and self.cache.finished:
             return False
         prints = {path: _experiment_print(path) for path in self._experiment_folders() if known(path)}
         with self._prints_lock:
@@ -692,10 +708,9 @@ class MlflowFileStore(Store):
         files were read: a change after them differs from it, so the first sweep finds it)."""
         if self._prints is None:
             return
-        keys = stat_keys(names, numbers, _FINGERPRINTED)
         with self._prints_lock:
-            if self._prints is not None and keys is not None:
-                self._prints[run_path] = hash(keys)
+            if self._prints is not None:
+                self._prints[run_path] = self._run_prints.recorded(run_path, names, numbers)
 
     def classify(self, path: str) -> Change | None:
         rel = self._rel(os.path.abspath(path))
