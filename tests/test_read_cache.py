@@ -456,7 +456,9 @@ def test_the_helper_stops_once_it_reaches_what_the_listing_did(tmp_path, monkeyp
 
 def test_new_entries_go_to_disk_as_they_are_read_not_to_memory(tmp_path, monkeypatch):
     """A first open holds no copy of what it caches (50,000 runs' entries are 65 MB, which the
-    allocator would keep after they are let go): each is in the new file once its run is read."""
+    allocator would keep after they are let go): each is in the new file once its run is read.
+    Nor does the next open hold the old file: it is checked a block at a time, and each entry
+    read from it when its run is asked for (before, the whole file was held until the save)."""
     import tracemalloc
 
     from tests.hostile_shapes import add_run, new_store
@@ -464,8 +466,9 @@ def test_new_entries_go_to_disk_as_they_are_read_not_to_memory(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(read_cache, "RACY_NS", WINDOW_NS)
     experiment = new_store(tmp_path / "store")
-    for i in range(60):
-        (add_run(experiment, i, f"run {i}") / "tags" / "mlflow.note.content").write_text(f"{i} " + "x" * 100_000)
+    runs = [add_run(experiment, i, f"run {i}") for i in range(60)]
+    for i, run in enumerate(runs):
+        (run / "tags" / "mlflow.note.content").write_text(f"{i} " + "x" * 100_000)
     settle()
 
     def held_after_listing(cache: bool) -> int:
@@ -475,15 +478,20 @@ def test_new_entries_go_to_disk_as_they_are_read_not_to_memory(tmp_path, monkeyp
         held = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
         assert len(runs) == 60
-        if cache:
+        if cache and store.cache.hits == 0:
             assert store.cache.misses == 60 and set(store.cache._new.values()) == {None}
             assert [p.name for p in (tmp_path / "xdg" / "tuitrack").iterdir()][0].startswith(".tmp-")
+        if cache:
             store.save_cache()
         return held
 
     without = held_after_listing(cache=False)
     assert held_after_listing(cache=True) - without < 2 << 20  # the entries alone are 6 MB
-    assert listing(tmp_path / "store", cache=True)[1].hits == 60
+    (runs[0] / "tags" / "changed").write_text("x")  # so the next open writes the file again
+    settle()
+    assert held_after_listing(cache=True) - without < 2 << 20  # the old file is 6 MB
+    text, cache = listing(tmp_path / "store", cache=True)
+    assert cache.hits == 60 and "changed" in text
 
 
 def test_a_listing_that_stops_before_saving_leaves_the_cache_as_it_was(reference_store, cache_home):

@@ -17,13 +17,15 @@ The file is a header, then one record per run (its folder's key and its entry, `
 then a BLAKE2b digest of the records: a truncated, corrupt or foreign file fails the digest or the
 header before marshal sees a byte of it (marshal is not meant for untrusted input; this only ever
 loads bytes tuitrack's own `marshal.dumps` wrote, for this Python). At 50,000 runs the file is
-69 MB. It is loaded as one block and each entry decoded only when its run is asked for (0.4 s
-for all of them; JSON: 87 MB, 0.65 s, all at once); the block is let go, all at once, when the
-listing is done. The new file is written as the listing goes (runs read anew at once, unchanged
-ones at the end, from the old block): entries are never held as 50,000 objects, which the
-allocator would not give back. Any failure to read it means an empty cache and one note; it is
-written again (temp file + os.replace, 0600 in a 0700 folder), and never grows past
-MAX_FILE_BYTES.
+69 MB. It is never held whole: it is checked a block at a time (the digest, and where each
+record lies), and each entry is read from it (`pread`, from the descriptor the check read: tuitrack
+replaces a cache file, never writes into one) and decoded only when its run is asked for (0.4 s
+for all of them; JSON: 87 MB, 0.65 s, all at once). Held whole until the save, it had put the
+next open of 50,000 runs at 266 MiB (206 now). The new file is written as the listing goes
+(runs read anew at once, unchanged ones at the end, copied from the old file a span at a time):
+entries are never held as 50,000 objects, which the allocator would not give back. Any failure
+to read it means an empty cache and one note; it is written again (temp file + os.replace, 0600
+in a 0700 folder), and never grows past MAX_FILE_BYTES.
 
 From HELP_FROM runs a helper process checks and reads runs from the other end of the listing
 (read_helper.py: the second core; a check is 900,000 `lstat` calls at 50,000 runs, 1.6 s of one).
@@ -63,6 +65,7 @@ RECORD = struct.Struct("=II")  # a record of the file: its key's length (bytes),
 STALE_SECONDS = 3_600  # a temp file this old in the cache folder is a killed session's: removed
 LENGTH = struct.Struct("=I")  # the helper's records: each is its length, then marshal data
 MET_AFTER = 64  # the helper's records in a row of runs the listing has: they have met, the helper stops
+SCAN_BYTES = 1 << 20  # the cache file is checked, and its kept entries copied, this much at a time
 HELP_FROM = 2_000  # runs from which a helper process checks and reads beside the listing (read_helper.py)
 
 
@@ -202,7 +205,7 @@ class NewFile:
             self._digest.update(record)
             self._file.write(record)
         except OSError as exc:
-            self._fail(exc.strerror or str(exc))
+            self.fail(exc.strerror or str(exc))
 
     def _open(self) -> None:
         os.makedirs(self.folder, mode=0o700, exist_ok=True)
@@ -229,12 +232,13 @@ class NewFile:
                 self._removal.detach()
                 _remove_stale(self.folder)
             except OSError as exc:
-                self._fail(exc.strerror or str(exc))
+                self.fail(exc.strerror or str(exc))
         error = self.error
         self.discard()
         return error
 
-    def _fail(self, why: str) -> None:
+    def fail(self, why: str) -> None:
+        """It will not be saved: `why` is what `commit` says."""
         self.error = why
         self.discard()
 
@@ -269,19 +273,50 @@ def records(data: bytes, start: int, end: int) -> dict[str, tuple[int, int]]:
     """Where each run folder's entry lies in `data[start:end]`, a file's records (the last of a
     key wins). Raises ValueError when they do not fill it exactly."""
     found: dict[str, tuple[int, int]] = {}
-    unpack, size, at = RECORD.unpack_from, RECORD.size, start
-    while at < end:
-        if end - at < size:
+    with memoryview(data)[start:end] as payload:
+        if _parse(payload, start, end, found) != end - start:
             raise ValueError("a cut record")
-        name_length, entry_length = unpack(data, at)
-        at += size
-        key_end = at + name_length
-        entry_end = key_end + entry_length
-        if entry_end > end:
-            raise ValueError("a cut record")
-        found[os.fsdecode(data[at:key_end])] = (key_end, entry_end)
-        at = entry_end
     return found
+
+
+def _parse(buffer, base: int, end: int, found: dict[str, tuple[int, int]]) -> int:
+    """Enter in `found` the whole records at the start of `buffer` (which begins at file offset
+    `base`; the records end at `end`); returns how many bytes they take. Raises ValueError for a
+    record said to run past `end`."""
+    unpack, size, at, length = RECORD.unpack_from, RECORD.size, 0, len(buffer)
+    while length - at >= size:
+        name_length, entry_length = unpack(buffer, at)
+        key_end = at + size + name_length
+        entry_end = key_end + entry_length
+        if base + entry_end > end:
+            raise ValueError("a cut record")
+        if entry_end > length:
+            break
+        found[os.fsdecode(bytes(buffer[at + size:key_end]))] = (base + key_end, base + entry_end)
+        at = entry_end
+    return at
+
+
+def _scan(fd: int, start: int, end: int) -> tuple[dict[str, tuple[int, int]], bytes]:
+    """Where each entry lies in the file's records (bytes start..end), and their digest, read
+    SCAN_BYTES at a time: the file is never held whole. Raises ValueError when the records do not
+    fill it exactly, OSError when it cannot be read."""
+    hasher = hashlib.blake2b(digest_size=_DIGEST)
+    found: dict[str, tuple[int, int]] = {}
+    pending, base, at = bytearray(), start, start  # pending: the bytes from `base` not parsed yet
+    while at < end:
+        block = os.pread(fd, min(SCAN_BYTES, end - at), at)
+        if not block:
+            raise ValueError("a cut file")
+        hasher.update(block)
+        at += len(block)
+        pending += block
+        used = _parse(pending, base, end, found)
+        del pending[:used]
+        base += used
+    if pending:
+        raise ValueError("a cut record")
+    return found, hasher.digest()
 
 
 class ReadCache:
@@ -298,9 +333,10 @@ class ReadCache:
         self.disabled = _within(os.path.realpath(self.folder), self.root)
         if self.disabled:
             self.note = f"read cache not used: its folder {self.folder} is inside the store"
-        self._data = b""  # the loaded file
-        self._old: dict[str, tuple[int, int]] | None = None  # run folder -> where its entry is in _data
-        # Run folders this session has an entry for: where it is in _data (unchanged), or None
+        self._file_closer: weakref.finalize | None = None  # closes the cache file read (its descriptor)
+        self._fd = -1  # the cache file read: entries are read from it as they are asked for
+        self._old: dict[str, tuple[int, int]] | None = None  # run folder -> where its entry is in the file
+        # Run folders this session has an entry for: where it is in the file (unchanged), or None
         # (a new one, written to the new file already).
         self._new: dict[str, tuple[int, int] | None] = {}
         self._file = NewFile(self.folder, self.header)
@@ -332,10 +368,19 @@ class ReadCache:
         self._entries()
         return self._digest
 
-    def entry(self, key: str) -> memoryview | None:
-        """The loaded file's entry for run folder `key` (marshal bytes), if it has one."""
+    def entry(self, key: str) -> bytes | None:
+        """The cache file's entry for run folder `key` (marshal bytes), if it has one."""
         place = self._entries().get(key)
-        return None if place is None else memoryview(self._data)[place[0]:place[1]]
+        return None if place is None else self._read(place)
+
+    def _read(self, place: tuple[int, int]) -> bytes | None:
+        """An entry's bytes, from the file whose digest was checked (tuitrack replaces a cache
+        file, never writes into one: the descriptor's file is as it was checked)."""
+        try:
+            data = os.pread(self._fd, place[1] - place[0], place[0])
+        except OSError:
+            return None
+        return data if len(data) == place[1] - place[0] else None
 
     def _load(self) -> dict[str, tuple[int, int]]:
         try:
@@ -344,28 +389,32 @@ class ReadCache:
             return {}
         except OSError as exc:
             return self._ignored(f"cannot be read ({exc.strerror or exc})")
+        closer = weakref.finalize(self, os.close, fd)
+        why = None
         try:
-            with os.fdopen(fd, "rb") as file:
-                data = file.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            return self._ignored(f"cannot be read ({exc.strerror or exc})")
-        head = len(self.header)
-        if len(data) > MAX_FILE_BYTES:
-            return self._ignored("is too large")
-        if not data.startswith(MAGIC):
-            return self._ignored("is not a tuitrack read cache")
-        if data[:head] != self.header:
-            return self._ignored("is of another version or for another store")
-        end = len(data) - _DIGEST
-        digest = data[end:]
-        with memoryview(data)[head:end] as payload:  # no copy of tens of MiB
-            if end < head or hashlib.blake2b(payload, digest_size=_DIGEST).digest() != digest:
-                return self._ignored("is truncated or corrupt")
-        try:
-            entries = records(data, head, end)
+            size = os.fstat(fd).st_size
+            head = len(self.header)
+            start = os.pread(fd, head, 0)
+            if size > MAX_FILE_BYTES:
+                why = "is too large"
+            elif not start.startswith(MAGIC):
+                why = "is not a tuitrack read cache"
+            elif start != self.header:
+                why = "is of another version or for another store"
+            elif size < head + _DIGEST:
+                why = "is truncated or corrupt"
+            else:
+                entries, digest = _scan(fd, head, size - _DIGEST)
+                if os.pread(fd, _DIGEST, size - _DIGEST) != digest:
+                    why = "is truncated or corrupt"
         except ValueError:
-            return self._ignored("is corrupt")
-        self._data, self._digest = data, digest
+            why = "is truncated or corrupt"
+        except OSError as exc:
+            why = f"cannot be read ({exc.strerror or exc})"
+        if why is not None:
+            closer()
+            return self._ignored(why)
+        self._fd, self._file_closer, self._digest = fd, closer, digest
         return entries
 
     # -- the helper process (read_helper.py) -------------------------------------------------------
@@ -459,7 +508,7 @@ class ReadCache:
             return found[0]
         if place is not None:
             try:
-                entry = marshal.loads(memoryview(self._data)[place[0]:place[1]])  # bytes tuitrack wrote: the digest said so
+                entry = marshal.loads(self._read(place))  # bytes tuitrack wrote: the digest said so
                 verdict = news is True or still_the_same(run_path, entry[0], entry[1])
                 self.helped += news is True
                 if verdict:
@@ -521,14 +570,15 @@ class ReadCache:
         if self.disabled or self.finished or not self.changed:
             self.finish()
             return
-        data, add = memoryview(self._data), self._file.add
-        for key, place in self._new.items():
-            if place is not None:
-                add(key, data[place[0]:place[1]])
-        for key, place in self._entries().items():
-            if key not in self._new and key.rpartition("/")[0] not in self._listed:
-                add(key, data[place[0]:place[1]])
-        data.release()
+        kept = [place for place in self._new.items() if place[1] is not None]
+        kept += [(key, place) for key, place in self._entries().items()
+                 if key not in self._new and key.rpartition("/")[0] not in self._listed]
+        add = self._file.add
+        for key, entry in self._copied(kept):
+            if entry is None:
+                self._file.fail("the old cache file could not be read")
+                break
+            add(key, entry)
         error = self._file.commit(self.path)
         if error is not None:
             self.note = f"read cache not saved ({error})"
@@ -541,4 +591,21 @@ class ReadCache:
         self.finished = True
         self._stop_helper()
         self._file.discard()
-        self._data, self._old, self._new, self._listed, self._news = b"", {}, {}, set(), {}
+        if self._file_closer is not None:
+            self._file_closer()
+        self._fd, self._old, self._new, self._listed, self._news = -1, {}, {}, set(), {}
+
+    def _copied(self, kept: list[tuple[str, tuple[int, int]]]):
+        """(key, entry bytes or None) for entries of the old file, read a span of neighbours at a
+        time (an unchanged store's are all next to each other, in the order they are copied)."""
+        at = 0
+        while at < len(kept):
+            end = at + 1
+            while (end < len(kept) and kept[end][1][0] - kept[end - 1][1][1] <= RECORD.size + 512
+                   and kept[end][1][1] - kept[at][1][0] <= SCAN_BYTES):
+                end += 1
+            first, last = kept[at][1][0], kept[end - 1][1][1]
+            span = self._read((first, last))
+            for key, (start, stop) in kept[at:end]:
+                yield key, None if span is None else span[start - first:stop - first]
+            at = end
