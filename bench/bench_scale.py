@@ -230,7 +230,9 @@ async def session(store: Path, args: argparse.Namespace) -> dict:
         watcher = screen.follower.watcher
         if isinstance(watcher, FolderWatcher):
             out["watches"], out["whole"], out["refused"] = watcher.watches, watcher.whole, watcher.refused
-        out["first_sweep_s"] = screen.follower.sweeper.last_duration
+        sweeper = screen.follower.sweeper  # the first sweep runs once the store is loaded
+        await wait_for(lambda: sweeper.last_duration > 0 or not sweeper.works, args.timeout, "the first sweep")
+        out["first_sweep_s"] = sweeper.last_duration
         progress(f"live {out['live_after_paint']:.1f} s after first paint: {screen.watch_mode}")
 
         await wait_for(lambda: not any(w.group == "loader" and not w.is_finished for w in app.workers),

@@ -69,7 +69,7 @@ def serve(root: str, cache_path: str, digest: bytes | None, out: int = 1) -> Non
             os.write(out, LENGTH.pack(len(record)) + record)  # a closed pipe (the listing is done) ends it here
 
 
-def found(store, experiment, name: str, path: str, old: memoryview | None):
+def found(store, experiment, name: str, path: str, old: bytes | None):
     """What the helper tells of one run folder (the module's docstring)."""
     if old is not None:
         try:
