@@ -302,3 +302,26 @@ async def test_prune_panel_shows_rule_errors(reference_store):
         await pilot.press(*"soon")
         await pilot.pause()
         assert "is not a duration" in str(app.screen.query_one("#summary").render())
+
+
+async def test_a_rename_renames_the_run_on_the_plot_too(reference_store):
+    """The plot's title (one run) and legend name the run: renamed from the plot view (or by a
+    script), it says the new name, and undo the old one, without the plot being asked again."""
+    from tuitrack.app.widgets.metric_plot import MetricPlot
+
+    root, ids = reference_store
+    app = app_for(root)
+    run_id = ids.runs["parent"]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await focus_run(pilot, run_id)
+        await pilot.press("p")
+        await settle(pilot)
+        plot = app.screen.query_one(MetricPlot)
+        assert plot.display and [r.label for r in plot.runs] == ["parent"]
+        await pilot.press("R", *"renamed", "enter")
+        await settle(pilot)
+        assert [r.label for r in plot.runs] == ["renamed"]
+        await pilot.press("u")
+        await settle(pilot)
+        assert [r.label for r in plot.runs] == ["parent"]

@@ -428,7 +428,16 @@ class MainScreen(RunEditing, Screen):
             plotted = delta.metrics & set(self._histories)
             if plotted:
                 self._grow_plot(plotted)
+            if self._plot_labels_changed(delta.runs_changed):
+                self._refresh_plot()
         self._update_status()
+
+    def _plot_labels_changed(self, run_ids) -> bool:
+        """A plotted run was renamed: the plot's title and legend say its name."""
+        on_plot = {run.run_id for item in self._plotted for run in item.runs}
+        if on_plot.isdisjoint(run_ids):
+            return False
+        return [(i.key, i.label) for i in self._plot_runs()] != [(i.key, i.label) for i in self._plotted]
 
     def _resummarize(self) -> None:
         self._summaries_timer = None
