@@ -252,7 +252,7 @@ def test_a_broken_cache_is_ignored_and_rebuilt(reference_store, cache_home, brea
         "not records": lambda: with_valid_digest(header, marshal.dumps([1, 2, 3])),
         "a cut record": lambda: with_valid_digest(header, data[len(header):-32 - 1]),
         "malformed entries": lambda: with_valid_digest(header, records_of(
-            {key: value for key, value in zip(read_cache.records(data, len(header), len(data) - 32),
+            {key: value for key, value in zip(ReadCache(str(root))._entries(),
                                               [b"", b"x", marshal.dumps((1, 2)), marshal.dumps(None),
                                                marshal.dumps(("a", b"", 3, {}, {}, {}))] * 100)})),
     }

@@ -66,6 +66,7 @@ STALE_SECONDS = 3_600  # a temp file this old in the cache folder is a killed se
 LENGTH = struct.Struct("=I")  # the helper's records: each is its length, then marshal data
 MET_AFTER = 64  # the helper's records in a row of runs the listing has: they have met, the helper stops
 SCAN_BYTES = 1 << 20  # the cache file is checked, and its kept entries copied, this much at a time
+NEIGHBOURS_GAP = RECORD.size + 512  # entries this close (a record's head and key between) are read together
 HELP_FROM = 2_000  # runs from which a helper process checks and reads beside the listing (read_helper.py)
 
 
@@ -267,16 +268,6 @@ def _remove_stale(folder: str) -> None:
             with contextlib.suppress(OSError):
                 if entry.name.startswith(".tmp-") and entry.stat(follow_symlinks=False).st_mtime < old:
                     os.unlink(entry.path)
-
-
-def records(data: bytes, start: int, end: int) -> dict[str, tuple[int, int]]:
-    """Where each run folder's entry lies in `data[start:end]`, a file's records (the last of a
-    key wins). Raises ValueError when they do not fill it exactly."""
-    found: dict[str, tuple[int, int]] = {}
-    with memoryview(data)[start:end] as payload:
-        if _parse(payload, start, end, found) != end - start:
-            raise ValueError("a cut record")
-    return found
 
 
 def _parse(buffer, base: int, end: int, found: dict[str, tuple[int, int]]) -> int:
@@ -506,9 +497,10 @@ class ReadCache:
             if stamped is not None:
                 stamped(found[1], found[2])
             return found[0]
-        if place is not None:
+        data = None if place is None else self._read(place)  # None too when the file cannot be read
+        if data is not None:
             try:
-                entry = marshal.loads(self._read(place))  # bytes tuitrack wrote: the digest said so
+                entry = marshal.loads(data)  # bytes tuitrack wrote: the digest said so
                 verdict = news is True or still_the_same(run_path, entry[0], entry[1])
                 self.helped += news is True
                 if verdict:
@@ -570,7 +562,7 @@ class ReadCache:
         if self.disabled or self.finished or not self.changed:
             self.finish()
             return
-        kept = [place for place in self._new.items() if place[1] is not None]
+        kept = [(key, place) for key, place in self._new.items() if place is not None]
         kept += [(key, place) for key, place in self._entries().items()
                  if key not in self._new and key.rpartition("/")[0] not in self._listed]
         add = self._file.add
@@ -601,7 +593,7 @@ class ReadCache:
         at = 0
         while at < len(kept):
             end = at + 1
-            while (end < len(kept) and kept[end][1][0] - kept[end - 1][1][1] <= RECORD.size + 512
+            while (end < len(kept) and kept[end][1][0] - kept[end - 1][1][1] <= NEIGHBOURS_GAP
                    and kept[end][1][1] - kept[at][1][0] <= SCAN_BYTES):
                 end += 1
             first, last = kept[at][1][0], kept[end - 1][1][1]

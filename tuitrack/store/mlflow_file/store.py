@@ -346,10 +346,10 @@ class MlflowFileStore(Store):
             if not with_data:
                 self._from_cache[(run.experiment_id, run.run_id)] = run
             return run
-        return self._stamped_run(experiment, path, name, include_deleted, with_data, cache)
+        return self._stamped_run(experiment, path, name, include_deleted, with_data)
 
     def _stamped_run(self, experiment: Experiment, path: str, name: str, include_deleted: bool,
-                     with_data: bool, cache: ReadCache | None = None) -> Run | Problem | None:
+                     with_data: bool) -> Run | Problem | None:
         """`_read_run` (and its data when `with_data`), stamping the files as they are read: the
         read cache keeps the run by them, and the sweep's baseline is recorded from them."""
         stamps = Stamps()
@@ -357,10 +357,7 @@ class MlflowFileStore(Store):
         if not isinstance(result, Run) or (result.is_deleted and not include_deleted):
             return result if isinstance(result, Problem) else None
         if with_data:
-            self._load_data_at(result, path, stamps)
-            if cache is not None:
-                cache.keep(self._rel(path), result, stamps)
-            self._record(path, stamps.names, stamps.numbers)
+            self._load_stamped_data(result, path, stamps)
         else:
             self._stamping[(result.experiment_id, result.run_id)] = (result, stamps)
         return result
@@ -506,12 +503,17 @@ class MlflowFileStore(Store):
                     run.run_name = read.run_name
                 self._record(path, names, numbers)
                 return
-            self._load_data_at(run, path, stamping[1])
-            if self.cache is not None:
-                self.cache.keep(self._rel(path), run, stamping[1])
-            self._record(path, stamping[1].names, stamping[1].numbers)
+            self._load_stamped_data(run, path, stamping[1])
             return
         self._load_data_at(run, self.run_dir(run))
+
+    def _load_stamped_data(self, run: Run, path: str, stamps: Stamps) -> None:
+        """The run's data, read with the stamps its meta began; then the read cache keeps the run
+        by them (if this listing uses it), and the sweep's baseline records them."""
+        self._load_data_at(run, path, stamps)
+        if self.cache is not None:
+            self.cache.keep(self._rel(path), run, stamps)  # nothing, once the cache is finished
+        self._record(path, stamps.names, stamps.numbers)
 
     def _load_data_at(self, run: Run, path: str, stamps: Stamps | None = None) -> None:
         rel = self._rel(path)
