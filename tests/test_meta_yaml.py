@@ -66,6 +66,46 @@ def test_fast_path_agrees_with_pyyaml(seed):
         assert load_meta(text.encode()) == yaml.safe_load(text)
 
 
+def test_lines_seen_before_read_the_same_and_share_nothing_mutable():
+    """Lines are remembered (most of a run's meta.yaml is the same in every run): a second file with
+    them reads as PyYAML reads it, a repeated key still declines, and `tags: []` is a new list each time."""
+    text = MLFLOW_RUN_META.decode()
+    first, second = parse_flat(text), parse_flat(text)
+    assert first == second == yaml.safe_load(text)
+    first["tags"].append("changed")
+    assert parse_flat(text)["tags"] == [] and second["tags"] == []
+    assert parse_flat(text + "status: 1\n") is None  # a key twice: not the flat shape
+    assert parse_flat(text.replace("status: 1", "status: 1 #x")) is None
+    rng = random.Random(7)
+    texts = [yaml.dump({f"k{i}": random_value(rng) for i in range(rng.randint(1, 6))}, sort_keys=True,
+                       default_flow_style=False, allow_unicode=True) for _ in range(400)]
+    for _ in range(2):  # the second pass is served by what the first remembered
+        for text in texts:
+            fast = parse_flat(text)
+            assert fast is None or fast == yaml.safe_load(text), text
+
+
+def test_long_lines_are_not_remembered():
+    """A store's megabyte-long run names would be kept twice (the line and the value): they are
+    read, not remembered."""
+    from tuitrack.store.mlflow_file import meta_yaml
+
+    name = "n" * 100_000
+    assert parse_flat(f"run_name: {name}\n") == {"run_name": name}
+    assert all(len(line) <= meta_yaml.MAX_KNOWN_CHARS for line in meta_yaml._known_lines)
+    assert all(len(raw) <= meta_yaml.MAX_KNOWN_CHARS for raw in meta_yaml._plain_kinds)
+
+
+def test_plain_strings_are_told_from_other_scalars_as_pyyaml_tells_them():
+    """A plain scalar whose first character no implicit resolver is registered for is a str
+    without asking; the others are asked (yes, 1e3, 0x1F, 2024-01-01, ~, on...)."""
+    for first in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.~<=_/$^é":
+        for rest in ("", "es", "rue", "ull", "e3", "x1F", "024-01-01", "n", "ff", ".5", "<", "_1", "abc"):
+            text = f"k: {first}{rest}\n"
+            fast = parse_flat(text)
+            assert fast is None or fast == yaml.safe_load(text), text
+
+
 def test_legacy_and_odd_shapes_go_to_pyyaml():
     text = "experiment_id: 0\nname: Default\ntags:\n  team: vision\n"
     assert parse_flat(text) is None
