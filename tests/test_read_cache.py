@@ -548,3 +548,31 @@ def test_a_session_that_quits_while_it_loads_leaves_no_temp_file(reference_store
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert done.stdout.strip() == "listed", done.stderr
     assert not (cache_home / "tuitrack").exists() or list((cache_home / "tuitrack").iterdir()) == []
+
+
+def test_entries_asked_for_out_of_the_files_order_are_saved_whole(reference_store, cache_home):
+    """A session that read some runs anew writes them first and the unchanged ones after, so the
+    next listing asks for entries in another order than its file holds them. Each is still copied
+    whole: a span of neighbours used to be taken from the listing's order, ran backwards, and the
+    save failed ("the old cache file could not be read") in every session after (found in tmux)."""
+    root, _ = reference_store
+    settle()
+    truth, cache = listing(root, cache=True)  # every run read anew, in the listing's order
+    runs = [r for r in json.loads(truth) if not r.get("problems") and r["status"] != "RUNNING"
+            and any(p.is_dir() for p in root.glob(f"*/{r['run_id']}"))]
+    with_problems = sum(1 for r in json.loads(truth) if r.get("problems"))
+    assert len(runs) >= 3
+    for run in runs[1::2]:  # every other run changed: the next file holds them first
+        (run_dir(root, run["run_id"]) / "tags" / "reordered").write_text("1")
+    settle()
+    _, cache = listing(root, cache=True)
+    assert cache.note is None and cache.misses + cache.read_by_helper >= len(runs[1::2])
+    for turn in range(2):  # one more change, so that the entries, out of the file's order, are copied
+        (run_dir(root, runs[0]["run_id"]) / "tags" / "turn").write_text(str(turn))
+        settle()
+        _, cache = listing(root, cache=True)
+        assert cache.note is None, cache.note
+    again, cache = listing(root, cache=True)
+    truth, _ = listing(root, cache=False)
+    assert again == truth
+    assert cache.misses == with_problems  # every entry copied whole, and taken as it was
