@@ -246,19 +246,31 @@ class RunsTable(ScrollView, can_focus=True):
             return 0
         return min(self._widths[0] + GAP, self.size.width // 2)
 
+    def _column_starts(self) -> list[int]:
+        """Where each column starts in a drawn line (its gap follows it)."""
+        starts, at = [], 0
+        for width in self._widths:
+            starts.append(at)
+            at += width + GAP
+        return starts
+
     def watch_cursor_column(self) -> None:
-        frozen = self._frozen_width()
-        if self.cursor_column == 0:
+        if self.cursor_column == 0 or not self._widths:
             self.scroll_to(x=0, animate=False)
         else:
-            # Positions in the part right of the frozen name column, which scrolls.
-            left = sum(self._widths[1: self.cursor_column]) + GAP * (self.cursor_column - 1)
-            width = self._widths[self.cursor_column] + GAP
+            # The scrolled part of a line begins at the frozen width plus scroll_x: it is scrolled
+            # so that a column starts there, never to the middle of one (a number cut on its left,
+            # 0.98988 as "988", reads as another number).
+            frozen = self._frozen_width()
+            offsets = [start - frozen for start in self._column_starts()[1:]]  # column i + 1 at the edge
+            left, width = offsets[self.cursor_column - 1], self._widths[self.cursor_column]
             visible = max(1, self.size.width - frozen)
-            if left < self.scroll_x:
-                self.scroll_to(x=left, animate=False)
-            elif left + width > self.scroll_x + visible:
-                self.scroll_to(x=left + width - visible, animate=False)
+            x = self.scroll_x
+            if left < x:
+                x = left
+            elif left + width > x + visible:
+                x = next(o for o in offsets if o >= min(left, left + width - visible))
+            self.scroll_to(x=max(0, x), animate=False)
         self.refresh()
 
     def _scroll_cursor_into_view(self) -> None:
@@ -339,23 +351,36 @@ class RunsTable(ScrollView, can_focus=True):
         if not self.columns:
             return Strip.blank(width, self._base_style())
         if y == 0:
-            return self._scrolled(self._header(), scroll_x, width).extend_cell_length(
-                width, self.get_component_rich_style("runs-table--header")
-            )
+            header = self.get_component_rich_style("runs-table--header")
+            return self._scrolled(self._header(), scroll_x, width, header).extend_cell_length(width, header)
         index = scroll_y + y - 1
         if index >= len(self.runs):
             if index == 0:
                 style = self.get_component_rich_style("runs-table--empty")
                 return Strip([Segment(" " + self.empty_text, style)]).extend_cell_length(width, self._base_style())
             return Strip.blank(width, self._base_style())
-        return self._scrolled(self._row(index), scroll_x, width).extend_cell_length(
-            width, self._row_base_style(index)
-        )
+        base = self._row_base_style(index)
+        return self._scrolled(self._row(index), scroll_x, width, base).extend_cell_length(width, base)
 
-    def _scrolled(self, line: Strip, scroll_x: int, width: int) -> Strip:
-        """The name column where it is, the rest of the line scrolled: `l` never hides the name."""
+    def _scrolled(self, line: Strip, scroll_x: int, width: int, style: Style) -> Strip:
+        """The name column where it is, the rest of the line scrolled: `l` never hides the name.
+        A column the edges cut (scrolled by the mouse, or the last one on screen) is left blank:
+        part of a value is another value."""
         frozen = self._frozen_width()
-        return Strip.join([line.crop(0, frozen), line.crop(frozen + scroll_x, scroll_x + width)])
+        low, high = frozen + scroll_x, scroll_x + width  # the part of the line shown right of the name
+        parts = [line.crop(0, frozen)]
+        at = low
+        for start, column_width in zip(self._column_starts()[1:], self._widths[1:]):
+            end = start + column_width
+            if end <= low or start >= high:
+                continue
+            if start < low or end > high:  # cut: what is shown of it, blank
+                parts.append(line.crop(at, max(at, start)))
+                cut_end = min(end, high)
+                parts.append(Strip.blank(cut_end - max(start, low), style))
+                at = cut_end
+        parts.append(line.crop(at, high))
+        return Strip.join(parts)
 
     def _row_base_style(self, index: int) -> Style:
         if index == self.cursor_row:
