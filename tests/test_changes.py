@@ -124,11 +124,43 @@ def test_delete_without_a_terminal_asks_for_yes_and_changes_nothing(reference_st
     assert "add --yes" in capsys.readouterr().err and meta.read_bytes() == before
 
 
-def test_running_runs_are_not_deleted_unless_forced(reference_store, capsys):
+def test_running_runs_that_still_write_are_not_deleted_unless_forced(reference_store, capsys):
     root, ids = reference_store
+    meta = run_dir(root, ids, "running", "beta") / "meta.yaml"
+    # The reference run wrote last in November: silent for days, it is stale unless the window is wider.
+    assert main(["delete", str(root), ids.runs["running"], "--yes", "--stale-after", "100000000"]) == 1
+    assert "is RUNNING and wrote within 1e+08 minutes" in capsys.readouterr().err
+    assert "lifecycle_stage: active" in meta.read_text()
+    assert main(["delete", str(root), ids.runs["running"], "--yes", "--stale-after", "100000000", "--force"]) == 0
+
+
+def test_a_stale_running_run_is_deleted_as_the_app_deletes_it(reference_store, capsys):
+    """The app's d deletes a RUNNING run that has been silent for --stale-after minutes: so does the CLI."""
+    root, ids = reference_store
+    meta = run_dir(root, ids, "running", "beta") / "meta.yaml"
+    assert main(["delete", str(root), ids.runs["running"], "--yes"]) == 0
+    assert "lifecycle_stage: deleted" in meta.read_text()
+    assert main(["restore", str(root), ids.runs["running"], "--yes"]) == 0  # restore takes --yes too
+    assert "lifecycle_stage: active" in meta.read_text()
+
+
+def test_a_running_run_just_written_to_is_not_stale(reference_store, capsys):
+    root, ids = reference_store
+    run = run_dir(root, ids, "running", "beta")
+    metric = next((run / "metrics").rglob("*"))
+    now = int(time.time() * 1000)
+    with open(metric, "a") as f:
+        f.write(f"{now} 0.5 99\n")
     assert main(["delete", str(root), ids.runs["running"], "--yes"]) == 1
-    assert "is RUNNING" in capsys.readouterr().err
-    assert main(["delete", str(root), ids.runs["running"], "--yes", "--force"]) == 0
+    assert "is RUNNING and wrote within 10 minutes" in capsys.readouterr().err
+
+
+def test_a_bad_option_points_to_the_commands_help(reference_store, capsys):
+    root, ids = reference_store
+    with pytest.raises(SystemExit) as exit_:
+        main(["restore", str(root), ids.runs["failed"], "--bogus"])
+    assert exit_.value.code == 2
+    assert "(see tuitrack restore --help)" in capsys.readouterr().err
 
 
 def test_deleted_runs_refuse_tags_like_mlflow(reference_store, capsys):

@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0]
     if command in TAKE_STORE:
         argv = [command, *with_default_store(argv[1:], SUBPARSERS[command])]
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest:  # said by the command's parser: its --help is where to look
+        SUBPARSERS[command].error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         with visible_output():
             return COMMANDS[args.command].run(args)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
+from tuitrack.cli.arguments import positive_float
 from tuitrack.cli.command import Command
 from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.formatting import format_timestamp
 from tuitrack.model import NOTE_TAG, Run, RunStatus
+from tuitrack.query.staleness import family_last_write, is_stale
 from tuitrack.safe_text import visible
 from tuitrack.store import RunNotFound, Store, StoreError
 from tuitrack.store.mlflow_file.experiment_delete import cut_short
@@ -26,6 +29,37 @@ def store_and_runs(args: argparse.Namespace, ids: list[str]) -> tuple[Store, lis
     for run_id in ids:
         runs.append(find_run(store, run_id))
     return store, runs
+
+
+def _still_writing(store: Store, running: list[Run], stale_after_min: float) -> list[Run]:
+    """The RUNNING runs whose family (the run and its child runs) wrote within `stale_after_min`
+    minutes, or whose last write is unknown: the ones the app's d leaves alone too."""
+    if not running:
+        return []
+    now, after = int(time.time() * 1000), int(stale_after_min * 60_000)
+    experiments = {e.experiment_id: e for e in store.experiments(include_deleted=True)}
+    families: dict[str, dict[str, Run]] = {}
+    writing = []
+    for run in running:
+        if run.experiment_id not in families:
+            experiment = experiments.get(run.experiment_id)
+            families[run.experiment_id] = {r.run_id: r for r in store.runs(experiment)} if experiment else {}
+        family = {**families[run.experiment_id], run.run_id: run}
+        children: dict[str, list[str]] = {}
+        for member in family.values():
+            if member.parent_run_id:
+                children.setdefault(member.parent_run_id, []).append(member.run_id)
+
+        def own_write(run_id: str, family=family) -> int | None:
+            found = family.get(run_id)
+            if found is None:
+                return None
+            return store.last_write(found) if found.status is RunStatus.RUNNING else found.end_time
+
+        written = family_last_write(run.run_id, own_write, lambda run_id, children=children: children.get(run_id, ()))
+        if not is_stale(run, written, now, after):
+            writing.append(run)
+    return writing
 
 
 def confirm(question: str, yes: bool) -> bool:
@@ -199,7 +233,10 @@ def _delete_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", metavar="NAME_OR_ID",
                         help="delete this experiment: its runs are deleted and it moves to .trash")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask (for scripts)")
-    parser.add_argument("--force", action="store_true", help="delete RUNNING runs too")
+    parser.add_argument("--force", action="store_true", help="delete RUNNING runs that still write too")
+    parser.add_argument("--stale-after", type=positive_float, default=10.0, metavar="MINUTES",
+                        help="a RUNNING run silent this long (its child runs too) is stale, and deleted "
+                             "like any other, as the app's d does (default: 10)")
 
 
 @guarded
@@ -208,9 +245,11 @@ def _delete(args: argparse.Namespace) -> int:
         return _experiment_instead(args, delete=True)
     store, runs = store_and_runs(args, args.run_ids)
     running = [r for r in runs if r.status is RunStatus.RUNNING and not r.is_deleted]
-    if running and not args.force:
-        print(f"tuitrack: {running[0].run_id[:8]} ({running[0].run_name}) is RUNNING: a script may "
-              "still be writing it; add --force to delete it anyway", file=sys.stderr)
+    writing = [] if args.force else _still_writing(store, running, args.stale_after)
+    if writing:
+        print(f"tuitrack: {writing[0].run_id[:8]} ({visible(writing[0].run_name)}) is RUNNING and wrote "
+              f"within {args.stale_after:g} minutes: a script may still be writing it; add --force to "
+              "delete it anyway", file=sys.stderr)
         return 1
     todo = [r for r in runs if not r.is_deleted]
     for run in runs:
@@ -236,6 +275,8 @@ def _restore_arguments(parser: argparse.ArgumentParser) -> None:
     add_format_option(parser)
     parser.add_argument("run_ids", metavar="RUN_ID", nargs="*")
     parser.add_argument("--experiment", metavar="NAME_OR_ID", help="restore this deleted experiment and its runs")
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="taken, so that a script may pass what it passes to delete (restore never asks)")
 
 
 @guarded
