@@ -459,3 +459,27 @@ async def test_enter_over_another_view_shows_the_detail_and_escape_brings_the_vi
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen.maximized is None and app.screen._view() == view
+
+
+async def test_moving_onto_another_experiment_shows_its_first_run_not_the_row_left():
+    """On an experiment's line the table and the detail show its runs from the top: the row the
+    last experiment's cursor was on is no position in another (tmux: the detail showed a run of
+    the next experiment that happened to be at row 4)."""
+    app, ctx = await open_app()
+    async with ctx as pilot:
+        await settle(pilot)
+        screen, tree = app.screen, app.screen.query_one(RunTree)
+        gpt2 = next(e for e in screen.index.experiments.values() if e.name == "gpt2-finetune")
+        last = screen.index.runs_of(gpt2.experiment_id)[-1]
+        await goto_run(pilot, last.run_name)
+        table = screen.query_one(RunsTable)
+        assert table.cursor_row > 0
+        tree.focus()
+        while tree.cursor_node.data.kind != "experiment" or tree.cursor_node.data.experiment_id == gpt2.experiment_id:
+            await pilot.press("j")
+        await settle(pilot)
+        other = tree.cursor_node.data.experiment_id
+        assert table.runs and table.runs[0].experiment_id == other
+        assert table.cursor_row == 0
+        shown = screen.query_one(RunDetail).shown_run
+        assert shown is not None and shown.run_id == table.runs[0].run_id  # the detail: the row the cursor is on
