@@ -108,3 +108,43 @@ async def test_compare_fits_four_runs_at_80_columns():
         table = screen.query_one(DataTable)
         shown = sum(c.get_render_width(table) for c in table.ordered_columns)
         assert len(table.ordered_columns) == 5 and shown <= 80  # no run is off to the right
+
+
+async def test_the_plot_starts_on_a_shared_metric_and_its_keys_work_from_the_table(tmp_path):
+    """Compared runs that log different metrics: the plot starts on one most of them logged (a loss
+    if one is), not on a loss only one of them has; n/N/m change it with the table focused, and j/k
+    move the table (tmux: stuck on one run's `loss`, and n, m, j, k did nothing)."""
+    from mlflow.entities import Metric
+
+    from tests.mlflow_stores import client_for
+
+    client = client_for(tmp_path / "mlruns")
+    experiment = client.create_experiment("mixed")
+    for name, keys in (("only-loss", ["loss"]), ("a", ["train/loss", "val/acc"]), ("b", ["train/loss", "val/acc"])):
+        run = client.create_run(experiment, run_name=name).info.run_id
+        client.log_batch(run, metrics=[Metric(k, 0.5 + s / 10, 1_790_000_000_000 + s, s) for k in keys for s in range(3)])
+        client.set_terminated(run)
+    app = make_app(tmp_path / "mlruns")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_compare(pilot, names=("only-loss", "a", "b"))
+        assert isinstance(screen, CompareScreen)
+        plot, table = screen.query_one(MetricPlot), screen.query_one(DataTable)
+        assert plot.metrics == ["train/loss"]
+        assert screen.focused is table
+        await pilot.press("n")
+        await settle(pilot)
+        assert plot.metrics == ["val/acc"]
+        await pilot.press("N")
+        await settle(pilot)
+        assert plot.metrics == ["train/loss"]
+        row = table.cursor_row
+        await pilot.press("j")
+        assert table.cursor_row == row + 1
+        await pilot.press("k")
+        assert table.cursor_row == row
+        await pilot.press("m")
+        await settle(pilot)
+        from tuitrack.app.screens.metric_picker import MetricPicker
+
+        assert isinstance(app.screen, MetricPicker)

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tuitrack.app.store_text import store_text
-from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun
+from tuitrack.app.widgets.metric_plot import PALETTE, MetricPlot, PlotRun, default_metric
 from tuitrack.formatting import format_duration, format_value, shown_name
 from tuitrack.system_metrics import is_system
 from tuitrack.model import MetricSummary, Run, summarize
@@ -64,6 +64,13 @@ class CompareScreen(Screen):
         Binding("M", "export('md')", "Markdown", show=False),
         Binding("J", "export('json')", "JSON", show=False),
         Binding("tab", "focus_next", "Next", show=False),
+        # The plot's metric keys, wherever the focus is (the table has it first), and vim keys
+        # for the table.
+        Binding("n", "plot_metric(1)", "Next metric"),
+        Binding("N", "plot_metric(-1)", "Previous metric", show=False),
+        Binding("m", "pick_metrics", "Metrics"),
+        Binding("j", "table('cursor_down')", "Down", show=False),
+        Binding("k", "table('cursor_up')", "Up", show=False),
     ]
 
     DEFAULT_CSS = "CompareScreen {" + LAYOUT_CSS + "}"
@@ -109,8 +116,21 @@ class CompareScreen(Screen):
         self.loaded = True
         metrics = sorted({k for r in self.runs for k in self._metric_keys(r)})
         plot = self.query_one(MetricPlot)
+        if metrics and not plot.metrics:  # first, a metric most of the runs logged (a loss if one is)
+            logged = {key: sum(1 for r in self.runs if key in r.metrics) for key in metrics}
+            most = max(logged.values())
+            plot.metrics = [default_metric([key for key in metrics if logged[key] == most])]
         plot.set_runs([PlotRun(r.run_id, shown_name(r), self.colours.get(r.run_id, PALETTE[i % len(PALETTE)]),
                                r.start_time, histories.get(r.run_id, {})) for i, r in enumerate(self.runs)], metrics)
+
+    def action_plot_metric(self, step: int) -> None:
+        self.query_one(MetricPlot).action_next_metric(step)
+
+    def action_pick_metrics(self) -> None:
+        self.on_metric_plot_pick_metrics()
+
+    def action_table(self, move: str) -> None:
+        getattr(self.query_one("#compare-table", DataTable), f"action_{move}")()
 
     def on_metric_plot_metrics_wanted(self, message: MetricPlot.MetricsWanted) -> None:
         self.query_one(MetricPlot).metrics = message.metrics  # all histories are loaded already
