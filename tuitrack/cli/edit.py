@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 from tuitrack.cli.arguments import positive_float
 from tuitrack.cli.command import Command
 from tuitrack.cli.store_format import add_format_option, add_store_argument, find_run, open_from
 from tuitrack.formatting import format_timestamp
 from tuitrack.model import NOTE_TAG, Run, RunStatus
-from tuitrack.query.staleness import family_last_write, is_stale
+from tuitrack.query.staleness import staleness_among
 from tuitrack.safe_text import visible
 from tuitrack.store import RunNotFound, Store, StoreError
 from tuitrack.store.mlflow_file.experiment_delete import cut_short
@@ -38,26 +39,16 @@ def _still_writing(store: Store, running: list[Run], stale_after_min: float) -> 
         return []
     now, after = int(time.time() * 1000), int(stale_after_min * 60_000)
     experiments = {e.experiment_id: e for e in store.experiments(include_deleted=True)}
-    families: dict[str, dict[str, Run]] = {}
+    judges: dict[str, Callable[[Run], bool]] = {}  # experiment id -> is_stale, its runs read once
     writing = []
     for run in running:
-        if run.experiment_id not in families:
+        if run.experiment_id not in judges:
             experiment = experiments.get(run.experiment_id)
-            families[run.experiment_id] = {r.run_id: r for r in store.runs(experiment)} if experiment else {}
-        family = {**families[run.experiment_id], run.run_id: run}
-        children: dict[str, list[str]] = {}
-        for member in family.values():
-            if member.parent_run_id:
-                children.setdefault(member.parent_run_id, []).append(member.run_id)
-
-        def own_write(run_id: str, family=family) -> int | None:
-            found = family.get(run_id)
-            if found is None:
-                return None
-            return store.last_write(found) if found.status is RunStatus.RUNNING else found.end_time
-
-        written = family_last_write(run.run_id, own_write, lambda run_id, children=children: children.get(run_id, ()))
-        if not is_stale(run, written, now, after):
+            listed = store.runs(experiment) if experiment else []
+            judges[run.experiment_id] = staleness_among(
+                [*listed, *(r for r in running if r.experiment_id == run.experiment_id)],
+                store.last_write, now, after)
+        if not judges[run.experiment_id](run):
             writing.append(run)
     return writing
 

@@ -23,8 +23,7 @@ from tuitrack.formatting import format_age, format_bytes
 from tuitrack.model import RunStatus
 from tuitrack.query.mlflow_filter import FilterError, describe_error, parse, uses_datasets
 from tuitrack.query.prune import KEEP_TAG, STALE, KeepBest, Policy, decide
-from tuitrack.query.staleness import family_last_write
-from tuitrack.query.staleness import is_stale as stale_check
+from tuitrack.query.staleness import staleness_among
 from tuitrack.store.listing import ExperimentNotFound, list_runs, read_datasets, select_experiments
 
 HELP = "delete runs by retention policy (failed, old, all but the newest or best), plan first"
@@ -102,21 +101,7 @@ def run(args: argparse.Namespace) -> int:
     stale_ms = int(args.stale_after * 60_000)
     runs = list_runs(store, experiments)
     say_cache_note(store)
-    by_id = {r.run_id: r for _, r in runs}
-    children: dict[str, list[str]] = {}
-    for _, found in runs:
-        if found.parent_run_id:
-            children.setdefault(found.parent_run_id, []).append(found.run_id)
-
-    def own_write(run_id: str) -> int | None:
-        found = by_id.get(run_id)
-        if found is None:
-            return None
-        return store.last_write(found) if found.status is RunStatus.RUNNING else found.end_time
-
-    def is_stale(found) -> bool:
-        written = family_last_write(found.run_id, own_write, lambda rid: children.get(rid, ()))
-        return stale_check(found, written, now, stale_ms)
+    is_stale = staleness_among((r for _, r in runs), store.last_write, now, stale_ms)
 
     try:
         condition = parse(args.filter) if args.filter else None

@@ -35,3 +35,26 @@ def family_last_write(run_id: str, own_write: Callable[[str], int | None],
 def is_stale(run: Run, written: int | None, now_ms: int, after_ms: int) -> bool:
     """A RUNNING run whose family wrote nothing for `after_ms` (unknown: not stale)."""
     return run.status is RunStatus.RUNNING and written is not None and now_ms - written > after_ms
+
+
+def staleness_among(runs: Iterable[Run], last_write: Callable[[Run], int | None], now_ms: int,
+                    after_ms: int) -> Callable[[Run], bool]:
+    """`is_stale` for runs of a listing read once (`runs`, where their families are found), as
+    the commands ask it (prune, delete; the app asks its index). `last_write`: `Store.last_write`."""
+    by_id = {run.run_id: run for run in runs}
+    children: dict[str, list[str]] = {}
+    for run in by_id.values():
+        if run.parent_run_id:
+            children.setdefault(run.parent_run_id, []).append(run.run_id)
+
+    def own_write(run_id: str) -> int | None:
+        found = by_id.get(run_id)
+        if found is None:
+            return None
+        return last_write(found) if found.status is RunStatus.RUNNING else found.end_time
+
+    def stale(run: Run) -> bool:
+        return is_stale(run, family_last_write(run.run_id, own_write, lambda rid: children.get(rid, ())),
+                        now_ms, after_ms)
+
+    return stale

@@ -127,7 +127,7 @@ class CompareScreen(Screen):
         self.query_one(MetricPlot).action_next_metric(step)
 
     def action_pick_metrics(self) -> None:
-        self.on_metric_plot_pick_metrics()
+        self.query_one(MetricPlot).action_pick_metrics()  # the plot's own m, as if it had the focus
 
     def action_table(self, move: str) -> None:
         getattr(self.query_one("#compare-table", DataTable), f"action_{move}")()

@@ -116,13 +116,13 @@ class RunsTable(ScrollView, can_focus=True):
         self.more_columns = len(shown) - len(self.columns)  # said in the header: C chooses
         if self.sort_key and not any(c.key == self.sort_key for c in self.columns):
             self.sort_key = None
-        before = {r.experiment_id for r in self.runs[:1]}
+        before = self.runs[0].experiment_id if self.runs else None
         self.runs = list(runs)
         self._apply_sort()
         self._compute_cells()
         self.cursor_column = min(self.cursor_column, max(0, len(self.columns) - 1))
         index = next((i for i, r in enumerate(self.runs) if r.run_id == keep), None)
-        if index is None and before != {r.experiment_id for r in self.runs[:1]}:
+        if index is None and before != (self.runs[0].experiment_id if self.runs else None):
             index = 0  # another experiment's runs: from the top, not at the row the last one was on
         self.cursor_row = index if index is not None else min(self.cursor_row, max(0, len(self.runs) - 1))
         self.refresh()

@@ -28,10 +28,9 @@ _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`~. \t")
 # timestamp...): the fast path keeps only strings and plain decimal ints, so it agrees by construction.
 _RESOLVER = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
-# The first characters PyYAML's implicit resolvers are registered for ("1", "t", "~"...): a plain
-# scalar starting with any other is a str without asking (resolve finds no resolver to try).
-_RESOLVED_FIRSTS = frozenset(key for key in _RESOLVER.yaml_implicit_resolvers if key)
-_ANY_FIRST = None in _RESOLVER.yaml_implicit_resolvers  # a resolver for every first character (PyYAML has none)
+# PyYAML's implicit resolvers by the first character they apply to ("1", "t", "~"...; None: any):
+# a plain scalar starting with a character none is registered for is a str, as resolve would say.
+_RESOLVERS_BY_FIRST = _RESOLVER.yaml_implicit_resolvers
 _DECLINE = object()
 
 
@@ -83,13 +82,13 @@ def _scalar(raw: str) -> Any:
         return int(raw)
     if first in _INDICATORS or " #" in raw or ": " in raw or raw[-1] in ": \t" or "\t" in raw:
         return _DECLINE
-    if first not in _RESOLVED_FIRSTS and not _ANY_FIRST:  # no implicit resolver starts with it: a str, as resolve says
+    if first not in _RESOLVERS_BY_FIRST and None not in _RESOLVERS_BY_FIRST:
         return raw
     kind = _plain_kinds.get(raw)
     if kind is None:
         tag = _RESOLVER.resolve(yaml.ScalarNode, raw, (True, False))
         kind = "str" if tag == _STR else "no"
-        if len(_plain_kinds) < MAX_KNOWN_LINES and len(raw) <= MAX_KNOWN_CHARS:  # the same few values repeat
+        if len(_plain_kinds) < MAX_REMEMBERED and len(raw) <= MAX_KNOWN_CHARS:  # the same few values repeat
             _plain_kinds[raw] = kind
     return raw if kind == "str" else _DECLINE
 
@@ -97,10 +96,10 @@ def _scalar(raw: str) -> Any:
 _plain_kinds: dict[str, str] = {}
 # Lines seen before, as (key, value), for values that cannot be changed (str, int, None): most
 # lines of a run's meta.yaml are the same in every run (`status: 3`, `lifecycle_stage: active`,
-# `source_name: ''`...), and a listing parses 50,000 of them (14 -> 7 us a file).
+# `source_name: ''`...), and a listing parses 50,000 of them (14 -> 9 us a file).
 _known_lines: dict[str, tuple[str, Any]] = {}
-MAX_KNOWN_LINES = 4096
-MAX_KNOWN_CHARS = 256  # a longer line is not remembered (a hostile store's megabyte-long names)
+MAX_REMEMBERED = 4096  # lines, and plain values' kinds, remembered at most
+MAX_KNOWN_CHARS = 256  # a longer line or value is not remembered (a hostile store's megabyte-long names)
 
 
 def parse_flat(text: str) -> dict[str, Any] | None:
@@ -125,7 +124,7 @@ def parse_flat(text: str) -> dict[str, Any] | None:
             return None
         out[key] = value
         if (value is None or type(value) is str or type(value) is int) and len(line) <= MAX_KNOWN_CHARS \
-                and len(known) < MAX_KNOWN_LINES:
+                and len(known) < MAX_REMEMBERED:
             known[line] = (key, value)
     return out
 

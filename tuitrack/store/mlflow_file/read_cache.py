@@ -591,12 +591,12 @@ class ReadCache:
         """(key, entry bytes or None) for entries of the old file, in the file's order, read a span
         of neighbours at a time. The listing asks for them in its own order, which is not the
         file's once a session wrote the runs it read anew first: spans taken in that order ran
-        backwards (a failed read, and no cache saved again)."""
+        backwards (a failed read, and no cache saved again). Sorted, records never overlap."""
         kept = sorted(kept, key=lambda pair: pair[1])
         at = 0
         while at < len(kept):
             end = at + 1
-            while (end < len(kept) and 0 <= kept[end][1][0] - kept[end - 1][1][1] <= NEIGHBOURS_GAP
+            while (end < len(kept) and kept[end][1][0] - kept[end - 1][1][1] <= NEIGHBOURS_GAP
                    and kept[end][1][1] - kept[at][1][0] <= SCAN_BYTES):
                 end += 1
             first, last = kept[at][1][0], kept[end - 1][1][1]
