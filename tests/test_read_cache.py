@@ -7,7 +7,6 @@ import hashlib
 import json
 import marshal
 import os
-import select
 import shutil
 import stat
 import subprocess
@@ -453,47 +452,6 @@ def test_the_helper_stops_once_it_reaches_what_the_listing_did(tmp_path, monkeyp
         time.sleep(0.01)
     assert cache._helper is None  # stopped (killed) at e/2, e/3, e/4: three in a row already done
     assert cache._news == {"e/new": True}  # done ones dropped, None not kept, nothing after the stop
-
-
-@pytest.mark.parametrize("clock", ["still", "running"])
-def test_the_helper_writes_its_records_in_batches(tmp_path, monkeypatch, clock):
-    """A record per write was 50,000 system calls (and wake-ups of the listing) at 50,000 runs:
-    the records go out FLUSH_BYTES at a time, or once the oldest waited FLUSH_S; all of them, whole."""
-    from tests.hostile_shapes import add_run, new_store
-
-    experiment = new_store(tmp_path / "store")
-    for index in range(6):
-        add_run(experiment, index, f"run-{index}")
-    monkeypatch.setattr(read_cache, "RACY_NS", WINDOW_NS)
-    settle()  # old enough to be kept: each record is a new entry
-    now = [0.0]
-    def monotonic():  # a still clock, or one that moves FLUSH_S at each look
-        now[0] += read_helper.FLUSH_S if clock == "running" else 0.0
-        return now[0]
-    monkeypatch.setattr(read_helper.time, "monotonic", monotonic)
-    readable, write = os.pipe()
-    seen_before = []  # at each run: was anything written yet
-    found = read_helper.found
-    def looking(*args):
-        seen_before.append(bool(select.select([readable], [], [], 0)[0]))
-        return found(*args)
-    monkeypatch.setattr(read_helper, "found", looking)
-    read_helper.serve(str(tmp_path / "store"), str(tmp_path / "no.cache"), None, out=write)
-    os.close(write)
-    with os.fdopen(readable, "rb") as stream:
-        out = stream.read()
-    records, at = [], 0
-    while at < len(out):
-        size = read_helper.LENGTH.unpack_from(out, at)[0]
-        records.append(marshal.loads(out[at + 4:at + 4 + size]))
-        at += 4 + size
-    assert sorted(key for key, _ in records) == sorted(f"{experiment.name}/{path.name}" for path in experiment.glob("a*"))
-    assert all(type(news) is bytes for _, news in records)  # read anew: no cache
-    assert len(seen_before) == 6
-    if clock == "still":
-        assert not any(seen_before)  # 6 small records: one write, at the end
-    else:
-        assert all(seen_before[1:])  # each waited FLUSH_S: written before the next run is read
 
 
 def test_new_entries_go_to_disk_as_they_are_read_not_to_memory(tmp_path, monkeypatch):

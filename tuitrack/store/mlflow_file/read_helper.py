@@ -13,9 +13,7 @@ to its stdout: the folder's key (relative to the root) and
 - None: left to the listing: a RUNNING run (checked or read just before its files are watched, so
   no point appended in between goes unseen), or one the cache does not keep (problems, racy files).
 
-Each record is its length (4 bytes) and marshal data, written FLUSH_BYTES at a time (or after
-FLUSH_S): one write per record was 50,000 system calls and as many wake-ups of the listing, a
-third of the helper's time; the helper reads the same cache file (it
+Each record is its length (4 bytes) and marshal data; the helper reads the same cache file (it
 checks the digest the listing read is the one it reads). The listing uses a record that has
 arrived and does the others itself: it never waits, and a helper that is slow, fails or is
 killed (once the listing is done) costs nothing but its CPU.
@@ -27,7 +25,6 @@ import json
 import marshal
 import os
 import sys
-import time
 
 from tuitrack.model import Experiment, Run, RunStatus
 from tuitrack.store.mlflow_file import read_cache
@@ -35,10 +32,6 @@ from tuitrack.store.mlflow_file.read_cache import LENGTH, ReadCache, Stamps, ent
 
 _BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
          "from tuitrack.store.mlflow_file.read_helper import main; main(sys.argv[2:])")
-
-
-FLUSH_BYTES = 16 << 10  # the records are written this much at a time (a pipe holds 64 KiB)...
-FLUSH_S = 0.01  # ...or when the oldest unwritten one waited this long (the listing may want it now)
 
 
 def helper_command(root: str, cache_path: str, digest: bytes | None) -> list[str]:
@@ -68,18 +61,12 @@ def serve(root: str, cache_path: str, digest: bytes | None, out: int = 1) -> Non
         return  # not the file the listing read (replaced meanwhile): nothing to say
     entry = cache.entry if digest is not None else lambda key: None  # no cache: every run is read
     store = MlflowFileStore(root)
-    # A closed pipe (the listing is done) ends it at a write or the flush (BrokenPipeError).
-    with open(out, "wb", buffering=FLUSH_BYTES, closefd=False) as stream:
-        flushed = time.monotonic()
-        # The reverse of the app's order (and of the runs in each): the two meet about half way.
-        for experiment in sorted(store.experiments(include_deleted=True), key=Experiment.order, reverse=True):
-            for name, path in reversed(store._run_folders(experiment)):
-                key = store._rel(path)
-                record = marshal.dumps((key, found(store, experiment, name, path, entry(key))))
-                stream.write(LENGTH.pack(len(record)) + record)  # written whole once the buffer is full
-                if time.monotonic() - flushed >= FLUSH_S:
-                    stream.flush()
-                    flushed = time.monotonic()
+    # The reverse of the app's order (and of the runs in each): the two meet about half way.
+    for experiment in sorted(store.experiments(include_deleted=True), key=Experiment.order, reverse=True):
+        for name, path in reversed(store._run_folders(experiment)):
+            key = store._rel(path)
+            record = marshal.dumps((key, found(store, experiment, name, path, entry(key))))
+            os.write(out, LENGTH.pack(len(record)) + record)  # a closed pipe (the listing is done) ends it here
 
 
 def found(store, experiment, name: str, path: str, old: bytes | None):
