@@ -55,48 +55,93 @@ async def test_every_row_has_its_data_once_loaded_chunk_by_chunk(tmp_path, monke
         assert by_name[f"run-{RUNS - 1}"][acc] == f"{RUNS - 1}.5"
 
 
+def loader_for(root, told: list[tuple], **hooks):
+    """A StoreLoader over the store at `root` without a screen, that notes what it tells in `told`
+    (and calls `hooks[name](*args)` after noting each, when given)."""
+    from tuitrack.live.index import RunIndex
+    from tuitrack.live.loading import LoadListener, StoreLoader
+    from tuitrack.store import open_store
+
+    def telling(name, shape=lambda *args: args):
+        def tell(*args):
+            told.append((name, *shape(*args)))
+            if name in hooks:
+                hooks[name](*args)
+        return tell
+
+    index = RunIndex(open_store(str(root)))
+    loader = StoreLoader(index, None, LoadListener(
+        experiments=telling("experiments"), runs=telling("runs"),
+        data=telling("data", lambda eid, ids: (eid, len(ids))), done=telling("done", lambda s: ()),
+        note=telling("note"), sizes=telling("sizes"),
+    ))
+    loader.painted.set()
+    return loader, index
+
+
+def a_third_experiment(root, name: str, runs: int) -> str:
+    """Another experiment of `runs` runs, whose name sorts it after the others; returns its id."""
+    from tests.hostile_shapes import EXPERIMENT_META, T0
+
+    folder = root / "7"
+    folder.mkdir()
+    (folder / "meta.yaml").write_text(EXPERIMENT_META.format(uri=folder.as_uri(), t=T0, eid="7", name=name))
+    for i in range(runs):
+        add_run(folder, 20_000 + i, f"{name}-{i}")
+    return "7"
+
+
 @pytest.mark.parametrize("tell_every_s, told_sizes", [
     (0.0, [DATA_CHUNK, DATA_CHUNK, RUNS - 2 * DATA_CHUNK]),  # told of every chunk
     (3600.0, [DATA_CHUNK, RUNS - DATA_CHUNK]),  # of the first at once, of the rest at the end
 ])
 def test_the_loader_tells_in_order_and_serves_the_experiment_asked_for_first(tmp_path, monkeypatch,
                                                                              tell_every_s, told_sizes):
-    """live/loading.py without a screen: experiments, then each experiment's runs, then their data
-    in chunks (the experiment asked for first), then done, then the disk sizes. The screen is told
-    of an experiment's first chunk at once, then at most every TELL_EVERY_S, and at its end."""
+    """live/loading.py without a screen: experiments; the experiment asked for is listed and has its
+    data read before the others are listed; then the others' runs, then their data in chunks, then
+    done, then the disk sizes. The screen is told of an experiment's first chunk at once, then at
+    most every TELL_EVERY_S, and at its end."""
     import threading
-
-    from tuitrack.live.index import RunIndex
-    from tuitrack.live.loading import LoadListener, StoreLoader
-    from tuitrack.store import open_store
 
     monkeypatch.setattr("tuitrack.live.loading.TELL_EVERY_S", tell_every_s)
     root = big_experiment(tmp_path / "store")
+    third = a_third_experiment(root, "zeta", 3)
     told: list[tuple] = []
     collecting: list[bool] = []  # whether garbage collection ran while the runs were read
-    index = RunIndex(open_store(str(root)))
-    loader = StoreLoader(index, None, LoadListener(
-        experiments=lambda: (told.append(("experiments",)), loader.painted.set()),
-        runs=lambda eid: told.append(("runs", eid)),
-        data=lambda eid, ids: (told.append(("data", eid, len(ids))), collecting.append(gc.isenabled())),
-        done=lambda seconds: told.append(("done",)),
-        note=lambda note: told.append(("note", note)),
-        sizes=lambda eid: told.append(("sizes", eid)),
-    ))
+    loader, index = loader_for(root, told, data=lambda eid, ids: collecting.append(gc.isenabled()))
     big = next(e.experiment_id for e in index.store.experiments() if e.name == "big")
     loader.hurry(big)
     worker = threading.Thread(target=loader.run)
     worker.start()
     worker.join(timeout=60)
-    assert told[:3] == [("experiments",), ("runs", big), ("runs", "0")]
+    listed = told.index(("runs", "0"))
+    assert told[:3] == [("experiments",), ("runs", big), ("data", big, DATA_CHUNK)]
+    assert [t for t in told[2:listed]] == [("data", big, n) for n in told_sizes]  # all of it, first
+    assert told[listed:listed + 2] == [("runs", "0"), ("runs", third)]  # told together: quick to list
     data = [t for t in told if t[0] == "data"]
-    assert data[0] == ("data", big, DATA_CHUNK)  # the experiment asked for first, chunk by chunk
-    assert [n for _, eid, n in data if eid == big] == told_sizes
-    assert sum(n for _, eid, n in data if eid == big) == RUNS
+    assert data[len(told_sizes):] == [("data", third, 3)]  # Default has no runs: nothing to tell
     done = told.index(("done",))
     assert all(t[0] != "data" for t in told[done:]) and ("sizes", big) in told[done:]
     assert all(index.has_data(r) for r in index.all_runs())
     assert collecting and not any(collecting) and gc.isenabled()  # paused for the bulk read, then on again
+
+
+def test_the_first_experiment_with_runs_has_its_data_before_the_others_are_listed(tmp_path, monkeypatch):
+    """What the screen shows first (an empty Default: the first experiment with runs) has its table's
+    metrics at once, not once every experiment is listed (seconds, at 50,000 runs). The screen is
+    told of the experiments listed after it together, at most every LIST_TELL_EVERY_S."""
+    monkeypatch.setattr("tuitrack.live.loading.LIST_TELL_EVERY_S", 3600.0)
+    monkeypatch.setattr("tuitrack.live.loading.TELL_EVERY_S", 3600.0)  # the first chunk, then the rest
+    root = big_experiment(tmp_path / "store")
+    third = a_third_experiment(root, "zeta", 3)
+    told: list[tuple] = []
+    loader, index = loader_for(root, told)
+    big = next(e.experiment_id for e in index.store.experiments() if e.name == "big")
+    loader.run()
+    assert [t[:2] for t in told[:6]] == [
+        ("experiments",), ("runs", "0"), ("runs", big), ("data", big), ("data", big), ("runs", third)]
+    assert told[3][2] + told[4][2] == RUNS
+    assert told[6:8] == [("data", third, 3), ("done",)]
 
 
 def test_a_cancelled_load_says_it_is_not_done(tmp_path):
@@ -120,39 +165,27 @@ def test_a_cancelled_load_says_it_is_not_done(tmp_path):
 
 def test_a_hurry_between_chunks_tells_what_was_read_and_serves_the_other_first(tmp_path, monkeypatch):
     """The user moves to another experiment while one's data is read: the runs read so far are told
-    before the loader turns to it (however long since the screen was last told), every run once."""
-    from tuitrack.live.index import RunIndex
-    from tuitrack.live.loading import LoadListener, StoreLoader
-    from tuitrack.store import open_store
-
+    before the loader turns to it (however long since the screen was last told), every run once,
+    and the other is listed and read before the rest of the first."""
     monkeypatch.setattr("tuitrack.live.loading.TELL_EVERY_S", 3600.0)
     root = big_experiment(tmp_path / "store")
     for i in range(DATA_CHUNK + 10):  # the other experiment: Default's
         add_run(root / "0", 10_000 + i, f"other-{i}")
-    index = RunIndex(open_store(str(root)))
-    ids = {e.name: e.experiment_id for e in index.store.experiments()}
-    big, small = ids["big"], ids["Default"]
-    data: list[tuple[str, list[str]]] = []
+    told: list[tuple] = []
 
-    def told(eid, run_ids):
-        data.append((eid, run_ids))
-        if len(data) == 1:
+    def data_told(eid, run_ids):
+        if len([t for t in told if t[0] == "data"]) == 1:
             loader.hurry(small)
 
-    listed: list[str] = []
-
-    def runs_listed(eid):
-        listed.append(eid)
-        if len(listed) == 2:  # the data next: the big experiment's first
-            loader.hurry(big)
-
-    loader = StoreLoader(index, None, LoadListener(lambda: None, runs_listed, told,
-                                                   lambda s: None, lambda n: None, lambda eid: None))
-    loader.painted.set()
+    loader, index = loader_for(root, told, data=data_told)
+    ids = {e.name: e.experiment_id for e in index.store.experiments()}
+    big, small = ids["big"], ids["Default"]
+    loader.hurry(big)
     loader.run()
-    assert [(eid, len(run_ids)) for eid, run_ids in data] == [
-        (big, DATA_CHUNK), (big, DATA_CHUNK),  # the second chunk told at once: the user moved
-        (small, DATA_CHUNK), (small, 10),  # the other: its first chunk at once, the rest at its end
-        (big, RUNS - 2 * DATA_CHUNK)]
-    every = [run_id for eid, run_ids in data if eid == big for run_id in run_ids]
-    assert sorted(every) == sorted(r.run_id for r in index.runs_of(big, include_deleted=True))
+    assert [t for t in told if t[0] in ("runs", "data")] == [
+        ("runs", big), ("data", big, DATA_CHUNK),
+        ("data", big, DATA_CHUNK),  # the second chunk told at once: the user moved
+        ("runs", small), ("data", small, DATA_CHUNK), ("data", small, 10),  # its first chunk at once
+        ("data", big, RUNS - 2 * DATA_CHUNK)]  # the rest of the first
+    every = [r.run_id for r in index.runs_of(big, include_deleted=True) if index.has_data(r)]
+    assert len(every) == RUNS
