@@ -6,7 +6,7 @@ responsive: the screen renders what it is told; this reads.
    runs as they are listed, so nothing a script writes meanwhile is missed);
 3. each experiment's runs, meta only (the tree), the one the user asks for first (`hurry`); the
    screen is told at most every LIST_TELL_EVERY_S; the first experiment with runs (the one the
-   screen shows) and any the user asks for meanwhile have their data read at once (step 4);
+   screen shows) and one the user asks for before it is listed have their data read at once (4);
 4. each experiment's runs' data (the table's columns), DATA_CHUNK runs at a time; the screen is
    told of an experiment's first chunk at once, then at most every TELL_EVERY_S (and at its end),
    and the GIL is handed to the UI thread each time it is told;
@@ -93,32 +93,31 @@ class StoreLoader:
 
     def _read_runs(self, experiment_ids: list[str], early: bool, cancelled: Callable[[], bool]) -> None:
         """Steps 3 and 4: each experiment's runs, then their data in chunks. The experiment the
-        screen shows first (the first with runs) and any the user asks for while runs are listed
-        have their data read as soon as they are listed: at 50,000 runs listing the rest takes
-        seconds, and the table on screen would have no metrics until then."""
+        screen shows first (the first with runs), and one the user asks for that is not listed yet,
+        has its data read as soon as it is listed: at 50,000 runs listing the rest takes seconds,
+        and the table on screen would have no metrics until then. (One asked for that is listed
+        already waits for step 4, in its order: `_next` lets go of a request it cannot serve.)"""
         index, tell = self.index, self.listener
         pending = list(experiment_ids)
         needs_data = list(experiment_ids)  # experiments whose data is still to be read (step 4)
         shown = False  # an experiment with runs had its data read at once (the screen shows it)
         held: list[str] = []  # experiments listed that the screen was not told of yet
-        told_at = None
+        told_at = 0.0
         while pending and not cancelled():
             experiment_id, asked = self._next(pending)
             runs = index.load_runs(experiment_id)
             if early:
                 self.follower.listed(runs)
             held.append(experiment_id)
-            now = asked or not shown or not pending
-            if now or time.perf_counter() - told_at >= LIST_TELL_EVERY_S:
+            at_once = asked or not shown
+            if at_once or not pending or time.perf_counter() - told_at >= LIST_TELL_EVERY_S:
                 for listed in held:
                     tell.runs(listed)
                 held, told_at = [], time.perf_counter()
-            if asked or not shown:
+            if at_once:
                 shown = shown or bool(runs)
                 if self._read_data(experiment_id, cancelled):
                     needs_data.remove(experiment_id)
-        for listed in held:  # cancelled before the last was told
-            tell.runs(listed)
         pending = needs_data
         while pending and not cancelled():
             experiment_id, _ = self._next(pending)
